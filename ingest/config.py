@@ -1,0 +1,315 @@
+"""The TOML configuration (CONTRACT §3), parsed into frozen dataclasses.
+
+Secrets are never values in the file: they are `{ env = "VAR" }` or `{ file = "path" }`
+references, resolved only by the code that needs them (so `detect` runs without Salesforce
+credentials). Every error starts with the dotted key path at fault.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .netlist import IpAllowlist
+from .sfid import is_salesforce_id, to18
+
+DEFAULT_LOGIN_URL = "https://login.salesforce.com"
+AUTH_METHODS = {
+    "jwt": {"username", "consumer_key", "private_key"},
+    "client_credentials": {"consumer_key", "consumer_secret"},
+    "access_token": {"token"},
+}
+_SECRET_FIELDS = {"private_key", "consumer_secret", "token", "password"}
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a secret lives. `repr` never shows the value, because it never holds it."""
+
+    key_path: str
+    env: str | None = None
+    file: Path | None = None
+
+    def resolve(self) -> str:
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise ConfigError(f"{self.key_path}: environment variable {self.env} is not set")
+            return value
+        assert self.file is not None
+        try:
+            return self.file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{self.key_path}: cannot read {self.file}: {exc.strerror}") from None
+
+    def describe(self) -> str:
+        return f"env {self.env}" if self.env else f"file {self.file}"
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    name: str
+    consumer_key: str | None
+    allowlist: IpAllowlist | None
+    known_egress: IpAllowlist | None = None
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    method: str
+    username: str | None = None
+    consumer_key: str | None = None
+    private_key: SecretRef | None = None
+    consumer_secret: SecretRef | None = None
+    token: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class OrgConfig:
+    alias: str
+    org_id: str | None
+    kind: str
+    instance_url: str
+    login_url: str
+    auth: AuthConfig | None
+    ca_bundle: Path | None = None
+    sources: tuple[str, ...] | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GeoIpConfig:
+    city_db: Path | None = None
+    asn_db: Path | None = None
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    security: str = "starttls"
+    username: str | None = None
+    password: SecretRef | None = None
+    sender: str | None = None
+    to: tuple[str, ...] = ()
+    dashboard_url: str | None = None
+    send_when_empty: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    apps: Mapping[str, AppConfig] = field(default_factory=dict)
+    orgs: Mapping[str, OrgConfig] = field(default_factory=dict)
+    detectors: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    geoip: GeoIpConfig = field(default_factory=GeoIpConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
+
+    def org_alias(self, org_id: str) -> str | None:
+        for org in self.orgs.values():
+            if org.org_id == org_id:
+                return org.alias
+        return None
+
+
+def load(path: Path | str, *, required: bool = False) -> Config:
+    """Read and validate the configuration; a missing file means "no orgs, no allowlists"."""
+    config_path = Path(path)
+    if not config_path.exists():
+        if required:
+            raise ConfigError(f"{config_path}: configuration file not found")
+        return Config(path=None)
+    try:
+        document = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{config_path}: cannot read: {exc.strerror}") from None
+    return parse(document, base_dir=config_path.parent, path=config_path)
+
+
+def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = None) -> Config:
+    _only_keys("", document, {"apps", "orgs", "detectors", "geoip", "digest"})
+    apps = {
+        name: _app(f"apps.{name}", name, body)
+        for name, body in _table("apps", document.get("apps", {})).items()
+    }
+    orgs = {
+        alias: _org(f"orgs.{alias}", alias, body, base_dir)
+        for alias, body in _table("orgs", document.get("orgs", {})).items()
+    }
+    detectors = {
+        detector_id: dict(_table(f"detectors.{detector_id}", body))
+        for detector_id, body in _table("detectors", document.get("detectors", {})).items()
+    }
+    geoip_body = _table("geoip", document.get("geoip", {}))
+    _only_keys("geoip", geoip_body, {"city_db", "asn_db"})
+    geoip = GeoIpConfig(
+        city_db=_path(base_dir, _opt_str("geoip.city_db", geoip_body.get("city_db"))),
+        asn_db=_path(base_dir, _opt_str("geoip.asn_db", geoip_body.get("asn_db"))),
+    )
+    digest = _digest(_table("digest", document.get("digest", {})), base_dir)
+    return Config(
+        path=path, apps=apps, orgs=orgs, detectors=detectors, geoip=geoip, digest=digest
+    )
+
+
+def _app(key: str, name: str, body: Any) -> AppConfig:
+    body = _table(key, body)
+    _only_keys(key, body, {"consumer_key", "allowlist", "known_egress"})
+    return AppConfig(
+        name=name,
+        consumer_key=_opt_str(f"{key}.consumer_key", body.get("consumer_key")),
+        allowlist=_allowlist(f"{key}.allowlist", body.get("allowlist")),
+        known_egress=_allowlist(f"{key}.known_egress", body.get("known_egress")),
+    )
+
+
+def _allowlist(key: str, value: Any) -> IpAllowlist | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected a list of CIDRs, addresses or start-end ranges")
+    try:
+        return IpAllowlist.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"{key}{exc}") from None
+
+
+def _org(key: str, alias: str, body: Any, base_dir: Path) -> OrgConfig:
+    body = _table(key, body)
+    _only_keys(
+        key,
+        body,
+        {"org_id", "kind", "instance_url", "login_url", "ca_bundle", "auth", "sources", "settings"},
+    )
+    org_id = _opt_str(f"{key}.org_id", body.get("org_id"))
+    if org_id is not None:
+        if not is_salesforce_id(org_id):
+            raise ConfigError(f"{key}.org_id: {org_id!r} is not a 15- or 18-character org id")
+        org_id = to18(org_id)
+    kind = body.get("kind", "subscriber")
+    if kind not in ("subscriber", "partner"):
+        raise ConfigError(f"{key}.kind: must be \"subscriber\" or \"partner\", not {kind!r}")
+    instance_url = _opt_str(f"{key}.instance_url", body.get("instance_url"))
+    if not instance_url:
+        raise ConfigError(f"{key}.instance_url: missing")
+    _require_https(f"{key}.instance_url", instance_url)
+    login_url = _opt_str(f"{key}.login_url", body.get("login_url")) or DEFAULT_LOGIN_URL
+    _require_https(f"{key}.login_url", login_url)
+    sources = body.get("sources")
+    if sources is not None and (
+        not isinstance(sources, list) or not all(isinstance(s, str) for s in sources)
+    ):
+        raise ConfigError(f"{key}.sources: expected a list of source ids")
+    return OrgConfig(
+        alias=alias,
+        org_id=org_id,
+        kind=kind,
+        instance_url=instance_url.rstrip("/"),
+        login_url=login_url.rstrip("/"),
+        auth=_auth(f"{key}.auth", body.get("auth"), base_dir),
+        ca_bundle=_path(base_dir, _opt_str(f"{key}.ca_bundle", body.get("ca_bundle"))),
+        sources=tuple(sources) if sources is not None else None,
+        settings=dict(_table(f"{key}.settings", body.get("settings", {}))),
+    )
+
+
+def _auth(key: str, body: Any, base_dir: Path) -> AuthConfig | None:
+    if body is None:
+        return None
+    body = _table(key, body)
+    method = body.get("method")
+    if method not in AUTH_METHODS:
+        raise ConfigError(f"{key}.method: must be one of {', '.join(sorted(AUTH_METHODS))}")
+    required = AUTH_METHODS[method]
+    _only_keys(key, body, required | {"method"})
+    values: dict[str, Any] = {"method": method}
+    for name in sorted(required):
+        if name not in body:
+            raise ConfigError(f"{key}.{name}: missing (needed by method {method!r})")
+        if name in _SECRET_FIELDS:
+            values[name] = secret_ref(f"{key}.{name}", body[name], base_dir)
+        else:
+            values[name] = _opt_str(f"{key}.{name}", body[name])
+    return AuthConfig(**values)
+
+
+def _digest(body: Mapping[str, Any], base_dir: Path) -> DigestConfig:
+    _only_keys(
+        "digest",
+        body,
+        {
+            "smtp_host", "smtp_port", "security", "username", "password", "from", "to",
+            "dashboard_url", "send_when_empty",
+        },
+    )  # fmt: skip
+    security = body.get("security", "starttls")
+    if security not in ("starttls", "tls", "none"):
+        raise ConfigError('digest.security: must be "starttls", "tls" or "none"')
+    port = body.get("smtp_port", 587)
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError("digest.smtp_port: must be a port number")
+    to = body.get("to", [])
+    if not isinstance(to, list) or not all(isinstance(a, str) for a in to):
+        raise ConfigError("digest.to: expected a list of addresses")
+    password = body.get("password")
+    return DigestConfig(
+        smtp_host=_opt_str("digest.smtp_host", body.get("smtp_host")),
+        smtp_port=port,
+        security=security,
+        username=_opt_str("digest.username", body.get("username")),
+        password=secret_ref("digest.password", password, base_dir) if password else None,
+        sender=_opt_str("digest.from", body.get("from")),
+        to=tuple(to),
+        dashboard_url=_opt_str("digest.dashboard_url", body.get("dashboard_url")),
+        send_when_empty=bool(body.get("send_when_empty", False)),
+    )
+
+
+def secret_ref(key: str, value: Any, base_dir: Path) -> SecretRef:
+    if isinstance(value, Mapping) and set(value) == {"env"} and isinstance(value["env"], str):
+        return SecretRef(key_path=key, env=value["env"])
+    if isinstance(value, Mapping) and set(value) == {"file"} and isinstance(value["file"], str):
+        return SecretRef(key_path=key, file=_path(base_dir, value["file"]))
+    raise ConfigError(
+        f'{key}: write secrets as {{ env = "VAR" }} or {{ file = "path" }}, never inline'
+    )
+
+
+def _table(key: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: expected a table")
+    return value
+
+
+def _only_keys(key: str, body: Mapping[str, Any], allowed: set[str]) -> None:
+    for name in body:
+        if name not in allowed:
+            where = f"{key}.{name}" if key else name
+            raise ConfigError(f"{where}: unknown key (expected one of {', '.join(sorted(allowed))})")
+
+
+def _opt_str(key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a string")
+    return value
+
+
+def _require_https(key: str, url: str) -> None:
+    if not url.startswith("https://"):
+        raise ConfigError(f"{key}: must be an https:// URL, not {url!r}")
+
+
+def _path(base_dir: Path, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    candidate = Path(value).expanduser()
+    return candidate if candidate.is_absolute() else base_dir / candidate

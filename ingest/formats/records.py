@@ -1,0 +1,417 @@
+"""SOQL records, ELF rows as JSON, and partner token-log lines: recognise, validate, normalize.
+
+A record is recognised by its shape: `attributes.type` when the REST API wrote it, otherwise by
+the fields only that object has. Field names are matched case-insensitively because Data
+Loader exports upper-case the API names. Each normalizer returns a `StagedRecord` or raises
+`RecordProblem` with a reason an analyst can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from ..load import StagedRecord
+from ..netlist import parse_ip
+from ..sfid import is_salesforce_id, to18
+from ..timeparse import parse_salesforce_time
+from ..vocab import LOGIN_TYPE_API_NAMES, SUBTYPE_GRANT, subtype_key
+from .redact import redact
+
+OAUTH_LOGIN_TYPES = {"Remote Access 2.0", "Remote Access Client"}
+PARTNER_GRANTS = {
+    "refresh_token": "refresh_token",
+    "authorization_code": "authorization_code",
+    "jwt_bearer": "jwt_bearer",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer": "jwt_bearer",
+    "client_credentials": "client_credentials",
+}
+PARTNER_OUTCOMES = {"success", "invalid_grant", "error"}
+
+
+class RecordProblem(Exception):
+    """This record cannot be loaded; the message says why."""
+
+
+class MissingOrg(Exception):
+    """The record has no org id and none was given with --org."""
+
+
+def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Lower-cased dotted keys: {"LoginGeo": {"City": x}} and "LOGINGEO.CITY" both → "logingeo.city"."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}".lower()
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def classify(record: Any) -> str | None:
+    """The kind of a record: 'elf', 'partner_token_log', a SOQL object name, or None."""
+    if not isinstance(record, Mapping):
+        return None
+    attributes = record.get("attributes")
+    if isinstance(attributes, Mapping) and isinstance(attributes.get("type"), str):
+        return attributes["type"]
+    keys = {str(key).lower() for key in record}
+    if "event_type" in keys and ({"timestamp", "timestamp_derived"} & keys):
+        return "elf"
+    if {"ts", "grant_type", "egress_ip"} <= keys:
+        return "partner_token_log"
+    if "logintime" in keys and ({"sourceip", "logintype", "status"} & keys):
+        return "LoginHistory"
+    if {"eventidentifier", "eventdate"} <= keys:
+        if {"logintype", "loginsubtype", "status"} & keys:
+            return "LoginEvent"
+        if {"query", "queriedentities", "rowsprocessed"} & keys:
+            return "ApiEvent"
+        if "sessionkey" in keys:
+            return "LogoutEvent"
+    if "appname" in keys and ({"usecount", "lastuseddate"} & keys):
+        return "OauthToken"
+    if {"action", "section", "createddate"} <= keys:
+        return "SetupAuditTrail"
+    return None
+
+
+def describe_shape(record: Any) -> str:
+    if not isinstance(record, Mapping):
+        return f"a JSON {type(record).__name__}, not an object"
+    if "Tests" in record and "RuleID" in record:
+        return "a Panther rule test file (RuleID/Tests), not a Salesforce export"
+    if {"message", "errorCode"} <= set(record):
+        return f"a Salesforce error response ({record.get('errorCode')}), not a record"
+    if "access_token" in record or "error_description" in record:
+        return "an OAuth token-endpoint response, not a record"
+    keys = ", ".join(sorted(map(str, record))[:8])
+    return f"not a record tokensentry knows (keys: {keys}{', …' if len(record) > 8 else ''})"
+
+
+def elf_row(record: Mapping[str, Any]) -> dict[str, str]:
+    """An ELF row as JSON (any key case) → upper-case column names and text values."""
+    row: dict[str, str] = {}
+    for key, value in record.items():
+        name = str(key).upper()
+        if value is None:
+            row[name] = ""
+        elif name == "TIMESTAMP" and isinstance(value, float):
+            row[name] = f"{value:.3f}"  # JSON numbers drop the trailing zeros of .130
+        elif isinstance(value, bool):
+            row[name] = "1" if value else "0"
+        elif isinstance(value, (dict, list)):
+            row[name] = json.dumps(value)
+        else:
+            row[name] = str(value)
+    return row
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _text(flat: Mapping[str, Any], *names: str) -> str | None:
+    for name in names:
+        value = flat.get(name.lower())
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+def _time(flat: Mapping[str, Any], name: str, *, required: bool) -> datetime | None:
+    value = _text(flat, name)
+    if value is None:
+        if required:
+            raise RecordProblem(f"{name} is missing")
+        return None
+    try:
+        return parse_salesforce_time(value)
+    except ValueError:
+        raise RecordProblem(f"{name} {value!r} is not a Salesforce date-time") from None
+
+
+def _sf_id(flat: Mapping[str, Any], name: str) -> str | None:
+    value = _text(flat, name)
+    if value is None:
+        return None
+    if not is_salesforce_id(value):
+        raise RecordProblem(f"{name} {value!r} is not a 15- or 18-character Salesforce id")
+    return to18(value)
+
+
+def _number(flat: Mapping[str, Any], name: str) -> float | None:
+    value = flat.get(name.lower())
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise RecordProblem(f"{name} {value!r} is not a number") from None
+
+
+def _ip(value: str | None) -> str | None:
+    if value is None:
+        return None
+    address = parse_ip(value)
+    return str(address) if address is not None else None
+
+
+def _record_key(flat: Mapping[str, Any], *fields: str) -> str:
+    for name in fields:
+        value = _text(flat, name)
+        if value:
+            return value.rsplit("/", 1)[-1] if name == "attributes.url" else value
+    canonical = json.dumps(flat, sort_keys=True, default=str)
+    return hashlib.md5(canonical.encode()).hexdigest()
+
+
+def _oauth_flow(login_type: str | None, sub_type: str | None) -> tuple[str | None, str | None]:
+    """(grant_type, sub-type label) from any spelling of LoginSubType."""
+    known = SUBTYPE_GRANT.get(subtype_key(sub_type))
+    if known:
+        return known
+    if login_type == "Remote Access 2.0":
+        return "oauth_unspecified", sub_type
+    if login_type == "Application":
+        return "ui", sub_type
+    return None, sub_type
+
+
+def _login_fields(flat: Mapping[str, Any]) -> dict[str, Any]:
+    raw_type = _text(flat, "LoginType")
+    login_type = LOGIN_TYPE_API_NAMES.get(raw_type or "", raw_type)
+    grant, sub_label = _oauth_flow(login_type, _text(flat, "LoginSubType"))
+    status = _text(flat, "Status")
+    application = _text(flat, "Application")
+    return {
+        "event_type": "login",
+        "grant_type": grant,
+        "is_success": None if status is None else status == "Success",
+        "status": status,
+        "user_id": _sf_id(flat, "UserId"),
+        "app_name": application if login_type in OAUTH_LOGIN_TYPES else None,
+        "source_ip": _ip(_text(flat, "SourceIp")),
+        "login_type": login_type,
+        "login_sub_type": sub_label,
+    }
+
+
+def _org(default_org: str | None) -> str:
+    if default_org is None:
+        raise MissingOrg()
+    return default_org
+
+
+# -- normalizers --------------------------------------------------------------------------------
+
+
+def login_history(record: Mapping[str, Any], default_org: str | None, line: int | None) -> StagedRecord:
+    flat = flatten(record)
+    occurred = _time(flat, "LoginTime", required=True)
+    event = _login_fields(flat)
+    event.update(
+        country_iso=_text(flat, "CountryIso", "LoginGeo.CountryIso"),
+        city=_text(flat, "LoginGeo.City"),
+        latitude=_number(flat, "LoginGeo.Latitude"),
+        longitude=_number(flat, "LoginGeo.Longitude"),
+        login_history_id=_text(flat, "Id") or _record_key(flat, "attributes.url"),
+    )
+    return StagedRecord(
+        org_id=_org(default_org),
+        source_id="soql:LoginHistory",
+        record_id=_record_key(flat, "Id", "attributes.url"),
+        occurred_at=occurred,
+        payload=redact(dict(record)),
+        line=line,
+        event=event,
+        is_login=True,
+    )
+
+
+def login_event(record: Mapping[str, Any], default_org: str | None, line: int | None) -> StagedRecord:
+    flat = flatten(record)
+    occurred = _time(flat, "EventDate", required=True)
+    event = _login_fields(flat)
+    event.update(
+        username=_text(flat, "Username"),
+        country_iso=_text(flat, "CountryIso"),
+        city=_text(flat, "City"),
+        latitude=_number(flat, "LoginLatitude"),
+        longitude=_number(flat, "LoginLongitude"),
+        login_key=_text(flat, "LoginKey"),
+        session_key=_text(flat, "SessionKey"),
+        login_history_id=_text(flat, "LoginHistoryId"),
+    )
+    return StagedRecord(
+        org_id=_org(default_org),
+        source_id="soql:LoginEvent",
+        record_id=_record_key(flat, "EventIdentifier", "Id", "attributes.url"),
+        occurred_at=occurred,
+        payload=redact(dict(record)),
+        line=line,
+        event=event,
+        is_login=True,
+    )
+
+
+def logout_event(record: Mapping[str, Any], default_org: str | None, line: int | None) -> StagedRecord:
+    flat = flatten(record)
+    occurred = _time(flat, "EventDate", required=True)
+    return StagedRecord(
+        org_id=_org(default_org),
+        source_id="soql:LogoutEvent",
+        record_id=_record_key(flat, "EventIdentifier", "Id", "attributes.url"),
+        occurred_at=occurred,
+        payload=redact(dict(record)),
+        line=line,
+        event={
+            "event_type": "logout",
+            "user_id": _sf_id(flat, "UserId"),
+            "username": _text(flat, "Username"),
+            "source_ip": _ip(_text(flat, "SourceIp")),
+            "login_key": _text(flat, "LoginKey"),
+            "session_key": _text(flat, "SessionKey"),
+        },
+    )
+
+
+def oauth_token(record: Mapping[str, Any], default_org: str | None, line: int | None) -> StagedRecord:
+    """An OauthToken row is a snapshot of a refresh token: when it was last used and how often.
+
+    Its `Id` is always null, so the snapshot is keyed by owner, app, creation and usage; a later
+    snapshot with a newer LastUsedDate is a new usage event.
+    """
+    flat = flatten(record)
+    app = _text(flat, "AppName")
+    if app is None:
+        raise RecordProblem("AppName is missing")
+    created = _time(flat, "CreatedDate", required=False)
+    last_used = _time(flat, "LastUsedDate", required=False)
+    if created is None and last_used is None:
+        raise RecordProblem("neither CreatedDate nor LastUsedDate is set")
+    use_count = _number(flat, "UseCount")
+    user_id = _sf_id(flat, "UserId")
+    key = "|".join(str(part) for part in (user_id, app, created, last_used, use_count))
+    return StagedRecord(
+        org_id=_org(default_org),
+        source_id="soql:OauthToken",
+        record_id=hashlib.md5(key.encode()).hexdigest(),
+        occurred_at=last_used or created,
+        payload=redact(dict(record)),
+        line=line,
+        event={
+            "event_type": "token_usage",
+            "grant_type": "refresh_token",
+            "user_id": user_id,
+            "app_name": app,
+            "use_count": int(use_count) if use_count is not None else None,
+            "token_created_at": created,
+        },
+    )
+
+
+def soql_other(record: Mapping[str, Any], default_org: str | None, line: int | None) -> StagedRecord:
+    """Any other Salesforce record: kept verbatim in raw_records, no event."""
+    flat = flatten(record)
+    kind = classify(record) or "Unknown"
+    occurred = None
+    for name in ("EventDate", "CreatedDate", "LogDate", "LoginTime"):
+        try:
+            occurred = _time(flat, name, required=False)
+        except RecordProblem:
+            occurred = None
+        if occurred:
+            break
+    return StagedRecord(
+        org_id=_org(default_org),
+        source_id=f"soql:{kind}",
+        record_id=_record_key(flat, "Id", "EventIdentifier", "attributes.url"),
+        occurred_at=occurred,
+        payload=redact(dict(record)),
+        line=line,
+    )
+
+
+def partner_token_log(record: Mapping[str, Any], default_org: str | None, line: int | None) -> StagedRecord:
+    """One call the partner's integration made to a token endpoint (CONTRACT §4)."""
+    del default_org  # every line names its own org
+    ts = record.get("ts")
+    if not isinstance(ts, str):
+        raise RecordProblem("ts must be an ISO 8601 UTC string")
+    try:
+        occurred = parse_salesforce_time(ts)
+    except ValueError:
+        raise RecordProblem(f"ts {ts!r} is not ISO 8601") from None
+    org = record.get("org_id")
+    if not isinstance(org, str) or not is_salesforce_id(org):
+        raise RecordProblem(f"org_id {org!r} is not a 15- or 18-character Salesforce id")
+    app = record.get("app")
+    if not isinstance(app, str) or not app.strip():
+        raise RecordProblem("app must be a non-empty string")
+    user = record.get("user_id")
+    if user is not None and (not isinstance(user, str) or not is_salesforce_id(user)):
+        raise RecordProblem(f"user_id {user!r} is not a Salesforce id or null")
+    grant = PARTNER_GRANTS.get(str(record.get("grant_type")))
+    if grant is None:
+        raise RecordProblem(
+            f"grant_type {record.get('grant_type')!r} is not one of "
+            "refresh_token, authorization_code, jwt_bearer, client_credentials"
+        )
+    egress = record.get("egress_ip")
+    address = parse_ip(egress) if isinstance(egress, str) else None
+    if address is None:
+        raise RecordProblem(f"egress_ip {egress!r} is not an IP address")
+    outcome = record.get("outcome")
+    if outcome not in PARTNER_OUTCOMES:
+        raise RecordProblem(f"outcome {outcome!r} is not one of success, invalid_grant, error")
+    for name in ("token_fp", "new_token_fp", "error_description"):
+        if record.get(name) is not None and not isinstance(record.get(name), str):
+            raise RecordProblem(f"{name} must be a string or null")
+    worker = record.get("worker")
+    if worker is not None and not isinstance(worker, str):
+        raise RecordProblem("worker must be a string")
+    pkce = record.get("pkce")
+    if pkce is not None and not isinstance(pkce, bool):
+        raise RecordProblem("pkce must be true, false or null")
+    payload = redact(dict(record))
+    return StagedRecord(
+        org_id=to18(org),
+        source_id="partner_token_log",
+        record_id=hashlib.md5(json.dumps(payload, sort_keys=True).encode()).hexdigest(),
+        occurred_at=occurred,
+        payload=payload,
+        line=line,
+        event={
+            "event_type": "token_exchange",
+            "grant_type": grant,
+            "is_success": outcome == "success",
+            "status": outcome,
+            "user_id": to18(user) if user else None,
+            "app_name": app,
+            "source_ip": str(address),
+            "token_fp": record.get("token_fp"),
+            "new_token_fp": record.get("new_token_fp"),
+            "worker": worker,
+            "pkce": pkce,
+            "error_description": record.get("error_description"),
+        },
+    )
+
+
+NORMALIZERS: dict[str, Callable[[Mapping[str, Any], str | None, int | None], StagedRecord]] = {
+    "LoginHistory": login_history,
+    "LoginEvent": login_event,
+    "LoginEventStream": login_event,
+    "LogoutEvent": logout_event,
+    "LogoutEventStream": logout_event,
+    "OauthToken": oauth_token,
+    "partner_token_log": partner_token_log,
+}
+
+
+def normalizer_for(kind: str) -> Callable[[Mapping[str, Any], str | None, int | None], StagedRecord]:
+    return NORMALIZERS.get(kind, soql_other)
