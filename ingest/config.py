@@ -154,9 +154,7 @@ def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         asn_db=_path(base_dir, _opt_str("geoip.asn_db", geoip_body.get("asn_db"))),
     )
     digest = _digest(_table("digest", document.get("digest", {})), base_dir)
-    return Config(
-        path=path, apps=apps, orgs=orgs, detectors=detectors, geoip=geoip, digest=digest
-    )
+    return Config(path=path, apps=apps, orgs=orgs, detectors=detectors, geoip=geoip, digest=digest)
 
 
 def _app(key: str, name: str, body: Any) -> AppConfig:
@@ -195,7 +193,7 @@ def _org(key: str, alias: str, body: Any, base_dir: Path) -> OrgConfig:
         org_id = to18(org_id)
     kind = body.get("kind", "subscriber")
     if kind not in ("subscriber", "partner"):
-        raise ConfigError(f"{key}.kind: must be \"subscriber\" or \"partner\", not {kind!r}")
+        raise ConfigError(f'{key}.kind: must be "subscriber" or "partner", not {kind!r}')
     instance_url = _opt_str(f"{key}.instance_url", body.get("instance_url"))
     if not instance_url:
         raise ConfigError(f"{key}.instance_url: missing")
@@ -245,10 +243,17 @@ def _digest(body: Mapping[str, Any], base_dir: Path) -> DigestConfig:
         "digest",
         body,
         {
-            "smtp_host", "smtp_port", "security", "username", "password", "from", "to",
-            "dashboard_url", "send_when_empty",
+            "smtp_host",
+            "smtp_port",
+            "security",
+            "username",
+            "password",
+            "from",
+            "to",
+            "dashboard_url",
+            "send_when_empty",
         },
-    )  # fmt: skip
+    )
     security = body.get("security", "starttls")
     if security not in ("starttls", "tls", "none"):
         raise ConfigError('digest.security: must be "starttls", "tls" or "none"')
@@ -292,7 +297,9 @@ def _only_keys(key: str, body: Mapping[str, Any], allowed: set[str]) -> None:
     for name in body:
         if name not in allowed:
             where = f"{key}.{name}" if key else name
-            raise ConfigError(f"{where}: unknown key (expected one of {', '.join(sorted(allowed))})")
+            raise ConfigError(
+                f"{where}: unknown key (expected one of {', '.join(sorted(allowed))})"
+            )
 
 
 def _opt_str(key: str, value: Any) -> str | None:

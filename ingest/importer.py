@@ -21,8 +21,14 @@ from . import runs
 from .errors import InputError
 from .formats import elf_csv
 from .formats.jsonio import BadLine, read_json_records
-from .formats.records import MissingOrg, RecordProblem, classify, describe_shape, elf_row
-from .formats.records import normalizer_for
+from .formats.records import (
+    MissingOrg,
+    RecordProblem,
+    classify,
+    describe_shape,
+    elf_row,
+    normalizer_for,
+)
 from .formats.sniff import RECORD_CSV_SIGNATURES, FileKind, sniff
 from .load import BatchResult, Loader, Problem, StagedRecord
 from .sfid import is_salesforce_id, to18
@@ -65,7 +71,8 @@ def expand(paths: Iterable[Path]) -> list[Path]:
                 sorted(
                     p
                     for p in path.rglob("*")
-                    if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                    if p.is_file()
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 )
             )
         elif path.exists():

@@ -7,6 +7,7 @@ events and quarantine rows commit together or not at all, so a crash never leave
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterable
@@ -136,7 +137,8 @@ class Loader:
         line_expr = "_line" if "_line" in stage_cols else "CAST(NULL AS BIGINT)"
         record_hash = "md5_number(concat_ws(chr(31), {}))".format(
             ", ".join(
-                f"CASE WHEN {quote_ident(c)} <> '' THEN {quote_literal(c + '=')} || {quote_ident(c)} END"
+                f"CASE WHEN {quote_ident(c)} <> '' "
+                f"THEN {quote_literal(c + '=')} || {quote_ident(c)} END"
                 for c in sorted(columns)
             )
         )
@@ -167,7 +169,9 @@ class Loader:
         events_sql = ELF_EVENTS_SQL.format(batch="elf_batch_v", types=types)
         # Duplicated rows of one file are dropped before ordinals are taken, so a file with a
         # repeated line fingerprints its logins exactly like a file without it.
-        events_sql = events_sql.replace("WHERE _problem IS NULL", "WHERE _problem IS NULL AND _first")
+        events_sql = events_sql.replace(
+            "WHERE _problem IS NULL", "WHERE _problem IS NULL AND _first"
+        )
         self._begin()
         try:
             self._stage_candidates(events_sql)
@@ -355,10 +359,8 @@ class Loader:
         self.con.execute("COMMIT")
 
     def _rollback(self) -> None:
-        try:
+        with contextlib.suppress(duckdb.Error):
             self.con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
 
 
 def _records_table(records: list[StagedRecord], origin: str) -> pa.Table:

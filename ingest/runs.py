@@ -54,10 +54,18 @@ def finish(
                rows_quarantined = ?, error = ?, details = ?
            WHERE run_id = ? AND stage = ? AND unit_id = ?""",
         [
-            now, status, rows_read, rows_new, rows_quarantined, error,
-            json.dumps(details) if details is not None else None, run_id, stage, unit_id,
+            now,
+            status,
+            rows_read,
+            rows_new,
+            rows_quarantined,
+            error,
+            json.dumps(details) if details is not None else None,
+            run_id,
+            stage,
+            unit_id,
         ],
-    )  # fmt: skip
+    )
 
 
 def last_finished(con: duckdb.DuckDBPyConnection, stage: str, unit_id: str) -> datetime | None:

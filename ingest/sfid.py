@@ -46,7 +46,8 @@ def _block_sql(arg: str, start: int) -> str:
 
 
 SQL_MACROS = f"""
-CREATE OR REPLACE TEMP MACRO sf_is_id(v) AS regexp_full_match(v, '[a-zA-Z0-9]{{15}}([a-zA-Z0-9]{{3}})?');
+CREATE OR REPLACE TEMP MACRO sf_is_id(v) AS
+    regexp_full_match(v, '[a-zA-Z0-9]{{15}}([a-zA-Z0-9]{{3}})?');
 CREATE OR REPLACE TEMP MACRO sf_id18(v) AS CASE
     WHEN v IS NULL OR v = '' THEN NULL
     WHEN NOT sf_is_id(v) THEN NULL

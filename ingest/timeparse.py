@@ -37,9 +37,7 @@ def parse_salesforce_time(text: str) -> datetime:
     match = _ELF_COMPACT.match(value)
     if match:
         fraction = (match.group(2) or "0").ljust(6, "0")
-        return datetime.strptime(match.group(1), "%Y%m%d%H%M%S").replace(
-            microsecond=int(fraction)
-        )
+        return datetime.strptime(match.group(1), "%Y%m%d%H%M%S").replace(microsecond=int(fraction))
     return parse_iso(value)
 
 

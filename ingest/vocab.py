@@ -14,52 +14,93 @@ import pandas as pd
 
 # ELF LOGIN_TYPE code → LoginHistory label.
 ELF_LOGIN_TYPE = {
-    "i": "Remote Access 2.0", "6": "Remote Access Client", "A": "Application",
-    "I": "Other Apex API", "R": "Partner Product", "7": "AppExchange",
-    "s": "Certificate-based login", "k": "Chatter Communities External User",
-    "n": "Chatter Communities External User Third Party SSO", "x": "Cross Tenant Login",
-    "r": "Employee Login to Community", "z": "Lightning Login", "l": "Networks Portal API Only",
-    "w": "Passwordless Login", "3": "Customer Service Portal",
-    "q": "Partner Portal Third-Party SSO", "9": "Partner Portal", "5": "SAML Idp Initiated SSO",
-    "m": "SAML Chatter Communities External User SSO", "b": "SAML Customer Service Portal SSO",
-    "c": "SAML Partner Portal SSO", "h": "SAML Site SSO", "8": "SAML Sfdc Initiated SSO",
-    "E": "SelfService", "j": "Third Party SSO",
-}  # fmt: skip
+    "i": "Remote Access 2.0",
+    "6": "Remote Access Client",
+    "A": "Application",
+    "I": "Other Apex API",
+    "R": "Partner Product",
+    "7": "AppExchange",
+    "s": "Certificate-based login",
+    "k": "Chatter Communities External User",
+    "n": "Chatter Communities External User Third Party SSO",
+    "x": "Cross Tenant Login",
+    "r": "Employee Login to Community",
+    "z": "Lightning Login",
+    "l": "Networks Portal API Only",
+    "w": "Passwordless Login",
+    "3": "Customer Service Portal",
+    "q": "Partner Portal Third-Party SSO",
+    "9": "Partner Portal",
+    "5": "SAML Idp Initiated SSO",
+    "m": "SAML Chatter Communities External User SSO",
+    "b": "SAML Customer Service Portal SSO",
+    "c": "SAML Partner Portal SSO",
+    "h": "SAML Site SSO",
+    "8": "SAML Sfdc Initiated SSO",
+    "E": "SelfService",
+    "j": "Third Party SSO",
+}
 
 # LoginType API names that differ from the label SOQL returns.
 LOGIN_TYPE_API_NAMES = {
-    "Oauth2": "Remote Access 2.0", "Oauth": "Remote Access Client",
-    "Remote Access 2.0": "Remote Access 2.0", "Remote Access Client": "Remote Access Client",
-}  # fmt: skip
+    "Oauth2": "Remote Access 2.0",
+    "Oauth": "Remote Access Client",
+    "Remote Access 2.0": "Remote Access 2.0",
+    "Remote Access Client": "Remote Access Client",
+}
 
 # Every spelling of an OAuth flow → (grant_type, LoginHistory label). Keys are compared after
 # lower-casing and dropping non-alphanumerics, so "OauthRefreshToken", "OAuth Refresh Token"
 # and "oauthrefreshtoken" are one key.
 _SUBTYPES: list[tuple[list[str], str, str]] = [
     (["OauthRefreshToken", "OAuth Refresh Token"], "refresh_token", "OAuth Refresh Token"),
-    (["OauthHybridRefreshToken", "OAuth Refresh Token for Hybrid Apps"], "refresh_token",
-     "OAuth Refresh Token for Hybrid Apps"),
+    (
+        ["OauthHybridRefreshToken", "OAuth Refresh Token for Hybrid Apps"],
+        "refresh_token",
+        "OAuth Refresh Token for Hybrid Apps",
+    ),
     (["OauthWebServer", "OAuth Web Server", "oauthcode"], "authorization_code", "OAuth Web Server"),
-    (["OauthHybridWebServer", "OAuth Web Server for Hybrid Apps", "oauthhybridauthcode"],
-     "authorization_code", "OAuth Web Server for Hybrid Apps"),
+    (
+        ["OauthHybridWebServer", "OAuth Web Server for Hybrid Apps", "oauthhybridauthcode"],
+        "authorization_code",
+        "OAuth Web Server for Hybrid Apps",
+    ),
     (["OauthUserAgent", "OAuth User-Agent", "oauthtoken"], "user_agent", "OAuth User-Agent"),
-    (["OauthUserAgentIdToken", "OAuth User-Agent with ID Token", "oauthtokenidtoken"],
-     "user_agent", "OAuth User-Agent with ID Token"),
-    (["OauthHybridUserAgent", "OAuth User-Agent for Hybrid Apps", "oauthhybridtoken"],
-     "user_agent", "OAuth User-Agent for Hybrid Apps"),
-    (["OauthClientCredentials", "OAuth Client Credentials", "oauthclientcredential"],
-     "client_credentials", "OAuth Client Credentials"),
-    (["OauthUsernamePassword", "OAuth Username-Password", "oauthpassword"], "password",
-     "OAuth Username-Password"),
+    (
+        ["OauthUserAgentIdToken", "OAuth User-Agent with ID Token", "oauthtokenidtoken"],
+        "user_agent",
+        "OAuth User-Agent with ID Token",
+    ),
+    (
+        ["OauthHybridUserAgent", "OAuth User-Agent for Hybrid Apps", "oauthhybridtoken"],
+        "user_agent",
+        "OAuth User-Agent for Hybrid Apps",
+    ),
+    (
+        ["OauthClientCredentials", "OAuth Client Credentials", "oauthclientcredential"],
+        "client_credentials",
+        "OAuth Client Credentials",
+    ),
+    (
+        ["OauthUsernamePassword", "OAuth Username-Password", "oauthpassword"],
+        "password",
+        "OAuth Username-Password",
+    ),
     (["OauthTokenExchange", "OAuth Token Exchange"], "token_exchange", "OAuth Token Exchange"),
-    (["OauthHybridTokenExchange", "OAuth Token Exchange for Hybrid Apps"], "token_exchange",
-     "OAuth Token Exchange for Hybrid Apps"),
+    (
+        ["OauthHybridTokenExchange", "OAuth Token Exchange for Hybrid Apps"],
+        "token_exchange",
+        "OAuth Token Exchange for Hybrid Apps",
+    ),
     (["OauthOtpLogin", "OAuth OTP Login"], "otp", "OAuth OTP Login"),
     (["OAuthDevice", "OAuth Device"], "device", "OAuth Device"),
-    (["UsernamePasswordUiLogin", "UI Username-Password", "uiup"], "ui_password",
-     "UI Username-Password"),
+    (
+        ["UsernamePasswordUiLogin", "UI Username-Password", "uiup"],
+        "ui_password",
+        "UI Username-Password",
+    ),
     (["UiPasswordReset", "UI Password Reset"], "ui_password", "UI Password Reset"),
-]  # fmt: skip
+]
 
 # ELF LOGIN_STATUS code → LoginHistory Status text (the documented LOGIN_STATUS table).
 LOGIN_STATUS_TEXT = {
@@ -78,7 +119,9 @@ LOGIN_STATUS_TEXT = {
     "LOGIN_OAUTH_NO_CALLBACK_URL": "Failed: Invalid Callback URL",
     "LOGIN_OAUTH_NO_CONSUMER": "Missing Consumer Key Parameter",
     "LOGIN_OAUTH_NONCE_REPLAY": "Failed: Nonce Replay Detected",
-    "LOGIN_OAUTH_PACKAGE_MISSING": "Package for this consumer is not installed in your organization",
+    "LOGIN_OAUTH_PACKAGE_MISSING": (
+        "Package for this consumer is not installed in your organization"
+    ),
     "LOGIN_ERROR_INVALID_PASSWORD": "Invalid password",
     "LOGIN_ERROR_INVALID_USERNAME": "Invalid login",
     "LOGIN_ERROR_PASSWORD_LOCKOUT": "Password lockout",

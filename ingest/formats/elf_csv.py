@@ -1,9 +1,10 @@
 """EventLogFile CSVs exactly as Salesforce serves them, read by DuckDB without a Python loop.
 
-Salesforce quotes every value and doubles embedded quotes (a URL arrives as three quotes each side), maps columns by
-name (the order changes between orgs and releases), and never promises a trailing newline.
-Rows DuckDB cannot split into the header's columns land in its rejects table with their line
-number and are quarantined; every other row loads.
+Salesforce quotes every value and doubles embedded quotes (a quoted URL arrives with three
+quotes each side); columns are looked up by name (their order changes between orgs and
+releases); the last line may lack its newline. Rows DuckDB cannot split into the header's
+columns land in its rejects table with their line number and are quarantined; every other
+row loads.
 """
 
 from __future__ import annotations

@@ -36,7 +36,9 @@ def read_json_records(path: Path) -> Iterator[tuple[int, Any] | BadLine]:
         if exc.msg == "Extra data" or _looks_like_json_lines(text):
             yield from _json_lines(text)
             return
-        raise InputError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+        raise InputError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        ) from None
     if isinstance(document, dict) and isinstance(document.get("records"), list):
         yield from _array_items(text, _records_offset(text), document["records"])
     elif isinstance(document, list):

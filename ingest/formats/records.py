@@ -41,7 +41,7 @@ class MissingOrg(Exception):
 
 
 def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Lower-cased dotted keys: {"LoginGeo": {"City": x}} and "LOGINGEO.CITY" both → "logingeo.city"."""
+    """Lower-cased dotted keys: {"LoginGeo": {"City": x}} and "LOGINGEO.CITY" → "logingeo.city"."""
     flat: dict[str, Any] = {}
     for key, value in record.items():
         name = f"{prefix}{key}".lower()
@@ -209,7 +209,9 @@ def _org(default_org: str | None) -> str:
 # -- normalizers --------------------------------------------------------------------------------
 
 
-def login_history(record: Mapping[str, Any], default_org: str | None, line: int | None) -> StagedRecord:
+def login_history(
+    record: Mapping[str, Any], default_org: str | None, line: int | None
+) -> StagedRecord:
     flat = flatten(record)
     occurred = _time(flat, "LoginTime", required=True)
     event = _login_fields(flat)
@@ -232,7 +234,9 @@ def login_history(record: Mapping[str, Any], default_org: str | None, line: int 
     )
 
 
-def login_event(record: Mapping[str, Any], default_org: str | None, line: int | None) -> StagedRecord:
+def login_event(
+    record: Mapping[str, Any], default_org: str | None, line: int | None
+) -> StagedRecord:
     flat = flatten(record)
     occurred = _time(flat, "EventDate", required=True)
     event = _login_fields(flat)
@@ -258,7 +262,9 @@ def login_event(record: Mapping[str, Any], default_org: str | None, line: int | 
     )
 
 
-def logout_event(record: Mapping[str, Any], default_org: str | None, line: int | None) -> StagedRecord:
+def logout_event(
+    record: Mapping[str, Any], default_org: str | None, line: int | None
+) -> StagedRecord:
     flat = flatten(record)
     occurred = _time(flat, "EventDate", required=True)
     return StagedRecord(
@@ -279,7 +285,9 @@ def logout_event(record: Mapping[str, Any], default_org: str | None, line: int |
     )
 
 
-def oauth_token(record: Mapping[str, Any], default_org: str | None, line: int | None) -> StagedRecord:
+def oauth_token(
+    record: Mapping[str, Any], default_org: str | None, line: int | None
+) -> StagedRecord:
     """An OauthToken row is a snapshot of a refresh token: when it was last used and how often.
 
     Its `Id` is always null, so the snapshot is keyed by owner, app, creation and usage; a later
@@ -314,7 +322,9 @@ def oauth_token(record: Mapping[str, Any], default_org: str | None, line: int | 
     )
 
 
-def soql_other(record: Mapping[str, Any], default_org: str | None, line: int | None) -> StagedRecord:
+def soql_other(
+    record: Mapping[str, Any], default_org: str | None, line: int | None
+) -> StagedRecord:
     """Any other Salesforce record: kept verbatim in raw_records, no event."""
     flat = flatten(record)
     kind = classify(record) or "Unknown"
@@ -336,7 +346,9 @@ def soql_other(record: Mapping[str, Any], default_org: str | None, line: int | N
     )
 
 
-def partner_token_log(record: Mapping[str, Any], default_org: str | None, line: int | None) -> StagedRecord:
+def partner_token_log(
+    record: Mapping[str, Any], default_org: str | None, line: int | None
+) -> StagedRecord:
     """One call the partner's integration made to a token endpoint (CONTRACT §4)."""
     del default_org  # every line names its own org
     ts = record.get("ts")
@@ -413,5 +425,7 @@ NORMALIZERS: dict[str, Callable[[Mapping[str, Any], str | None, int | None], Sta
 }
 
 
-def normalizer_for(kind: str) -> Callable[[Mapping[str, Any], str | None, int | None], StagedRecord]:
+def normalizer_for(
+    kind: str,
+) -> Callable[[Mapping[str, Any], str | None, int | None], StagedRecord]:
     return NORMALIZERS.get(kind, soql_other)

@@ -12,12 +12,27 @@ from typing import Any
 
 SECRET_KEYS = frozenset(
     {
-        "access_token", "refresh_token", "id_token", "client_secret", "consumer_secret",
-        "password", "assertion", "code", "code_verifier", "private_key", "privatekey",
-        "session_id", "sessionid", "authorization", "accesstoken", "deletetoken",
-        "requesttoken", "token", "signature",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_secret",
+        "consumer_secret",
+        "password",
+        "assertion",
+        "code",
+        "code_verifier",
+        "private_key",
+        "privatekey",
+        "session_id",
+        "sessionid",
+        "authorization",
+        "accesstoken",
+        "deletetoken",
+        "requesttoken",
+        "token",
+        "signature",
     }
-)  # fmt: skip
+)
 
 
 def fingerprint(value: str) -> str:

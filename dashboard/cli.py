@@ -1,0 +1,268 @@
+"""The `tokensentry` command line (CONTRACT §2): thin commands over the library.
+
+Exit status: 0 success, 1 the command ran but a unit (file, org, detector) failed, 2 usage or
+configuration errors. Errors go to stderr and name the file, org, key or line.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ingest import config as config_module
+from ingest import db
+from ingest.errors import ConfigError, InputError, TokensentryError
+from ingest.runs import new_run_id
+from ingest.timeparse import now_utc, parse_when
+
+from . import output
+
+DEFAULT_DB = Path("data/tokensentry.duckdb")
+DEFAULT_CONFIG = Path("data/tokensentry.toml")
+FORMATS = click.Choice(["table", "json", "csv"])
+
+
+@dataclass
+class Settings:
+    db: Path
+    config: Path
+    verbose: bool
+
+    def load_config(self) -> config_module.Config:
+        return config_module.load(self.config, required=self.config != DEFAULT_CONFIG)
+
+
+def _store_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Accept --db/--config after the command too (`tokensentry alerts --db x`)."""
+
+    @click.option(
+        "--db",
+        "db_override",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="DuckDB file (overrides the global --db).",
+    )
+    @click.option(
+        "--config",
+        "config_override",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Configuration file (overrides the global --config).",
+    )
+    @click.pass_obj
+    @functools.wraps(command)
+    def wrapper(
+        settings: Settings, db_override: Path | None, config_override: Path | None, **kwargs: Any
+    ) -> Any:
+        if db_override:
+            settings.db = db_override
+        if config_override:
+            settings.config = config_override
+        try:
+            code = command(settings, **kwargs)
+        except (ConfigError, InputError) as exc:
+            output.stderr().print(f"[red]error:[/] {exc}", highlight=False)
+            sys.exit(2)
+        except TokensentryError as exc:
+            output.stderr().print(f"[red]error:[/] {exc}", highlight=False)
+            sys.exit(1)
+        sys.exit(code or 0)
+
+    return wrapper
+
+
+def _when(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return parse_when(text, now_utc())
+    except ValueError as exc:
+        raise InputError(f"--since: {exc}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="TOKENSENTRY_DB",
+    default=DEFAULT_DB,
+    show_default=True,
+    help="DuckDB file (env TOKENSENTRY_DB).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="TOKENSENTRY_CONFIG",
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="TOML configuration (env TOKENSENTRY_CONFIG); a missing default means no orgs.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="More detail on stderr.")
+@click.version_option(package_name="tokensentry")
+@click.pass_context
+def cli(ctx: click.Context, db: Path, config_path: Path, verbose: bool) -> None:
+    """Refresh-token and login anomaly monitoring for Salesforce Connected Apps and ECAs.
+
+    Data flows one way: import / ingest → events → detect → alerts → dashboard.
+    """
+    ctx.obj = Settings(db=db, config=config_path, verbose=verbose)
+
+
+@cli.command(name="import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--org", "org_id", help="Org id for files that carry none (SOQL exports).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@_store_options
+def import_command(
+    settings: Settings, paths: tuple[Path, ...], org_id: str | None, fmt: str
+) -> int:
+    """Load exported files or folders (EventLogFile CSV, SOQL JSON, Data Loader CSV, partner
+    token-log JSON Lines). Importing the same file twice adds nothing.
+
+    Example: tokensentry import --org 00D5g000004XyZa exports/
+    """
+    from .commands import run_import
+
+    return run_import(settings, list(paths), org_id, fmt)
+
+
+@cli.command()
+@click.option("--since", help="Scan events since WHEN (24h, 7d or ISO 8601).")
+@click.option("--detector", "detectors", multiple=True, help="Run only this detector (repeatable).")
+@click.option("--all", "rescan_all", is_flag=True, help="Re-scan every event.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@_store_options
+def detect(
+    settings: Settings, since: str | None, detectors: tuple[str, ...], rescan_all: bool, fmt: str
+) -> int:
+    """Run detectors and upsert alerts. By default each detector scans what changed since its
+    last successful run; --since scans by event time; --all scans everything.
+
+    Example: tokensentry detect --since 7d --detector off_allowlist_ip
+    """
+    from .commands import run_detect
+
+    return run_detect(settings, _when(since), list(detectors), rescan_all, fmt)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@click.option("--detector", "detectors", multiple=True, help="Only this detector (repeatable).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["new", "acknowledged", "resolved", "false_positive"]),
+    help="Only this triage status (repeatable).",
+)
+@click.option("--since", help="Alerts last seen since WHEN (24h, 7d or ISO 8601).")
+@click.option(
+    "--severity",
+    "min_severity",
+    help="Minimum severity.",
+    type=click.Choice(["info", "low", "medium", "high", "critical"]),
+)
+@_store_options
+def alerts(
+    settings: Settings,
+    fmt: str,
+    detectors: tuple[str, ...],
+    statuses: tuple[str, ...],
+    since: str | None,
+    min_severity: str | None,
+) -> int:
+    """List alerts, most severe first.
+
+    Example: tokensentry alerts --format json --status new --severity high
+    """
+    from .commands import list_alerts
+
+    return list_alerts(settings, fmt, list(detectors), list(statuses), _when(since), min_severity)
+
+
+@cli.command()
+@click.argument("alert_id")
+@click.option(
+    "--status",
+    required=True,
+    type=click.Choice(["new", "acknowledged", "resolved", "false_positive"]),
+)
+@click.option("--note", help="Why (kept with the decision).")
+@click.option("--analyst", help="Who decided (default: $USER).")
+@_store_options
+def triage(
+    settings: Settings, alert_id: str, status: str, note: str | None, analyst: str | None
+) -> int:
+    """Record an analyst's decision on an alert; detection never overwrites it.
+
+    Example: tokensentry triage 3f2a9c... --status false_positive --note "new NAT gateway"
+    """
+    from .commands import set_triage
+
+    return set_triage(settings, alert_id, status, note, analyst)
+
+
+@cli.command()
+@click.option("--port", default=8501, show_default=True, type=int)
+@_store_options
+def dashboard(settings: Settings, port: int) -> int:
+    """Serve the Streamlit app on http://127.0.0.1:PORT (Ctrl-C stops it)."""
+    from .serve import serve
+
+    if not settings.db.exists():
+        raise InputError(f"{settings.db}: no database yet; run `tokensentry demo` or `import`")
+    return serve(settings.db, settings.config, port)
+
+
+@cli.command()
+@click.option("--no-serve", is_flag=True, help="Build the demo but do not start the dashboard.")
+@click.option(
+    "--dir",
+    "demo_dir",
+    default=Path("data/demo"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the demo export and its config are written.",
+)
+@click.option("--port", default=8501, show_default=True, type=int)
+@_store_options
+def demo(settings: Settings, no_serve: bool, demo_dir: Path, port: int) -> int:
+    """The embedded default: a 3-org demo fleet in Salesforce's formats, imported, detected,
+    and shown in the dashboard.
+
+    Example: tokensentry demo --no-serve
+    """
+    from .demo import run_demo
+
+    return run_demo(settings, demo_dir, serve_port=None if no_serve else port)
+
+
+@cli.command()
+@click.option("--events", default=1_000_000, show_default=True, type=click.IntRange(min=1000))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the generated files here (default: a temporary folder).",
+)
+@_store_options
+def bench(settings: Settings, events: int, fmt: str, workdir: Path | None) -> int:
+    """Benchmark import and detection on N generated events; prints throughput and peak RSS.
+
+    Example: tokensentry bench --events 1000000 --format json
+    """
+    from .bench import run_bench
+
+    return run_bench(events, fmt, workdir)
+
+
+def main() -> None:  # pragma: no cover
+    cli()
+
+
+__all__ = ["cli", "db", "new_run_id"]

@@ -1,0 +1,159 @@
+"""Bodies of the import / detect / alerts / triage commands: call the library, report."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingest import db
+from ingest.errors import InputError
+from ingest.importer import FileOutcome, import_paths
+from ingest.runs import new_run_id
+from ingest.timeparse import now_utc
+
+from . import output, queries
+
+if TYPE_CHECKING:
+    from .cli import Settings
+
+
+def run_import(settings: Settings, paths: list[Path], org_id: str | None, fmt: str) -> int:
+    err = output.stderr()
+    show = fmt == "table"
+
+    def report(outcome: FileOutcome) -> None:
+        if not show:
+            return
+        r = outcome.result
+        colour = {"ok": "green", "partial": "yellow", "failed": "red"}[outcome.status]
+        detail = (
+            outcome.error
+            if outcome.error
+            else f"{r.rows_read} rows, {r.rows_new} new, {r.rows_quarantined} quarantined, "
+            f"events +{r.events_new} new / {r.events_enriched} enriched"
+        )
+        err.print(f"[{colour}]{outcome.status:7}[/] {outcome.path}: {detail}", highlight=False)
+
+    with db.connect(settings.db) as con:
+        run_id = new_run_id(now_utc())
+        summary = import_paths(
+            con, paths, org_id=org_id, run_id=run_id, now=now_utc, on_file=report
+        )
+        reasons = _quarantine_reasons(con, run_id)
+    totals = summary.totals
+    if fmt == "json":
+        output.print_json(
+            {
+                "run_id": run_id,
+                "files": [
+                    {
+                        "path": str(f.path),
+                        "kind": f.kind,
+                        "status": f.status,
+                        "error": f.error,
+                        **asdict(f.result),
+                    }
+                    for f in summary.files
+                ],
+                "totals": asdict(totals),
+                "quarantine_reasons": reasons,
+            }
+        )
+    else:
+        failed = sum(1 for f in summary.files if f.status == "failed")
+        err.print(
+            f"{len(summary.files)} file(s): {totals.rows_read} rows read, {totals.rows_new} new, "
+            f"{totals.rows_quarantined} quarantined, {failed} file(s) failed; "
+            f"events +{totals.events_new} new, {totals.events_enriched} enriched.",
+            highlight=False,
+        )
+        for reason, count in list(reasons.items())[:10]:
+            err.print(f"  quarantined {count}×: {reason}", highlight=False)
+        if totals.rows_quarantined:
+            err.print("  see them: SELECT origin, line, reason FROM quarantine", highlight=False)
+    return 1 if summary.failed else 0
+
+
+def _quarantine_reasons(con, run_id: str) -> dict[str, int]:
+    rows = con.execute(
+        "SELECT reason, count(*) FROM quarantine WHERE run_id = ? GROUP BY ALL ORDER BY 2 DESC",
+        [run_id],
+    ).fetchall()
+    return {reason: count for reason, count in rows}
+
+
+def run_detect(
+    settings: Settings, since: datetime | None, detectors: list[str], rescan_all: bool, fmt: str
+) -> int:
+    from detect import runner
+
+    config = settings.load_config()
+    with db.connect(settings.db) as con:
+        summary = runner.run(
+            con,
+            config,
+            run_id=new_run_id(now_utc()),
+            now=now_utc,
+            detector_ids=detectors,
+            since=since,
+            rescan_all=rescan_all,
+        )
+    if fmt == "json":
+        output.print_json(
+            {"run_id": summary.run_id, "detectors": [asdict(d) for d in summary.detectors]}
+        )
+    else:
+        err = output.stderr()
+        for d in summary.detectors:
+            colour = "green" if d.status == "ok" else "red"
+            detail = d.error or (
+                f"{d.findings} finding(s): {d.alerts_new} new alert(s), "
+                f"{d.alerts_updated} updated ({d.seconds:.2f} s)"
+            )
+            err.print(f"[{colour}]{d.status:6}[/] {d.detector_id}: {detail}", highlight=False)
+    return 1 if summary.failed else 0
+
+
+def list_alerts(
+    settings: Settings,
+    fmt: str,
+    detectors: list[str],
+    statuses: list[str],
+    since: datetime | None,
+    min_severity: str | None,
+) -> int:
+    if not settings.db.exists():
+        raise InputError(f"{settings.db}: no database yet; run `tokensentry demo` or `import`")
+    with db.connect(settings.db, read_only=True) as con:
+        frame = queries.alerts(
+            con, detectors=detectors, statuses=statuses, since=since, min_severity=min_severity
+        )
+    records = queries.alert_records(frame)
+    if fmt == "json":
+        output.print_json(records)
+    elif fmt == "csv":
+        sys.stdout.write(output.alerts_csv(records))
+    elif not records:
+        output.stderr().print("no alerts match")
+    elif sys.stdout.isatty():
+        output.stdout().print(output.alerts_table(records))
+    else:
+        sys.stdout.write(output.alerts_plain(records))
+    return 0
+
+
+def set_triage(
+    settings: Settings, alert_id: str, status: str, note: str | None, analyst: str | None
+) -> int:
+    with db.connect(settings.db) as con:
+        if not con.execute("SELECT 1 FROM alerts WHERE alert_id = ?", [alert_id]).fetchone():
+            raise InputError(f"alert {alert_id}: no such alert (see `tokensentry alerts`)")
+        queries.set_triage(
+            con, alert_id, status, note=note, analyst=analyst or getpass.getuser(), now=now_utc()
+        )
+    output.stderr().print(f"{alert_id}: {status}")
+    return 0

@@ -1,0 +1,231 @@
+"""`tokensentry detect`: run each detector, upsert its alerts, record one run row per detector.
+
+Alerts are keyed by md5(detector, dedup_key), so re-detecting the same finding updates the
+same alert: its first/last seen widen, its events are the union, its severity never silently
+drops, and the analyst's triage (a separate table) is never touched. A detector that raises is
+recorded as failed with its error and the others still run; the command then exits 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+
+from ingest import runs
+from ingest.config import Config
+
+from . import registry
+from .detector import Context, Detector, Finding, severity_rank
+
+
+@dataclass
+class DetectorOutcome:
+    detector_id: str
+    status: str  # ok | failed
+    findings: int = 0
+    alerts_new: int = 0
+    alerts_updated: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class DetectSummary:
+    run_id: str
+    detectors: list[DetectorOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(outcome.status != "ok" for outcome in self.detectors)
+
+
+def alert_id(detector_id: str, dedup_key: str) -> str:
+    return hashlib.md5(f"{detector_id}|{dedup_key}".encode()).hexdigest()[:20]
+
+
+def run(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    *,
+    run_id: str,
+    now: Callable[[], datetime],
+    detector_ids: Sequence[str] = (),
+    since: datetime | None = None,
+    rescan_all: bool = False,
+    clock: Callable[[], float] | None = None,
+) -> DetectSummary:
+    """Run the chosen detectors (all by default).
+
+    Scope: `since` scans events that occurred since then; `rescan_all` scans everything;
+    neither scans what was loaded or enriched since the detector's last successful run, which
+    catches late-arriving rows (hourly ELF files land 3-6 h after the fact).
+    """
+    import time
+
+    ticker = clock or time.perf_counter
+    registry.check_config(config)
+    catalog = registry.by_id()
+    unknown = [d for d in detector_ids if d not in catalog]
+    if unknown:
+        from ingest.errors import ConfigError
+
+        raise ConfigError(
+            f"--detector {', '.join(unknown)}: no such detector (known: {', '.join(catalog)})"
+        )
+    chosen = [catalog[d] for d in detector_ids] if detector_ids else list(catalog.values())
+    summary = DetectSummary(run_id=run_id)
+    for detector in chosen:
+        started = now()
+        changed_since = None
+        if since is None and not rescan_all:
+            changed_since = runs.last_finished(con, "detect", detector.id)
+        context = Context(
+            con=con,
+            config=config,
+            settings=registry.settings_for(detector, config.detectors.get(detector.id)),
+            now=started,
+            since=since - detector.lookback if since is not None else None,
+            changed_since=changed_since,
+        )
+        runs.start(con, run_id=run_id, stage="detect", unit_id=detector.id, now=started)
+        tick = ticker()
+        outcome = _run_one(con, detector, context, run_id=run_id, now=started)
+        outcome.seconds = ticker() - tick
+        runs.finish(
+            con,
+            run_id=run_id,
+            stage="detect",
+            unit_id=detector.id,
+            status=outcome.status,
+            now=now(),
+            rows_read=outcome.findings,
+            rows_new=outcome.alerts_new,
+            error=outcome.error,
+            details={
+                "alerts_updated": outcome.alerts_updated,
+                "seconds": round(outcome.seconds, 3),
+            },
+        )
+        summary.detectors.append(outcome)
+    return summary
+
+
+def _run_one(
+    con: duckdb.DuckDBPyConnection,
+    detector: Detector,
+    context: Context,
+    *,
+    run_id: str,
+    now: datetime,
+) -> DetectorOutcome:
+    try:
+        findings = detector.find(context)
+        new, updated = upsert_alerts(con, detector, findings, run_id=run_id, now=now)
+    except Exception as exc:  # recorded and surfaced (exit 1), never swallowed
+        detail = "".join(traceback.format_exception_only(exc)).strip()
+        return DetectorOutcome(detector.id, "failed", error=f"detector {detector.id}: {detail}")
+    return DetectorOutcome(detector.id, "ok", len(findings), new, updated)
+
+
+def upsert_alerts(
+    con: duckdb.DuckDBPyConnection,
+    detector: Detector,
+    findings: Iterable[Finding],
+    *,
+    run_id: str,
+    now: datetime,
+) -> tuple[int, int]:
+    merged: dict[str, Finding] = {}
+    for finding in findings:
+        key = alert_id(detector.id, finding.dedup_key)
+        merged[key] = _combine(merged[key], finding) if key in merged else finding
+    if not merged:
+        return 0, 0
+    existing = {
+        row[0]: row
+        for row in con.execute(
+            "SELECT alert_id, severity, first_seen_at, last_seen_at, event_ids, ips, created_at, "
+            "first_run_id FROM alerts WHERE list_contains(?, alert_id)",
+            [list(merged)],
+        ).fetchall()
+    }
+    rows = []
+    for key, finding in merged.items():
+        severity = finding.severity or detector.severity
+        first_seen, last_seen = finding.first_seen_at, finding.last_seen_at
+        event_ids, ips = set(finding.event_ids), set(finding.ips)
+        created_at, first_run = now, run_id
+        if key in existing:
+            _, old_severity, old_first, old_last, old_events, old_ips, created_at, first_run = (
+                existing[key]
+            )
+            severity = max(severity, old_severity, key=severity_rank)
+            first_seen, last_seen = min(first_seen, old_first), max(last_seen, old_last)
+            event_ids |= set(old_events)
+            ips |= set(old_ips)
+        rows.append(
+            [
+                key,
+                detector.id,
+                finding.dedup_key,
+                severity,
+                finding.org_id,
+                finding.app_name,
+                finding.user_id,
+                sorted(ips),
+                first_seen,
+                last_seen,
+                len(event_ids),
+                sorted(event_ids),
+                detector.title,
+                finding.summary,
+                json.dumps(finding.evidence, default=str, sort_keys=True),
+                first_run,
+                run_id,
+                created_at,
+                now,
+            ]
+        )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.executemany(
+            """INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (alert_id) DO UPDATE SET
+                severity = excluded.severity, ips = excluded.ips,
+                first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
+                event_count = excluded.event_count, event_ids = excluded.event_ids,
+                summary = excluded.summary, evidence = excluded.evidence,
+                last_run_id = excluded.last_run_id, updated_at = excluded.updated_at""",
+            rows,
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    new = sum(1 for key in merged if key not in existing)
+    return new, len(merged) - new
+
+
+def _combine(a: Finding, b: Finding) -> Finding:
+    """Two findings with one dedup key in one scan (a detector emitting per chunk)."""
+    return Finding(
+        dedup_key=a.dedup_key,
+        summary=b.summary,
+        first_seen_at=min(a.first_seen_at, b.first_seen_at),
+        last_seen_at=max(a.last_seen_at, b.last_seen_at),
+        event_ids=sorted(set(a.event_ids) | set(b.event_ids)),
+        evidence={**a.evidence, **b.evidence},
+        org_id=a.org_id,
+        app_name=a.app_name,
+        user_id=a.user_id if a.user_id == b.user_id else None,
+        ips=sorted(set(a.ips) | set(b.ips)),
+        severity=max(a.severity or "info", b.severity or "info", key=severity_rank)
+        if (a.severity or b.severity)
+        else None,
+    )

@@ -1,0 +1,36 @@
+"""Shared fixtures: a fresh in-memory store, a pinned clock, the real-world samples."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest import db
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(__import__("os").environ.get("TOKENSENTRY_SHARED", REPO.parent / "shared"))
+REALWORLD = SHARED / "data" / "realworld"
+FIXED_NOW = datetime(2026, 11, 29, 12, 0, 0)
+
+
+@pytest.fixture
+def store() -> Iterator[duckdb.DuckDBPyConnection]:
+    con = db.memory()
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def clock():
+    return lambda: FIXED_NOW
+
+
+@pytest.fixture
+def realworld() -> Path:
+    if not REALWORLD.exists():
+        pytest.fail(f"real-world samples not found at {REALWORLD} (set TOKENSENTRY_SHARED)")
+    return REALWORLD
