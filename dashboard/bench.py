@@ -78,8 +78,8 @@ SELECT md5('e' || i::VARCHAR) AS event_id,
        CASE WHEN kind < 98 THEN 'Success' ELSE 'Failed: IP Address Not Allowed' END AS status,
        '0055g0000' || lpad((i % 120)::VARCHAR, 6, '0') || 'AAA' AS user_id,
        CASE WHEN i % 5 = 0 THEN 'Other App' ELSE 'Acme Sync' END AS app_name,
-       CASE WHEN hash(i * 7) % 1000 < 985 THEN '203.0.113.' || (hash(i) % 14 + 1)::VARCHAR
-            ELSE '198.51.' || (hash(i) % 250)::VARCHAR || '.' || (hash(i * 3) % 250)::VARCHAR
+       CASE WHEN hash(i * 7) % 1000 < 998 THEN '203.0.113.' || (hash(i) % 14 + 1)::VARCHAR
+            ELSE '198.51.100.' || (hash(i * 3) % 25)::VARCHAR  -- a few dozen off-list hosts
        END AS source_ip,
        'Remote Access 2.0' AS login_type,
        ['bench'] AS sources, 'bench' AS first_run_id,

@@ -16,12 +16,30 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
+import pyarrow as pa
 
 from ingest import runs
 from ingest.config import Config
 
 from . import registry
 from .detector import Context, Detector, Finding, severity_rank
+
+ALERT_COLUMNS = (
+    "alert_id", "detector_id", "dedup_key", "severity", "org_id", "app_name", "user_id", "ips",
+    "first_seen_at", "last_seen_at", "event_count", "event_ids", "title", "summary", "evidence",
+    "first_run_id", "last_run_id", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def _arrow_type(column: str) -> pa.DataType:
+    if column in ("ips", "event_ids"):
+        return pa.list_(pa.string())
+    if column.endswith("_at"):
+        return pa.timestamp("us")
+    return pa.int64() if column == "event_count" else pa.string()
+
+
+ALERT_SCHEMA = pa.schema([(column, _arrow_type(column)) for column in ALERT_COLUMNS])
 
 
 @dataclass
@@ -192,22 +210,31 @@ def upsert_alerts(
                 now,
             ]
         )
+    con.register(
+        "alert_rows",
+        pa.table(
+            {column: [row[i] for row in rows] for i, column in enumerate(ALERT_COLUMNS)},
+            schema=ALERT_SCHEMA,
+        ),
+    )
     con.execute("BEGIN TRANSACTION")
     try:
-        con.executemany(
-            """INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        con.execute(
+            f"""INSERT INTO alerts ({", ".join(ALERT_COLUMNS)})
+            SELECT {", ".join(ALERT_COLUMNS)} FROM alert_rows
             ON CONFLICT (alert_id) DO UPDATE SET
                 severity = excluded.severity, ips = excluded.ips,
                 first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
                 event_count = excluded.event_count, event_ids = excluded.event_ids,
                 summary = excluded.summary, evidence = excluded.evidence,
-                last_run_id = excluded.last_run_id, updated_at = excluded.updated_at""",
-            rows,
+                last_run_id = excluded.last_run_id, updated_at = excluded.updated_at"""
         )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        con.unregister("alert_rows")
     new = sum(1 for key in merged if key not in existing)
     return new, len(merged) - new
 

@@ -237,18 +237,17 @@ def _load_elf_rows(
     )
     con = loader.con
     con.register("elf_rows_arrow", table)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {elf_csv.STAGE} AS SELECT * FROM elf_rows_arrow")
-    con.unregister("elf_rows_arrow")
     try:
         return loader.load_elf(
-            elf_csv.STAGE,
+            "elf_rows_arrow",
             columns,
             origin=str(path),
             input_key=str(path.resolve()),
             default_org=default_org,
+            has_line=True,
         )
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {elf_csv.STAGE}")
+        con.unregister("elf_rows_arrow")
 
 
 def _preview(record: object) -> str:

@@ -26,8 +26,8 @@ from .normalize import (
     ELF_TIME_SQL,
     EVENT_COLUMN_TYPES,
     EVENT_COLUMNS,
-    EVENT_ID_SQL,
     IDENTITY_KEY_SQL,
+    event_id_sql,
 )
 
 _ARROW_TYPES = {
@@ -116,62 +116,72 @@ class Loader:
 
     def load_elf(
         self,
-        stage: str,
+        source: str,
         columns: list[str],
         *,
         origin: str,
         input_key: str,
         default_org: str | None,
-        locate_lines: Callable[[list[int]], dict[int, int]] | None = None,
+        has_line: bool = False,
+        locate_lines: Callable[[list[tuple[str, ...]]], list[int | None]] | None = None,
     ) -> BatchResult:
-        """Load the ELF rows staged in TEMP table `stage` (VARCHAR columns named as in the file).
+        """Load ELF rows from `source`, a SQL relation (a `read_csv(...)` call or a registered
+        table) whose VARCHAR columns are named as in the file.
 
-        `stage` may carry a `_line` column; otherwise `locate_lines(ordinals)` maps the 0-based
-        positions of quarantined rows to file lines (only called when a row is quarantined).
+        With `has_line` the relation carries a `_line` column; otherwise `locate_lines(rows)`
+        finds the file lines of the quarantined rows' values (only called for them), so the
+        batch never has to keep the file's order.
         """
         con = self.con
-        stage_cols = {row[0] for row in con.execute(f"DESCRIBE {stage}").fetchall()}
-        for name in ELF_COLUMNS_READ:
-            if name not in stage_cols:
-                con.execute(f"ALTER TABLE {stage} ADD COLUMN {quote_ident(name)} VARCHAR")
-        line_expr = "_line" if "_line" in stage_cols else "CAST(NULL AS BIGINT)"
+        # Nothing here depends on row order (repeats are identical, lines are found by value),
+        # so DuckDB may read and write in parallel.
+        con.execute("SET preserve_insertion_order = false")
+        present = {c.upper() for c in columns}
+        missing = ", ".join(
+            f"CAST(NULL AS VARCHAR) AS {quote_ident(name)}"
+            for name in ELF_COLUMNS_READ
+            if name not in present
+        )
+        # md5 of every value in column-name order: stable across DuckDB releases and across
+        # files that order Salesforce's columns differently.
         record_hash = "md5_number(concat_ws(chr(31), {}))".format(
-            ", ".join(
-                f"CASE WHEN {quote_ident(c)} <> '' "
-                f"THEN {quote_literal(c + '=')} || {quote_ident(c)} END"
-                for c in sorted(columns)
-            )
+            ", ".join(f"coalesce({quote_ident(c)}, '')" for c in sorted(columns))
         )
         org_literal = quote_literal(default_org) if default_org else "NULL"
         types = ", ".join(quote_literal(t) for t in ELF_EVENT_TYPES)
+        line_expr = "_line" if has_line else "CAST(NULL AS BIGINT)"
         con.execute("DROP TABLE IF EXISTS elf_batch")
         con.execute(
             f"""CREATE TEMP TABLE elf_batch AS
-            SELECT *, {ELF_PROBLEM_SQL.format(types=types)} AS _problem,
-                   row_number() OVER (PARTITION BY _org_id, _record_id ORDER BY _ordinal) = 1
-                       AS _first
-            FROM (SELECT rowid AS _ordinal, *, {line_expr} AS _line_no,
-                         sf_id18(coalesce(nullif(ORGANIZATION_ID, ''), {org_literal})) AS _org_id,
-                         {record_hash} AS _record_id, {ELF_TIME_SQL} AS _occurred_at
-                  FROM {stage})"""
+            SELECT *, {ELF_PROBLEM_SQL.format(types=types)} AS _problem, true AS _first,
+                   true AS _fresh
+            FROM (SELECT *, {missing + "," if missing else ""} {line_expr} AS _line_no,
+                         sf_id18(coalesce(ORGANIZATION_ID, {org_literal})) AS _org_id,
+                         {record_hash} AS _record_id, {ELF_TIME_SQL} AS _occurred_at,
+                         coalesce(sf_id18(USER_ID_DERIVED), sf_id18(USER_ID)) AS _user_id
+                  FROM {source})"""
         )
         result = BatchResult(
             rows_read=con.execute("SELECT count(*) FROM elf_batch").fetchone()[0]  # type: ignore[index]
         )
+        # A row repeated within the file loads once (copies are identical); a row already stored is
+        # not fresh. Both are rare, so they are found by joins that touch only those rows.
+        con.execute(
+            """UPDATE elf_batch b SET _first = false FROM (
+                SELECT _org_id, _record_id, min(rowid) AS keep FROM elf_batch
+                GROUP BY ALL HAVING count(*) > 1) d
+            WHERE b._org_id = d._org_id AND b._record_id = d._record_id AND b.rowid <> d.keep"""
+        )
+        con.execute(
+            """UPDATE elf_batch b SET _fresh = false FROM raw_elf r
+            WHERE r._org_id = b._org_id AND r._record_id = b._record_id"""
+        )
+        con.execute("UPDATE elf_batch SET _fresh = false WHERE NOT _first OR _problem IS NOT NULL")
         result.rows_quarantined = self._quarantine_elf(columns, origin, input_key, locate_lines)
         self._add_raw_elf_columns(columns)
-        con.execute(
-            """CREATE OR REPLACE TEMP VIEW elf_batch_v AS
-            SELECT *, _problem IS NULL AND _first AND NOT EXISTS (
-                SELECT 1 FROM raw_elf r WHERE r._org_id = b._org_id AND r._record_id = b._record_id
-            ) AS _fresh FROM elf_batch b"""
-        )
-        events_sql = ELF_EVENTS_SQL.format(batch="elf_batch_v", types=types)
-        # Duplicated rows of one file are dropped before ordinals are taken, so a file with a
-        # repeated line fingerprints its logins exactly like a file without it.
-        events_sql = events_sql.replace(
-            "WHERE _problem IS NULL", "WHERE _problem IS NULL AND _first"
-        )
+        # Repeated rows are dropped before ordinals are taken, so a file with a repeated line
+        # fingerprints its logins exactly like a file without it.
+        events_sql = ELF_EVENTS_SQL.format(batch="elf_batch", types=types)
         self._begin()
         try:
             self._stage_candidates(events_sql)
@@ -183,14 +193,14 @@ class Loader:
                        {quote_literal(origin)} AS _origin, _line_no AS _line,
                        {quote_literal(self.run_id)} AS _run_id,
                        CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP) AS _fetched_at
-                FROM elf_batch_v WHERE _fresh"""
+                FROM elf_batch WHERE _fresh"""
             ).fetchone()[0]  # type: ignore[index]
             self._commit()
         except BaseException:
             self._rollback()
             raise
         finally:
-            con.execute("DROP VIEW IF EXISTS elf_batch_v")
+            con.execute("RESET preserve_insertion_order")
             con.execute("DROP TABLE IF EXISTS elf_batch")
         result.rows_new = inserted
         result.events_new, result.events_enriched = new, enriched
@@ -201,25 +211,29 @@ class Loader:
         columns: list[str],
         origin: str,
         input_key: str,
-        locate_lines: Callable[[list[int]], dict[int, int]] | None,
+        locate_lines: Callable[[list[tuple[str, ...]]], list[int | None]] | None,
     ) -> int:
         selected = ", ".join(quote_ident(c) for c in columns)
         bad = self.con.execute(
-            f"SELECT _ordinal, _line_no, _problem, {selected} FROM elf_batch "
-            "WHERE _problem IS NOT NULL ORDER BY _ordinal"
+            f"SELECT _line_no, _problem, {selected} FROM elf_batch "
+            "WHERE _problem IS NOT NULL ORDER BY _line_no"
         ).fetchall()
         if not bad:
             return 0
-        missing = [row[0] for row in bad if row[1] is None]
-        lines = locate_lines(missing) if (missing and locate_lines) else {}
-        problems = [
-            Problem(
-                line=row[1] if row[1] is not None else lines.get(row[0]),
-                reason=row[2],
-                raw_text=json.dumps(dict(zip(columns, row[3:], strict=True))),
-            )
-            for row in bad
-        ]
+        lines: list[int | None] = [row[0] for row in bad]
+        if locate_lines and any(line is None for line in lines):
+            lines = locate_lines([tuple(v or "" for v in row[2:]) for row in bad])
+        problems = sorted(
+            (
+                Problem(
+                    line=line,
+                    reason=row[1],
+                    raw_text=json.dumps(dict(zip(columns, row[2:], strict=True))),
+                )
+                for line, row in zip(lines, bad, strict=True)
+            ),
+            key=lambda problem: problem.line or 0,
+        )
         self._begin()
         try:
             count = self.quarantine(origin, input_key, problems)
@@ -286,29 +300,54 @@ class Loader:
     # -- events ---------------------------------------------------------------------------------
 
     def _stage_candidates(self, select_sql: str) -> None:
-        """TEMP `event_candidates`: normalized rows with their `event_id` (see normalize.py)."""
+        """TEMP `event_candidates`: normalized rows with their `event_id` (see normalize.py).
+
+        Every login starts as ordinal 1 of its identity key. Only keys that repeat in this
+        batch, or that this source already delivered, are renumbered; they are few, so no
+        window sorts the whole batch.
+        """
         con = self.con
         con.execute("DROP TABLE IF EXISTS event_candidates")
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE candidate_rows AS "
-            f"SELECT {IDENTITY_KEY_SQL} AS identity_key, * FROM ({select_sql})"
+            f"""CREATE TEMP TABLE event_candidates AS
+            SELECT {event_id_sql("1", seen="0")} AS event_id, *
+            FROM (SELECT {IDENTITY_KEY_SQL} AS identity_key, * FROM ({select_sql})) c"""
         )
         con.execute(
             """CREATE OR REPLACE TEMP TABLE candidate_seen AS
             SELECT k.identity_key, k._source_id, count(*) AS seen
-            FROM (SELECT DISTINCT identity_key, _source_id FROM candidate_rows
+            FROM (SELECT DISTINCT identity_key, _source_id FROM event_candidates
                   WHERE _is_login AND _fresh) k
             JOIN events e ON e.identity_key = k.identity_key
                          AND list_contains(e.sources, k._source_id)
             GROUP BY ALL"""
         )
         con.execute(
-            f"""CREATE TEMP TABLE event_candidates AS
-            SELECT {EVENT_ID_SQL} AS event_id, c.*
-            FROM candidate_rows c LEFT JOIN candidate_seen s USING (identity_key, _source_id)"""
+            """CREATE OR REPLACE TEMP TABLE candidate_renumber AS
+            WITH affected AS (
+                SELECT identity_key, _source_id FROM candidate_seen
+                UNION
+                SELECT identity_key, _source_id FROM event_candidates
+                WHERE _is_login AND _fresh GROUP BY ALL HAVING count(*) > 1)
+            SELECT c.rowid AS candidate_row, {event_id} AS event_id
+            FROM event_candidates c
+            SEMI JOIN affected a ON a.identity_key = c.identity_key AND a._source_id = c._source_id
+            LEFT JOIN candidate_seen s
+                ON s.identity_key = c.identity_key AND s._source_id = c._source_id
+            WHERE c._is_login AND c._fresh""".format(
+                event_id=event_id_sql(
+                    "row_number() OVER (PARTITION BY c.identity_key, c._source_id "
+                    "ORDER BY c.occurred_at, c._record_key)",
+                    seen="coalesce(s.seen, 0)",
+                )
+            )
         )
-        con.execute("DROP TABLE candidate_rows")
+        con.execute(
+            """UPDATE event_candidates SET event_id = r.event_id FROM candidate_renumber r
+            WHERE event_candidates.rowid = r.candidate_row"""
+        )
         con.execute("DROP TABLE candidate_seen")
+        con.execute("DROP TABLE candidate_renumber")
 
     def merge_events(self) -> tuple[int, int]:
         """Merge fresh rows of TEMP `event_candidates` into events; return (new, enriched).
@@ -318,35 +357,48 @@ class Loader:
         the source is added to `sources`. Existing non-empty values are never overwritten.
         """
         con = self.con
+        duplicated = con.execute(
+            "SELECT count(*) - count(DISTINCT event_id) FROM event_candidates WHERE _fresh"
+        ).fetchone()[0]  # type: ignore[index]
+        if duplicated:
+            raise AssertionError(f"{duplicated} candidate events share an event_id")
         new, enriched = con.execute(
             """SELECT count(*) FILTER (WHERE e.event_id IS NULL),
                       count(*) FILTER (WHERE e.event_id IS NOT NULL)
             FROM event_candidates c LEFT JOIN events e USING (event_id) WHERE c._fresh"""
         ).fetchone()  # type: ignore[misc]
         now = f"CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP)"
-        fill = ",\n".join(
-            f"{col} = coalesce(e.{col}, c.{col})"
-            for col in EVENT_COLUMNS
-            if col not in ("org_id", "occurred_at", "event_type")
-        )
-        columns = ", ".join(EVENT_COLUMNS)
-        values = ", ".join(f"c.{col}" for col in EVENT_COLUMNS)
-        con.execute(
-            f"""MERGE INTO events e
-            USING (SELECT * FROM event_candidates WHERE _fresh
-                   QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _record_key) = 1) c
-            ON e.event_id = c.event_id
-            WHEN MATCHED THEN UPDATE SET
-                occurred_at = greatest(e.occurred_at, c.occurred_at),
-                {fill},
-                sources = list_distinct(list_concat(e.sources, [c._source_id])),
-                updated_at = {now}
-            WHEN NOT MATCHED THEN INSERT
-                (event_id, identity_key, {columns}, sources, first_run_id, ingested_at, updated_at)
-                VALUES (c.event_id, c.identity_key, {values}, [c._source_id],
-                        {quote_literal(self.run_id)},
-                        {now}, {now})"""
-        )
+        if enriched:
+            fill = ",\n".join(
+                f"{col} = coalesce(e.{col}, c.{col})"
+                for col in EVENT_COLUMNS
+                if col not in ("org_id", "occurred_at", "event_type")
+            )
+            con.execute(
+                f"""UPDATE events e SET
+                    occurred_at = greatest(e.occurred_at, c.occurred_at),
+                    {fill},
+                    sources = list_distinct(list_concat(e.sources, [c._source_id])),
+                    updated_at = {now}
+                FROM (SELECT * FROM event_candidates WHERE _fresh) c
+                WHERE e.event_id = c.event_id"""
+            )
+        if new:
+            columns = ", ".join(EVENT_COLUMNS)
+            values = ", ".join(f"c.{col}" for col in EVENT_COLUMNS)
+            anti_join = (
+                "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = c.event_id)"
+                if enriched
+                else ""
+            )
+            con.execute(
+                f"""INSERT INTO events
+                    (event_id, identity_key, {columns}, sources, first_run_id, ingested_at,
+                     updated_at)
+                SELECT c.event_id, c.identity_key, {values}, [c._source_id],
+                       {quote_literal(self.run_id)}, {now}, {now}
+                FROM event_candidates c WHERE c._fresh {anti_join}"""
+            )
         con.execute("DROP TABLE IF EXISTS event_candidates")
         return new, enriched
 

@@ -17,8 +17,6 @@ import duckdb
 from ..errors import InputError
 from ..load import BatchResult, Loader, Problem, quote_literal
 
-STAGE = "elf_stage"
-
 
 def read_header(path: Path) -> list[str]:
     with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
@@ -38,45 +36,44 @@ def load_file(loader: Loader, path: Path, *, default_org: str | None) -> BatchRe
     columns = read_header(path)
     con = loader.con
     spec = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns) + "}"
-    for table in (STAGE, "elf_rejects", "elf_rejects_scan"):
+    source = f"""read_csv(
+        {quote_literal(str(path))}, header = true, columns = {spec}, auto_detect = false,
+        delim = ',', quote = '"', escape = '"', store_rejects = true,
+        rejects_table = 'elf_rejects', rejects_scan = 'elf_rejects_scan',
+        max_line_size = 16777216, parallel = true)"""
+    for table in ("elf_rejects", "elf_rejects_scan"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    try:
-        con.execute(
-            f"""CREATE TEMP TABLE {STAGE} AS SELECT * FROM read_csv(
-                {quote_literal(str(path))}, header = true, columns = {spec}, auto_detect = false,
-                delim = ',', quote = '"', escape = '"', store_rejects = true,
-                rejects_table = 'elf_rejects', rejects_scan = 'elf_rejects_scan',
-                max_line_size = 16777216, parallel = true)"""
-        )
-    except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot read as an EventLogFile CSV: {exc}") from None
-    rejected = con.execute(
-        "SELECT line, error_type, error_message, csv_line FROM elf_rejects ORDER BY line"
-    ).fetchall()
+
+    def rejected() -> list[tuple]:
+        return con.execute(
+            "SELECT line, error_type, error_message, csv_line FROM elf_rejects ORDER BY line"
+        ).fetchall()
+
     input_key = str(path.resolve())
-    quarantined = loader.quarantine(
-        str(path),
-        input_key,
-        (
-            Problem(line=int(line), reason=f"{kind}: {message}", raw_text=text)
-            for line, kind, message, text in _first_error_per_line(rejected)
-        ),
-    )
-    rejected_lines = {int(row[0]) for row in rejected}
     try:
         result = loader.load_elf(
-            STAGE,
+            source,
             columns,
             origin=str(path),
             input_key=input_key,
             default_org=default_org,
-            locate_lines=lambda ordinals: locate_lines(path, ordinals, rejected_lines),
+            locate_lines=lambda rows: locate_lines(path, rows),
         )
+        bad_lines = _first_error_per_line(rejected())
+        result.rows_read += len(bad_lines)
+        result.rows_quarantined += loader.quarantine(
+            str(path),
+            input_key,
+            (
+                Problem(line=int(line), reason=f"{kind}: {message}", raw_text=text)
+                for line, kind, message, text in bad_lines
+            ),
+        )
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot read as an EventLogFile CSV: {exc}") from None
     finally:
-        for table in (STAGE, "elf_rejects", "elf_rejects_scan"):
+        for table in ("elf_rejects", "elf_rejects_scan"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
-    result.rows_read += len({row[0] for row in rejected})
-    result.rows_quarantined += quarantined
     return result
 
 
@@ -90,21 +87,26 @@ def _first_error_per_line(rows: list[tuple]) -> list[tuple]:
     return first
 
 
-def locate_lines(path: Path, ordinals: list[int], rejected_lines: set[int]) -> dict[int, int]:
-    """Map 0-based positions among the loaded rows to file lines (slow path, bad rows only)."""
-    wanted = set(ordinals)
-    found: dict[int, int] = {}
+def locate_lines(path: Path, rows: list[tuple[str, ...]]) -> list[int | None]:
+    """The line each row (its values, in header order) starts on; slow path, bad rows only.
+
+    Identical rows take their lines in file order.
+    """
+    wanted: dict[tuple[str, ...], list[int]] = {}
+    for index, row in enumerate(rows):
+        wanted.setdefault(row, []).append(index)
+    found: list[int | None] = [None] * len(rows)
+    remaining = len(rows)
     with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
         reader = csv.reader(handle)
         next(reader, None)
-        ordinal = 0
         start_line = reader.line_num + 1
-        for _ in reader:
-            if start_line not in rejected_lines:
-                if ordinal in wanted:
-                    found[ordinal] = start_line
-                    if len(found) == len(wanted):
-                        break
-                ordinal += 1
+        for record in reader:
+            waiting = wanted.get(tuple(record))
+            if waiting:
+                found[waiting.pop(0)] = start_line
+                remaining -= 1
+                if not remaining:
+                    break
             start_line = reader.line_num + 1
     return found

@@ -93,13 +93,13 @@ def describe_shape(record: Any) -> str:
     return f"not a record tokensentry knows (keys: {keys}{', …' if len(record) > 8 else ''})"
 
 
-def elf_row(record: Mapping[str, Any]) -> dict[str, str]:
+def elf_row(record: Mapping[str, Any]) -> dict[str, str | None]:
     """An ELF row as JSON (any key case) → upper-case column names and text values."""
-    row: dict[str, str] = {}
+    row: dict[str, str | None] = {}
     for key, value in record.items():
         name = str(key).upper()
-        if value is None:
-            row[name] = ""
+        if value is None or value == "":
+            row[name] = None  # as DuckDB reads Salesforce's quoted empty CSV values
         elif name == "TIMESTAMP" and isinstance(value, float):
             row[name] = f"{value:.3f}"  # JSON numbers drop the trailing zeros of .130
         elif isinstance(value, bool):
