@@ -113,6 +113,22 @@ def cli(ctx: click.Context, db: Path, config_path: Path, verbose: bool) -> None:
     ctx.obj = Settings(db=db, config=config_path, verbose=verbose)
 
 
+@cli.command()
+@click.option("--org", "aliases", multiple=True, help="Only this org alias (repeatable).")
+@click.option("--since", help="Re-read from WHEN (24h, 7d or ISO 8601) instead of each cursor.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@_store_options
+def ingest(settings: Settings, aliases: tuple[str, ...], since: str | None, fmt: str) -> int:
+    """Pull every configured org's sources (LoginHistory, OauthToken, EventLogFile, LoginEvent)
+    through simple-salesforce, incrementally; one org's failure does not stop the others.
+
+    Example: tokensentry ingest --org acme-prod --since 2d --format json
+    """
+    from .commands import run_ingest
+
+    return run_ingest(settings, list(aliases), _when(since), fmt)
+
+
 @cli.command(name="import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--org", "org_id", help="Org id for files that carry none (SOQL exports).")

@@ -86,6 +86,43 @@ def _quarantine_reasons(con, run_id: str) -> dict[str, int]:
     return {reason: count for reason, count in rows}
 
 
+def run_ingest(settings: Settings, aliases: list[str], since: datetime | None, fmt: str) -> int:
+    from ingest import ingestion
+
+    from .progress import IngestProgress
+
+    config = settings.load_config()
+    with db.connect(settings.db) as con, IngestProgress(enabled=fmt == "table") as progress:
+        summary = ingestion.run(
+            con,
+            config,
+            run_id=new_run_id(now_utc()),
+            now=now_utc,
+            aliases=aliases,
+            since=since,
+            on_event=progress.update,
+        )
+    if fmt == "json":
+        output.print_json(
+            {
+                "run_id": summary.run_id,
+                "units": [
+                    {
+                        "org": u.alias,
+                        "source": u.source,
+                        "org_id": u.org_id,
+                        "status": u.status,
+                        "error": u.error,
+                        "seconds": round(u.seconds, 3),
+                        **asdict(u.result),
+                    }
+                    for u in summary.units
+                ],
+            }
+        )
+    return 1 if summary.failed else 0
+
+
 def run_detect(
     settings: Settings, since: datetime | None, detectors: list[str], rescan_all: bool, fmt: str
 ) -> int:

@@ -1,18 +1,24 @@
 """`tokensentry demo`: the embedded default, end to end, in one command.
 
-Writes the demo fleet's exports and config (ingest.demo_data), imports them through the same
-path real exports take, runs every detector, prints what was found, and serves the dashboard.
+The demo fleet (ingest.demo_data) is served by the local fake Salesforce over HTTPS, pulled by
+`tokensentry ingest`'s own code through simple-salesforce with the JWT bearer flow, joined by
+the partner's token-exchange log through `import`, detected, and shown in the dashboard. The
+fake Salesforce lives only while the demo runs.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from detect import runner
 from ingest import config as config_module
-from ingest import db, demo_data
+from ingest import db, demo_data, ingestion
 from ingest.errors import InputError
+from ingest.fakesf.fleet import config_text, demo_orgs, new_key_pair
+from ingest.fakesf.server import FakeSalesforce
 from ingest.importer import import_paths
 from ingest.runs import new_run_id
 from ingest.timeparse import now_utc
@@ -27,25 +33,48 @@ def run_demo(settings: Settings, demo_dir: Path, *, serve_port: int | None) -> i
     from .cli import DEFAULT_CONFIG
 
     err = output.stderr()
-    files = demo_data.write(demo_dir, now=now_utc())
-    config_path = files.config if settings.config == DEFAULT_CONFIG else settings.config
-    config = config_module.load(config_path, required=True)
-    err.print(f"demo export: {len(files.files)} files under {demo_dir / 'export'}")
-    with db.connect(settings.db) as con:
-        _refuse_foreign_data(con, settings.db)
-        run_id = new_run_id(now_utc())
-        imported = import_paths(con, [files.partner_log], org_id=None, run_id=run_id, now=now_utc)
-        for org_id, folder in files.org_dirs.items():
-            per_org = import_paths(con, [folder], org_id=org_id, run_id=run_id, now=now_utc)
-            imported.files.extend(per_org.files)
-        detected = runner.run(con, config, run_id=new_run_id(now_utc()), now=now_utc)
-        counts = queries.store_counts(con)
-        by_severity = queries.severity_counts(con)
-    totals = imported.totals
+    fleet = demo_data.build(now=now_utc())
+    keys_dir = demo_dir / "keys"
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    keys = new_key_pair()
+    key_path = keys_dir / "ingest-jwt.pem"
+    key_path.write_bytes(keys.private_pem)
+    os.chmod(key_path, 0o600)
+    partner_log = demo_data.write_partner_log(demo_dir / "partner" / "token-exchange.jsonl", fleet)
+    with FakeSalesforce(demo_orgs(fleet, keys)) as fake:
+        ca_path = keys_dir / "fake-salesforce-ca.pem"
+        shutil.copyfile(fake.ca_path, ca_path)
+        demo_config = demo_dir / "tokensentry.toml"
+        demo_config.write_text(
+            "# Written by `tokensentry demo`. The orgs point at the demo's local fake Salesforce,\n"
+            "# which only runs during `tokensentry demo`.\n\n"
+            + demo_data.config_text_apps()
+            + "\n"
+            + config_text(fake.url, str(ca_path.resolve()), str(key_path.resolve()), fake.orgs)
+        )
+        config_path = demo_config if settings.config == DEFAULT_CONFIG else settings.config
+        config = config_module.load(config_path, required=True)
+        err.print(f"fake Salesforce for {len(fake.orgs)} demo orgs at {fake.url}")
+        with db.connect(settings.db) as con:
+            _refuse_foreign_data(con, settings.db)
+            pulled = ingestion.run(con, config, run_id=new_run_id(now_utc()), now=now_utc)
+            imported = import_paths(
+                con, [partner_log], org_id=None, run_id=new_run_id(now_utc()), now=now_utc
+            )
+            detected = runner.run(con, config, run_id=new_run_id(now_utc()), now=now_utc)
+            counts = queries.store_counts(con)
+            by_severity = queries.severity_counts(con)
+    for unit in pulled.units:
+        r = unit.result
+        err.print(
+            f"ingest {unit.alias}/{unit.source}: {unit.status}, {r.rows_read} rows, "
+            f"events +{r.events_new} / {r.events_enriched} merged"
+            + (f" ({unit.error})" if unit.error else ""),
+            highlight=False,
+        )
     err.print(
-        f"imported {totals.rows_read} rows into {settings.db}: {counts['events']} events "
-        f"({totals.events_enriched} logins merged across sources), "
-        f"{totals.rows_quarantined} quarantined",
+        f"partner token log: {imported.totals.rows_new} calls; store {settings.db}: "
+        f"{counts['events']} events",
         highlight=False,
     )
     for outcome in detected.detectors:
@@ -56,7 +85,7 @@ def run_demo(settings: Settings, demo_dir: Path, *, serve_port: int | None) -> i
     summary = ", ".join(f"{n} {s}" for s, n in sorted(by_severity.items())) or "none"
     err.print(f"open alerts: {summary}", highlight=False)
     err.print(f"list them:   tokensentry alerts --db {settings.db}", highlight=False)
-    failed = imported.failed or detected.failed
+    failed = pulled.failed or imported.failed or detected.failed
     if serve_port is None:
         return 1 if failed else 0
     from .serve import serve
@@ -67,9 +96,10 @@ def run_demo(settings: Settings, demo_dir: Path, *, serve_port: int | None) -> i
 
 def _refuse_foreign_data(con, db_path: Path) -> None:
     """Never mix the demo fleet into a store that holds real orgs."""
-    demo_orgs = [org.org_id for org in demo_data.ORGS]
+    demo_orgs_ids = [org.org_id for org in demo_data.ORGS]
     foreign = con.execute(
-        "SELECT DISTINCT org_id FROM events WHERE NOT list_contains(?, org_id) LIMIT 3", [demo_orgs]
+        "SELECT DISTINCT org_id FROM events WHERE NOT list_contains(?, org_id) LIMIT 3",
+        [demo_orgs_ids],
     ).fetchall()
     if foreign:
         raise InputError(

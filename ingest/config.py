@@ -102,6 +102,18 @@ class DigestConfig:
 
 
 @dataclass(frozen=True)
+class IngestConfig:
+    workers: int = 4  # orgs fetched in parallel; writes stay on one thread
+    api_reserve: float = 0.1  # share of DailyApiRequests never used, left for the org's own apps
+    lookback_days: int = 30  # how far back the first run of a source reaches
+    timeout_s: float = 120.0
+    retry_wait_s: float = 1.0  # base of the exponential backoff between retries
+    elf_event_types: tuple[str, ...] = (
+        "Login", "Logout", "ApiTotalUsage", "API", "RestApi", "BulkApi2",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     apps: Mapping[str, AppConfig] = field(default_factory=dict)
@@ -109,6 +121,7 @@ class Config:
     detectors: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     geoip: GeoIpConfig = field(default_factory=GeoIpConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
 
     def org_alias(self, org_id: str) -> str | None:
         for org in self.orgs.values():
@@ -134,7 +147,7 @@ def load(path: Path | str, *, required: bool = False) -> Config:
 
 
 def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = None) -> Config:
-    _only_keys("", document, {"apps", "orgs", "detectors", "geoip", "digest"})
+    _only_keys("", document, {"apps", "orgs", "detectors", "geoip", "digest", "ingest"})
     apps = {
         name: _app(f"apps.{name}", name, body)
         for name, body in _table("apps", document.get("apps", {})).items()
@@ -154,7 +167,38 @@ def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         asn_db=_path(base_dir, _opt_str("geoip.asn_db", geoip_body.get("asn_db"))),
     )
     digest = _digest(_table("digest", document.get("digest", {})), base_dir)
-    return Config(path=path, apps=apps, orgs=orgs, detectors=detectors, geoip=geoip, digest=digest)
+    ingest = _ingest(_table("ingest", document.get("ingest", {})))
+    return Config(
+        path=path,
+        apps=apps,
+        orgs=orgs,
+        detectors=detectors,
+        geoip=geoip,
+        digest=digest,
+        ingest=ingest,
+    )
+
+
+def _ingest(body: Mapping[str, Any]) -> IngestConfig:
+    defaults = IngestConfig()
+    _only_keys("ingest", body, set(vars(defaults)))
+    values: dict[str, Any] = {}
+    for name, default in vars(defaults).items():
+        if name not in body:
+            continue
+        value = body[name]
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"ingest.{name}: expected a list of strings")
+            value = tuple(value)
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"ingest.{name}: expected a number")
+        elif value < 0 or (name == "workers" and not 1 <= value <= 64):
+            raise ConfigError(f"ingest.{name}: out of range")
+        elif name == "api_reserve" and value >= 1:
+            raise ConfigError("ingest.api_reserve: a share of the daily limit, below 1")
+        values[name] = int(value) if isinstance(default, int) else value
+    return IngestConfig(**values)
 
 
 def _app(key: str, name: str, body: Any) -> AppConfig:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import random
 from dataclasses import dataclass, field
@@ -271,8 +272,41 @@ def _login_history_record(login: Login) -> dict[str, object]:
     }
 
 
+def _milliseconds(login: Login) -> int:
+    """The login's milliseconds, shared by its ELF line and its LoginEvent."""
+    return int(hashlib.md5(login.record_id.encode()).hexdigest()[:4], 16) % 1000
+
+
+def _login_event_record(login: Login) -> dict[str, object]:
+    country, city, lat, lon = login.geo
+    stamp = login.at.replace(microsecond=_milliseconds(login) * 1000)
+    identifier = hashlib.md5(("event" + login.record_id).encode()).hexdigest()
+    return {
+        "attributes": {"type": "LoginEvent"},
+        "EventIdentifier": f"{identifier[:8]}-{identifier[8:12]}-{identifier[12:16]}-"
+        f"{identifier[16:20]}-{identifier[20:32]}",
+        "EventDate": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{_milliseconds(login):03d}+0000",
+        "UserId": login.user_id,
+        "Username": login.username,
+        "SourceIp": login.ip,
+        "LoginType": login.login_type,
+        "LoginSubType": login.sub_type,
+        "Status": login.status,
+        "Application": login.application,
+        "LoginLatitude": lat,
+        "LoginLongitude": lon,
+        "CountryIso": country,
+        "City": city,
+        "LoginKey": login.login_key,
+        "LoginHistoryId": login.record_id,
+        "Browser": "Unknown",
+        "Platform": "Unknown",
+        "LoginUrl": f"{login.org.alias}.my.salesforce.com",
+    }
+
+
 def _elf_row(login: Login, rng: random.Random) -> dict[str, str]:
-    milliseconds = rng.randint(0, 999)
+    milliseconds = _milliseconds(login)
     stamp = login.at.replace(microsecond=milliseconds * 1000)
     oauth = login.login_type == "Remote Access 2.0"
     return {
@@ -361,66 +395,111 @@ def _oauth_tokens(org: DemoOrg, end: datetime, uses: int) -> dict[str, object]:
     }
 
 
-def write(root: Path, *, now: datetime, seed: int = 42) -> DemoFiles:
-    """Write the demo export under `root` and the config beside it; return what was written."""
+@dataclass
+class OrgExport:
+    """One org's logs as Salesforce would serve them."""
+
+    org: DemoOrg
+    login_history: dict[str, list[dict[str, object]]]  # UTC day → LoginHistory records
+    elf_login: dict[str, list[dict[str, str]]]  # UTC day → Login ELF rows (Event Monitoring)
+    login_events: list[dict[str, object]]  # LoginEvent records (Event Monitoring)
+    oauth_tokens: dict[str, object]  # OauthToken query result
+
+
+@dataclass
+class Fleet:
+    end: datetime
+    orgs: list[OrgExport]
+    partner_lines: list[dict[str, object]]
+
+
+def build(*, now: datetime, seed: int = 42) -> Fleet:
+    """The demo fleet in memory: a pure function of (`now`, `seed`)."""
     rng = random.Random(seed)
     end = now.replace(minute=0, second=0, microsecond=0)
     start = (end - timedelta(days=DAYS)).replace(hour=0)
-    export = root / "export"
-    demo = DemoFiles(root=root, config=root / "tokensentry.toml")
-    all_logins: list[Login] = []
+    exports, all_logins = [], []
     for org in ORGS:
         logins = _logins(org, start, end, rng)
         all_logins.extend(logins)
-        demo.planted[org.alias] = ATTACKS[org.alias][0]
         by_day: dict[str, list[Login]] = {}
         for login in logins:
             by_day.setdefault(login.at.strftime("%Y-%m-%d"), []).append(login)
+        monitored = org.event_monitoring
+        exports.append(
+            OrgExport(
+                org=org,
+                login_history={
+                    day: [_login_history_record(r) for r in rows] for day, rows in by_day.items()
+                },
+                elf_login={day: [_elf_row(r, rng) for r in rows] for day, rows in by_day.items()}
+                if monitored
+                else {},
+                login_events=[_login_event_record(r) for r in logins] if monitored else [],
+                oauth_tokens=_oauth_tokens(
+                    org, end, sum(1 for x in logins if x.user_id == org.integration_user)
+                ),
+            )
+        )
+    return Fleet(end=end, orgs=exports, partner_lines=_partner_lines(all_logins, rng))
+
+
+def write(root: Path, *, now: datetime, seed: int = 42) -> DemoFiles:
+    """Write the demo export under `root` and the config beside it; return what was written."""
+    fleet = build(now=now, seed=seed)
+    export = root / "export"
+    demo = DemoFiles(root=root, config=root / "tokensentry.toml")
+    for org_export in fleet.orgs:
+        org = org_export.org
+        demo.planted[org.alias] = ATTACKS[org.alias][0]
         folder = export / org.alias
         demo.org_dirs[org.org_id] = folder
-        for day, rows in sorted(by_day.items()):
+        for day, records in sorted(org_export.login_history.items()):
             path = folder / f"LoginHistory-{day}.json"
-            _write_json(
-                path,
-                {
-                    "totalSize": len(rows),
-                    "done": True,
-                    "records": [_login_history_record(r) for r in rows],
-                },
-            )
+            _write_json(path, {"totalSize": len(records), "done": True, "records": records})
             demo.files.append(path)
-            if org.event_monitoring:
-                demo.files.append(
-                    _write_elf(folder / f"Login-{day}.csv", [_elf_row(r, rng) for r in rows])
-                )
-        refreshes = sum(1 for login in logins if login.user_id == org.integration_user)
+        for day, rows in sorted(org_export.elf_login.items()):
+            demo.files.append(_write_elf(folder / f"Login-{day}.csv", rows))
         path = folder / "OauthToken.json"
-        _write_json(path, _oauth_tokens(org, end, refreshes))
+        _write_json(path, org_export.oauth_tokens)
         demo.files.append(path)
-    partner = export / "partner" / "token-exchange.jsonl"
-    partner.parent.mkdir(parents=True, exist_ok=True)
-    partner.write_text(
-        "".join(json.dumps(line) + "\n" for line in _partner_lines(all_logins, rng)),
-        encoding="utf-8",
-    )
-    demo.files.append(partner)
-    demo.partner_log = partner
+    demo.partner_log = write_partner_log(export / "partner" / "token-exchange.jsonl", fleet)
+    demo.files.append(demo.partner_log)
     demo.config.write_text(config_text(), encoding="utf-8")
     return demo
 
 
+def write_partner_log(path: Path, fleet: Fleet) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "".join(json.dumps(line) + "\n" for line in fleet.partner_lines), encoding="utf-8"
+    )
+    return path
+
+
+def elf_csv_bytes(rows: list[dict[str, str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(
+        buffer, fieldnames=ELF_HEADER, quoting=csv.QUOTE_ALL, lineterminator="\n"
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def config_text_apps() -> str:
+    """The monitored app and its allowlist, as the demo's config declares them."""
+    return f'[apps."{APP}"]\nconsumer_key = "{CONSUMER_KEY}"\nallowlist = {json.dumps(ALLOWLIST)}\n'
+
+
 def config_text() -> str:
+    """Config for importing the written export (orgs named, no credentials needed)."""
     orgs = "\n".join(
         f'[orgs.{org.alias}]\norg_id = "{org.org_id}"\nkind = "subscriber"\n'
         f'instance_url = "https://{org.alias}.my.salesforce.com"\n'
         for org in ORGS
     )
-    return (
-        "# Written by `tokensentry demo`: the demo fleet's apps and orgs (no credentials needed:\n"
-        "# the demo loads exported files).\n\n"
-        f'[apps."{APP}"]\nconsumer_key = "{CONSUMER_KEY}"\n'
-        f"allowlist = {json.dumps(ALLOWLIST)}\n\n{orgs}"
-    )
+    return "# Written by `tokensentry demo`.\n\n" + config_text_apps() + "\n" + orgs
 
 
 def _write_json(path: Path, document: object) -> None:

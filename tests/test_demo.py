@@ -71,7 +71,7 @@ def test_running_the_demo_again_changes_no_alert(demo_store):
     result = CliRunner().invoke(
         cli, ["--db", str(store), "demo", "--no-serve", "--dir", str(folder)]
     )
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.stderr
     assert {a["alert_id"]: a["event_count"] for a in alerts_of(store)} == before
 
 

@@ -429,3 +429,49 @@ def normalizer_for(
     kind: str,
 ) -> Callable[[Mapping[str, Any], str | None, int | None], StagedRecord]:
     return NORMALIZERS.get(kind, soql_other)
+
+
+def oauth_usage_token(
+    record: Mapping[str, Any], default_org: str | None, line: int | None
+) -> StagedRecord:
+    """A refresh token from the Connect REST OAuth usage resources (API 59.0+)."""
+    flat = flatten(record)
+    app = _text(flat, "appName", "appDeveloperName")
+    if app is None:
+        raise RecordProblem("appName / appDeveloperName is missing")
+    connected = _time(flat, "initialConnectionAt", required=False)
+    last_used = _time(flat, "lastUsedAt", required=False)
+    if connected is None and last_used is None:
+        raise RecordProblem("neither initialConnectionAt nor lastUsedAt is set")
+    user_id = _sf_id(flat, "userIdentifier")
+    use_count = _number(flat, "useCount")
+    key = "|".join(
+        str(p) for p in (_text(flat, "appIdentifier"), user_id, connected, last_used, use_count)
+    )
+    return StagedRecord(
+        org_id=_org(default_org),
+        source_id="rest:OAuthUsageToken",
+        record_id=hashlib.md5(key.encode()).hexdigest(),
+        occurred_at=last_used or connected,
+        payload=redact(dict(record)),
+        line=line,
+        event={
+            "event_type": "token_usage",
+            "grant_type": "refresh_token",
+            "user_id": user_id,
+            "username": _text(flat, "username"),
+            "app_name": app,
+            "connected_app_id": _sf_id(flat, "appIdentifier")
+            if is_salesforce_id(_text(flat, "appIdentifier") or "")
+            else None,
+            "use_count": int(use_count) if use_count is not None else None,
+            "token_created_at": connected,
+        },
+    )
+
+
+def _preview_record(record: object) -> str:
+    try:
+        return json.dumps(redact(record), default=str)[:4000]
+    except (TypeError, ValueError):
+        return repr(record)[:4000]

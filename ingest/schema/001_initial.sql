@@ -133,4 +133,3 @@ CREATE TABLE triage (
     updated_at TIMESTAMP NOT NULL
 );
 
-CREATE INDEX events_time ON events (occurred_at);

@@ -1,0 +1,58 @@
+"""What a fake org holds: users, apps, records per SOQL object, log files, OAuth usage, faults."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Faults:
+    """Switches, each naming the org's n-th API request (1-based) it fires on.
+
+    The count covers every REST request the org receives (not the token endpoint), so a test
+    can put a fault between two pages of one query.
+    """
+
+    server_error_on: set[int] = field(default_factory=set)  # HTTP 500
+    expire_session_on: set[int] = field(default_factory=set)  # 401 INVALID_SESSION_ID
+    limit_exceeded_on: set[int] = field(default_factory=set)  # 403 REQUEST_LIMIT_EXCEEDED
+    slow_seconds: float = 0.0  # added to every API response
+    truncate_log_files: bool = False  # LogFile bodies cut in half
+    locked: bool = False  # the token endpoint answers inactive_org
+
+
+@dataclass
+class FakeApp:
+    name: str
+    consumer_key: str
+    app_id: str
+    consumer_secret: str | None = None
+    certificate_pem: bytes | None = None  # for the JWT bearer flow
+
+
+@dataclass
+class FakeOrg:
+    org_id: str
+    alias: str
+    users: dict[str, str]  # username → user id
+    apps: list[FakeApp]
+    objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    log_files: dict[str, bytes] = field(default_factory=dict)  # EventLogFile Id → CSV
+    oauth_usage: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    """app id → user id → refresh tokens (Connect REST "App OAuth Usage Token" objects)."""
+    licensed_objects: set[str] = field(
+        default_factory=lambda: {"LoginHistory", "OauthToken", "EventLogFile", "Organization"}
+    )
+    daily_api_max: int = 100_000
+    api_used: int = 0
+    faults: Faults = field(default_factory=Faults)
+    requests_seen: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def next_request(self) -> int:
+        with self.lock:
+            self.requests_seen += 1
+            self.api_used += 1
+            return self.requests_seen

@@ -1,0 +1,330 @@
+"""`tokensentry ingest`: pull every configured org's sources into the store, incrementally.
+
+Orgs are fetched in parallel by a bounded pool of threads; every write happens on the calling
+thread, one short transaction per page or file, so DuckDB keeps a single writer and a crash
+loses at most the batch in flight. Each org × source resumes from its cursor (the newest row it
+stored) minus a lag window, and keyed writes drop what is read twice. One org's failure is
+recorded with its reason and the others complete.
+"""
+
+from __future__ import annotations
+
+import queue
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from . import runs
+from .config import Config, OrgConfig
+from .errors import InputError, TokensentryError
+from .formats import elf_csv
+from .load import BatchResult, Loader
+from .salesforce import LimitExceeded, NotAvailable, OrgSession
+from .source import ElfFile, FetchContext, RecordBatch, Source, WindowDone, all_sources
+
+FAILED = ("failed", "limit_exceeded", "skipped")
+
+
+@dataclass
+class UnitOutcome:
+    alias: str
+    source: str
+    org_id: str | None = None
+    status: str = "running"  # ok | failed | limit_exceeded | skipped | not_available
+    result: BatchResult = field(default_factory=BatchResult)
+    error: str | None = None
+    seconds: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class IngestSummary:
+    run_id: str
+    units: list[UnitOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(unit.status in FAILED for unit in self.units)
+
+
+class _Stopped(BaseException):
+    """The writer is gone (crash, Ctrl-C): fetch threads stop at their next batch."""
+
+
+@dataclass
+class _Message:
+    kind: str  # start | batch | end
+    alias: str
+    source: str
+    org_id: str | None = None
+    batch: object = None
+    status: str | None = None
+    error: str | None = None
+
+
+def choose_orgs(config: Config, aliases: Iterable[str]) -> list[OrgConfig]:
+    wanted = list(aliases)
+    if not config.orgs:
+        raise InputError(
+            "no orgs configured; add [orgs.<alias>] sections (README: Connect a real org)"
+        )
+    unknown = [alias for alias in wanted if alias not in config.orgs]
+    if unknown:
+        raise InputError(
+            f"--org {', '.join(unknown)}: not in the configuration "
+            f"(known: {', '.join(config.orgs)})"
+        )
+    return [config.orgs[a] for a in wanted] if wanted else list(config.orgs.values())
+
+
+def run(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    *,
+    run_id: str,
+    now: Callable[[], datetime],
+    aliases: Iterable[str] = (),
+    since: datetime | None = None,
+    on_event: Callable[[str, UnitOutcome], None] | None = None,
+) -> IngestSummary:
+    orgs = choose_orgs(config, aliases)
+    sources = {source.id: source for source in all_sources()}
+    for org in orgs:
+        unknown = [s for s in org.sources or () if s not in sources]
+        if unknown:
+            raise InputError(
+                f"orgs.{org.alias}.sources: unknown {', '.join(unknown)} "
+                f"(known: {', '.join(sources)})"
+            )
+    summary = IngestSummary(run_id=run_id)
+    units: dict[tuple[str, str], UnitOutcome] = {}
+    messages: queue.Queue[_Message] = queue.Queue(maxsize=16)
+    stop = threading.Event()
+    loader = Loader(con, run_id=run_id, now=now())
+    started_at = now()
+    with tempfile.TemporaryDirectory(prefix="tokensentry-ingest-") as workdir:
+        pool = ThreadPoolExecutor(max_workers=config.ingest.workers, thread_name_prefix="ingest")
+        futures = [
+            pool.submit(
+                _fetch_org,
+                org,
+                sources,
+                config,
+                con,
+                messages,
+                stop,
+                since,
+                started_at,
+                Path(workdir),
+            )
+            for org in orgs
+        ]
+        try:
+            while True:
+                try:
+                    message = messages.get(timeout=0.2)
+                except queue.Empty:
+                    if all(f.done() for f in futures) and messages.empty():
+                        break
+                    continue
+                _handle(message, con, loader, units, summary, run_id, now, on_event)
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+    for future in futures:
+        error = future.exception()
+        if error is not None and not isinstance(error, _Stopped):
+            raise error
+    return summary
+
+
+def _handle(
+    message: _Message,
+    con: duckdb.DuckDBPyConnection,
+    loader: Loader,
+    units: dict[tuple[str, str], UnitOutcome],
+    summary: IngestSummary,
+    run_id: str,
+    now: Callable[[], datetime],
+    on_event: Callable[[str, UnitOutcome], None] | None,
+) -> None:
+    key = (message.alias, message.source)
+    unit_id = f"{message.alias}/{message.source}"
+    if message.kind == "start":
+        unit = units[key] = UnitOutcome(message.alias, message.source, message.org_id)
+        summary.units.append(unit)
+        runs.start(
+            con, run_id=run_id, stage="ingest", unit_id=unit_id, now=now(), org_id=message.org_id
+        )
+        if on_event:
+            on_event("start", unit)
+        return
+    unit = units[key]
+    if message.kind == "batch":
+        loader.now = now()
+        unit.result.add(_write(loader, message.batch, unit.org_id or ""))
+        if on_event:
+            on_event("batch", unit)
+        return
+    unit.status, unit.error = message.status or "ok", message.error
+    unit.seconds = time.perf_counter() - unit.started
+    r = unit.result
+    runs.finish(
+        con,
+        run_id=run_id,
+        stage="ingest",
+        unit_id=unit_id,
+        status=unit.status,
+        now=now(),
+        rows_read=r.rows_read,
+        rows_new=r.rows_new,
+        rows_quarantined=r.rows_quarantined,
+        error=unit.error,
+        details={
+            "events_new": r.events_new,
+            "events_enriched": r.events_enriched,
+            "seconds": round(unit.seconds, 3),
+        },
+    )
+    if on_event:
+        on_event("end", unit)
+
+
+def _write(loader: Loader, batch: object, org_id: str) -> BatchResult:
+    origin = f"salesforce:{org_id}"
+    if isinstance(batch, RecordBatch):
+        result = loader.load_records(batch.records, origin=origin)
+        result.rows_read += len(batch.problems)
+        result.rows_quarantined += loader.quarantine(origin, origin, batch.problems)
+        return result
+    if isinstance(batch, ElfFile):
+        try:
+            result = elf_csv.load_file(loader, batch.path, default_org=org_id)
+        finally:
+            batch.path.unlink(missing_ok=True)
+        loader.load_records([batch.listing], origin=origin)  # the file is in: advance the cursor
+        return result
+    assert isinstance(batch, WindowDone)
+    loader.load_records([batch.marker], origin=origin)
+    return BatchResult()
+
+
+def _fetch_org(
+    org: OrgConfig,
+    sources: dict[str, Source],
+    config: Config,
+    con: duckdb.DuckDBPyConnection,
+    messages: queue.Queue[_Message],
+    stop: threading.Event,
+    since: datetime | None,
+    now: datetime,
+    workdir: Path,
+) -> None:
+    def put(message: _Message) -> None:
+        while not stop.is_set():
+            try:
+                messages.put(message, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped()
+
+    chosen = [sources[s] for s in org.sources] if org.sources else list(sources.values())
+    options = config.ingest
+    try:
+        session = OrgSession(
+            org,
+            timeout=options.timeout_s,
+            reserve=options.api_reserve,
+            retry_wait=options.retry_wait_s,
+        )
+        session.check_limits_first()
+    except _Stopped:
+        raise
+    except LimitExceeded as exc:
+        for source in chosen:
+            put(_Message("start", org.alias, source.id, org.org_id))
+            put(_Message("end", org.alias, source.id, status="skipped", error=str(exc)))
+        return
+    except Exception as exc:
+        for source in chosen:
+            put(_Message("start", org.alias, source.id, org.org_id))
+            put(_Message("end", org.alias, source.id, status="failed", error=_reason(exc)))
+        return
+    org_id = session.org_id
+    if org.org_id and org.org_id != org_id:
+        error = f"orgs.{org.alias}.org_id is {org.org_id} but the credentials reach {org_id}"
+        for source in chosen:
+            put(_Message("start", org.alias, source.id, org.org_id))
+            put(_Message("end", org.alias, source.id, status="failed", error=error))
+        return
+    stopped_by: str | None = None
+    for source in chosen:
+        put(_Message("start", org.alias, source.id, org_id))
+        if stopped_by:
+            put(_Message("end", org.alias, source.id, status="skipped", error=stopped_by))
+            continue
+        try:
+            context = _context(con, source, org_id, since, now, options, workdir)
+            for batch in source.fetch(session, context):
+                put(_Message("batch", org.alias, source.id, batch=batch))
+            put(_Message("end", org.alias, source.id, status="ok"))
+        except _Stopped:
+            raise
+        except NotAvailable as exc:
+            put(_Message("end", org.alias, source.id, status="not_available", error=str(exc)))
+        except LimitExceeded as exc:
+            stopped_by = str(exc)
+            put(_Message("end", org.alias, source.id, status="limit_exceeded", error=str(exc)))
+        except Exception as exc:
+            put(_Message("end", org.alias, source.id, status="failed", error=_reason(exc)))
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, TokensentryError):
+        return str(exc)
+    return "internal error: " + "".join(traceback.format_exception_only(exc)).strip()
+
+
+def _context(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    org_id: str,
+    since: datetime | None,
+    now: datetime,
+    options,
+    workdir: Path,
+) -> FetchContext:
+    """Where this org × source resumes: --since, else its cursor minus the lag, else lookback."""
+    reader = con.cursor()  # its own connection: reads committed data while the writer writes
+    try:
+        cursor = reader.execute(
+            "SELECT max(occurred_at) FROM raw_records WHERE org_id = ? AND source_id = ?",
+            [org_id, source.cursor_source],
+        ).fetchone()[0]  # type: ignore[index]
+        start = since or (
+            cursor - source.lag if cursor else now - timedelta(days=options.lookback_days)
+        )
+        known: frozenset[str] = frozenset()
+        if source.known_ids:
+            known = frozenset(
+                row[0]
+                for row in reader.execute(
+                    "SELECT record_id FROM raw_records WHERE org_id = ? AND source_id = ? "
+                    "AND occurred_at >= ?",
+                    [org_id, source.cursor_source, start - timedelta(days=2)],
+                ).fetchall()
+            )
+    finally:
+        reader.close()
+    return FetchContext(
+        org_id=org_id, since=start, now=now, options=options, workdir=workdir, known_records=known
+    )
