@@ -153,7 +153,9 @@ def measure(events: int, workdir: Path) -> dict[str, Any]:
     }
 
 
-def run_bench(events: int, fmt: str, workdir: Path | None) -> int:
+def run_bench(
+    events: int, fmt: str, workdir: Path | None, *, ingest_orgs: int = 0, ingest_rows: int = 50_000
+) -> int:
     temporary = workdir is None
     folder = Path(tempfile.mkdtemp(prefix="tokensentry-bench-")) if temporary else workdir
     assert folder is not None
@@ -162,6 +164,11 @@ def run_bench(events: int, fmt: str, workdir: Path | None) -> int:
     try:
         with err.status(f"benchmarking {events:,} events in {folder} …"):
             figures = measure(events, folder)
+        if ingest_orgs:
+            from .bench_ingest import measure as measure_ingest
+
+            with err.status(f"ingesting {ingest_orgs} fake orgs × {ingest_rows:,} rows …"):
+                figures["ingest"] = measure_ingest(ingest_orgs, ingest_rows)
     finally:
         if temporary:
             shutil.rmtree(folder, ignore_errors=True)

@@ -266,15 +266,36 @@ def demo(settings: Settings, no_serve: bool, demo_dir: Path, port: int) -> int:
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the generated files here (default: a temporary folder).",
 )
+@click.option(
+    "--ingest-orgs",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Also time `ingest` of this many fake orgs over HTTPS (0: skip).",
+)
+@click.option(
+    "--ingest-rows",
+    default=50_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="LoginHistory rows per fake org for the ingest benchmark.",
+)
 @_store_options
-def bench(settings: Settings, events: int, fmt: str, workdir: Path | None) -> int:
+def bench(
+    settings: Settings,
+    events: int,
+    fmt: str,
+    workdir: Path | None,
+    ingest_orgs: int,
+    ingest_rows: int,
+) -> int:
     """Benchmark import and detection on N generated events; prints throughput and peak RSS.
 
     Example: tokensentry bench --events 1000000 --format json
     """
     from .bench import run_bench
 
-    return run_bench(events, fmt, workdir)
+    return run_bench(events, fmt, workdir, ingest_orgs=ingest_orgs, ingest_rows=ingest_rows)
 
 
 def main() -> None:  # pragma: no cover

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -41,11 +40,10 @@ def environment(db_path: Path, config_path: Path) -> dict[str, str]:
 
 
 def serve(db_path: Path, config_path: Path, port: int) -> int:
-    """Run until Ctrl-C; return the server's exit status."""
-    process = subprocess.Popen(command(port), env=environment(db_path, config_path))
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        process.wait(timeout=10)
-        return 0
+    """Become the Streamlit server (exec), so Ctrl-C and SIGTERM reach it directly and no
+    orphaned server outlives the command."""
+    argv = command(port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(argv[0], argv, environment(db_path, config_path))
+    return 0  # not reached

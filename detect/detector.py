@@ -58,6 +58,11 @@ class Context:
             )
         return " AND ".join(clauses)
 
+    def geo(self):  # -> detect.geo.Locator (imported here: geoip2 opens a 60 MB database)
+        from .geo import locator_for
+
+        return locator_for(self.config.geoip)
+
     def org_label(self, org_id: str | None) -> str:
         if org_id is None:
             return "unknown org"
@@ -93,3 +98,4 @@ class Detector:
     lookback: timedelta = timedelta(0)
     attack: tuple[str, ...] = ()  # MITRE ATT&CK technique ids
     needs: str = ""  # which sources feed it, for the catalog and the health view
+    reads_alerts: bool = False  # a correlation over other detectors' alerts: runs after them

@@ -97,6 +97,7 @@ def run(
             f"--detector {', '.join(unknown)}: no such detector (known: {', '.join(catalog)})"
         )
     chosen = [catalog[d] for d in detector_ids] if detector_ids else list(catalog.values())
+    chosen.sort(key=lambda d: d.reads_alerts)  # correlations read the alerts of this run
     summary = DetectSummary(run_id=run_id)
     for detector in chosen:
         started = now()

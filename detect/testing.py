@@ -126,3 +126,15 @@ def insert_events(
     )
     con.unregister("factory_rows")
     return len(frame)
+
+
+def token_snapshot(
+    last_used: str, created: str = "2026-06-01T00:00:00", **fields: Any
+) -> dict[str, Any]:
+    """An OauthToken row: a refresh token's creation, last use and use count."""
+    fields = {
+        "event_type": "token_usage", "grant_type": "refresh_token", "source_ip": None,
+        "login_type": None, "status": None, "is_success": None, "use_count": 10,
+        "token_created_at": parse_iso(created), "sources": ["soql:OauthToken"], **fields,
+    }  # fmt: skip
+    return event(last_used, **fields)

@@ -1,6 +1,6 @@
 """A realistic demo fleet, written in Salesforce's own export formats.
 
-Three subscriber orgs use the partner's ECA "Acme Sync" for 14 days: each org's integration
+Three subscriber orgs use the partner's ECA "Acme Sync" for three weeks: each org's integration
 user refreshes its token every 15-60 minutes from the partner's allowlisted egress (two
 regions, IPv4 and IPv6), people log in to Salesforce from their offices and now and then
 connect the app through the OAuth web-server flow. Planted among them:
@@ -41,7 +41,7 @@ EGRESS_GEO = {
     "203.0.113.5": ("IE", "Dublin", 53.3498, -6.2603),
     "2001:db8:10::25": ("IE", "Dublin", 53.3498, -6.2603),
 }
-DAYS = 14
+DAYS = 21  # longer than new_network's 14-day learning period
 ELF_HEADER = [
     "EVENT_TYPE",
     "TIMESTAMP",

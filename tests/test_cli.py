@@ -50,7 +50,7 @@ def invoke(env, *args):
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
-def partner_log(tmp_path, ip="208.68.36.90"):
+def partner_log(tmp_path, ip="198.51.100.200"):
     path = tmp_path / "partner.jsonl"
     path.write_text(
         json.dumps(
@@ -78,7 +78,9 @@ def test_import_detect_alerts_round_trip(env, tmp_path):
     assert invoke(env, "import", str(partner_log(tmp_path))).exit_code == 0
     result = invoke(env, "detect", "--format", "json")
     assert result.exit_code == 0
-    assert json.loads(result.stdout)["detectors"][0]["alerts_new"] == 1
+    by_detector = {d["detector_id"]: d for d in json.loads(result.stdout)["detectors"]}
+    assert by_detector["off_allowlist_ip"]["alerts_new"] == 1
+    assert sum(d["alerts_new"] for d in by_detector.values()) == 1
     alerts = json.loads(invoke(env, "alerts", "--format", "json").stdout)
     assert len(alerts) == 1 and set(alerts[0]) >= CONTRACT_FIELDS
     alert = alerts[0]
@@ -87,12 +89,12 @@ def test_import_detect_alerts_round_trip(env, tmp_path):
         "high",
         "new",
     )
-    assert alert["org_id"] == "00D5g000004XyZaEAK" and alert["ips"] == ["208.68.36.90"]
+    assert alert["org_id"] == "00D5g000004XyZaEAK" and alert["ips"] == ["198.51.100.200"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", alert["first_seen"])
     rows = list(csv.DictReader(io.StringIO(invoke(env, "alerts", "--format", "csv").stdout)))
-    assert rows[0]["alert_id"] == alert["alert_id"] and rows[0]["ips"] == "208.68.36.90"
+    assert rows[0]["alert_id"] == alert["alert_id"] and rows[0]["ips"] == "198.51.100.200"
     table = invoke(env, "alerts").stdout
-    assert alert["alert_id"] in table and "208.68.36.90" in table
+    assert alert["alert_id"] in table and "198.51.100.200" in table
 
     assert (
         invoke(

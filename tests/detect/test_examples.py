@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from detect import registry
+from detect import registry, runner
 from detect.detector import Context
 from detect.testing import config, insert_events
 from ingest import db
@@ -23,6 +23,10 @@ def test_example(detector, example):
     con = db.memory()
     insert_events(con, example.events)
     settings = registry.settings_for(detector, example.settings)
+    if detector.reads_alerts:  # a correlation: the detectors it reads run first
+        upstream = [d.id for d in registry.all_detectors() if not d.reads_alerts]
+        runner.run(con, config(example.apps or None), run_id="upstream", now=lambda: FIXED_NOW,
+                   detector_ids=upstream)  # fmt: skip
     ctx = Context(con=con, config=config(example.apps or None), settings=settings, now=FIXED_NOW)
     findings = detector.find(ctx)
     assert len(findings) == example.expect, [f.summary for f in findings]

@@ -1,0 +1,190 @@
+"""Days on which an (org, app, user) behaved unlike itself, scored by an IsolationForest.
+
+Why it matters: stolen tokens are used differently from how the integration uses them: more
+calls, new addresses, other countries, odd hours, failures, bulk reads. No single threshold
+fits every integration, so each (org, app, user, UTC day) becomes a row of features (events,
+distinct IPs, networks and countries, failure ratio, share of events between 00:00 and 06:00
+UTC, API rows processed), an IsolationForest (fixed `random_state`) is trained on the last
+`history_days`, and a day is reported when the forest isolates it (decision score below
+`max_score`) and at least one feature is far above the entity's own median (`ratio` times it,
+and by at least `min_excess`): the alert names those features. Medium.
+
+Blind spots: entities with fewer than `min_days` days of history; slow, low-volume abuse that
+stays within the entity's habits; a model trained on a history that already contains the abuse.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+
+from ..detector import Context, Detector, Example, Finding
+from ..testing import ALLOWED_IP, refresh
+
+FEATURES = ["events", "ips", "networks", "countries", "failure_ratio", "night_share", "api_rows"]
+
+DAYS_SQL = """
+SELECT org_id, coalesce(app_name, '') AS app, user_id, CAST(occurred_at AS DATE) AS day,
+       count(*) AS events,
+       count(DISTINCT source_ip) AS ips,
+       count(DISTINCT CASE WHEN contains(source_ip, ':')
+                           THEN array_to_string(string_split(source_ip, ':')[1:3], ':')
+                           ELSE regexp_extract(source_ip, '^(\\d+\\.\\d+\\.\\d+)', 1) END)
+           AS networks,
+       count(DISTINCT country_iso) AS countries,
+       avg(CASE WHEN is_success IS NULL THEN 0 WHEN is_success THEN 0 ELSE 1 END) AS failure_ratio,
+       avg(CASE WHEN hour(occurred_at) < 6 THEN 1 ELSE 0 END) AS night_share,
+       coalesce(sum(rows_processed), 0) AS api_rows,
+       list(event_id ORDER BY occurred_at) AS event_ids,
+       list(DISTINCT source_ip) FILTER (WHERE source_ip IS NOT NULL) AS ip_list,
+       max(updated_at) AS updated_at, max(occurred_at) AS occurred_at
+FROM events
+WHERE event_type IN ('login', 'token_exchange', 'api_request') AND user_id IS NOT NULL
+  AND occurred_at >= ?
+GROUP BY ALL
+"""
+
+
+def score_days(ctx: Context) -> pd.DataFrame:
+    """Every entity-day of the history with its anomaly score (lower is stranger), most
+    anomalous first."""
+    from sklearn.ensemble import IsolationForest
+
+    s = ctx.settings
+    start = ctx.now - timedelta(days=s["history_days"])
+    frame = ctx.con.execute(DAYS_SQL, [start]).df()
+    if len(frame) < s["min_rows"]:
+        return frame.iloc[0:0].assign(score=pd.Series(dtype=float))
+    model = IsolationForest(n_estimators=200, random_state=s["random_state"], contamination="auto")
+    values = frame[FEATURES].astype(float).to_numpy()
+    model.fit(values)
+    frame["score"] = model.decision_function(values)
+    return frame.sort_values("score", kind="stable").reset_index(drop=True)
+
+
+def find(ctx: Context) -> list[Finding]:
+    s = ctx.settings
+    frame = score_days(ctx)
+    if frame.empty:
+        return []
+    keys = ["org_id", "app", "user_id"]
+    medians = frame.groupby(keys)[FEATURES].median()
+    history = frame.groupby(keys)["day"].count()
+    in_scope = pd.Series(True, index=frame.index)
+    if ctx.since is not None:
+        in_scope &= frame["occurred_at"] >= pd.Timestamp(ctx.since)
+    if ctx.changed_since is not None:
+        in_scope &= frame["updated_at"] >= pd.Timestamp(ctx.changed_since)
+    findings = []
+    for row in frame[(frame["score"] < s["max_score"]) & in_scope].itertuples(index=False):
+        key = (row.org_id, row.app, row.user_id)
+        if history[key] < s["min_days"]:
+            continue
+        median = medians.loc[key]
+        unusual = {
+            f: {"value": round(float(getattr(row, f)), 3), "median": round(float(median[f]), 3)}
+            for f in FEATURES
+            if getattr(row, f) >= s["ratio"] * median[f]
+            and getattr(row, f) - median[f] >= s["min_excess"].get(f, 1)
+        }
+        if not unusual:
+            continue
+        described = ", ".join(
+            f"{f} {v['value']:g} (usually {v['median']:g})" for f, v in unusual.items()
+        )
+        findings.append(
+            Finding(
+                dedup_key=f"{row.org_id}|{row.app}|{row.user_id}|{row.day}",
+                summary=(
+                    f"{ctx.org_label(row.org_id)}: {row.app or 'no app'} user {row.user_id} on "
+                    f"{row.day} was unlike its own history: {described}; IPs "
+                    f"{', '.join(sorted(row.ip_list)[:5])}."
+                ),
+                first_seen_at=min(pd.Timestamp(row.day).to_pydatetime(), row.occurred_at),
+                last_seen_at=row.occurred_at,
+                event_ids=list(row.event_ids),
+                evidence={
+                    "score": round(float(row.score), 4),
+                    "features": unusual,
+                    "history_days": int(history[key]),
+                },
+                org_id=row.org_id,
+                app_name=row.app or None,
+                user_id=row.user_id,
+                ips=sorted(row.ip_list),
+            )
+        )
+    return findings
+
+
+def _history(days: int, users: int = 6, per_day: int = 12) -> list[dict]:
+    """Integration users refreshing from allowlisted egress during working hours, every day."""
+    return [
+        refresh(
+            f"2026-11-{day + 1:02d}T{8 + slot:02d}:{user * 7 % 60:02d}:00",
+            ALLOWED_IP,
+            user_id=f"0055g00000User{user}AAA",
+            country_iso="US",
+        )
+        for day in range(days)
+        for user in range(users)
+        for slot in range(per_day)
+    ]
+
+
+def _outlier_day() -> list[dict]:
+    """One user's day of 200 refreshes at night from 40 addresses in 4 countries."""
+    return [
+        refresh(
+            f"2026-11-12T{slot % 6:02d}:{slot % 60:02d}:{slot % 59:02d}",
+            f"198.51.{slot % 40}.{slot % 200}",
+            user_id="0055g00000User1AAA",
+            country_iso=["US", "NL", "RU", "SG"][slot % 4],
+        )
+        for slot in range(200)
+    ]
+
+
+EXAMPLES = [
+    Example("a night of 200 refreshes from 40 addresses in 4 countries stands out",
+            [*_history(12), *_outlier_day()], expect=1, severity="medium"),
+    Example("twelve ordinary days raise nothing", _history(12), expect=0),
+]  # fmt: skip
+
+DETECTOR = Detector(
+    id="anomaly_score",
+    title="Unusual day for an app user (IsolationForest)",
+    severity="medium",
+    description=__doc__ or "",
+    find=find,
+    examples=EXAMPLES,
+    runbook="""\
+1. Read which features were unusual and by how much (evidence.features, against the median).
+2. Check the day's events (dashboard or `alerts --format json`): new IPs, countries, night-time
+   refresh bursts, bulk API rows.
+3. Explained by a deploy, backfill or migration: mark false_positive with a note.
+4. Unexplained: handle as a suspected token theft (revoke the user's tokens for the app, review
+   API activity); check new_network and suspicious_client alerts for the same user.
+""",
+    settings={
+        "history_days": 30,
+        "random_state": 7,
+        "max_score": -0.05,
+        "min_rows": 30,
+        "min_days": 5,
+        "ratio": 3.0,
+        "min_excess": {
+            "events": 20,
+            "ips": 3,
+            "networks": 2,
+            "countries": 1,
+            "failure_ratio": 0.3,
+            "night_share": 0.3,
+            "api_rows": 10000,
+        },
+    },
+    lookback=timedelta(days=30),
+    attack=("T1550.001", "T1530"),  # token use; Data from Cloud Storage
+    needs="login, token-exchange and API events with user ids",
+)

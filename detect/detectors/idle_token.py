@@ -1,0 +1,183 @@
+"""Refresh tokens near or past the 30-day idle timeout, and dormant tokens that wake up.
+
+Why it matters: Salesforce's "Limit Idle Refresh Token TTL to 30 Days" expires a refresh token
+nobody used for 30 days. A partner integration whose token goes idle stops working (a heartbeat
+refresh is due at `warn_days`); a token idle for `dormant_days` or more that is then used again
+means the timeout is not in force for that app, and is the dormant-token theft scenario (a token
+copied months ago, used once the owner forgot it).
+
+From OauthToken / OAuth usage snapshots (creation, last use, use count) and from refresh-token
+logins: idle >= `warn_days` → info "heartbeat due"; idle >= `expire_days` → low "expired";
+a use after >= `dormant_days` of silence → high, naming whether it came from a network the
+user had used before.
+
+Blind spots: tokens of apps that log neither in OauthToken nor through the OAuth usage
+resources; a dormant token used only through the access tokens it already minted.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ..detector import Context, Detector, Example, Finding
+from ..geo import network_of
+from ..testing import ALLOWED_IP, refresh, token_snapshot
+
+SNAPSHOTS_SQL = """
+SELECT org_id, app_name, user_id, token_created_at, max(occurred_at) AS last_used,
+       max(use_count) AS use_count, arg_max(event_id, occurred_at) AS event_id
+FROM events WHERE event_type = 'token_usage' AND app_name IS NOT NULL
+GROUP BY ALL
+"""
+
+WAKES_SQL = """
+WITH touched AS (
+    SELECT DISTINCT org_id, app_name, user_id FROM events e
+    WHERE {scope} AND e.grant_type = 'refresh_token' AND coalesce(e.is_success, false)
+      AND e.event_type IN ('login', 'token_exchange') AND e.user_id IS NOT NULL
+),
+uses AS (
+    SELECT e.event_id, e.org_id, e.app_name, e.user_id, e.occurred_at, e.updated_at, e.source_ip,
+           lag(e.occurred_at) OVER w AS prev_at, lag(e.event_id) OVER w AS prev_event_id
+    FROM events e SEMI JOIN touched t
+        ON t.org_id = e.org_id AND t.app_name IS NOT DISTINCT FROM e.app_name
+       AND t.user_id = e.user_id
+    WHERE e.grant_type = 'refresh_token' AND coalesce(e.is_success, false)
+      AND e.event_type IN ('login', 'token_exchange')
+    WINDOW w AS (PARTITION BY e.org_id, e.app_name, e.user_id ORDER BY e.occurred_at, e.event_id)
+)
+SELECT * FROM uses e
+WHERE prev_at IS NOT NULL AND occurred_at - prev_at >= to_days(CAST(? AS BIGINT)) AND {scope}
+"""
+
+
+def find(ctx: Context) -> list[Finding]:
+    return _idle(ctx) + _wakes(ctx)
+
+
+def _idle(ctx: Context) -> list[Finding]:
+    s = ctx.settings
+    findings = []
+    for org_id, app, user, created, last_used, use_count, event_id in ctx.con.execute(
+        SNAPSHOTS_SQL
+    ).fetchall():
+        idle_days = (ctx.now - last_used).total_seconds() / 86400
+        if idle_days < s["warn_days"]:
+            continue
+        expired = idle_days >= s["expire_days"]
+        state = (
+            f"has been idle {idle_days:.0f} days: past the {s['expire_days']}-day idle timeout, "
+            "it no longer refreshes (re-authorize, and check nobody still uses it)"
+            if expired
+            else f"has been idle {idle_days:.0f} days: refresh it before day {s['expire_days']} "
+            "(heartbeat due) or the integration stops"
+        )
+        findings.append(
+            Finding(
+                dedup_key=f"idle|{org_id}|{app}|{user}|{created}",
+                summary=f"{ctx.org_label(org_id)}: {app} refresh token of user {user} {state}.",
+                first_seen_at=last_used,
+                last_seen_at=last_used,
+                event_ids=[event_id],
+                evidence={
+                    "state": "expired" if expired else "heartbeat_due",
+                    "idle_days": round(idle_days, 1),
+                    "last_used": last_used,
+                    "created": created,
+                    "use_count": use_count,
+                },
+                org_id=org_id,
+                app_name=app,
+                user_id=user,
+                severity="low" if expired else "info",
+            )
+        )
+    return findings
+
+
+def _wakes(ctx: Context) -> list[Finding]:
+    s = ctx.settings
+    cursor = ctx.con.execute(WAKES_SQL.format(scope=ctx.scope_sql()), [s["dormant_days"]])
+    names = [d[0] for d in cursor.description]
+    findings = []
+    for values in cursor.fetchall():
+        row = dict(zip(names, values, strict=True))
+        known = {
+            network_of(ip)
+            for (ip,) in ctx.con.execute(
+                "SELECT DISTINCT source_ip FROM events WHERE org_id = ? AND user_id = ? "
+                "AND occurred_at < ? AND source_ip IS NOT NULL",
+                [row["org_id"], row["user_id"], row["prev_at"] + timedelta(seconds=1)],
+            ).fetchall()
+        }
+        new_network = network_of(row["source_ip"]) not in known
+        days = (row["occurred_at"] - row["prev_at"]).total_seconds() / 86400
+        findings.append(
+            Finding(
+                dedup_key=f"dormant|{row['org_id']}|{row['app_name']}|{row['user_id']}|"
+                f"{row['occurred_at']:%Y-%m-%d}",
+                summary=(
+                    f"{ctx.org_label(row['org_id'])}: {row['app_name']} refresh token of user "
+                    f"{row['user_id']} used from {row['source_ip']} after {days:.0f} days idle"
+                    + (", from a network this user never used" if new_network else "")
+                    + f"; the {s['expire_days']}-day idle timeout should have expired it."
+                ),
+                first_seen_at=row["prev_at"],
+                last_seen_at=row["occurred_at"],
+                event_ids=[row["prev_event_id"], row["event_id"]],
+                evidence={
+                    "state": "dormant_reuse",
+                    "idle_days": round(days, 1),
+                    "ip": row["source_ip"],
+                    "new_network": new_network,
+                },
+                org_id=row["org_id"],
+                app_name=row["app_name"],
+                user_id=row["user_id"],
+                ips=[row["source_ip"]],
+                severity="high",
+            )
+        )
+    return findings
+
+
+EXAMPLES = [
+    Example("a token last used 27 days ago: heartbeat due",
+            [token_snapshot("2026-11-02T10:00:00")], expect=1, severity="info"),
+    Example("a token last used 40 days ago: expired",
+            [token_snapshot("2026-10-20T10:00:00")], expect=1, severity="low"),
+    Example("a token used yesterday is healthy",
+            [token_snapshot("2026-11-28T10:00:00")], expect=0),
+    Example(
+        "a refresh token silent for 80 days is used again from a VPS",
+        [refresh("2026-09-01T09:00:00", ALLOWED_IP),
+         refresh("2026-11-20T03:00:00", "208.68.36.90")],
+        expect=1, severity="high",
+    ),
+    Example(
+        "refreshes every few hours never wake a dormant token",
+        [refresh(f"2026-11-2{d}T0{h}:00:00", ALLOWED_IP) for d in range(5, 9) for h in (1, 5, 9)],
+        expect=0,
+    ),
+]  # fmt: skip
+
+DETECTOR = Detector(
+    id="idle_token",
+    title="Refresh token idle, expired, or woken after dormancy",
+    severity="low",
+    description=__doc__ or "",
+    find=find,
+    examples=EXAMPLES,
+    runbook="""\
+1. Heartbeat due: make the integration refresh this token before day 30 (a scheduled refresh
+   is enough); acknowledge the alert.
+2. Expired: the user must re-authorize the app; if nobody needs the token any more, revoke it.
+3. Dormant reuse: treat as theft. Revoke the user's tokens for the app, check where the use came
+   from (evidence: ip, new_network), review what the session did, and verify that the app's
+   idle TTL ("Limit Idle Refresh Token TTL to 30 Days") is actually enabled.
+""",
+    settings={"warn_days": 25, "expire_days": 30, "dormant_days": 30},
+    lookback=timedelta(days=120),
+    attack=("T1550.001",),
+    needs="OauthToken / OAuth usage snapshots; refresh-token logins or the partner token log",
+)
