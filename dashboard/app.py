@@ -15,10 +15,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
+from detect.geo import ATTRIBUTION as GEO_ATTRIBUTION
 from ingest import db
 from ingest.errors import TokensentryError
 
 DB_PATH = Path(os.environ.get("TOKENSENTRY_DB", "data/tokensentry.duckdb"))
+
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
 
 
@@ -82,3 +84,4 @@ st.caption(
     "Triage from the command line: `tokensentry triage ALERT_ID --status acknowledged`. "
     "Severity ranks: critical > high > medium > low > info."
 )
+st.caption(GEO_ATTRIBUTION)  # the GeoLite2 licence asks for it wherever its data shows

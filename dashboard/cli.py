@@ -267,6 +267,13 @@ def demo(settings: Settings, no_serve: bool, demo_dir: Path, port: int) -> int:
     help="Keep the generated files here (default: a temporary folder).",
 )
 @click.option(
+    "--stage",
+    "stages",
+    multiple=True,
+    type=click.Choice(["import", "detect"]),
+    help="Only this stage (repeatable; default both).",
+)
+@click.option(
     "--ingest-orgs",
     default=0,
     show_default=True,
@@ -286,6 +293,7 @@ def bench(
     events: int,
     fmt: str,
     workdir: Path | None,
+    stages: tuple[str, ...],
     ingest_orgs: int,
     ingest_rows: int,
 ) -> int:
@@ -295,7 +303,14 @@ def bench(
     """
     from .bench import run_bench
 
-    return run_bench(events, fmt, workdir, ingest_orgs=ingest_orgs, ingest_rows=ingest_rows)
+    return run_bench(
+        events,
+        fmt,
+        workdir,
+        stages=stages or ("import", "detect"),
+        ingest_orgs=ingest_orgs,
+        ingest_rows=ingest_rows,
+    )
 
 
 def main() -> None:  # pragma: no cover

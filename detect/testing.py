@@ -138,3 +138,12 @@ def token_snapshot(
         "token_created_at": parse_iso(created), "sources": ["soql:OauthToken"], **fields,
     }  # fmt: skip
     return event(last_used, **fields)
+
+
+def ui_login(at: str, ip: str, **fields: Any) -> dict[str, Any]:
+    """A person logging in to Salesforce in a browser (no connected app)."""
+    fields = {
+        "user_id": HUMAN, "grant_type": "ui", "login_type": "Application",
+        "login_sub_type": "UI Username-Password", "app_name": None, **fields,
+    }  # fmt: skip
+    return event(at, source_ip=ip, **fields)

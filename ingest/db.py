@@ -9,6 +9,7 @@ transaction together with its row in `_schema_migrations`.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -80,6 +81,9 @@ def open_store(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyC
                 "(DuckDB allows one writer); retry when it has finished"
             ) from None
         raise TokensentryError(f"{target}: cannot open database: {exc}") from None
+    limit = os.environ.get("TOKENSENTRY_DUCKDB_MEMORY")
+    if limit:  # e.g. "3GB": DuckDB otherwise takes up to 80 % of the machine's memory
+        con.execute("SET memory_limit = ?", [limit])
     if not read_only:
         migrate(con)
     return prepare(con)

@@ -51,18 +51,58 @@ FROM calls c SEMI JOIN reused r USING (org_id, token_fp)
 ORDER BY c.org_id, c.token_fp, c.occurred_at, c.event_id
 """
 
-SALESFORCE_SQL = """
+# Networks approximated in SQL (IPv4 /24 by text, IPv6 by its first three groups) so that only
+# the rare pairs of consecutive successes from two networks leave the database.
+NETWORK_SQL = """CASE WHEN contains(source_ip, ':')
+    THEN array_to_string(string_split(source_ip, ':')[1:3], ':')
+    ELSE regexp_extract(source_ip, '^(\\d+\\.\\d+\\.\\d+)', 1) END"""
+
+SALESFORCE_SQL = f"""
 WITH touched AS (
     SELECT DISTINCT org_id, app_name, user_id FROM events e
-    WHERE {scope} AND e.event_type = 'login' AND e.grant_type = 'refresh_token'
+    WHERE {{scope}} AND e.event_type = 'login' AND e.grant_type = 'refresh_token'
       AND e.app_name IS NOT NULL AND e.user_id IS NOT NULL
+),
+successes AS (
+    SELECT e.event_id, e.org_id, e.app_name, e.user_id, e.occurred_at, e.updated_at,
+           e.source_ip, {NETWORK_SQL} AS network
+    FROM events e SEMI JOIN touched t
+        ON t.org_id = e.org_id AND t.app_name = e.app_name AND t.user_id = e.user_id
+    WHERE e.event_type = 'login' AND e.grant_type = 'refresh_token'
+      AND coalesce(e.is_success, false) AND e.source_ip IS NOT NULL
+),
+pairs AS (
+    SELECT *, lag(event_id) OVER w AS prev_event_id, lag(occurred_at) OVER w AS prev_at,
+           lag(source_ip) OVER w AS prev_ip, lag(network) OVER w AS prev_network
+    FROM successes
+    WINDOW w AS (PARTITION BY org_id, app_name, user_id ORDER BY occurred_at, event_id)
+),
+first_seen AS (
+    SELECT org_id, app_name, user_id, network, min(occurred_at) AS first_at
+    FROM successes GROUP BY ALL
+),
+candidates AS (
+    SELECT * FROM pairs
+    WHERE prev_network IS NOT NULL AND network <> prev_network
+      AND occurred_at - prev_at <= to_seconds(CAST(? AS BIGINT))
 )
-SELECT e.event_id, e.org_id, e.app_name, e.user_id, e.occurred_at, e.source_ip,
-       coalesce(e.is_success, false) AS ok, e.status
-FROM events e SEMI JOIN touched t
-    ON t.org_id = e.org_id AND t.app_name = e.app_name AND t.user_id = e.user_id
-WHERE e.event_type = 'login' AND e.grant_type = 'refresh_token' AND e.source_ip IS NOT NULL
-ORDER BY e.org_id, e.app_name, e.user_id, e.occurred_at, e.event_id
+-- Networks the user refreshed from before the pair: an integration that alternates between
+-- regions has two or more and is never "possible reuse".
+SELECT c.*, count(f.network) AS networks_before
+FROM candidates c
+LEFT JOIN first_seen f
+    ON f.org_id = c.org_id AND f.app_name = c.app_name AND f.user_id = c.user_id
+   AND f.first_at < c.prev_at
+GROUP BY ALL
+HAVING count(f.network) <= 1
+"""
+
+FAILURES_SQL = """
+SELECT event_id, occurred_at, status FROM events
+WHERE org_id = ? AND app_name = ? AND user_id = ? AND event_type = 'login'
+  AND grant_type = 'refresh_token' AND NOT coalesce(is_success, true)
+  AND occurred_at > ? AND occurred_at <= ?
+ORDER BY occurred_at, event_id
 """
 
 
@@ -167,57 +207,42 @@ def _from_partner_log(ctx: Context) -> list[Finding]:
 
 def _from_salesforce_logs(ctx: Context) -> list[Finding]:
     s = ctx.settings
-    window = timedelta(seconds=s["window_s"])
-    failure_window = timedelta(seconds=s["failure_window_s"])
-    by_user: dict[tuple, list[dict]] = defaultdict(list)
-    for row in _rows(ctx, SALESFORCE_SQL):
-        by_user[(row["org_id"], row["app_name"], row["user_id"])].append(row)
+    cursor = ctx.con.execute(SALESFORCE_SQL.format(scope=ctx.scope_sql()), [s["window_s"]])
+    names = [d[0] for d in cursor.description]
     findings = []
-    for (org_id, app, user), rows in by_user.items():
-        successes = [r for r in rows if r["ok"]]
-        for index in range(1, len(successes)):
-            a, b = successes[index - 1], successes[index]
-            if b["occurred_at"] - a["occurred_at"] > window:
-                continue
-            net_a, net_b = network_of(a["source_ip"]), network_of(b["source_ip"])
-            if net_a == net_b:
-                continue
-            history = {network_of(r["source_ip"]) for r in successes[: index - 1]}
-            if len(history) > 1:
-                continue  # this user refreshes from several networks as a matter of course
-            failures = [
-                r
-                for r in rows
-                if not r["ok"]
-                and b["occurred_at"] < r["occurred_at"] <= b["occurred_at"] + failure_window
-            ]
-            if not failures:
-                continue
-            findings.append(
-                Finding(
-                    dedup_key=f"salesforce|{org_id}|{app}|{user}|{a['occurred_at']:%Y-%m-%dT%H}",
-                    summary=(
-                        f"{ctx.org_label(org_id)}: possible refresh-token reuse for {app}, user "
-                        f"{user}: refreshes from {a['source_ip']} and {b['source_ip']} "
-                        f"{(b['occurred_at'] - a['occurred_at']).total_seconds():.0f} s apart, "
-                        f"then {len(failures)} failed refresh(es) ({failures[0]['status']})."
-                    ),
-                    first_seen_at=a["occurred_at"],
-                    last_seen_at=failures[-1]["occurred_at"],
-                    event_ids=[a["event_id"], b["event_id"], *(f["event_id"] for f in failures)],
-                    evidence={
-                        "classification": "possible_reuse",
-                        "networks": [net_a, net_b],
-                        "usual_network": next(iter(history), net_a),
-                        "failures": [f["status"] for f in failures],
-                    },
-                    org_id=org_id,
-                    app_name=app,
-                    user_id=user,
-                    ips=sorted({a["source_ip"], b["source_ip"]}),
-                    severity="medium",
-                )
+    for values in cursor.fetchall():
+        pair = dict(zip(names, values, strict=True))
+        org_id, app, user = pair["org_id"], pair["app_name"], pair["user_id"]
+        end = pair["occurred_at"] + timedelta(seconds=s["failure_window_s"])
+        failures = ctx.con.execute(
+            FAILURES_SQL, [org_id, app, user, pair["occurred_at"], end]
+        ).fetchall()
+        if not failures:
+            continue
+        gap = (pair["occurred_at"] - pair["prev_at"]).total_seconds()
+        findings.append(
+            Finding(
+                dedup_key=f"salesforce|{org_id}|{app}|{user}|{pair['prev_at']:%Y-%m-%dT%H}",
+                summary=(
+                    f"{ctx.org_label(org_id)}: possible refresh-token reuse for {app}, user "
+                    f"{user}: refreshes from {pair['prev_ip']} and {pair['source_ip']} {gap:.0f} s "
+                    f"apart, then {len(failures)} failed refresh(es) ({failures[0][2]})."
+                ),
+                first_seen_at=pair["prev_at"],
+                last_seen_at=failures[-1][1],
+                event_ids=[pair["prev_event_id"], pair["event_id"], *(f[0] for f in failures)],
+                evidence={
+                    "classification": "possible_reuse",
+                    "networks": [network_of(pair["prev_ip"]), network_of(pair["source_ip"])],
+                    "failures": [f[2] for f in failures],
+                },
+                org_id=org_id,
+                app_name=app,
+                user_id=user,
+                ips=sorted({pair["prev_ip"], pair["source_ip"]}),
+                severity="medium",
             )
+        )
     return findings
 
 

@@ -87,6 +87,7 @@ def find(ctx: Context) -> list[Finding]:
     )
     names = [d[0] for d in cursor.description]
     groups: dict[tuple, dict[str, Any]] = {}
+    baselines: dict[tuple, bool] = {}
     genuine_names = {n.lower() for n in s["genuine_app_names"]}
     genuine_ids = set(s["genuine_app_ids"])
     for values in cursor.fetchall():
@@ -94,7 +95,12 @@ def find(ctx: Context) -> list[Finding]:
         day = row["occurred_at"].date()
         agent = row["user_agent"]
         ioc = _matching_ioc(agent, iocs["user_agents"]) if agent else None
-        if ioc and not (ioc["severity"] == "medium" and _is_baseline(ctx, row, s)):
+        generic = ioc is not None and ioc["severity"] == "medium"
+        if generic:
+            key = (row["org_id"], row["app_name"] or row["user_id"], agent)
+            if key not in baselines:
+                baselines[key] = _is_baseline(ctx, row, s)
+        if ioc and not (generic and baselines[key]):
             _add(
                 groups,
                 ("agent", row["org_id"], agent, day),

@@ -27,6 +27,13 @@ def test_lists_the_demo_alerts(monkeypatch, demo_db):
     assert (metrics["critical"], metrics["high"], metrics["medium"]) == ("1", "3", "5")
 
 
+def test_footer_credits_maxmind(monkeypatch, demo_db):
+    from detect.geo import ATTRIBUTION
+
+    app = run_app(monkeypatch, demo_db)
+    assert ATTRIBUTION in [caption.value for caption in app.caption]
+
+
 def test_severity_filter_narrows_the_list(monkeypatch, demo_db):
     app = run_app(monkeypatch, demo_db)
     app.multiselect(key="alerts_severity").set_value(["medium"]).run()
