@@ -108,6 +108,7 @@ class IngestConfig:
     lookback_days: int = 30  # how far back the first run of a source reaches
     timeout_s: float = 120.0
     retry_wait_s: float = 1.0  # base of the exponential backoff between retries
+    write_batch: int = 20_000  # records buffered per org x source before one transaction
     elf_event_types: tuple[str, ...] = (
         "Login", "Logout", "ApiTotalUsage", "API", "RestApi", "BulkApi2",
     )  # fmt: skip

@@ -106,6 +106,7 @@ def run(
             )
     summary = IngestSummary(run_id=run_id)
     units: dict[tuple[str, str], UnitOutcome] = {}
+    pending: dict[tuple[str, str], RecordBatch] = {}
     messages: queue.Queue[_Message] = queue.Queue(maxsize=16)
     stop = threading.Event()
     loader = Loader(con, run_id=run_id, now=now())
@@ -135,7 +136,18 @@ def run(
                     if all(f.done() for f in futures) and messages.empty():
                         break
                     continue
-                _handle(message, con, loader, units, summary, run_id, now, on_event)
+                _handle(
+                    message,
+                    con,
+                    loader,
+                    units,
+                    summary,
+                    run_id,
+                    now,
+                    on_event,
+                    pending,
+                    config.ingest.write_batch,
+                )
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
@@ -155,6 +167,8 @@ def _handle(
     run_id: str,
     now: Callable[[], datetime],
     on_event: Callable[[str, UnitOutcome], None] | None,
+    pending: dict[tuple[str, str], RecordBatch],
+    write_batch: int,
 ) -> None:
     key = (message.alias, message.source)
     unit_id = f"{message.alias}/{message.source}"
@@ -169,11 +183,23 @@ def _handle(
         return
     unit = units[key]
     if message.kind == "batch":
-        loader.now = now()
-        unit.result.add(_write(loader, message.batch, unit.org_id or ""))
+        batch = message.batch
+        if isinstance(batch, RecordBatch):
+            buffered = pending.setdefault(key, RecordBatch([]))
+            buffered.records.extend(batch.records)
+            buffered.problems.extend(batch.problems)
+            # A transaction per 2,000-row page costs more in fixed overhead than the rows; a
+            # crash loses at most this buffer, which the next run re-reads from the cursor.
+            if len(buffered.records) < write_batch:
+                return
+        _flush(key, loader, unit, pending, now)
+        if not isinstance(batch, RecordBatch):
+            loader.now = now()
+            unit.result.add(_write(loader, batch, unit.org_id or ""))
         if on_event:
             on_event("batch", unit)
         return
+    _flush(key, loader, unit, pending, now)
     unit.status, unit.error = message.status or "ok", message.error
     unit.seconds = time.perf_counter() - unit.started
     r = unit.result
@@ -196,6 +222,19 @@ def _handle(
     )
     if on_event:
         on_event("end", unit)
+
+
+def _flush(
+    key: tuple[str, str],
+    loader: Loader,
+    unit: UnitOutcome,
+    pending: dict[tuple[str, str], RecordBatch],
+    now: Callable[[], datetime],
+) -> None:
+    buffered = pending.pop(key, None)
+    if buffered and (buffered.records or buffered.problems):
+        loader.now = now()
+        unit.result.add(_write(loader, buffered, unit.org_id or ""))
 
 
 def _write(loader: Loader, batch: object, org_id: str) -> BatchResult:

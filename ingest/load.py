@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -182,23 +182,19 @@ class Loader:
         # Repeated rows are dropped before ordinals are taken, so a file with a repeated line
         # fingerprints its logins exactly like a file without it.
         events_sql = ELF_EVENTS_SQL.format(batch="elf_batch", types=types)
-        self._begin()
         try:
-            self._stage_candidates(events_sql)
-            new, enriched = self.merge_events()
-            original = ", ".join(quote_ident(c) for c in columns)
-            inserted = con.execute(
-                f"""INSERT INTO raw_elf BY NAME
-                SELECT {original}, _org_id, _record_id, _occurred_at,
-                       {quote_literal(origin)} AS _origin, _line_no AS _line,
-                       {quote_literal(self.run_id)} AS _run_id,
-                       CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP) AS _fetched_at
-                FROM elf_batch WHERE _fresh"""
-            ).fetchone()[0]  # type: ignore[index]
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
+            with self._transaction():
+                self._stage_candidates(events_sql)
+                new, enriched = self.merge_events()
+                original = ", ".join(quote_ident(c) for c in columns)
+                inserted = con.execute(
+                    f"""INSERT INTO raw_elf BY NAME
+                    SELECT {original}, _org_id, _record_id, _occurred_at,
+                           {quote_literal(origin)} AS _origin, _line_no AS _line,
+                           {quote_literal(self.run_id)} AS _run_id,
+                           CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP) AS _fetched_at
+                    FROM elf_batch WHERE _fresh"""
+                ).fetchone()[0]  # type: ignore[index]
         finally:
             con.execute("RESET preserve_insertion_order")
             con.execute("DROP TABLE IF EXISTS elf_batch")
@@ -234,14 +230,8 @@ class Loader:
             ),
             key=lambda problem: problem.line or 0,
         )
-        self._begin()
-        try:
-            count = self.quarantine(origin, input_key, problems)
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
-        return count
+        with self._transaction():
+            return self.quarantine(origin, input_key, problems)
 
     def _add_raw_elf_columns(self, columns: list[str]) -> None:
         known = {row[0].upper() for row in self.con.execute("DESCRIBE raw_elf").fetchall()}
@@ -273,25 +263,21 @@ class Loader:
                   AND r.source_id = b._source_id AND r.record_id = b._record_key
             ) AS _fresh FROM rec_batch b"""
         )
-        self._begin()
         try:
-            self._stage_candidates(
-                "SELECT * EXCLUDE (_payload, _line, _ordinal, _first, _has_event) "
-                "FROM rec_batch_v WHERE _has_event AND _first"
-            )
-            result.events_new, result.events_enriched = self.merge_events()
-            result.rows_new = con.execute(
-                f"""INSERT INTO raw_records
-                SELECT org_id, _source_id, _record_key, occurred_at, _payload,
-                       {quote_literal(origin)} || coalesce(':' || _line, ''),
-                       {quote_literal(self.run_id)},
-                       CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP)
-                FROM rec_batch_v WHERE _fresh"""
-            ).fetchone()[0]  # type: ignore[index]
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
+            with self._transaction():
+                self._stage_candidates(
+                    "SELECT * EXCLUDE (_payload, _line, _ordinal, _first, _has_event) "
+                    "FROM rec_batch_v WHERE _has_event AND _first"
+                )
+                result.events_new, result.events_enriched = self.merge_events()
+                result.rows_new = con.execute(
+                    f"""INSERT INTO raw_records
+                    SELECT org_id, _source_id, _record_key, occurred_at, _payload,
+                           {quote_literal(origin)} || coalesce(':' || _line, ''),
+                           {quote_literal(self.run_id)},
+                           CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP)
+                    FROM rec_batch_v WHERE _fresh"""
+                ).fetchone()[0]  # type: ignore[index]
         finally:
             con.execute("DROP VIEW IF EXISTS rec_batch_v")
             con.execute("DROP TABLE IF EXISTS rec_batch")
@@ -404,15 +390,17 @@ class Loader:
 
     # -- transactions ---------------------------------------------------------------------------
 
-    def _begin(self) -> None:
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all (a crash rolls it back)."""
         self.con.execute("BEGIN TRANSACTION")
-
-    def _commit(self) -> None:
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
+            raise
         self.con.execute("COMMIT")
-
-    def _rollback(self) -> None:
-        with contextlib.suppress(duckdb.Error):
-            self.con.execute("ROLLBACK")
 
 
 def _records_table(records: list[StagedRecord], origin: str) -> pa.Table:

@@ -216,6 +216,7 @@ class OrgSession:
             session_id=self.token.access_token,
             session=self.session,
             version=API_VERSION,
+            object_pairs_hook=dict,  # simple-salesforce's default OrderedDict parses slower
         )
         self.org_id = self.token.org_id or self._learn_org_id()
 

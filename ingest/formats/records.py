@@ -209,57 +209,61 @@ def _org(default_org: str | None) -> str:
 # -- normalizers --------------------------------------------------------------------------------
 
 
-def login_history(
-    record: Mapping[str, Any], default_org: str | None, line: int | None
-) -> StagedRecord:
-    flat = flatten(record)
-    occurred = _time(flat, "LoginTime", required=True)
+def _staged_login(
+    record: Mapping[str, Any], flat: dict[str, Any], default_org: str | None, line: int | None,
+    *, source_id: str, time_field: str, key_fields: tuple[str, ...], extra: dict[str, Any],
+) -> StagedRecord:  # fmt: skip
+    """A login seen by LoginHistory or LoginEvent: common fields, then the object's own."""
+    occurred = _time(flat, time_field, required=True)
     event = _login_fields(flat)
-    event.update(
-        country_iso=_text(flat, "CountryIso", "LoginGeo.CountryIso"),
-        city=_text(flat, "LoginGeo.City"),
-        latitude=_number(flat, "LoginGeo.Latitude"),
-        longitude=_number(flat, "LoginGeo.Longitude"),
-        login_history_id=_text(flat, "Id") or _record_key(flat, "attributes.url"),
-    )
+    event.update(extra)
     return StagedRecord(
         org_id=_org(default_org),
-        source_id="soql:LoginHistory",
-        record_id=_record_key(flat, "Id", "attributes.url"),
+        source_id=source_id,
+        record_id=_record_key(flat, *key_fields),
         occurred_at=occurred,
         payload=redact(dict(record)),
         line=line,
         event=event,
         is_login=True,
     )
+
+
+def login_history(
+    record: Mapping[str, Any], default_org: str | None, line: int | None
+) -> StagedRecord:
+    flat = flatten(record)
+    return _staged_login(
+        record, flat, default_org, line, source_id="soql:LoginHistory", time_field="LoginTime",
+        key_fields=("Id", "attributes.url"),
+        extra={
+            "country_iso": _text(flat, "CountryIso", "LoginGeo.CountryIso"),
+            "city": _text(flat, "LoginGeo.City"),
+            "latitude": _number(flat, "LoginGeo.Latitude"),
+            "longitude": _number(flat, "LoginGeo.Longitude"),
+            "login_history_id": _text(flat, "Id") or _record_key(flat, "attributes.url"),
+        },
+    )  # fmt: skip
 
 
 def login_event(
     record: Mapping[str, Any], default_org: str | None, line: int | None
 ) -> StagedRecord:
     flat = flatten(record)
-    occurred = _time(flat, "EventDate", required=True)
-    event = _login_fields(flat)
-    event.update(
-        username=_text(flat, "Username"),
-        country_iso=_text(flat, "CountryIso"),
-        city=_text(flat, "City"),
-        latitude=_number(flat, "LoginLatitude"),
-        longitude=_number(flat, "LoginLongitude"),
-        login_key=_text(flat, "LoginKey"),
-        session_key=_text(flat, "SessionKey"),
-        login_history_id=_text(flat, "LoginHistoryId"),
-    )
-    return StagedRecord(
-        org_id=_org(default_org),
-        source_id="soql:LoginEvent",
-        record_id=_record_key(flat, "EventIdentifier", "Id", "attributes.url"),
-        occurred_at=occurred,
-        payload=redact(dict(record)),
-        line=line,
-        event=event,
-        is_login=True,
-    )
+    return _staged_login(
+        record, flat, default_org, line, source_id="soql:LoginEvent", time_field="EventDate",
+        key_fields=("EventIdentifier", "Id", "attributes.url"),
+        extra={
+            "username": _text(flat, "Username"),
+            "country_iso": _text(flat, "CountryIso"),
+            "city": _text(flat, "City"),
+            "latitude": _number(flat, "LoginLatitude"),
+            "longitude": _number(flat, "LoginLongitude"),
+            "login_key": _text(flat, "LoginKey"),
+            "session_key": _text(flat, "SessionKey"),
+            "login_history_id": _text(flat, "LoginHistoryId"),
+        },
+    )  # fmt: skip
 
 
 def logout_event(

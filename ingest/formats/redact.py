@@ -39,16 +39,34 @@ def fingerprint(value: str) -> str:
     return "[redacted sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16] + "]"
 
 
+def _has_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(
+            (key.lower() in SECRET_KEYS and item not in (None, "")) or _has_secret(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return any(_has_secret(item) for item in value)
+    return False
+
+
 def redact(value: Any) -> Any:
+    """`value` with secret fields replaced; returned as is (not copied) when it holds none."""
+    if not _has_secret(value):
+        return value
+    return _redact(value)
+
+
+def _redact(value: Any) -> Any:
     if isinstance(value, dict):
         return {
             key: (
                 fingerprint(str(item))
                 if key.lower() in SECRET_KEYS and item not in (None, "")
-                else redact(item)
+                else _redact(item)
             )
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [redact(item) for item in value]
+        return [_redact(item) for item in value]
     return value

@@ -45,7 +45,7 @@ def config_path(fake, keys, tmp_path) -> Path:
     path = tmp_path / "tokensentry.toml"
     path.write_text(
         config_text(fake.url, str(fake.ca_path), str(key), fake.orgs)
-        + "\n[ingest]\nretry_wait_s = 0.001\nlookback_days = 30\n"
+        + "\n[ingest]\nretry_wait_s = 0.001\nlookback_days = 30\nwrite_batch = 200\n"
     )
     return path
 
