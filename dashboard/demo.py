@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from detect import runner
 from ingest import config as config_module
-from ingest import db, demo_data, ingestion
+from ingest import db, demo_data, demo_export, ingestion
 from ingest.errors import InputError
 from ingest.fakesf.fleet import config_text, demo_orgs, new_key_pair
 from ingest.fakesf.server import FakeSalesforce
@@ -40,7 +40,9 @@ def run_demo(settings: Settings, demo_dir: Path, *, serve_port: int | None) -> i
     key_path = keys_dir / "ingest-jwt.pem"
     key_path.write_bytes(keys.private_pem)
     os.chmod(key_path, 0o600)
-    partner_log = demo_data.write_partner_log(demo_dir / "partner" / "token-exchange.jsonl", fleet)
+    partner_log = demo_export.write_partner_log(
+        demo_dir / "partner" / "token-exchange.jsonl", fleet
+    )
     with FakeSalesforce(demo_orgs(fleet, keys)) as fake:
         ca_path = keys_dir / "fake-salesforce-ca.pem"
         shutil.copyfile(fake.ca_path, ca_path)
@@ -48,7 +50,7 @@ def run_demo(settings: Settings, demo_dir: Path, *, serve_port: int | None) -> i
         demo_config.write_text(
             "# Written by `tokensentry demo`. The orgs point at the demo's local fake Salesforce,\n"
             "# which only runs during `tokensentry demo`.\n\n"
-            + demo_data.config_text_apps()
+            + demo_export.config_text_apps()
             + "\n"
             + config_text(fake.url, str(ca_path.resolve()), str(key_path.resolve()), fake.orgs)
         )

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .. import demo_data
+from .. import demo_data, demo_export
 from ..sfid import to18
 from .model import FakeApp, FakeOrg
 
@@ -128,7 +128,7 @@ def _add_file(
     created: datetime,
 ) -> None:
     record_id = _id("0AT", fake.org_id, interval, sequence, log_date)
-    body = demo_data.elf_csv_bytes(rows)
+    body = demo_export.elf_csv_bytes(rows)
     fake.log_files[record_id] = body
     listing.append(
         {

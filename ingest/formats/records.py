@@ -22,14 +22,6 @@ from ..vocab import LOGIN_TYPE_API_NAMES, SUBTYPE_GRANT, subtype_key
 from .redact import redact
 
 OAUTH_LOGIN_TYPES = {"Remote Access 2.0", "Remote Access Client"}
-PARTNER_GRANTS = {
-    "refresh_token": "refresh_token",
-    "authorization_code": "authorization_code",
-    "jwt_bearer": "jwt_bearer",
-    "urn:ietf:params:oauth:grant-type:jwt-bearer": "jwt_bearer",
-    "client_credentials": "client_credentials",
-}
-PARTNER_OUTCOMES = {"success", "invalid_grant", "error"}
 
 
 class RecordProblem(Exception):
@@ -289,43 +281,6 @@ def logout_event(
     )
 
 
-def oauth_token(
-    record: Mapping[str, Any], default_org: str | None, line: int | None
-) -> StagedRecord:
-    """An OauthToken row is a snapshot of a refresh token: when it was last used and how often.
-
-    Its `Id` is always null, so the snapshot is keyed by owner, app, creation and usage; a later
-    snapshot with a newer LastUsedDate is a new usage event.
-    """
-    flat = flatten(record)
-    app = _text(flat, "AppName")
-    if app is None:
-        raise RecordProblem("AppName is missing")
-    created = _time(flat, "CreatedDate", required=False)
-    last_used = _time(flat, "LastUsedDate", required=False)
-    if created is None and last_used is None:
-        raise RecordProblem("neither CreatedDate nor LastUsedDate is set")
-    use_count = _number(flat, "UseCount")
-    user_id = _sf_id(flat, "UserId")
-    key = "|".join(str(part) for part in (user_id, app, created, last_used, use_count))
-    return StagedRecord(
-        org_id=_org(default_org),
-        source_id="soql:OauthToken",
-        record_id=hashlib.md5(key.encode()).hexdigest(),
-        occurred_at=last_used or created,
-        payload=redact(dict(record)),
-        line=line,
-        event={
-            "event_type": "token_usage",
-            "grant_type": "refresh_token",
-            "user_id": user_id,
-            "app_name": app,
-            "use_count": int(use_count) if use_count is not None else None,
-            "token_created_at": created,
-        },
-    )
-
-
 def soql_other(
     record: Mapping[str, Any], default_org: str | None, line: int | None
 ) -> StagedRecord:
@@ -350,132 +305,26 @@ def soql_other(
     )
 
 
-def partner_token_log(
-    record: Mapping[str, Any], default_org: str | None, line: int | None
-) -> StagedRecord:
-    """One call the partner's integration made to a token endpoint (CONTRACT §4)."""
-    del default_org  # every line names its own org
-    ts = record.get("ts")
-    if not isinstance(ts, str):
-        raise RecordProblem("ts must be an ISO 8601 UTC string")
-    try:
-        occurred = parse_salesforce_time(ts)
-    except ValueError:
-        raise RecordProblem(f"ts {ts!r} is not ISO 8601") from None
-    org = record.get("org_id")
-    if not isinstance(org, str) or not is_salesforce_id(org):
-        raise RecordProblem(f"org_id {org!r} is not a 15- or 18-character Salesforce id")
-    app = record.get("app")
-    if not isinstance(app, str) or not app.strip():
-        raise RecordProblem("app must be a non-empty string")
-    user = record.get("user_id")
-    if user is not None and (not isinstance(user, str) or not is_salesforce_id(user)):
-        raise RecordProblem(f"user_id {user!r} is not a Salesforce id or null")
-    grant = PARTNER_GRANTS.get(str(record.get("grant_type")))
-    if grant is None:
-        raise RecordProblem(
-            f"grant_type {record.get('grant_type')!r} is not one of "
-            "refresh_token, authorization_code, jwt_bearer, client_credentials"
-        )
-    egress = record.get("egress_ip")
-    address = parse_ip(egress) if isinstance(egress, str) else None
-    if address is None:
-        raise RecordProblem(f"egress_ip {egress!r} is not an IP address")
-    outcome = record.get("outcome")
-    if outcome not in PARTNER_OUTCOMES:
-        raise RecordProblem(f"outcome {outcome!r} is not one of success, invalid_grant, error")
-    for name in ("token_fp", "new_token_fp", "error_description"):
-        if record.get(name) is not None and not isinstance(record.get(name), str):
-            raise RecordProblem(f"{name} must be a string or null")
-    worker = record.get("worker")
-    if worker is not None and not isinstance(worker, str):
-        raise RecordProblem("worker must be a string")
-    pkce = record.get("pkce")
-    if pkce is not None and not isinstance(pkce, bool):
-        raise RecordProblem("pkce must be true, false or null")
-    payload = redact(dict(record))
-    return StagedRecord(
-        org_id=to18(org),
-        source_id="partner_token_log",
-        record_id=hashlib.md5(json.dumps(payload, sort_keys=True).encode()).hexdigest(),
-        occurred_at=occurred,
-        payload=payload,
-        line=line,
-        event={
-            "event_type": "token_exchange",
-            "grant_type": grant,
-            "is_success": outcome == "success",
-            "status": outcome,
-            "user_id": to18(user) if user else None,
-            "app_name": app,
-            "source_ip": str(address),
-            "token_fp": record.get("token_fp"),
-            "new_token_fp": record.get("new_token_fp"),
-            "worker": worker,
-            "pkce": pkce,
-            "error_description": record.get("error_description"),
-        },
-    )
-
-
-NORMALIZERS: dict[str, Callable[[Mapping[str, Any], str | None, int | None], StagedRecord]] = {
-    "LoginHistory": login_history,
-    "LoginEvent": login_event,
-    "LoginEventStream": login_event,
-    "LogoutEvent": logout_event,
-    "LogoutEventStream": logout_event,
-    "OauthToken": oauth_token,
-    "partner_token_log": partner_token_log,
-}
-
-
-def normalizer_for(
-    kind: str,
-) -> Callable[[Mapping[str, Any], str | None, int | None], StagedRecord]:
-    return NORMALIZERS.get(kind, soql_other)
-
-
-def oauth_usage_token(
-    record: Mapping[str, Any], default_org: str | None, line: int | None
-) -> StagedRecord:
-    """A refresh token from the Connect REST OAuth usage resources (API 59.0+)."""
-    flat = flatten(record)
-    app = _text(flat, "appName", "appDeveloperName")
-    if app is None:
-        raise RecordProblem("appName / appDeveloperName is missing")
-    connected = _time(flat, "initialConnectionAt", required=False)
-    last_used = _time(flat, "lastUsedAt", required=False)
-    if connected is None and last_used is None:
-        raise RecordProblem("neither initialConnectionAt nor lastUsedAt is set")
-    user_id = _sf_id(flat, "userIdentifier")
-    use_count = _number(flat, "useCount")
-    key = "|".join(
-        str(p) for p in (_text(flat, "appIdentifier"), user_id, connected, last_used, use_count)
-    )
-    return StagedRecord(
-        org_id=_org(default_org),
-        source_id="rest:OAuthUsageToken",
-        record_id=hashlib.md5(key.encode()).hexdigest(),
-        occurred_at=last_used or connected,
-        payload=redact(dict(record)),
-        line=line,
-        event={
-            "event_type": "token_usage",
-            "grant_type": "refresh_token",
-            "user_id": user_id,
-            "username": _text(flat, "username"),
-            "app_name": app,
-            "connected_app_id": _sf_id(flat, "appIdentifier")
-            if is_salesforce_id(_text(flat, "appIdentifier") or "")
-            else None,
-            "use_count": int(use_count) if use_count is not None else None,
-            "token_created_at": connected,
-        },
-    )
-
-
 def _preview_record(record: object) -> str:
     try:
         return json.dumps(redact(record), default=str)[:4000]
     except (TypeError, ValueError):
         return repr(record)[:4000]
+
+
+def normalizer_for(
+    kind: str,
+) -> Callable[[Mapping[str, Any], str | None, int | None], StagedRecord]:
+    """The normalizer of a record kind; any other Salesforce object is kept raw only."""
+    from .tokens import oauth_token, oauth_usage_token, partner_token_log
+
+    return {
+        "LoginHistory": login_history,
+        "LoginEvent": login_event,
+        "LoginEventStream": login_event,
+        "LogoutEvent": logout_event,
+        "LogoutEventStream": logout_event,
+        "OauthToken": oauth_token,
+        "OAuthUsageToken": oauth_usage_token,
+        "partner_token_log": partner_token_log,
+    }.get(kind, soql_other)

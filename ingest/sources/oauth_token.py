@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from ..formats import records
+from ..formats import tokens
 from ..salesforce import NotAvailable, OrgSession
 from ..source import Batch, FetchContext, Source, normalize_page
 
@@ -27,7 +27,7 @@ def fetch(session: OrgSession, ctx: FetchContext) -> Iterator[Batch]:
         where = f" WHERE UserId {operator} '{last_user}'" if last_user else ""
         soql = f"SELECT {', '.join(FIELDS)} FROM OauthToken{where} ORDER BY UserId LIMIT {CAP}"
         rows = [row for page in session.query_pages(soql) for row in page]
-        yield normalize_page(rows, records.oauth_token, ctx.org_id, "OauthToken")
+        yield normalize_page(rows, tokens.oauth_token, ctx.org_id, "OauthToken")
         if len(rows) < CAP:
             break
         newest = rows[-1].get("UserId")
@@ -53,9 +53,9 @@ def _usage(session: OrgSession, ctx: FetchContext) -> Iterator[Batch]:
         users = (session.rest(f"apps/oauth/usage/{app_id}/users") or {}).get("users", [])
         for user in users:
             path = f"apps/oauth/usage/{app_id}/{user.get('userIdentifier')}/tokens"
-            tokens = (session.rest(path) or {}).get("tokens", [])
-            named = [{"appName": app.get("appName"), **token} for token in tokens]
-            yield normalize_page(named, records.oauth_usage_token, ctx.org_id, "OAuth usage token")
+            listed = (session.rest(path) or {}).get("tokens", [])
+            named = [{"appName": app.get("appName"), **token} for token in listed]
+            yield normalize_page(named, tokens.oauth_usage_token, ctx.org_id, "OAuth usage token")
 
 
 SOURCE = Source(
