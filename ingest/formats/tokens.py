@@ -28,14 +28,36 @@ PARTNER_GRANTS = {
 PARTNER_OUTCOMES = {"success", "invalid_grant", "error"}
 
 
+def _snapshot(
+    record: Mapping[str, Any], default_org: str | None, line: int | None, *, source_id: str,
+    identity: tuple[Any, ...], created: Any, last_used: Any, use_count: float | None,
+    event: dict[str, Any],
+) -> StagedRecord:  # fmt: skip
+    """A refresh token as seen at one moment. Snapshots are keyed by owner, app, creation and
+    usage, so a later snapshot with a newer last use is a new usage event."""
+    key = "|".join(str(part) for part in (*identity, created, last_used, use_count))
+    return StagedRecord(
+        org_id=_org(default_org),
+        source_id=source_id,
+        record_id=hashlib.md5(key.encode()).hexdigest(),
+        occurred_at=last_used or created,
+        payload=redact(dict(record)),
+        line=line,
+        event={
+            "event_type": "token_usage",
+            "grant_type": "refresh_token",
+            "use_count": int(use_count) if use_count is not None else None,
+            "token_created_at": created,
+            **event,
+        },
+    )
+
+
 def oauth_token(
     record: Mapping[str, Any], default_org: str | None, line: int | None
 ) -> StagedRecord:
-    """An OauthToken row is a snapshot of a refresh token: when it was last used and how often.
-
-    Its `Id` is always null, so the snapshot is keyed by owner, app, creation and usage; a later
-    snapshot with a newer LastUsedDate is a new usage event.
-    """
+    """An OauthToken row: when a refresh token was created, last used, and how often. Its `Id`
+    is always null."""
     flat = flatten(record)
     app = _text(flat, "AppName")
     if app is None:
@@ -44,25 +66,12 @@ def oauth_token(
     last_used = _time(flat, "LastUsedDate", required=False)
     if created is None and last_used is None:
         raise RecordProblem("neither CreatedDate nor LastUsedDate is set")
-    use_count = _number(flat, "UseCount")
     user_id = _sf_id(flat, "UserId")
-    key = "|".join(str(part) for part in (user_id, app, created, last_used, use_count))
-    return StagedRecord(
-        org_id=_org(default_org),
-        source_id="soql:OauthToken",
-        record_id=hashlib.md5(key.encode()).hexdigest(),
-        occurred_at=last_used or created,
-        payload=redact(dict(record)),
-        line=line,
-        event={
-            "event_type": "token_usage",
-            "grant_type": "refresh_token",
-            "user_id": user_id,
-            "app_name": app,
-            "use_count": int(use_count) if use_count is not None else None,
-            "token_created_at": created,
-        },
-    )
+    return _snapshot(
+        record, default_org, line, source_id="soql:OauthToken", identity=(user_id, app),
+        created=created, last_used=last_used, use_count=_number(flat, "UseCount"),
+        event={"user_id": user_id, "app_name": app},
+    )  # fmt: skip
 
 
 def oauth_usage_token(
@@ -78,30 +87,15 @@ def oauth_usage_token(
     if connected is None and last_used is None:
         raise RecordProblem("neither initialConnectionAt nor lastUsedAt is set")
     user_id = _sf_id(flat, "userIdentifier")
-    use_count = _number(flat, "useCount")
-    key = "|".join(
-        str(p) for p in (_text(flat, "appIdentifier"), user_id, connected, last_used, use_count)
-    )
-    return StagedRecord(
-        org_id=_org(default_org),
-        source_id="rest:OAuthUsageToken",
-        record_id=hashlib.md5(key.encode()).hexdigest(),
-        occurred_at=last_used or connected,
-        payload=redact(dict(record)),
-        line=line,
+    app_id = _text(flat, "appIdentifier")
+    return _snapshot(
+        record, default_org, line, source_id="rest:OAuthUsageToken", identity=(app_id, user_id),
+        created=connected, last_used=last_used, use_count=_number(flat, "useCount"),
         event={
-            "event_type": "token_usage",
-            "grant_type": "refresh_token",
-            "user_id": user_id,
-            "username": _text(flat, "username"),
-            "app_name": app,
-            "connected_app_id": _sf_id(flat, "appIdentifier")
-            if is_salesforce_id(_text(flat, "appIdentifier") or "")
-            else None,
-            "use_count": int(use_count) if use_count is not None else None,
-            "token_created_at": connected,
+            "user_id": user_id, "username": _text(flat, "username"), "app_name": app,
+            "connected_app_id": to18(app_id) if app_id and is_salesforce_id(app_id) else None,
         },
-    )
+    )  # fmt: skip
 
 
 def partner_token_log(
