@@ -16,9 +16,7 @@ from typing import Any
 import click
 
 from ingest import config as config_module
-from ingest import db
 from ingest.errors import ConfigError, InputError, TokensentryError
-from ingest.runs import new_run_id
 from ingest.timeparse import now_utc, parse_when
 
 from . import output
@@ -313,8 +311,5 @@ def bench(
     )
 
 
-def main() -> None:  # pragma: no cover
+if __name__ == "__main__":  # python -m dashboard.cli
     cli()
-
-
-__all__ = ["cli", "db", "new_run_id"]

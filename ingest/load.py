@@ -132,10 +132,30 @@ class Loader:
         finds the file lines of the quarantined rows' values (only called for them), so the
         batch never has to keep the file's order.
         """
-        con = self.con
         # Nothing here depends on row order (repeats are identical, lines are found by value),
         # so DuckDB may read and write in parallel.
-        con.execute("SET preserve_insertion_order = false")
+        self.con.execute("SET preserve_insertion_order = false")
+        try:
+            return self._load_elf(
+                source, columns, origin=origin, input_key=input_key, default_org=default_org,
+                has_line=has_line, locate_lines=locate_lines,
+            )  # fmt: skip
+        finally:
+            self.con.execute("RESET preserve_insertion_order")
+            self.con.execute("DROP TABLE IF EXISTS elf_batch")
+
+    def _load_elf(
+        self,
+        source: str,
+        columns: list[str],
+        *,
+        origin: str,
+        input_key: str,
+        default_org: str | None,
+        has_line: bool,
+        locate_lines: Callable[[list[tuple[str, ...]]], list[int | None]] | None,
+    ) -> BatchResult:
+        con = self.con
         present = {c.upper() for c in columns}
         missing = ", ".join(
             f"CAST(NULL AS VARCHAR) AS {quote_ident(name)}"
@@ -164,8 +184,8 @@ class Loader:
         result = BatchResult(
             rows_read=con.execute("SELECT count(*) FROM elf_batch").fetchone()[0]  # type: ignore[index]
         )
-        # A row repeated within the file loads once (copies are identical); a row already stored is
-        # not fresh. Both are rare, so they are found by joins that touch only those rows.
+        # A row repeated within the file loads once (copies are identical); a row already stored
+        # is not fresh. Both are rare, so they are found by joins that touch only those rows.
         con.execute(
             """UPDATE elf_batch b SET _first = false FROM (
                 SELECT _org_id, _record_id, min(rowid) AS keep FROM elf_batch
@@ -182,22 +202,18 @@ class Loader:
         # Repeated rows are dropped before ordinals are taken, so a file with a repeated line
         # fingerprints its logins exactly like a file without it.
         events_sql = ELF_EVENTS_SQL.format(batch="elf_batch", types=types)
-        try:
-            with self._transaction():
-                self._stage_candidates(events_sql)
-                new, enriched = self.merge_events()
-                original = ", ".join(quote_ident(c) for c in columns)
-                inserted = con.execute(
-                    f"""INSERT INTO raw_elf BY NAME
-                    SELECT {original}, _org_id, _record_id, _occurred_at,
-                           {quote_literal(origin)} AS _origin, _line_no AS _line,
-                           {quote_literal(self.run_id)} AS _run_id,
-                           CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP) AS _fetched_at
-                    FROM elf_batch WHERE _fresh"""
-                ).fetchone()[0]  # type: ignore[index]
-        finally:
-            con.execute("RESET preserve_insertion_order")
-            con.execute("DROP TABLE IF EXISTS elf_batch")
+        with self._transaction():
+            self._stage_candidates(events_sql)
+            new, enriched = self.merge_events()
+            original = ", ".join(quote_ident(c) for c in columns)
+            inserted = con.execute(
+                f"""INSERT INTO raw_elf BY NAME
+                SELECT {original}, _org_id, _record_id, _occurred_at,
+                       {quote_literal(origin)} AS _origin, _line_no AS _line,
+                       {quote_literal(self.run_id)} AS _run_id,
+                       CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP) AS _fetched_at
+                FROM elf_batch WHERE _fresh"""
+            ).fetchone()[0]  # type: ignore[index]
         result.rows_new = inserted
         result.events_new, result.events_enriched = new, enriched
         return result
