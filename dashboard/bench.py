@@ -9,6 +9,7 @@ use), because the Login ELF alone names no app. Speed is a benchmark figure, nev
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
 import shutil
@@ -143,7 +144,7 @@ def measure(
         figures.update(measure_detect(events, workdir))
     figures["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     figures["machine"] = {
-        "cpus": __import__("os").cpu_count(),
+        "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "duckdb": duckdb.__version__,
     }

@@ -24,6 +24,7 @@ from ingest.runs import new_run_id
 from ingest.timeparse import now_utc
 
 from . import output, queries
+from .progress import IngestProgress
 
 if TYPE_CHECKING:
     from .cli import Settings
@@ -59,21 +60,16 @@ def run_demo(settings: Settings, demo_dir: Path, *, serve_port: int | None) -> i
         err.print(f"fake Salesforce for {len(fake.orgs)} demo orgs at {fake.url}")
         with db.connect(settings.db) as con:
             _refuse_foreign_data(con, settings.db)
-            pulled = ingestion.run(con, config, run_id=new_run_id(now_utc()), now=now_utc)
+            with IngestProgress(enabled=True) as progress:
+                pulled = ingestion.run(
+                    con, config, run_id=new_run_id(now_utc()), now=now_utc, on_event=progress.update
+                )
             imported = import_paths(
                 con, [partner_log], org_id=None, run_id=new_run_id(now_utc()), now=now_utc
             )
             detected = runner.run(con, config, run_id=new_run_id(now_utc()), now=now_utc)
             counts = queries.store_counts(con)
             by_severity = queries.severity_counts(con)
-    for unit in pulled.units:
-        r = unit.result
-        err.print(
-            f"ingest {unit.alias}/{unit.source}: {unit.status}, {r.rows_read} rows, "
-            f"events +{r.events_new} / {r.events_enriched} merged"
-            + (f" ({unit.error})" if unit.error else ""),
-            highlight=False,
-        )
     err.print(
         f"partner token log: {imported.totals.rows_new} calls; store {settings.db}: "
         f"{counts['events']} events",

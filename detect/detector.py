@@ -58,6 +58,12 @@ class Context:
             )
         return " AND ".join(clauses)
 
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run a query and return its rows as dicts keyed by column name."""
+        cursor = self.con.execute(sql, list(params))
+        names = [d[0] for d in cursor.description]  # type: ignore[union-attr]
+        return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
     def geo(self):  # -> detect.geo.Locator (imported here: geoip2 opens a 60 MB database)
         from .geo import locator_for
 

@@ -53,6 +53,13 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
+NETWORK_SQL = """CASE WHEN contains({ip}, ':')
+    THEN array_to_string(string_split({ip}, ':')[1:3], ':')
+    ELSE regexp_extract({ip}, '^(\\d+\\.\\d+\\.\\d+)', 1) END"""
+"""`network_of` approximated in SQL (IPv4 /24 as text; IPv6 by its first three groups, as
+written), for queries that must group millions of rows without leaving the database."""
+
+
 def network_of(ip: str) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) an address belongs to: one NAT pool, one office, one VPC."""
     address = parse_ip(ip)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import pyarrow as pa
 
 from ingest import runs
 from ingest.config import Config
+from ingest.errors import ConfigError
 
 from . import registry
 from .detector import Context, Detector, Finding, severity_rank
@@ -84,15 +86,11 @@ def run(
     neither scans what was loaded or enriched since the detector's last successful run, which
     catches late-arriving rows (hourly ELF files land 3-6 h after the fact).
     """
-    import time
-
     ticker = clock or time.perf_counter
     registry.check_config(config)
     catalog = registry.by_id()
     unknown = [d for d in detector_ids if d not in catalog]
     if unknown:
-        from ingest.errors import ConfigError
-
         raise ConfigError(
             f"--detector {', '.join(unknown)}: no such detector (known: {', '.join(catalog)})"
         )

@@ -124,6 +124,12 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
 
+    def app(self, name: str | None) -> AppConfig | None:
+        """The configured app of this name; Salesforce shows names in varying case."""
+        if name is None:
+            return None
+        return next((app for key, app in self.apps.items() if key.lower() == name.lower()), None)
+
     def org_alias(self, org_id: str) -> str | None:
         for org in self.orgs.values():
             if org.org_id == org_id:

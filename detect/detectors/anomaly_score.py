@@ -20,6 +20,7 @@ from datetime import timedelta
 import pandas as pd
 
 from ..detector import Context, Detector, Example, Finding
+from ..geo import NETWORK_SQL
 from ..testing import ALLOWED_IP, refresh
 
 FEATURES = ["events", "ips", "networks", "countries", "failure_ratio", "night_share", "api_rows"]
@@ -28,10 +29,7 @@ DAYS_SQL = """
 SELECT org_id, coalesce(app_name, '') AS app, user_id, CAST(occurred_at AS DATE) AS day,
        count(*) AS events,
        count(DISTINCT source_ip) AS ips,
-       count(DISTINCT CASE WHEN contains(source_ip, ':')
-                           THEN array_to_string(string_split(source_ip, ':')[1:3], ':')
-                           ELSE regexp_extract(source_ip, '^(\\d+\\.\\d+\\.\\d+)', 1) END)
-           AS networks,
+       count(DISTINCT {network}) AS networks,
        count(DISTINCT country_iso) AS countries,
        avg(CASE WHEN is_success IS NULL THEN 0 WHEN is_success THEN 0 ELSE 1 END) AS failure_ratio,
        avg(CASE WHEN hour(occurred_at) < 6 THEN 1 ELSE 0 END) AS night_share,
@@ -53,7 +51,9 @@ def score_days(ctx: Context) -> pd.DataFrame:
 
     s = ctx.settings
     start = ctx.now - timedelta(days=s["history_days"])
-    frame = ctx.con.execute(DAYS_SQL, [start]).df()
+    frame = ctx.con.execute(
+        DAYS_SQL.format(network=NETWORK_SQL.format(ip="source_ip")), [start]
+    ).df()
     if len(frame) < s["min_rows"]:
         return frame.iloc[0:0].assign(score=pd.Series(dtype=float))
     model = IsolationForest(n_estimators=200, random_state=s["random_state"], contamination="auto")

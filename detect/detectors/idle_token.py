@@ -97,11 +97,8 @@ def _idle(ctx: Context) -> list[Finding]:
 
 def _wakes(ctx: Context) -> list[Finding]:
     s = ctx.settings
-    cursor = ctx.con.execute(WAKES_SQL.format(scope=ctx.scope_sql()), [s["dormant_days"]])
-    names = [d[0] for d in cursor.description]
     findings = []
-    for values in cursor.fetchall():
-        row = dict(zip(names, values, strict=True))
+    for row in ctx.rows(WAKES_SQL.format(scope=ctx.scope_sql()), [s["dormant_days"]]):
         known = {
             network_of(ip)
             for (ip,) in ctx.con.execute(

@@ -55,11 +55,7 @@ ORDER BY occurred_at
 def find(ctx: Context) -> list[Finding]:
     s = ctx.settings
     grants = list(s["interactive_grant_types"])
-    cursor = ctx.con.execute(
-        PAIRS_SQL.format(scope=ctx.scope_sql()), [grants, grants, s["max_gap_hours"]]
-    )
-    names = [d[0] for d in cursor.description]
-    rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    rows = ctx.rows(PAIRS_SQL.format(scope=ctx.scope_sql()), [grants, grants, s["max_gap_hours"]])
     if not rows:
         return []
     geo = ctx.geo()

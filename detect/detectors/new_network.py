@@ -69,11 +69,9 @@ def find(ctx: Context) -> list[Finding]:
     mapping = pd.DataFrame({"ip": ips, "network": [network_of(ip) for ip in ips]})
     ctx.con.register("ip_networks", mapping)
     try:
-        cursor = ctx.con.execute(
+        rows = ctx.rows(
             NEW_NETWORKS_SQL.format(scope=ctx.scope_sql("u")), [ctx.settings["learning_days"]]
         )
-        names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
     finally:
         ctx.con.unregister("ip_networks")
     geo = ctx.geo()

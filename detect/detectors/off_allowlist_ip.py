@@ -90,15 +90,11 @@ def find(ctx: Context) -> list[Finding]:
         pd.DataFrame(offenders, columns=["app_key", "source_ip"]),
     )
     try:
-        groups = ctx.con.execute(
-            GROUPS_SQL.format(scope=ctx.scope_sql()), [grants, grants]
-        ).fetchall()
+        groups = ctx.rows(GROUPS_SQL.format(scope=ctx.scope_sql()), [grants, grants])
     finally:
         ctx.con.unregister("off_allowlist_pairs")
-    names = [d[0] for d in ctx.con.description]  # type: ignore[union-attr]
     findings = []
-    for values in groups:
-        group = dict(zip(names, values, strict=True))
+    for group in groups:
         if group["successes"] or ctx.settings["include_failures"]:
             findings.append(_finding(ctx, allowlists[group["app_key"]].entries, group))
     return findings

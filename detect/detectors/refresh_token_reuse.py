@@ -28,7 +28,7 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 
 from ..detector import Context, Detector, Example, Finding
-from ..geo import network_of
+from ..geo import NETWORK_SQL, network_of
 from ..testing import ALLOWED_IP, partner_call, refresh
 
 PARTNER_SQL = """
@@ -51,12 +51,6 @@ FROM calls c SEMI JOIN reused r USING (org_id, token_fp)
 ORDER BY c.org_id, c.token_fp, c.occurred_at, c.event_id
 """
 
-# Networks approximated in SQL (IPv4 /24 by text, IPv6 by its first three groups) so that only
-# the rare pairs of consecutive successes from two networks leave the database.
-NETWORK_SQL = """CASE WHEN contains(source_ip, ':')
-    THEN array_to_string(string_split(source_ip, ':')[1:3], ':')
-    ELSE regexp_extract(source_ip, '^(\\d+\\.\\d+\\.\\d+)', 1) END"""
-
 SALESFORCE_SQL = f"""
 WITH touched AS (
     SELECT DISTINCT org_id, app_name, user_id FROM events e
@@ -65,7 +59,7 @@ WITH touched AS (
 ),
 successes AS (
     SELECT e.event_id, e.org_id, e.app_name, e.user_id, e.occurred_at, e.updated_at,
-           e.source_ip, {NETWORK_SQL} AS network
+           e.source_ip, {NETWORK_SQL.format(ip="e.source_ip")} AS network
     FROM events e SEMI JOIN touched t
         ON t.org_id = e.org_id AND t.app_name = e.app_name AND t.user_id = e.user_id
     WHERE e.event_type = 'login' AND e.grant_type = 'refresh_token'
@@ -110,21 +104,15 @@ def find(ctx: Context) -> list[Finding]:
     return _from_partner_log(ctx) + _from_salesforce_logs(ctx)
 
 
-def _rows(ctx: Context, sql: str) -> list[dict]:
-    cursor = ctx.con.execute(sql.format(scope=ctx.scope_sql()))
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-
-
 def _off_allowlist(ctx: Context, app: str | None, ip: str) -> bool:
-    config = next((a for n, a in ctx.config.apps.items() if app and n.lower() == app.lower()), None)
+    config = ctx.config.app(app)
     return bool(config and config.allowlist and ip not in config.allowlist)
 
 
 def _from_partner_log(ctx: Context) -> list[Finding]:
     s = ctx.settings
     families: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for row in _rows(ctx, PARTNER_SQL):
+    for row in ctx.rows(PARTNER_SQL.format(scope=ctx.scope_sql())):
         families[(row["org_id"], row["token_fp"])].append(row)
     verdicts = []
     for (org_id, fp), uses in families.items():
@@ -207,11 +195,8 @@ def _from_partner_log(ctx: Context) -> list[Finding]:
 
 def _from_salesforce_logs(ctx: Context) -> list[Finding]:
     s = ctx.settings
-    cursor = ctx.con.execute(SALESFORCE_SQL.format(scope=ctx.scope_sql()), [s["window_s"]])
-    names = [d[0] for d in cursor.description]
     findings = []
-    for values in cursor.fetchall():
-        pair = dict(zip(names, values, strict=True))
+    for pair in ctx.rows(SALESFORCE_SQL.format(scope=ctx.scope_sql()), [s["window_s"]]):
         org_id, app, user = pair["org_id"], pair["app_name"], pair["user_id"]
         end = pair["occurred_at"] + timedelta(seconds=s["failure_window_s"])
         failures = ctx.con.execute(

@@ -25,10 +25,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..detector import Context, Detector, Example, Finding
+from ..detector import Context, Detector, Example, Finding, severity_rank
 from ..testing import ALLOWED_IP, event, refresh
-
-SEVERITY_ORDER = ("info", "low", "medium", "high", "critical")
 
 
 def load_iocs(path: str) -> dict[str, Any]:
@@ -76,7 +74,7 @@ def find(ctx: Context) -> list[Finding]:
         ).fetchall()
         if pattern.search(name)
     ]
-    cursor = ctx.con.execute(
+    matches = ctx.rows(
         f"""SELECT event_id, org_id, app_name, connected_app_id, user_id, occurred_at, source_ip,
                    user_agent, coalesce(is_success, false) AS ok, event_type, grant_type
             FROM events e
@@ -85,13 +83,11 @@ def find(ctx: Context) -> list[Finding]:
             ORDER BY occurred_at, event_id""",
         [*ua_params, list(bad_ips), app_names],
     )
-    names = [d[0] for d in cursor.description]
     groups: dict[tuple, dict[str, Any]] = {}
     baselines: dict[tuple, bool] = {}
     genuine_names = {n.lower() for n in s["genuine_app_names"]}
     genuine_ids = set(s["genuine_app_ids"])
-    for values in cursor.fetchall():
-        row = dict(zip(names, values, strict=True))
+    for row in matches:
         day = row["occurred_at"].date()
         agent = row["user_agent"]
         ioc = _matching_ioc(agent, iocs["user_agents"]) if agent else None
@@ -158,7 +154,7 @@ def _is_baseline(ctx: Context, row: dict, s: dict) -> bool:
 def _add(groups: dict, key: tuple, row: dict, severity: str, what: str) -> None:
     group = groups.setdefault(key, {"rows": [], "severity": severity, "what": what})
     group["rows"].append(row)
-    if SEVERITY_ORDER.index(severity) > SEVERITY_ORDER.index(group["severity"]):
+    if severity_rank(severity) > severity_rank(group["severity"]):
         group["severity"], group["what"] = severity, what
 
 
