@@ -22,15 +22,16 @@ from pathlib import Path
 
 import duckdb
 
-from . import runs
+from . import crash_hook, runs
 from .config import Config, OrgConfig
 from .errors import InputError, TokensentryError
-from .formats import elf_csv
+from .formats import elf_csv, redact
 from .load import BatchResult, Loader
 from .salesforce import LimitExceeded, NotAvailable, OrgSession
-from .source import ElfFile, FetchContext, RecordBatch, Source, WindowDone, all_sources
+from .source import ElfFile, FetchContext, Notice, RecordBatch, Source, WindowDone, all_sources
 
 FAILED = ("failed", "limit_exceeded", "skipped")
+INGESTED = "run_id IN (SELECT run_id FROM runs WHERE stage = 'ingest')"
 
 
 @dataclass
@@ -38,8 +39,9 @@ class UnitOutcome:
     alias: str
     source: str
     org_id: str | None = None
-    status: str = "running"  # ok | failed | limit_exceeded | skipped | not_available
+    status: str = "running"  # ok | partial | failed | limit_exceeded | skipped | not_available
     result: BatchResult = field(default_factory=BatchResult)
+    notes: list[Notice] = field(default_factory=list)  # facts to report, not failures
     error: str | None = None
     seconds: float = 0.0
     started: float = field(default_factory=time.perf_counter)
@@ -184,6 +186,9 @@ def _handle(
     unit = units[key]
     if message.kind == "batch":
         batch = message.batch
+        if isinstance(batch, Notice):
+            unit.notes.append(batch)
+            return
         if isinstance(batch, RecordBatch):
             buffered = pending.setdefault(key, RecordBatch([]))
             buffered.records.extend(batch.records)
@@ -196,11 +201,15 @@ def _handle(
         if not isinstance(batch, RecordBatch):
             loader.now = now()
             unit.result.add(_write(loader, batch, unit.org_id or ""))
+            crash_hook.after_commit()
         if on_event:
             on_event("batch", unit)
         return
     _flush(key, loader, unit, pending, now)
     unit.status, unit.error = message.status or "ok", message.error
+    partial = [n.message for n in unit.notes if n.kind == "partial"]
+    if unit.status == "ok" and partial:
+        unit.status, unit.error = "partial", "; ".join(partial)
     unit.seconds = time.perf_counter() - unit.started
     r = unit.result
     runs.finish(
@@ -214,14 +223,21 @@ def _handle(
         rows_new=r.rows_new,
         rows_quarantined=r.rows_quarantined,
         error=unit.error,
-        details={
-            "events_new": r.events_new,
-            "events_enriched": r.events_enriched,
-            "seconds": round(unit.seconds, 3),
-        },
+        details=redact.redact(
+            {
+                "events_new": r.events_new,
+                "events_enriched": r.events_enriched,
+                "seconds": round(unit.seconds, 3),
+                **({"notes": [_note(n) for n in unit.notes]} if unit.notes else {}),
+            }
+        ),
     )
     if on_event:
         on_event("end", unit)
+
+
+def _note(notice: Notice) -> dict[str, object]:
+    return {"kind": notice.kind, "message": notice.message, **notice.details}
 
 
 def _flush(
@@ -235,6 +251,7 @@ def _flush(
     if buffered and (buffered.records or buffered.problems):
         loader.now = now()
         unit.result.add(_write(loader, buffered, unit.org_id or ""))
+        crash_hook.after_commit()
 
 
 def _write(loader: Loader, batch: object, org_id: str) -> BatchResult:
@@ -345,8 +362,11 @@ def _context(
     """Where this org × source resumes: --since, else its cursor minus the lag, else lookback."""
     reader = con.cursor()  # its own connection: reads committed data while the writer writes
     try:
+        # Only rows an `ingest` run stored count: an imported export shares the source id but
+        # says nothing about what this org's API has already delivered.
         cursor = reader.execute(
-            "SELECT max(occurred_at) FROM raw_records WHERE org_id = ? AND source_id = ?",
+            f"SELECT max(occurred_at) FROM raw_records WHERE org_id = ? AND source_id = ? "
+            f"AND {INGESTED}",
             [org_id, source.cursor_source],
         ).fetchone()[0]  # type: ignore[index]
         start = since or (
@@ -358,12 +378,19 @@ def _context(
                 row[0]
                 for row in reader.execute(
                     "SELECT record_id FROM raw_records WHERE org_id = ? AND source_id = ? "
-                    "AND occurred_at >= ?",
+                    f"AND occurred_at >= ? AND {INGESTED}",
                     [org_id, source.cursor_source, start - timedelta(days=2)],
                 ).fetchall()
             )
+        state = source.prepare(reader, org_id) if source.prepare else None
     finally:
         reader.close()
     return FetchContext(
-        org_id=org_id, since=start, now=now, options=options, workdir=workdir, known_records=known
+        org_id=org_id,
+        since=start,
+        now=now,
+        options=options,
+        workdir=workdir,
+        known_records=known,
+        state=state,
     )

@@ -21,6 +21,7 @@ class Faults:
     slow_seconds: float = 0.0  # added to every API response
     truncate_log_files: bool = False  # LogFile bodies cut in half
     locked: bool = False  # the token endpoint answers inactive_org
+    usage_shape: str = "public"  # apps list spelling: public | token_spelling | unrecognised
 
 
 @dataclass
@@ -30,6 +31,7 @@ class FakeApp:
     app_id: str
     consumer_secret: str | None = None
     certificate_pem: bytes | None = None  # for the JWT bearer flow
+    external_client_app: bool = True  # False: a Connected App, invisible to the usage resources
 
 
 @dataclass

@@ -20,7 +20,7 @@ import jwt
 import trustme
 
 from . import soql
-from .model import FakeOrg
+from .model import FakeApp, FakeOrg
 
 API = re.compile(r"^/services/data/v(\d+\.\d+)/(.*)$")
 OAUTH_TOKEN_CAP = 2500  # OauthToken: at most 2,500 rows per query, however it is paged
@@ -248,40 +248,60 @@ class FakeSalesforce:
             raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
         return body[: len(body) // 2] if org.faults.truncate_log_files else body
 
-    def oauth_usage(self, org: FakeOrg, rest: list[str], params: dict[str, str]) -> dict[str, Any]:
+    def oauth_usage(
+        self, org: FakeOrg, rest: list[str], params: dict[str, str], version: str
+    ) -> dict[str, Any]:
+        """The Connect REST OAuth usage resources as documented: `nextPageUrl` on every page,
+        the last included, and an empty list for a page past the end. External Client Apps only.
+        """
+        base = f"/services/data/v{version}/apps/oauth/usage"
+        if org.faults.usage_shape == "unrecognised":
+            return {"usage": {"items": "unexpected"}, "currentPageUrl": f"{base}?page=0"}
         if not rest:
-            page, size = int(params.get("page", 0)), int(params.get("pageSize", 100))
-            apps = [app for app in org.apps if app.app_id in org.oauth_usage]
-            chunk = apps[page * size : (page + 1) * size]
-            more = (page + 1) * size < len(apps)
-            base = "/services/data/v62.0/apps/oauth/usage?page="
-            return {
-                "apps": [
-                    {
-                        "appIdentifier": a.app_id,
-                        "appDeveloperName": a.name.replace(" ", "_"),
-                        "appName": a.name,
-                    }
-                    for a in chunk
-                ],
-                "currentPageUrl": f"{base}{page}",
-                "nextPageUrl": f"{base}{page + 1}" if more else None,
-            }
+            apps = [
+                _app_object(a, org.faults.usage_shape)
+                for a in org.apps
+                if a.app_id in org.oauth_usage and a.external_client_app
+            ]
+            return _collection("apps", apps, base, params)
         app_id = rest[0]
         users = org.oauth_usage.get(app_id)
-        if users is None:
+        app = next((a for a in org.apps if a.app_id == app_id), None)
+        if users is None or app is None or not app.external_client_app:
             raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
         if rest[1:] == ["users"]:
-            return {
-                "users": [
-                    {"userIdentifier": user_id, "username": tokens[0]["username"]}
-                    for user_id, tokens in users.items()
-                    if tokens
-                ]
-            }
+            listed = [
+                {"userIdentifier": user_id, "username": tokens[0]["username"]}
+                for user_id, tokens in users.items()
+                if tokens
+            ]
+            return _collection("users", listed, f"{base}/{app_id}/users", params)
         if len(rest) == 3 and rest[2] == "tokens":
             return {"tokens": users.get(rest[1], [])}
         raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+def _collection(
+    key: str, items: list[dict[str, Any]], base: str, params: dict[str, str]
+) -> dict[str, Any]:
+    try:
+        page, size = int(params.get("page", 0)), int(params.get("pageSize", 100))
+    except ValueError:
+        raise ApiError(400, "INVALID_API_INPUT", "page and pageSize must be integers") from None
+    if page < 0 or not 1 <= size <= 1000:
+        raise ApiError(400, "INVALID_API_INPUT", "page or pageSize out of range")
+    return {
+        key: items[page * size : (page + 1) * size],  # past the end: an empty list
+        "currentPageUrl": f"{base}?page={page}&pageSize={size}",
+        "nextPageUrl": f"{base}?page={page + 1}&pageSize={size}",  # on every page, the last too
+    }
+
+
+def _app_object(app: FakeApp, shape: str) -> dict[str, Any]:
+    developer_name = app.name.replace(" ", "_")
+    if shape == "token_spelling":
+        return {"appIdentifier": app.app_id, "appDeveloperName": developer_name}
+    return {"identifier": app.app_id, "developerName": developer_name, "label": app.name}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -330,7 +350,7 @@ class _Handler(BaseHTTPRequestHandler):
             ):
                 return self._send_csv(org, self.fake.log_file(org, rest[2]))
             elif rest[:3] == ["apps", "oauth", "usage"]:
-                body = self.fake.oauth_usage(org, rest[3:], params)
+                body = self.fake.oauth_usage(org, rest[3:], params, version)
             else:
                 raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
             self._send_json(200, body, org)
