@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import crash_hook, runs
+from . import crash_hook, permissions, retention, runs
 from .config import Config, OrgConfig
 from .errors import InputError, TokensentryError
 from .formats import elf_csv, redact
@@ -51,6 +51,7 @@ class UnitOutcome:
 class IngestSummary:
     run_id: str
     units: list[UnitOutcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -97,16 +98,16 @@ def run(
     since: datetime | None = None,
     on_event: Callable[[str, UnitOutcome], None] | None = None,
 ) -> IngestSummary:
-    orgs = choose_orgs(config, aliases)
-    sources = {source.id: source for source in all_sources()}
-    for org in orgs:
-        unknown = [s for s in org.sources or () if s not in sources]
-        if unknown:
-            raise InputError(
-                f"orgs.{org.alias}.sources: unknown {', '.join(unknown)} "
-                f"(known: {', '.join(sources)})"
-            )
     summary = IngestSummary(run_id=run_id)
+    orgs = []
+    for org in choose_orgs(config, aliases):
+        if org.import_only:  # CONTRACT §8: nothing to connect to; every other command uses it
+            summary.notes.append(
+                f"orgs.{org.alias}: import-only (no instance_url / auth), skipped by ingest"
+            )
+        else:
+            orgs.append(org)
+    sources = {source.id: source for source in all_sources()}
     units: dict[tuple[str, str], UnitOutcome] = {}
     pending: dict[tuple[str, str], RecordBatch] = {}
     messages: queue.Queue[_Message] = queue.Queue(maxsize=16)
@@ -180,6 +181,25 @@ def _handle(
         runs.start(
             con, run_id=run_id, stage="ingest", unit_id=unit_id, now=now(), org_id=message.org_id
         )
+        if message.org_id:
+            gap = retention.check(
+                con, org_id=message.org_id, source_id=message.source, now=now(), run_id=run_id
+            )
+            if gap:
+                unit.notes.append(
+                    Notice(
+                        "info",
+                        gap.describe(),
+                        {
+                            "retention_gap": {
+                                "from": gap.gap_start.isoformat(),
+                                "to": gap.gap_end.isoformat(),
+                                "retention_days": gap.retention.days,
+                                "verified": gap.retention.verified,
+                            }
+                        },
+                    )
+                )
         if on_event:
             on_event("start", unit)
         return
@@ -293,6 +313,17 @@ def _fetch_org(
                 continue
         raise _Stopped()
 
+    unknown = [s for s in org.sources or () if s not in sources]
+    problem = org.connection_error or (
+        f"orgs.{org.alias}.sources: unknown {', '.join(unknown)} (known: {', '.join(sources)})"
+        if unknown
+        else None
+    )
+    if problem:  # this org's settings are broken: its units fail, the other orgs run
+        for source_id in org.sources or list(sources):
+            put(_Message("start", org.alias, source_id, org.org_id))
+            put(_Message("end", org.alias, source_id, status="failed", error=problem))
+        return
     chosen = [sources[s] for s in org.sources] if org.sources else list(sources.values())
     options = config.ingest
     try:
@@ -322,12 +353,15 @@ def _fetch_org(
             put(_Message("start", org.alias, source.id, org.org_id))
             put(_Message("end", org.alias, source.id, status="failed", error=error))
         return
+    granted = permissions.check(session)
     stopped_by: str | None = None
     for source in chosen:
         put(_Message("start", org.alias, source.id, org_id))
         if stopped_by:
             put(_Message("end", org.alias, source.id, status="skipped", error=stopped_by))
             continue
+        for notice in permissions.notices(source.id, granted):
+            put(_Message("batch", org.alias, source.id, batch=notice))
         try:
             context = _context(con, source, org_id, since, now, options, workdir)
             for batch in source.fetch(session, context):

@@ -36,9 +36,10 @@ class PageCapReached(TokensentryError):
 
 
 def pages(
-    session: OrgSession, path: str, list_key: str, *, max_pages: int = MAX_PAGES
+    session: OrgSession, path: str, list_key: str, *, max_pages: int | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     """Every non-empty page of one usage collection, in order."""
+    max_pages = max_pages or MAX_PAGES
     previous: list[dict[str, Any]] | None = None
     for page in range(max_pages):
         body = session.rest(path, {"page": page, "pageSize": PAGE_SIZE})
@@ -85,20 +86,21 @@ def app_names(app: Mapping[str, Any]) -> set[str]:
 
 
 def tokens(session: OrgSession) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """(app, its tokens for one user) for every app, user and token the org lists."""
-    for app_page in pages(session, "apps/oauth/usage", "apps"):
-        for app in app_page:
-            app_id = first(app, APP_ID_KEYS)
-            if app_id is None:
-                keys = ", ".join(sorted(app)[:10])
-                raise UnknownShape(f"apps/oauth/usage: an app without an identifier (keys: {keys})")
-            for user_page in pages(session, f"apps/oauth/usage/{app_id}/users", "users"):
-                for user in user_page:
-                    user_id = first(user, USER_ID_KEYS)
-                    if user_id is None:
-                        raise UnknownShape(
-                            f"apps/oauth/usage/{app_id}/users: a user without an identifier"
-                        )
-                    path = f"apps/oauth/usage/{app_id}/{user_id}/tokens"
-                    for token_page in pages(session, path, "tokens"):
-                        yield app, token_page
+    """(app, its tokens for one user) for every app, user and token the org lists.
+
+    The apps list is read whole first: a listing that never ends fails before any per-app call.
+    """
+    apps = [app for page in pages(session, "apps/oauth/usage", "apps") for app in page]
+    for app in apps:
+        app_id = first(app, APP_ID_KEYS)
+        if app_id is None:
+            keys = ", ".join(sorted(app)[:10])
+            raise UnknownShape(f"apps/oauth/usage: an app without an identifier (keys: {keys})")
+        for user_page in pages(session, f"apps/oauth/usage/{app_id}/users", "users"):
+            for user in user_page:
+                user_id = first(user, USER_ID_KEYS)
+                if user_id is None:
+                    raise UnknownShape(f"apps/oauth/usage/{app_id}/users: a user without an id")
+                path = f"apps/oauth/usage/{app_id}/{user_id}/tokens"
+                for token_page in pages(session, path, "tokens"):
+                    yield app, token_page

@@ -61,13 +61,16 @@ class FakeSalesforce:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         certificate.configure_cert(context)
         self._tokens: dict[str, FakeOrg] = {}
+        self._token_users: dict[str, str] = {}  # token → the running user it was issued to
         self._cursors: dict[str, _Cursor] = {}
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
+        port = self._server.server_address[1]
+        self.url = f"https://127.0.0.1:{port}"  # plays login.salesforce.com and the instance
+        self.my_domain_url = f"https://localhost:{port}"  # plays the orgs' My Domain host
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -92,11 +95,19 @@ class FakeSalesforce:
 
     # -- token endpoint ------------------------------------------------------------------------
 
-    def issue_token(self, form: dict[str, str], basic: tuple[str, str] | None) -> dict[str, Any]:
+    def issue_token(
+        self, form: dict[str, str], basic: tuple[str, str] | None, host: str = ""
+    ) -> dict[str, Any]:
         grant = form.get("grant_type")
+        instance_url = self.url
         if grant == JWT_GRANT:
             org, user_id = self._verify_jwt(form.get("assertion", ""))
         elif grant == "client_credentials":
+            # Salesforce serves this flow on the org's My Domain host only, never on
+            # login.salesforce.com (help: "OAuth 2.0 Client Credentials Flow").
+            if host.rsplit(":", 1)[0] != "localhost":
+                raise ApiError(400, "invalid_grant", "request not supported on this domain")
+            instance_url = self.my_domain_url
             client_id, secret = basic or (form.get("client_id", ""), form.get("client_secret", ""))
             org, user_id = self._verify_client(client_id, secret)
         else:
@@ -106,13 +117,14 @@ class FakeSalesforce:
         token = f"{org.org_id[:15]}!{secrets.token_urlsafe(48)}"
         with self._lock:
             self._tokens[token] = org
+            self._token_users[token] = user_id
             self.issued_tokens.append(token)
         return {
             "access_token": token,
             "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
             "scope": "api",
-            "instance_url": self.url,
-            "id": f"{self.url}/id/{org.org_id}/{user_id}",
+            "instance_url": instance_url,
+            "id": f"{instance_url}/id/{org.org_id}/{user_id}",
             "token_type": "Bearer",
             "issued_at": str(int(time.time() * 1000)),
         }
@@ -191,7 +203,13 @@ class FakeSalesforce:
             raise ApiError(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred.")
         return org
 
-    def query(self, org: FakeOrg, text: str, version: str) -> dict[str, Any]:
+    def running_user(self, header: str | None) -> str | None:
+        with self._lock:
+            return self._token_users.get((header or "").removeprefix("Bearer ").strip())
+
+    def query(
+        self, org: FakeOrg, text: str, version: str, user_id: str | None = None
+    ) -> dict[str, Any]:
         try:
             parsed = soql.parse(text)
         except soql.MalformedQuery as exc:
@@ -206,12 +224,26 @@ class FakeSalesforce:
                 "supported. If you are attempting to use a custom object, be sure to append the "
                 "'__c' after the entity name.",
             )
-        if parsed.sobject == "LoginEvent" and soql.where_fields(parsed.where) - {"EventDate"}:
-            raise ApiError(400, "MALFORMED_QUERY", "LoginEvent can only be filtered on EventDate")
-        records = soql.run(parsed, org.objects.get(parsed.sobject, []))
+        if parsed.sobject == "LoginEvent":
+            _check_login_event_filter(parsed.where)
+        records = soql.run(parsed, self._visible(org, parsed.sobject, user_id))
         if parsed.sobject == "OauthToken":
             records = records[:OAUTH_TOKEN_CAP]
         return self._page(_Cursor(org, records, 0, version))
+
+    def _visible(self, org: FakeOrg, sobject: str, user_id: str | None) -> list[dict[str, Any]]:
+        """What the running user may see: Salesforce filters quietly instead of refusing.
+
+        Without Customize Application, OauthToken lists only the user's own tokens; without
+        Manage Users, LoginHistory only the user's own logins (object reference, both objects).
+        """
+        if sobject == "UserPermissionAccess":
+            return [{"attributes": {"type": sobject}, **org.permissions}]
+        records = org.objects.get(sobject, [])
+        own_only = (
+            sobject == "OauthToken" and not org.permissions["PermissionsCustomizeApplication"]
+        ) or (sobject == "LoginHistory" and not org.permissions["PermissionsManageUsers"])
+        return [r for r in records if r.get("UserId") == user_id] if own_only else records
 
     def next_page(self, org: FakeOrg, locator: str) -> dict[str, Any]:
         with self._lock:
@@ -257,6 +289,10 @@ class FakeSalesforce:
         base = f"/services/data/v{version}/apps/oauth/usage"
         if org.faults.usage_shape == "unrecognised":
             return {"usage": {"items": "unexpected"}, "currentPageUrl": f"{base}?page=0"}
+        if not rest and org.faults.usage_endless:
+            page = int(params.get("page", 0))
+            endless = [{"identifier": f"0H4{page:012d}", "label": f"Endless {page}"}]
+            return {"apps": endless, "nextPageUrl": f"{base}?page={page + 1}"}
         if not rest:
             apps = [
                 _app_object(a, org.faults.usage_shape)
@@ -279,6 +315,38 @@ class FakeSalesforce:
         if len(rest) == 3 and rest[2] == "tokens":
             return {"tokens": users.get(rest[1], [])}
         raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+def _check_login_event_filter(where: Any) -> None:
+    """LoginEvent (a big object) takes EventDate, or EventDate then EventIdentifier, ANDed;
+    comparison operators only on the last expression, `!=` never (platform events guide,
+    "LoginEvent": "Filter on EventDate ... comparison operators ... last expression")."""
+    if soql.where_fields(where) - {"EventDate", "EventIdentifier"}:
+        raise ApiError(400, "MALFORMED_QUERY", "LoginEvent can only be filtered on EventDate")
+    expressions: list[Any] = []
+
+    def flatten(node: Any) -> None:
+        if node is None:
+            return
+        if node[0] == "or":
+            raise ApiError(400, "MALFORMED_QUERY", "OR is not supported on LoginEvent filters")
+        if node[0] == "and":
+            flatten(node[1])
+            flatten(node[2])
+        else:
+            expressions.append(node)
+
+    flatten(where)
+    for position, node in enumerate(expressions):
+        operator = node[2] if node[0] == "cmp" else "in"
+        last = position == len(expressions) - 1
+        if operator == "!=" or operator == "in" or (operator != "=" and not last):
+            raise ApiError(
+                400,
+                "MALFORMED_QUERY",
+                "LoginEvent: comparison operators are only supported on the last expression "
+                "of the WHERE clause",
+            )
 
 
 def _collection(
@@ -309,10 +377,14 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read request_log
+        pass
+
+    def _log_request_line(self) -> None:
+        """One entry per request (the base class would add a second after the response)."""
         self.fake.request_log.append(f"{self.command} {urlparse(self.path).path}")
 
     def do_POST(self) -> None:
-        self.log_message("")
+        self._log_request_line()
         length = int(self.headers.get("Content-Length", 0))
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
         if urlparse(self.path).path != "/services/oauth2/token":
@@ -325,12 +397,12 @@ class _Handler(BaseHTTPRequestHandler):
             user, _, password = base64.b64decode(header[6:]).decode().partition(":")
             basic = (user, password)
         try:
-            self._send_json(200, self.fake.issue_token(form, basic))
+            self._send_json(200, self.fake.issue_token(form, basic, self.headers.get("Host", "")))
         except ApiError as exc:
             self._send_json(exc.status, {"error": exc.error_code, "error_description": exc.message})
 
     def do_GET(self) -> None:
-        self.log_message("")
+        self._log_request_line()
         url = urlparse(self.path)
         match = API.match(url.path)
         params = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -340,7 +412,8 @@ class _Handler(BaseHTTPRequestHandler):
             org = self.fake.authorize(self.headers.get("Authorization"))
             version, rest = match.group(1), match.group(2).rstrip("/").split("/")
             if rest[0] in ("query", "queryAll") and len(rest) == 1:
-                body = self.fake.query(org, params.get("q", ""), version)
+                user_id = self.fake.running_user(self.headers.get("Authorization"))
+                body = self.fake.query(org, params.get("q", ""), version, user_id)
             elif rest[0] in ("query", "queryAll") and len(rest) == 2:
                 body = self.fake.next_page(org, rest[1])
             elif rest == ["limits"]:
