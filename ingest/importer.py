@@ -29,6 +29,7 @@ from .formats.records import (
     elf_row,
     normalizer_for,
 )
+from .formats.redact import redact, redacted_row
 from .formats.sniff import RECORD_CSV_SIGNATURES, FileKind, sniff
 from .load import BatchResult, Loader, Problem, StagedRecord
 from .sfid import is_salesforce_id, to18
@@ -171,7 +172,9 @@ def _record_csv(path: Path, header: list[str]) -> Iterator[Item]:
         for values in reader:
             if len(values) != len(names):
                 yield Problem(
-                    start, f"expected {len(names)} columns, found {len(values)}", ",".join(values)
+                    start,
+                    f"expected {len(names)} columns, found {len(values)}",
+                    redacted_row(names, values),
                 )
             else:
                 yield (start, kind, dict(zip(names, values, strict=True)))
@@ -252,6 +255,6 @@ def _load_elf_rows(
 
 def _preview(record: object) -> str:
     try:
-        return json.dumps(record, default=str)[:4000]
+        return json.dumps(redact(record), default=str)[:4000]
     except (TypeError, ValueError):
         return repr(record)[:4000]

@@ -19,7 +19,7 @@ from ..netlist import parse_ip
 from ..sfid import is_salesforce_id, to18
 from ..timeparse import parse_salesforce_time
 from ..vocab import LOGIN_TYPE_API_NAMES, SUBTYPE_GRANT, subtype_key
-from .redact import redact
+from .redact import redact, scrub_text
 
 OAUTH_LOGIN_TYPES = {"Remote Access 2.0", "Remote Access Client"}
 
@@ -89,7 +89,7 @@ def elf_row(record: Mapping[str, Any]) -> dict[str, str | None]:
     """An ELF row as JSON (any key case) → upper-case column names and text values."""
     row: dict[str, str | None] = {}
     for key, value in record.items():
-        name = str(key).upper()
+        name = scrub_text(str(key)).upper()  # a token-shaped key must not become a column
         if value is None or value == "":
             row[name] = None  # as DuckDB reads Salesforce's quoted empty CSV values
         elif name == "TIMESTAMP" and isinstance(value, float):
