@@ -30,7 +30,7 @@ from .formats.records import (
     normalizer_for,
 )
 from .formats.redact import redact, redacted_row
-from .formats.sniff import RECORD_CSV_SIGNATURES, FileKind, sniff
+from .formats.sniff import FileKind, record_csv_kind, sniff
 from .load import BatchResult, Loader, Problem, StagedRecord
 from .sfid import is_salesforce_id, to18
 
@@ -163,8 +163,7 @@ def _json_items(path: Path) -> Iterator[Item]:
 
 
 def _record_csv(path: Path, header: list[str]) -> Iterator[Item]:
-    lowered = {name.strip().lower() for name in header}
-    kind = next(k for k, sig in RECORD_CSV_SIGNATURES.items() if sig <= lowered)
+    kind = record_csv_kind(header)
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         names = next(reader)
