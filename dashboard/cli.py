@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from ingest import config as config_module
+from ingest import private_files
 from ingest.errors import ConfigError, InputError, TokensentryError
 from ingest.timeparse import now_utc, parse_when
 
@@ -63,10 +64,10 @@ def _store_options(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             code = command(settings, **kwargs)
         except (ConfigError, InputError) as exc:
-            output.stderr().print(f"[red]error:[/] {exc}", highlight=False)
+            output.stderr().print(f"[red]error:[/] {output.markup_safe(exc)}", highlight=False)
             sys.exit(2)
         except TokensentryError as exc:
-            output.stderr().print(f"[red]error:[/] {exc}", highlight=False)
+            output.stderr().print(f"[red]error:[/] {output.markup_safe(exc)}", highlight=False)
             sys.exit(1)
         sys.exit(code or 0)
 
@@ -108,6 +109,7 @@ def cli(ctx: click.Context, db: Path, config_path: Path, verbose: bool) -> None:
 
     Data flows one way: import / ingest → events → detect → alerts → dashboard.
     """
+    private_files.restrict_umask()  # stores, downloads, e-mails, exports: owner-only
     ctx.obj = Settings(db=db, config=config_path, verbose=verbose)
 
 

@@ -67,6 +67,7 @@ _FINGERPRINT_PREFIX = "[redacted sha256:"
 
 _SECRET_KEY_WORDS = (
     r"[A-Za-z_.\-]*(?:token|secret|password|passwd|assertion|api_?key|session_?id)"
+    r"[A-Za-z0-9_]*"  # custom-field suffixes: ns__Password__c
     r"|(?:sid|code|code_verifier|client_assertion|jwt)"
 )
 # (pattern, replacement) in the order they are applied; the DuckDB twins are below.
@@ -215,7 +216,8 @@ _SQL_SHAPES: tuple[tuple[str, str], ...] = (
     (r"(?i)\b(authorization)(\"?\s*[:=]\s*\"?)[^\s\"',;]+(\s+[^\s\"',;]+)?", r"\1\2" + REDACTED),
     (
         r"(?i)(^|[^A-Za-z0-9_])([A-Za-z_.\-]*(token|secret|password|passwd|assertion|api_?key"
-        r"|session_?id)|sid|code|code_verifier|client_assertion|jwt)(\"?'?\s*[:=]\s*\"?'?)"
+        r"|session_?id)[A-Za-z0-9_]*|sid|code|code_verifier|client_assertion|jwt)"
+        r"(\"?'?\s*[:=]\s*\"?'?)"
         r"[^\s&\"',;}<>\[]+",
         r"\1\2\4" + REDACTED,
     ),
