@@ -71,11 +71,13 @@ def markup_safe(value: object) -> str:
 
 
 def csv_cell(value: object) -> object:
-    """A CSV value a spreadsheet shows as text: a leading formula character gets a `'`."""
+    """A CSV value a spreadsheet shows as text: a leading formula character gets a `'`, and
+    control characters become visible escapes (a CSV is also read with `cat`)."""
     if not isinstance(value, str):
         return value
     text = scrub_text(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    prefix = "'" if text.startswith(_FORMULA_START) else ""
+    return prefix + _UNSAFE_CHARS.sub(_visible_escape, text)
 
 
 def _visible_escape(match: re.Match[str]) -> str:
