@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from .formats.redact import (
+    has_secret_name,
     is_secret_name,
     may_hold_secret,
     redact,
@@ -92,9 +93,12 @@ SALESFORCE_IP_MARKER = "salesforce.com ip"
 
 
 def redacted_column_sql(name: str) -> str:
-    """A stored ELF column: secret-named columns keep a fingerprint, the rest are scrubbed."""
-    function = "fingerprint_secret" if is_secret_name(name) else "scrub_secrets"
-    return f"{function}({quote_ident(name)})"
+    """A stored ELF column: secret-named columns keep a fingerprint, the rest are scrubbed
+    (in rows whose `_maybe_secret` test passed)."""
+    column = quote_ident(name)
+    if is_secret_name(name):
+        return f"fingerprint_secret({column})"
+    return f"CASE WHEN _maybe_secret THEN scrub_secrets({column}) ELSE {column} END"
 
 
 def quote_ident(name: str) -> str:
@@ -225,6 +229,9 @@ class Loader:
         org_literal = quote_literal(default_org) if default_org else "NULL"
         types = ", ".join(quote_literal(t) for t in ELF_EVENT_TYPES)
         line_expr = "_line" if has_line else "CAST(NULL AS BIGINT)"
+        # One test per row over all its values (cheaper than one per value); only rows that
+        # pass it have their values scrubbed one by one on the way into raw_elf and events.
+        row_text = "concat_ws(chr(31), {})".format(", ".join(quote_ident(c) for c in columns))
         con.execute("DROP TABLE IF EXISTS elf_batch")
         con.execute(
             f"""CREATE TEMP TABLE elf_batch AS
@@ -235,7 +242,8 @@ class Loader:
                          {record_hash} AS _record_id, {ELF_TIME_SQL} AS _occurred_at,
                          coalesce(sf_id18(USER_ID_DERIVED), sf_id18(USER_ID)) AS _user_id,
                          lower(trim(coalesce(nullif(SOURCE_IP, ''), nullif(CLIENT_IP, ''))))
-                             AS _ip
+                             AS _ip,
+                         may_hold_secret({row_text}) AS _maybe_secret
                   FROM {source})"""
         )
         result = BatchResult(
@@ -259,7 +267,10 @@ class Loader:
         self._add_raw_elf_columns(columns)
         # Repeated rows are dropped before ordinals are taken, so a file with a repeated line
         # fingerprints its logins exactly like a file without it.
-        scrubbed = ", ".join(f"scrub_secrets({c}) AS {c}" for c in ELF_TEXT_COLUMNS)
+        scrubbed = ", ".join(
+            f"CASE WHEN _maybe_secret THEN scrub_secrets({c}) ELSE {c} END AS {c}"
+            for c in ELF_TEXT_COLUMNS
+        )
         events_sql = ELF_EVENTS_SQL.format(batch="elf_batch", types=types, scrubbed=scrubbed)
         with self._transaction():
             self._stage_candidates(events_sql)
@@ -546,7 +557,7 @@ def _payload_text(payload: dict[str, Any]) -> str:
     """The payload as stored. Normalizers redact already; this is the last door before the
     table, for any record a source builds itself (one cheap test per record)."""
     text = json.dumps(payload, default=str)
-    if may_hold_secret(text):
+    if may_hold_secret(text) or has_secret_name(payload):
         text = json.dumps(redact(payload), default=str)
     return text
 
