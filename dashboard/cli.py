@@ -18,6 +18,7 @@ import click
 from ingest import config as config_module
 from ingest import private_files
 from ingest.errors import ConfigError, InputError, TokensentryError
+from ingest.formats.redact import scrub_log_records
 from ingest.timeparse import now_utc, parse_when
 
 from . import output
@@ -110,6 +111,7 @@ def cli(ctx: click.Context, db: Path, config_path: Path, verbose: bool) -> None:
     Data flows one way: import / ingest → events → detect → alerts → dashboard.
     """
     private_files.restrict_umask()  # stores, downloads, e-mails, exports: owner-only
+    scrub_log_records()  # no library's log line carries a token either
     ctx.obj = Settings(db=db, config=config_path, verbose=verbose)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import re
 from typing import Any
 
@@ -291,3 +292,31 @@ CREATE OR REPLACE TEMP MACRO scrub_secrets(v) AS {_scrub_sql()};
 CREATE OR REPLACE TEMP MACRO fingerprint_secret(v) AS CASE WHEN coalesce(v, '') = '' THEN v
     ELSE {_sql_literal(_FINGERPRINT_PREFIX)} || left(sha256(v), 16) || ']' END;
 """
+
+
+# -- logging ----------------------------------------------------------------------------------
+
+
+def scrub_log_records() -> None:
+    """Make every log record of this process pass through `scrub_text` as it is created.
+
+    Libraries log what they see (simple-salesforce and urllib3 log URLs and response texts),
+    so the message, its arguments and any traceback are rendered and scrubbed here, before
+    any handler can write them. Installing twice is harmless.
+    """
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "scrubs_secrets", False):
+        return
+
+    def scrubbed_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        try:
+            record.msg, record.args = scrub_text(record.getMessage()), None
+        except (TypeError, ValueError):  # a malformed format: keep it, scrubbed as text
+            record.msg, record.args = scrub_text(f"{record.msg!r} {record.args!r}"), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = scrub_text(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    scrubbed_record.scrubs_secrets = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(scrubbed_record)

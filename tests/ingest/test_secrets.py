@@ -350,3 +350,25 @@ def _walk(value, key=""):
             yield from _walk(item, key)
     else:
         yield key, value
+
+
+def test_log_lines_are_scrubbed_before_any_handler_sees_them(caplog):
+    import logging
+
+    from ingest.formats.redact import scrub_log_records
+
+    previous = logging.getLogRecordFactory()
+    scrub_log_records()
+    scrub_log_records()  # idempotent
+    try:
+        logger = logging.getLogger("simple_salesforce.test")
+        with caplog.at_level(logging.DEBUG):
+            logger.debug("GET %s?%s", "https://x.my.salesforce.com/id", FREE_TEXT)
+            try:
+                raise RuntimeError(f"token endpoint said {REFRESH_TOKEN}")
+            except RuntimeError:
+                logger.exception("refresh failed with %s", marker("Log"))
+        assert marker("Log") in caplog.text and "GET https://x.my.salesforce.com/id" in caplog.text
+        assert [leak for leak in LEAKS if leak in caplog.text] == []
+    finally:
+        logging.setLogRecordFactory(previous)
