@@ -372,3 +372,42 @@ def test_log_lines_are_scrubbed_before_any_handler_sees_them(caplog):
         assert [leak for leak in LEAKS if leak in caplog.text] == []
     finally:
         logging.setLogRecordFactory(previous)
+
+
+def test_oauth_token_and_partner_payloads_keep_only_known_fields(store, tmp_path):
+    """Where the fields are documented, unknown ones are not stored at all: a secret under a
+    name no rule recognises still stays out."""
+    token = {
+        "attributes": {"type": "OauthToken"},
+        "APPNAME": "Acme Sync",  # Data Loader upper-cases field names
+        "UserId": "0055g00000AbCdE",
+        "LastUsedDate": "2026-11-01T00:00:00.000+0000",
+        "UseCount": 3,
+        "DeleteToken": "LeakDeleteTokenPlain",
+        "Handle": "LeakUnnamedSecret1",
+    }
+    partner = tmp_path / "p.jsonl"
+    partner.write_text(
+        json.dumps(
+            {
+                "ts": "2026-11-01T09:30:00Z", "org_id": ORG15, "app": "Acme Sync",
+                "user_id": None, "grant_type": "refresh_token", "token_fp": "fp-1",
+                "new_token_fp": "fp-2", "egress_ip": "203.0.113.5", "worker": "w1",
+                "outcome": "success", "error_description": None, "pkce": None,
+                "x_handle": "LeakUnnamedSecret2",
+            }
+        )
+        + "\n"
+    )  # fmt: skip
+    run_import(store, write_json(tmp_path / "t.json", envelope([token])), partner, org=ORG15)
+    payloads = {
+        source: json.loads(payload)
+        for source, payload in store.execute(
+            "SELECT source_id, payload FROM raw_records"
+        ).fetchall()
+    }
+    assert payloads["soql:OauthToken"]["_dropped_fields"] == ["DeleteToken", "Handle"]
+    assert payloads["soql:OauthToken"]["APPNAME"] == "Acme Sync"
+    assert payloads["partner_token_log"]["_dropped_fields"] == ["x_handle"]
+    assert payloads["partner_token_log"]["token_fp"] == "fp-1"
+    assert "LeakUnnamedSecret" not in json.dumps(payloads)
