@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import sys
 from typing import Any
@@ -73,6 +74,8 @@ def markup_safe(value: object) -> str:
 def csv_cell(value: object) -> object:
     """A CSV value a spreadsheet shows as text: a leading formula character gets a `'`, and
     control characters become visible escapes (a CSV is also read with `cat`)."""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
     if not isinstance(value, str):
         return value
     text = scrub_text(value)
@@ -94,8 +97,20 @@ def stderr() -> Console:
 
 
 def print_json(value: Any) -> None:
-    # json.dumps escapes control and non-ASCII characters, so only secrets need scrubbing.
-    sys.stdout.write(json.dumps(redact(value), indent=2, default=str) + "\n")
+    # json.dumps escapes control and non-ASCII characters, so only secrets need scrubbing;
+    # a missing value read through pandas (NaN) is written as null, which JSON parsers accept.
+    text = json.dumps(_nan_to_none(redact(value)), indent=2, default=str)
+    sys.stdout.write(text + "\n")
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(item) for item in value]
+    return value
 
 
 def alerts_csv(records: list[dict[str, Any]]) -> str:

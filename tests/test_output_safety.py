@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import pty
 import select
@@ -153,3 +154,15 @@ def test_every_formula_start_is_neutralised(start):
 def test_control_and_bidi_characters_become_visible(character):
     shown = output.plain(f"a{character}b")
     assert character not in shown and shown.startswith("a\\") and shown.endswith("b")
+
+
+def test_missing_values_are_empty_in_csv_and_null_in_json(hostile_store):
+    """An alert without an app (a Login ELF line has none) must not print as `nan`."""
+    args, _ = hostile_store
+    runner = CliRunner()
+    rows = list(
+        csv.DictReader(io.StringIO(runner.invoke(cli, [*args, "alerts", "--format", "csv"]).output))
+    )
+    assert "nan" not in {row["app"] for row in rows} and "" in {row["app"] for row in rows}
+    records = json.loads(runner.invoke(cli, [*args, "alerts", "--format", "json"]).output)
+    assert None in {record["app"] for record in records}
