@@ -18,17 +18,29 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from .formats.redact import (
+    has_secret_name,
+    is_secret_name,
+    may_hold_secret,
+    redact,
+    scrub_optional,
+    scrub_text,
+)
+from .merge import EventMerger
+from .netlist import parse_ip
 from .normalize import (
+    ELF_BAD_IP_SQL,
     ELF_COLUMNS_READ,
     ELF_EVENT_TYPES,
     ELF_EVENTS_SQL,
     ELF_PROBLEM_SQL,
+    ELF_TEXT_COLUMNS,
     ELF_TIME_SQL,
+    ELF_VALID_IPV4,
     EVENT_COLUMN_TYPES,
     EVENT_COLUMNS,
-    IDENTITY_KEY_SQL,
-    event_id_sql,
 )
+from .sqltext import quote_ident, quote_literal
 
 _ARROW_TYPES = {
     "TIMESTAMP": pa.timestamp("us"),
@@ -58,6 +70,7 @@ class Problem:
     line: int | None
     reason: str
     raw_text: str | None = None
+    record_index: int | None = None  # position in an API page, where there is no line
 
 
 @dataclass
@@ -75,15 +88,20 @@ class StagedRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+SALESFORCE_IP_MARKER = "salesforce.com ip"
+"""Lower-cased: what Salesforce documents in place of an IP for its own internal requests."""
 
 
-def quote_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def redacted_column_sql(name: str) -> str:
+    """A stored ELF column: secret-named columns keep a fingerprint, the rest are scrubbed
+    (in rows whose `_maybe_secret` test passed)."""
+    column = quote_ident(name)
+    if is_secret_name(name):
+        return f"fingerprint_secret({column})"
+    return f"CASE WHEN _maybe_secret THEN scrub_secrets({column}) ELSE {column} END"
 
 
-class Loader:
+class Loader(EventMerger):
     """Loads batches for one run. `now` is passed in so tests pin time without patching."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, *, run_id: str, now: datetime) -> None:
@@ -94,23 +112,56 @@ class Loader:
     # -- quarantine ---------------------------------------------------------------------------
 
     def quarantine(self, origin: str, input_key: str, problems: Iterable[Problem]) -> int:
-        rows = [
-            (
-                hashlib.md5(f"{input_key}|{p.line}|{p.reason}".encode()).hexdigest(),
-                self.run_id,
-                origin,
-                p.line,
-                p.reason,
-                p.raw_text[:4000] if p.raw_text else None,
-                self.now,
+        """Write one quarantine entry per problem not quarantined before; return how many
+        were written, which is what the run reports as `rows_quarantined`.
+
+        Reasons and raw text are scrubbed of secrets here, the one door into the table. An
+        entry's id is its input, place (line or record index), reason and text, so importing
+        a file again or re-reading an API page adds nothing, and two rejected records of one
+        page never collapse into one entry.
+        """
+        rows = []
+        for problem in problems:
+            raw = scrub_optional(problem.raw_text[:4000] if problem.raw_text else None)
+            reason = scrub_text(problem.reason)
+            identity = "|".join(
+                str(part) for part in (input_key, problem.line, problem.record_index, reason, raw)
             )
-            for p in problems
-        ]
-        if rows:
-            self.con.executemany(
-                "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows
+            rows.append(
+                (
+                    hashlib.md5(identity.encode()).hexdigest(),
+                    self.run_id,
+                    scrub_text(origin),
+                    problem.line,
+                    reason,
+                    raw,
+                    self.now,
+                    problem.record_index,
+                )
             )
-        return len(rows)
+        if not rows:
+            return 0
+        table = pa.table(
+            {
+                "quarantine_id": pa.array([r[0] for r in rows], pa.string()),
+                "run_id": pa.array([r[1] for r in rows], pa.string()),
+                "origin": pa.array([r[2] for r in rows], pa.string()),
+                "line": pa.array([r[3] for r in rows], pa.int64()),
+                "reason": pa.array([r[4] for r in rows], pa.string()),
+                "raw_text": pa.array([r[5] for r in rows], pa.string()),
+                "quarantined_at": pa.array([r[6] for r in rows], pa.timestamp("us")),
+                "record_index": pa.array([r[7] for r in rows], pa.int64()),
+            }
+        )
+        self.con.register("quarantine_arrow", table)
+        try:
+            written = self.con.execute(
+                "INSERT INTO quarantine BY NAME SELECT * FROM quarantine_arrow "
+                "ON CONFLICT DO NOTHING"
+            ).fetchone()[0]  # type: ignore[index]
+        finally:
+            self.con.unregister("quarantine_arrow")
+        return int(written)
 
     # -- EventLogFile rows --------------------------------------------------------------------
 
@@ -170,6 +221,9 @@ class Loader:
         org_literal = quote_literal(default_org) if default_org else "NULL"
         types = ", ".join(quote_literal(t) for t in ELF_EVENT_TYPES)
         line_expr = "_line" if has_line else "CAST(NULL AS BIGINT)"
+        # One test per row over all its values (cheaper than one per value); only rows that
+        # pass it have their values scrubbed one by one on the way into raw_elf and events.
+        row_text = "concat_ws(chr(31), {})".format(", ".join(quote_ident(c) for c in columns))
         con.execute("DROP TABLE IF EXISTS elf_batch")
         con.execute(
             f"""CREATE TEMP TABLE elf_batch AS
@@ -178,12 +232,16 @@ class Loader:
             FROM (SELECT *, {missing + "," if missing else ""} {line_expr} AS _line_no,
                          sf_id18(coalesce(ORGANIZATION_ID, {org_literal})) AS _org_id,
                          {record_hash} AS _record_id, {ELF_TIME_SQL} AS _occurred_at,
-                         coalesce(sf_id18(USER_ID_DERIVED), sf_id18(USER_ID)) AS _user_id
+                         coalesce(sf_id18(USER_ID_DERIVED), sf_id18(USER_ID)) AS _user_id,
+                         lower(trim(coalesce(nullif(SOURCE_IP, ''), nullif(CLIENT_IP, ''))))
+                             AS _ip,
+                         may_hold_secret({row_text}) AS _maybe_secret
                   FROM {source})"""
         )
         result = BatchResult(
             rows_read=con.execute("SELECT count(*) FROM elf_batch").fetchone()[0]  # type: ignore[index]
         )
+        self._check_elf_addresses(types)
         # A row repeated within the file loads once (copies are identical); a row already stored
         # is not fresh. Both are rare, so they are found by joins that touch only those rows.
         con.execute(
@@ -201,11 +259,15 @@ class Loader:
         self._add_raw_elf_columns(columns)
         # Repeated rows are dropped before ordinals are taken, so a file with a repeated line
         # fingerprints its logins exactly like a file without it.
-        events_sql = ELF_EVENTS_SQL.format(batch="elf_batch", types=types)
+        scrubbed = ", ".join(
+            f"CASE WHEN _maybe_secret THEN scrub_secrets({c}) ELSE {c} END AS {c}"
+            for c in ELF_TEXT_COLUMNS
+        )
+        events_sql = ELF_EVENTS_SQL.format(batch="elf_batch", types=types, scrubbed=scrubbed)
         with self._transaction():
             self._stage_candidates(events_sql)
             new, enriched = self.merge_events()
-            original = ", ".join(quote_ident(c) for c in columns)
+            original = ", ".join(f"{redacted_column_sql(c)} AS {quote_ident(c)}" for c in columns)
             inserted = con.execute(
                 f"""INSERT INTO raw_elf BY NAME
                 SELECT {original}, _org_id, _record_id, _occurred_at,
@@ -226,6 +288,8 @@ class Loader:
         locate_lines: Callable[[list[tuple[str, ...]]], list[int | None]] | None,
     ) -> int:
         selected = ", ".join(quote_ident(c) for c in columns)
+        # The values stay raw until here so their lines can be found in the file; the text
+        # stored is redacted (secret-named columns by name, everything else by shape).
         bad = self.con.execute(
             f"SELECT _line_no, _problem, {selected} FROM elf_batch "
             "WHERE _problem IS NOT NULL ORDER BY _line_no"
@@ -240,7 +304,7 @@ class Loader:
                 Problem(
                     line=line,
                     reason=row[1],
-                    raw_text=json.dumps(dict(zip(columns, row[2:], strict=True))),
+                    raw_text=json.dumps(redact(dict(zip(columns, row[2:], strict=True)))),
                 )
                 for line, row in zip(lines, bad, strict=True)
             ),
@@ -248,6 +312,40 @@ class Loader:
         )
         with self._transaction():
             return self.quarantine(origin, input_key, problems)
+
+    def _check_elf_addresses(self, types: str) -> None:
+        """Quarantine rows whose source IP is neither an address nor Salesforce's documented
+        `Salesforce.com IP` marker, so it never becomes an event's IP; write IPv6 and
+        IPv4-mapped addresses in the form the record normalizers use.
+
+        Dotted quads are recognised in SQL; the few distinct other values go through
+        `ipaddress`, which knows every IPv6 spelling.
+        """
+        con = self.con
+        candidates = con.execute(
+            f"""SELECT DISTINCT _ip FROM elf_batch
+            WHERE _problem IS NULL AND EVENT_TYPE IN ({types}) AND _ip IS NOT NULL
+              AND _ip <> {quote_literal(SALESFORCE_IP_MARKER)}
+              AND NOT regexp_full_match(_ip, {quote_literal(ELF_VALID_IPV4)})"""
+        ).fetchall()
+        fixes: list[tuple[str, str | None]] = []
+        for (text,) in candidates:
+            address = parse_ip(text)
+            if address is None or str(address) != text:
+                fixes.append((text, None if address is None else str(address)))
+        if not fixes:
+            return
+        table = pa.table(
+            {
+                "raw_ip": pa.array([raw for raw, _ in fixes], pa.string()),
+                "address": pa.array([address for _, address in fixes], pa.string()),
+            }
+        )
+        con.register("elf_ip_fixes", table)
+        try:
+            con.execute(ELF_BAD_IP_SQL)
+        finally:
+            con.unregister("elf_ip_fixes")
 
     def _add_raw_elf_columns(self, columns: list[str]) -> None:
         known = {row[0].upper() for row in self.con.execute("DESCRIBE raw_elf").fetchall()}
@@ -299,111 +397,6 @@ class Loader:
             con.execute("DROP TABLE IF EXISTS rec_batch")
         return result
 
-    # -- events ---------------------------------------------------------------------------------
-
-    def _stage_candidates(self, select_sql: str) -> None:
-        """TEMP `event_candidates`: normalized rows with their `event_id` (see normalize.py).
-
-        Every login starts as ordinal 1 of its identity key. Only keys that repeat in this
-        batch, or that this source already delivered, are renumbered; they are few, so no
-        window sorts the whole batch.
-        """
-        con = self.con
-        con.execute("DROP TABLE IF EXISTS event_candidates")
-        con.execute(
-            f"""CREATE TEMP TABLE event_candidates AS
-            SELECT {event_id_sql("1", seen="0")} AS event_id, *
-            FROM (SELECT {IDENTITY_KEY_SQL} AS identity_key, * FROM ({select_sql})) c"""
-        )
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE candidate_seen AS
-            SELECT k.identity_key, k._source_id, count(*) AS seen
-            FROM (SELECT DISTINCT identity_key, _source_id FROM event_candidates
-                  WHERE _is_login AND _fresh) k
-            JOIN events e ON e.identity_key = k.identity_key
-                         AND list_contains(e.sources, k._source_id)
-            GROUP BY ALL"""
-        )
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE candidate_renumber AS
-            WITH affected AS (
-                SELECT identity_key, _source_id FROM candidate_seen
-                UNION
-                SELECT identity_key, _source_id FROM event_candidates
-                WHERE _is_login AND _fresh GROUP BY ALL HAVING count(*) > 1)
-            SELECT c.rowid AS candidate_row, {event_id} AS event_id
-            FROM event_candidates c
-            SEMI JOIN affected a ON a.identity_key = c.identity_key AND a._source_id = c._source_id
-            LEFT JOIN candidate_seen s
-                ON s.identity_key = c.identity_key AND s._source_id = c._source_id
-            WHERE c._is_login AND c._fresh""".format(
-                event_id=event_id_sql(
-                    "row_number() OVER (PARTITION BY c.identity_key, c._source_id "
-                    "ORDER BY c.occurred_at, c._record_key)",
-                    seen="coalesce(s.seen, 0)",
-                )
-            )
-        )
-        con.execute(
-            """UPDATE event_candidates SET event_id = r.event_id FROM candidate_renumber r
-            WHERE event_candidates.rowid = r.candidate_row"""
-        )
-        con.execute("DROP TABLE candidate_seen")
-        con.execute("DROP TABLE candidate_renumber")
-
-    def merge_events(self) -> tuple[int, int]:
-        """Merge fresh rows of TEMP `event_candidates` into events; return (new, enriched).
-
-        A login already known from another source is enriched: empty fields are filled, the
-        more precise timestamp wins (LoginHistory has whole seconds, ELF milliseconds), and
-        the source is added to `sources`. Existing non-empty values are never overwritten.
-        """
-        con = self.con
-        duplicated = con.execute(
-            "SELECT count(*) - count(DISTINCT event_id) FROM event_candidates WHERE _fresh"
-        ).fetchone()[0]  # type: ignore[index]
-        if duplicated:
-            raise AssertionError(f"{duplicated} candidate events share an event_id")
-        new, enriched = con.execute(
-            """SELECT count(*) FILTER (WHERE e.event_id IS NULL),
-                      count(*) FILTER (WHERE e.event_id IS NOT NULL)
-            FROM event_candidates c LEFT JOIN events e USING (event_id) WHERE c._fresh"""
-        ).fetchone()  # type: ignore[misc]
-        now = f"CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP)"
-        if enriched:
-            fill = ",\n".join(
-                f"{col} = coalesce(e.{col}, c.{col})"
-                for col in EVENT_COLUMNS
-                if col not in ("org_id", "occurred_at", "event_type")
-            )
-            con.execute(
-                f"""UPDATE events e SET
-                    occurred_at = greatest(e.occurred_at, c.occurred_at),
-                    {fill},
-                    sources = list_distinct(list_concat(e.sources, [c._source_id])),
-                    updated_at = {now}
-                FROM (SELECT * FROM event_candidates WHERE _fresh) c
-                WHERE e.event_id = c.event_id"""
-            )
-        if new:
-            columns = ", ".join(EVENT_COLUMNS)
-            values = ", ".join(f"c.{col}" for col in EVENT_COLUMNS)
-            anti_join = (
-                "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = c.event_id)"
-                if enriched
-                else ""
-            )
-            con.execute(
-                f"""INSERT INTO events
-                    (event_id, identity_key, {columns}, sources, first_run_id, ingested_at,
-                     updated_at)
-                SELECT c.event_id, c.identity_key, {values}, [c._source_id],
-                       {quote_literal(self.run_id)}, {now}, {now}
-                FROM event_candidates c WHERE c._fresh {anti_join}"""
-            )
-        con.execute("DROP TABLE IF EXISTS event_candidates")
-        return new, enriched
-
     # -- transactions ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -424,7 +417,7 @@ def _records_table(records: list[StagedRecord], origin: str) -> pa.Table:
         "org_id": (pa.string(), [r.org_id for r in records]),
         "_source_id": (pa.string(), [r.source_id for r in records]),
         "_record_key": (pa.string(), [r.record_id for r in records]),
-        "_payload": (pa.string(), [json.dumps(r.payload, default=str) for r in records]),
+        "_payload": (pa.string(), [_payload_text(r.payload) for r in records]),
         "_line": (pa.int64(), [r.line for r in records]),
         "_ordinal": (pa.int64(), list(range(len(records)))),
         "_has_event": (pa.bool_(), [r.event is not None for r in records]),
@@ -441,5 +434,20 @@ def _records_table(records: list[StagedRecord], origin: str) -> pa.Table:
             values = [r.occurred_at for r in records]
         else:
             values = [r.event.get(name) if r.event else None for r in records]
+            if kind == pa.string():
+                values = [_scrubbed(value) for value in values]
         columns[name] = pa.array(values, type=kind)
     return pa.table(columns)
+
+
+def _payload_text(payload: dict[str, Any]) -> str:
+    """The payload as stored. Normalizers redact already; this is the last door before the
+    table, for any record a source builds itself (one cheap test per record)."""
+    text = json.dumps(payload, default=str)
+    if may_hold_secret(text) or has_secret_name(payload):
+        text = json.dumps(redact(payload), default=str)
+    return text
+
+
+def _scrubbed(value: Any) -> Any:
+    return scrub_text(value) if isinstance(value, str) else value

@@ -10,12 +10,14 @@ row loads.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import duckdb
 
 from ..errors import InputError
 from ..load import BatchResult, Loader, Problem, quote_literal
+from .redact import redacted_row, safe_column_names
 
 
 def read_header(path: Path) -> list[str]:
@@ -23,7 +25,8 @@ def read_header(path: Path) -> list[str]:
         header = next(csv.reader(handle), None)
     if not header:
         raise InputError(f"{path}: empty file")
-    columns = [name.strip().upper() for name in header]
+    # Scrubbed before upper-casing: refresh tokens and JWTs are recognised by their case.
+    columns = [name.upper() for name in safe_column_names([name.strip() for name in header])]
     if len(set(columns)) != len(columns):
         duplicated = sorted({c for c in columns if columns.count(c) > 1})
         raise InputError(f"{path}: header repeats column(s) {', '.join(duplicated)}")
@@ -65,7 +68,11 @@ def load_file(loader: Loader, path: Path, *, default_org: str | None) -> BatchRe
             str(path),
             input_key,
             (
-                Problem(line=int(line), reason=f"{kind}: {message}", raw_text=text)
+                Problem(
+                    line=int(line),
+                    reason=f"{kind}: {message}",
+                    raw_text=redacted_row(columns, _split_line(text)),
+                )
                 for line, kind, message, text in bad_lines
             ),
         )
@@ -75,6 +82,14 @@ def load_file(loader: Loader, path: Path, *, default_org: str | None) -> BatchRe
         for table in ("elf_rejects", "elf_rejects_scan"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return result
+
+
+def _split_line(text: str) -> list[str]:
+    """A rejected line's values, so secret columns can be found by position."""
+    try:
+        return next(csv.reader(io.StringIO(text.strip("\r\n"), newline="")), [])
+    except csv.Error:
+        return [text]
 
 
 def _first_error_per_line(rows: list[tuple]) -> list[tuple]:
