@@ -304,7 +304,7 @@ class FakeSalesforce:
                 for a in org.apps
                 if a.app_id in org.oauth_usage and a.external_client_app
             ]
-            return _collection("apps", apps, base, params)
+            return _collection("apps", apps, base, params, paged=not org.faults.usage_ignores_page)
         app_id = rest[0]
         users = org.oauth_usage.get(app_id)
         app = next((a for a in org.apps if a.app_id == app_id), None)
@@ -323,10 +323,10 @@ class FakeSalesforce:
 
 
 def _collection(
-    key: str, items: list[dict[str, Any]], base: str, params: dict[str, str]
+    key: str, items: list[dict[str, Any]], base: str, params: dict[str, str], *, paged: bool = True
 ) -> dict[str, Any]:
     try:
-        page, size = int(params.get("page", 0)), int(params.get("pageSize", 100))
+        page, size = int(params.get("page", 0)) if paged else 0, int(params.get("pageSize", 100))
     except ValueError:
         raise ApiError(400, "INVALID_API_INPUT", "page and pageSize must be integers") from None
     if page < 0 or not 1 <= size <= 1000:

@@ -135,3 +135,12 @@ def test_full_permissions_say_nothing(store, initech, keys, tmp_path):
     summary = ingest(store, write_config(initech, keys, tmp_path))
     assert unit(summary, "login_history").status == "ok"
     assert not unit(summary, "login_history").notes
+
+
+def test_permissions_that_cannot_be_checked_are_said_not_guessed(store, initech, keys, tmp_path):
+    the_org(initech).licensed_objects.discard("UserPermissionAccess")
+    summary = ingest(store, write_config(initech, keys, tmp_path))
+    assert not summary.failed
+    history = unit(summary, "login_history")
+    assert history.status == "ok"
+    assert any(n.message.startswith("permissions not checked") for n in history.notes)
