@@ -1,8 +1,4 @@
-"""Read-only SQL shared by the command line, the Streamlit app, the digest and notebooks.
-
-Functions take an open connection and filters and return DataFrames or plain records; none
-imports Streamlit, so every surface shows the same numbers.
-"""
+"""Alerts: the list every surface shows, one alert's events, and the analyst's decision."""
 
 from __future__ import annotations
 
@@ -114,28 +110,6 @@ def severity_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
            WHERE coalesce(t.status, 'new') IN ('new', 'acknowledged') GROUP BY ALL"""
     ).fetchall()
     return {severity: count for severity, count in rows}
-
-
-def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = 50) -> pd.DataFrame:
-    return con.execute(
-        """SELECT run_id, stage, unit_id, org_id, started_at, finished_at, status, rows_read,
-                  rows_new, rows_quarantined, error
-           FROM runs ORDER BY started_at DESC, unit_id LIMIT ?""",
-        [limit],
-    ).df()
-
-
-def quarantine(con: duckdb.DuckDBPyConnection, limit: int = 200) -> pd.DataFrame:
-    return con.execute(
-        "SELECT origin, line, reason, quarantined_at FROM quarantine "
-        "ORDER BY quarantined_at DESC, origin, line LIMIT ?",
-        [limit],
-    ).df()
-
-
-def store_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    tables = ("raw_records", "raw_elf", "events", "alerts", "quarantine")
-    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}  # type: ignore[index]
 
 
 def set_triage(
