@@ -138,8 +138,8 @@ SELECT event_id,
               WHEN 'agent' THEN agent_app END AS app,
     CASE kind
         WHEN 'session' THEN CASE WHEN session_apps = 1
-            THEN 'session: the API calls of this login''s session (' || families
-                 || ') name only ' || session_app
+            THEN 'session: the API calls of this login''s session ('
+                 || coalesce(families, 'API') || ') name only ' || session_app
             ELSE 'ambiguous: the API calls of this login''s session name ' || session_names END
         WHEN 'owner' THEN CASE WHEN owner_apps = 1
             THEN 'token owner: the user''s refresh-token activity (' || seen_in
@@ -170,7 +170,8 @@ WHERE events.event_id = t.event_id
 # logged name only; its old inference would only confuse.
 CLEAR_SQL = """
 UPDATE events SET inferred_app = NULL, app_inferred_reason = NULL, app_confidence = NULL
-WHERE app_inferred_reason IS NOT NULL AND (app_name IS NOT NULL OR event_type <> 'login')
+WHERE (inferred_app IS NOT NULL OR app_inferred_reason IS NOT NULL)
+  AND (app_name IS NOT NULL OR event_type <> 'login')
 """
 
 
