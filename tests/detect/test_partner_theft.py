@@ -172,7 +172,7 @@ def world(tmp_path_factory):
                 "severity": severity,
                 "summary": summary_text,
                 "evidence": json.loads(evidence),
-            }  # fmt: skip
+            }
         )
     yield stories, alerts
     con.close()
