@@ -263,3 +263,39 @@ def test_no_partner_behaviour_rises_to_medium(world):
         if a["severity"] in ("medium", "high", "critical")
     ]
     assert loud == []
+
+
+def test_the_thiefs_side_arriving_hours_later_raises_the_rejection_to_critical(tmp_path):
+    """Hourly Login ELF files land 3-6 h late: the rejection is judged high first, and the
+    same alert becomes critical when Salesforce's side of the gap arrives."""
+    from ingest import db
+
+    story = Story("0055g00000LaTeE")
+    last = story.chain(datetime(2026, 11, 10, 6), 8)
+    story.rejected(last + STEP, story.tip)
+    thief = Story(story.user15)
+    thief.salesforce(last + timedelta(minutes=10), THIEF)
+    partner = write_partner_log(tmp_path / "token-exchange.jsonl", story.lines)
+    early = write_elf(tmp_path / "Login-0600.csv", "Login", story.logins)
+    late = write_elf(tmp_path / "Login-0700.csv", "Login", thief.logins)
+    hour = [datetime(2026, 11, 10, 12)]
+
+    def clock() -> datetime:
+        return hour[0]
+
+    with db.memory() as con:
+        import_paths(con, [partner, early], org_id=ORG, run_id="i1", now=clock)
+        hour[0] += timedelta(hours=1)
+        runner.run(con, config(), run_id="d1", now=clock)
+        first = con.execute(
+            "SELECT alert_id, severity FROM alerts WHERE detector_id = 'chain_rejection'"
+        ).fetchall()
+        hour[0] += timedelta(hours=5)
+        import_paths(con, [late], org_id=ORG, run_id="i2", now=clock)
+        hour[0] += timedelta(hours=1)
+        runner.run(con, config(), run_id="d2", now=clock)
+        second = con.execute(
+            "SELECT alert_id, severity FROM alerts WHERE detector_id = 'chain_rejection'"
+        ).fetchall()
+    assert [s for _, s in first] == ["high"]
+    assert second == [(first[0][0], "critical")]
