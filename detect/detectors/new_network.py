@@ -8,8 +8,9 @@ logins, which impossible travel leaves alone.
 
 Per (org, app) it learns the networks (/24 for IPv4, /48 for IPv6) of every refresh-token use
 and alerts, medium, on the first use from a network first seen at least `learning_days` after
-the app's first use in that org; nothing during an app's learning period. The country is
-reported next to the network.
+the app's first use in that org; nothing during an app's learning period. An alerted network
+that falls silent for `quiet_days` and then returns alerts again (a new alert, so an analyst who
+closed the first visit still sees the second). The country is reported next to the network.
 
 Blind spots: an attacker inside the partner's own egress networks (a compromised worker);
 apps whose refresh logins carry no app name (Login ELF alone); an egress that rotates through
@@ -44,17 +45,33 @@ networks AS (
 fresh AS (
     SELECT n.* FROM networks n JOIN apps a USING (org_id, app_key)
     WHERE n.network_first >= a.app_first + to_days(CAST(? AS BIGINT))
+),
+-- An alerted network's uses fall into visits: a use after `quiet_days` of silence starts one.
+marked AS (
+    SELECT u.*, f.network_first,
+        coalesce(u.occurred_at - lag(u.occurred_at) OVER w >= to_days(CAST(? AS BIGINT)), true)
+            AS starts_visit
+    FROM uses u JOIN fresh f USING (org_id, app_key, network)
+    WINDOW w AS (PARTITION BY u.org_id, u.app_key, u.network ORDER BY u.occurred_at, u.event_id)
+),
+visits AS (
+    SELECT *, max(CASE WHEN starts_visit THEN occurred_at END) OVER (
+        PARTITION BY org_id, app_key, network ORDER BY occurred_at, event_id
+        ROWS UNBOUNDED PRECEDING) AS visit_start
+    FROM marked
 )
-SELECT u.org_id, u.app_key, any_value(u.app_name) AS app_name, u.network,
+SELECT u.org_id, u.app_key, any_value(u.app_name) AS app_name, u.network, u.visit_start,
+       any_value(u.network_first) AS network_first,
+       u.visit_start > any_value(u.network_first) AS is_return,
        min(u.occurred_at) AS first_seen, max(u.occurred_at) AS last_seen,
        list(u.event_id ORDER BY u.occurred_at) AS event_ids,
        list(DISTINCT u.source_ip) AS ips,
        list(DISTINCT u.user_id) FILTER (WHERE u.user_id IS NOT NULL) AS users,
        list(DISTINCT u.country_iso) FILTER (WHERE u.country_iso IS NOT NULL) AS countries,
        bool_or({{scope}}) AS in_scope
-FROM uses u JOIN fresh f USING (org_id, app_key, network)
-WHERE u.occurred_at < f.network_first + INTERVAL 1 DAY
-GROUP BY u.org_id, u.app_key, u.network
+FROM visits u
+WHERE u.occurred_at < u.visit_start + INTERVAL 1 DAY
+GROUP BY u.org_id, u.app_key, u.network, u.visit_start
 HAVING bool_or({{scope}})
 """
 
@@ -70,7 +87,8 @@ def find(ctx: Context) -> list[Finding]:
     ctx.con.register("ip_networks", mapping)
     try:
         rows = ctx.rows(
-            NEW_NETWORKS_SQL.format(scope=ctx.scope_sql("u")), [ctx.settings["learning_days"]]
+            NEW_NETWORKS_SQL.format(scope=ctx.scope_sql("u")),
+            [ctx.settings["learning_days"], ctx.settings["quiet_days"]],
         )
     finally:
         ctx.con.unregister("ip_networks")
@@ -81,14 +99,25 @@ def find(ctx: Context) -> list[Finding]:
             {p.country_iso for ip in row["ips"] if (p := geo.lookup(ip)) and p.country_iso}
         )
         users = row["users"] or []
+        returned = row["is_return"]
+        key = f"{row['org_id']}|{row['app_key']}|{row['network']}"
+        what = (
+            f"returned to {row['network']} after {ctx.settings['quiet_days']}+ quiet days (first "
+            f"seen, and alerted, on {row['network_first']:%Y-%m-%d})"
+            if returned
+            else f"refreshed a token from {row['network']}"
+        )
         findings.append(
             Finding(
-                dedup_key=f"{row['org_id']}|{row['app_key']}|{row['network']}",
+                # The first visit keeps the original key, so its alert id never changes.
+                dedup_key=f"{key}|return|{row['visit_start']:%Y-%m-%dT%H:%M:%S}"
+                if returned
+                else key,
                 summary=(
-                    f"{ctx.org_label(row['org_id'])}: {row['app_name']} refreshed a token from "
-                    f"{row['network']}"
+                    f"{ctx.org_label(row['org_id'])}: {row['app_name']} {what}"
                     + (f" ({', '.join(countries)})" if countries else "")
-                    + f", a network it never used in this org, on {row['first_seen']:%Y-%m-%d} "
+                    + (", a network it never used in this org," if not returned else "")
+                    + f" on {row['first_seen']:%Y-%m-%d} "
                     f"({len(row['event_ids'])} use(s), IPs {', '.join(sorted(row['ips']))})."
                 ),
                 first_seen_at=row["first_seen"],
@@ -99,6 +128,7 @@ def find(ctx: Context) -> list[Finding]:
                     "countries": countries,
                     "users": sorted(users),
                     "learning_days": ctx.settings["learning_days"],
+                    "returned_after_quiet_days": ctx.settings["quiet_days"] if returned else None,
                 },
                 org_id=row["org_id"],
                 app_name=row["app_name"],
@@ -128,6 +158,12 @@ EXAMPLES = [
             _learned(20), expect=0),
     Example("a new network inside the learning period is learned, not alerted",
             [*_learned(3), refresh("2026-04-03T03:00:00", "198.51.100.77")], expect=0),
+    Example("an alerted network back after three quiet weeks alerts again",
+            [*_learned(15), refresh("2026-04-16T03:00:00", "198.51.100.77"),
+             refresh("2026-05-08T03:00:00", "198.51.100.78")], expect=2, severity="medium"),
+    Example("an alerted network used daily is one alert, not one a day",
+            [*_learned(15), *(refresh(f"2026-04-{d}T03:00:00", "198.51.100.77")
+                              for d in range(16, 29))], expect=1),
     Example("the partner's own log of a call from a new egress counts too",
             [*_learned(15), partner_call("2026-04-16T03:00:00", "192.0.2.77")], expect=1),
 ]  # fmt: skip
@@ -146,7 +182,7 @@ DETECTOR = Detector(
    networks in other orgs (`cross_org`): a vendor-side compromise looks exactly like that.
 3. Revoke the affected users' tokens for the app and review their API activity since first_seen.
 """,
-    settings={"learning_days": 14},
+    settings={"learning_days": 14, "quiet_days": 7},
     lookback=timedelta(days=60),
     attack=("T1550.001",),
     needs="refresh-token logins with app names (LoginHistory, LoginEvent) or the partner token log",
