@@ -6,6 +6,11 @@ closest published rule, and the Drift tokens' move from the vendor's AWS egress 
 and Tor was the cleanest signal of that campaign. This is the primary detector for machine
 logins, which impossible travel leaves alone.
 
+It watches the partner's own apps only (`[apps]` and the apps of the partner's token log, see
+`detect/scope.py`): other vendors' and Salesforce's own apps refresh from homes and carrier
+networks all day. A Login ELF row names no app: it counts under the app `detect/attribution.py`
+inferred for it, and the alert says "app inferred" with the reason.
+
 Per (org, app) it learns the networks (/24 for IPv4, /48 for IPv6) of every refresh-token use
 and alerts, medium, on the first use from a network first seen at least `learning_days` after
 the app's first use in that org; nothing during an app's learning period. An alerted network
@@ -13,8 +18,9 @@ that falls silent for `quiet_days` and then returns alerts again (a new alert, s
 closed the first visit still sees the second). The country is reported next to the network.
 
 Blind spots: an attacker inside the partner's own egress networks (a compromised worker);
-apps whose refresh logins carry no app name (Login ELF alone); an egress that rotates through
-a whole cloud region (use the allowlist or `known_egress` for those).
+app-less logins whose app nothing in the store reveals; apps neither in `[apps]` nor in the
+partner's log; an egress that rotates through a whole cloud region (use the allowlist or
+`known_egress` for those).
 """
 
 from __future__ import annotations
@@ -23,17 +29,21 @@ from datetime import timedelta
 
 import pandas as pd
 
+from ..attribution import app_sql, mark_inferred
 from ..detector import Context, Detector, Example, Finding
 from ..geo import network_of
+from ..scope import watched_apps
 from ..testing import ALLOWED_IP, partner_call, refresh
 
-USES = """e.grant_type = 'refresh_token' AND e.event_type IN ('login', 'token_exchange')
-          AND e.app_name IS NOT NULL AND e.source_ip IS NOT NULL"""
+EVENT_APP = app_sql("e")
+USES = f"""e.grant_type = 'refresh_token' AND e.event_type IN ('login', 'token_exchange')
+          AND lower({EVENT_APP}) IN (SELECT app_key FROM watched_app_keys)
+          AND e.source_ip IS NOT NULL"""
 
 NEW_NETWORKS_SQL = f"""
 WITH uses AS (
-    SELECT e.event_id, e.org_id, lower(e.app_name) AS app_key, e.app_name, e.occurred_at,
-           e.updated_at, e.source_ip, e.user_id, e.country_iso, n.network
+    SELECT e.event_id, e.org_id, lower({EVENT_APP}) AS app_key, {EVENT_APP} AS app_name,
+           e.occurred_at, e.updated_at, e.source_ip, e.user_id, e.country_iso, n.network
     FROM events e JOIN ip_networks n ON n.ip = e.source_ip
     WHERE {USES}
 ),
@@ -77,6 +87,8 @@ HAVING bool_or({{scope}})
 
 
 def find(ctx: Context) -> list[Finding]:
+    watched = pd.DataFrame({"app_key": pd.Series(watched_apps(ctx), dtype=object)})
+    ctx.con.register("watched_app_keys", watched)
     ips = [
         ip
         for (ip,) in ctx.con.execute(
@@ -92,6 +104,7 @@ def find(ctx: Context) -> list[Finding]:
         )
     finally:
         ctx.con.unregister("ip_networks")
+        ctx.con.unregister("watched_app_keys")
     geo = ctx.geo()
     findings = []
     for row in rows:
@@ -136,7 +149,7 @@ def find(ctx: Context) -> list[Finding]:
                 ips=sorted(row["ips"]),
             )
         )
-    return findings
+    return mark_inferred(ctx, findings)
 
 
 def _learned(days: int) -> list[dict]:
