@@ -1,0 +1,637 @@
+"""The attacks planted in the fleet's month, and the benign traps set beside them.
+
+Attacks follow THREATS.md: stolen partner tokens used from hosting and Tor (seen in orgs whose
+logs carry no app name, and as a wave across orgs within a day), the Drift tooling, a
+look-alike Data Loader, a dormant token woken, impossible travel through SSO and the browser,
+and the partner-side signature of theft: its newest token refused although its chain was
+intact. Each theft uses the org's live chain, so the partner's next refresh is refused exactly
+as Salesforce's rotation would refuse it.
+
+The traps are what real partners and people do and what naive detectors call attacks: three
+allowlisted regions, racing and retrying workers, country-sized and radius-less fixes, a flight,
+phones on carrier networks, a backfill night, Salesforce's own Data Loader, the integration's
+own python-requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from ..sfid import to18
+from .fleet import (
+    APP,
+    APP_ID15,
+    BY_ALIAS,
+    EGRESS,
+    EGRESS_IPS,
+    MOBILE_APP,
+    PEOPLE,
+    START,
+    Fleet,
+    Plant,
+)
+from .model import ApiCall, Benign, Login, PartnerCall, Planted
+
+SECOND_NAT = "203.0.113.6"  # where the partner's rejected calls and re-authorizations egress
+SYDNEY = ("AU", "Sydney", -33.8688, 151.2093)
+NEW_YORK = ("US", "New York", 40.73, -73.98)
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return START + timedelta(days=day, hours=hour, minutes=minute)
+
+
+class Scenario:
+    """Collects plants (timeline callbacks) with what each must or must not raise."""
+
+    def __init__(self) -> None:
+        self.plants: list[Plant] = []
+        self.attacks: list[Planted] = []
+        self.benign: list[Benign] = []
+
+    def plant(self, when: datetime, action: Callable[[Fleet], None]) -> None:
+        self.plants.append((when, action))
+
+    def expect(
+        self,
+        label: str,
+        threat: str,
+        detector: str,
+        severity: str,
+        org: str | None,
+        ips: set[str],
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        org_id = BY_ALIAS[org].org18 if org else None
+        self.attacks.append(
+            Planted(label, threat, detector, severity, org_id, frozenset(ips), start, end)
+        )
+
+    def trap(
+        self, label: str, org: str | None, ips: set[str], start: datetime, end: datetime
+    ) -> None:
+        org_id = BY_ALIAS[org].org18 if org else None
+        self.benign.append(Benign(label, org_id, frozenset(ips), start, end))
+
+    # -- attacks ----------------------------------------------------------------------------
+
+    def theft(
+        self,
+        label: str,
+        alias: str,
+        start: datetime,
+        ip: str,
+        *,
+        agent: str,
+        critical_rejection: bool = True,
+    ) -> None:
+        """A copy of the integration's current refresh token used by someone else: four
+        refreshes and a bulk export, then the partner's next refresh is refused."""
+        org = BY_ALIAS[alias]
+
+        def act(fleet: Fleet) -> None:
+            chain = fleet.chains[alias]
+            stolen = chain.token
+            for n in range(4):
+                moment = start + timedelta(minutes=6 * n)
+                key = fleet.login_key()
+                fleet.timeline.logins.append(
+                    Login(
+                        org,
+                        moment,
+                        org.integration_user,
+                        ip,
+                        "Remote Access 2.0",
+                        "OAuth Refresh Token",
+                        APP,
+                        agent=agent,
+                        login_key=key,
+                    )
+                )
+                chain.generation += 1  # the thief now holds the newest token
+                if n == 1 and org.evidence == "elf":
+                    fleet.api(
+                        org,
+                        moment + timedelta(seconds=5),
+                        org.integration_user,
+                        ip,
+                        key,
+                        agent,
+                        entity="Contact",
+                        rows=1,
+                    )
+                    fleet.timeline.api_calls.append(
+                        ApiCall(
+                            org,
+                            moment + timedelta(seconds=40),
+                            org.integration_user,
+                            ip,
+                            "BulkApi2",
+                            agent,
+                            login_key=key,
+                            entity="Contact",
+                            rows=48000,
+                        )
+                    )
+            refused = start + timedelta(minutes=20)
+            fleet.timeline.partner_calls.append(
+                PartnerCall(
+                    org,
+                    refused,
+                    org.integration_user,
+                    SECOND_NAT,
+                    stolen,
+                    None,
+                    worker=EGRESS[SECOND_NAT][0],
+                    outcome="invalid_grant",
+                    error="expired access/refresh token",
+                    app=APP,
+                )
+            )
+            fleet.timeline.logins.append(
+                Login(
+                    org,
+                    refused + timedelta(milliseconds=200),
+                    org.integration_user,
+                    SECOND_NAT,
+                    "Remote Access 2.0",
+                    "OAuth Refresh Token",
+                    APP,
+                    status="Failed: Invalid Token",
+                    geo=EGRESS[SECOND_NAT][1],
+                    login_key=fleet.login_key(),
+                )
+            )
+            fleet.reauthorize(org, start + timedelta(minutes=22), SECOND_NAT)
+
+        self.plant(start + timedelta(minutes=22), act)
+        end = start + timedelta(minutes=23)
+        self.expect(
+            label,
+            "stolen partner refresh token (Drift/Gainsight pattern)",
+            "chain_rejection",
+            "critical" if critical_rejection else "high",
+            alias,
+            {ip, SECOND_NAT},
+            start,
+            end,
+        )
+        if ip not in EGRESS and not ip.startswith("203.0.113."):
+            self.expect(
+                label,
+                "stolen partner refresh token (Drift/Gainsight pattern)",
+                "off_allowlist_ip",
+                "high",
+                alias,
+                {ip},
+                start,
+                end,
+            )
+
+    def drift_tooling(self, alias: str, when: datetime, ip: str) -> None:
+        org = BY_ALIAS[alias]
+
+        def act(fleet: Fleet) -> None:
+            for n in range(6):
+                fleet.api(
+                    org,
+                    when + timedelta(minutes=n),
+                    org.integration_user,
+                    ip,
+                    "",
+                    "Salesforce-Multi-Org-Fetcher/1.0",
+                    entity="Case",
+                    rows=10000,
+                )
+
+        self.plant(when, act)
+        self.expect(
+            "Drift fetcher user agent on the API",
+            "UNC6395 tooling (user agent)",
+            "suspicious_client",
+            "critical",
+            alias,
+            {ip},
+            when,
+            when + timedelta(minutes=6),
+        )
+
+    def lookalike(self, alias: str, when: datetime) -> None:
+        org, person = BY_ALIAS[alias], PEOPLE[alias][0]
+
+        def act(fleet: Fleet) -> None:
+            fleet.timeline.logins.append(
+                Login(
+                    org,
+                    when,
+                    person.user,
+                    person.office_ip,
+                    "Remote Access 2.0",
+                    "OAuth Device",
+                    "My Ticket Portal",
+                    agent="Mozilla/5.0",
+                    geo=person.office,
+                    login_key=fleet.login_key(),
+                )
+            )
+
+        self.plant(when, act)
+        self.expect(
+            "'My Ticket Portal' device-flow approval",
+            "UNC6040 look-alike Data Loader",
+            "suspicious_client",
+            "high",
+            alias,
+            {person.office_ip},
+            when,
+            when,
+        )
+
+    def dormant(self, alias: str, last: datetime, woken: datetime, ip: str) -> None:
+        org, user = BY_ALIAS[alias], to18("0055g00000LegBr")
+
+        def act(fleet: Fleet) -> None:
+            for moment, address in ((last, EGRESS_IPS[0]), (woken, ip)):
+                geo = EGRESS[address][1] if address in EGRESS else None
+                fleet.timeline.logins.append(
+                    Login(
+                        org,
+                        moment,
+                        user,
+                        address,
+                        "Remote Access 2.0",
+                        "OAuth Refresh Token",
+                        APP,
+                        geo=geo,
+                        login_key=fleet.login_key(),
+                    )
+                )
+
+        self.plant(woken, act)
+        self.expect(
+            "a token silent since September used from a VPS",
+            "dormant token theft",
+            "idle_token",
+            "high",
+            alias,
+            {ip},
+            woken,
+            woken,
+        )
+        self.expect(
+            "a token silent since September used from a VPS",
+            "dormant token theft",
+            "off_allowlist_ip",
+            "high",
+            alias,
+            {ip},
+            woken,
+            woken,
+        )
+
+    def travel(
+        self,
+        label: str,
+        alias: str,
+        first: datetime,
+        second: datetime,
+        ip: str,
+        geo: tuple | None,
+        *,
+        sso_first: bool,
+    ) -> None:
+        org, person = BY_ALIAS[alias], PEOPLE[alias][0]
+
+        def act(fleet: Fleet) -> None:
+            fleet.office_login(org, person, first, sso=sso_first)
+            fleet.office_login(org, person, second, ip, geo, sso=False)
+
+        self.plant(second, act)
+        self.expect(
+            label,
+            "stolen session / credentials used far away",
+            "impossible_travel",
+            "high",
+            alias,
+            {ip},
+            first,
+            second,
+        )
+
+    # -- benign traps -------------------------------------------------------------------------
+
+    def race(self, alias: str, when: datetime) -> None:
+        """Two workers in two regions refresh one token 150 ms apart: Salesforce honours the
+        first, sees the second as reuse and revokes the family; the partner re-authorizes."""
+        org = BY_ALIAS[alias]
+        first, second = EGRESS_IPS[0], EGRESS_IPS[1]
+
+        def act(fleet: Fleet) -> None:
+            chain = fleet.chains[alias]
+            token, issued = chain.token, chain.successor()
+            fleet.refresh(org, when, first)
+            fleet.timeline.partner_calls.append(
+                PartnerCall(
+                    org,
+                    when + timedelta(milliseconds=150),
+                    org.integration_user,
+                    second,
+                    token,
+                    None,
+                    worker=EGRESS[second][0],
+                    outcome="invalid_grant",
+                    error="expired access/refresh token",
+                    app=APP,
+                )
+            )
+            fleet.timeline.partner_calls.append(
+                PartnerCall(
+                    org,
+                    when + timedelta(minutes=5),
+                    org.integration_user,
+                    first,
+                    issued,
+                    None,
+                    worker=EGRESS[first][0],
+                    outcome="invalid_grant",
+                    error="expired access/refresh token",
+                    app=APP,
+                )
+            )
+            fleet.reauthorize(org, when + timedelta(minutes=7), first)
+
+        self.plant(when + timedelta(minutes=7), act)
+        self.trap(
+            "the partner's own workers racing across two regions",
+            alias,
+            {first, second},
+            when,
+            when + timedelta(minutes=8),
+        )
+
+    def retry_after_5xx(self, alias: str, when: datetime) -> None:
+        org = BY_ALIAS[alias]
+        ip = EGRESS_IPS[2]
+
+        def act(fleet: Fleet) -> None:
+            chain = fleet.chains[alias]
+            fleet.timeline.partner_calls.append(
+                PartnerCall(
+                    org,
+                    when,
+                    org.integration_user,
+                    ip,
+                    chain.token,
+                    None,
+                    worker=EGRESS[ip][0],
+                    outcome="error",
+                    error="HTTP 503 Service Unavailable",
+                    app=APP,
+                )
+            )
+            fleet.refresh(org, when + timedelta(seconds=30), ip)
+
+        self.plant(when + timedelta(seconds=30), act)
+        self.trap("a worker retrying after a 503", alias, {ip}, when, when + timedelta(minutes=1))
+
+    def retry_after_timeout(self, alias: str, when: datetime) -> None:
+        """The first call reached Salesforce (which rotated the token) but timed out on the
+        way back; the retry presents the same token and fails as a reuse of its own making."""
+        org = BY_ALIAS[alias]
+        ip = EGRESS_IPS[0]
+
+        def act(fleet: Fleet) -> None:
+            chain = fleet.chains[alias]
+            token = chain.token
+            fleet.refresh(org, when, ip)
+            fleet.timeline.partner_calls[-1].outcome = "error"  # the worker saw a timeout
+            fleet.timeline.partner_calls[-1].error = "Read timed out"
+            fleet.timeline.partner_calls.append(
+                PartnerCall(
+                    org,
+                    when + timedelta(seconds=20),
+                    org.integration_user,
+                    ip,
+                    token,
+                    None,
+                    worker=EGRESS[ip][0],
+                    outcome="invalid_grant",
+                    error="expired access/refresh token",
+                    app=APP,
+                )
+            )
+            fleet.timeline.logins.append(
+                Login(
+                    org,
+                    when + timedelta(seconds=20, milliseconds=200),
+                    org.integration_user,
+                    ip,
+                    "Remote Access 2.0",
+                    "OAuth Refresh Token",
+                    APP,
+                    status="Failed: Invalid Token",
+                    geo=EGRESS[ip][1],
+                    login_key=fleet.login_key(),
+                )
+            )
+            fleet.reauthorize(org, when + timedelta(minutes=2), ip)
+
+        self.plant(when + timedelta(minutes=2), act)
+        self.trap(
+            "a worker retrying after a timeout whose first call got through",
+            alias,
+            {ip},
+            when,
+            when + timedelta(minutes=3),
+        )
+
+    def coarse_fixes(self, api_alias: str, when: datetime) -> None:
+        """A phone's browser login placed at the country's centroid, and a login Salesforce
+        places at a city for an address no database knows, next to office logins."""
+        org, person = BY_ALIAS[api_alias], PEOPLE[api_alias][0]
+        centroid = ("US", None, 37.751, -97.822)
+        chicago = ("US", "Chicago", 41.88, -87.63)
+
+        def act(fleet: Fleet) -> None:
+            fleet.office_login(
+                org, person, when - timedelta(minutes=20), "198.51.100.30", chicago, sso=False
+            )
+            fleet.office_login(org, person, when - timedelta(minutes=10))
+            fleet.office_login(org, person, when, "107.77.9.9", centroid, sso=False)
+
+        self.plant(when, act)
+        self.trap(
+            "country-centroid and radius-less fixes next to an office login",
+            api_alias,
+            {"198.51.100.30", "107.77.9.9", person.office_ip},
+            when - timedelta(minutes=20),
+            when,
+        )
+
+    def flight(self, alias: str, depart: datetime) -> None:
+        org, person = BY_ALIAS[alias], PEOPLE[alias][0]
+        arrive = depart + timedelta(hours=9)
+
+        def act(fleet: Fleet) -> None:
+            fleet.office_login(org, person, depart)
+            fleet.office_login(org, person, arrive, "72.229.28.185", NEW_YORK)
+
+        self.plant(arrive, act)
+        self.trap(
+            "a flight to New York", alias, {person.office_ip, "72.229.28.185"}, depart, arrive
+        )
+
+    def backfill_night(self, alias: str, night: datetime) -> None:
+        org = BY_ALIAS[alias]
+        ip = EGRESS_IPS[0]
+
+        def act(fleet: Fleet) -> None:
+            for n in range(300):
+                fleet.api(
+                    org,
+                    night + timedelta(seconds=36 * n),
+                    org.integration_user,
+                    ip,
+                    "",
+                    "python-requests/2.31.0",
+                    entity="Contact",
+                    rows=2000,
+                )
+
+        self.plant(night, act)
+        self.trap(
+            "the integration's backfill night", alias, {ip}, night, night + timedelta(hours=3)
+        )
+
+    def data_loader(self, alias: str, when: datetime) -> None:
+        org, person = BY_ALIAS[alias], PEOPLE[alias][0]
+
+        def act(fleet: Fleet) -> None:
+            for n, app in enumerate(("Dataloader Partner", "Dataloader Bulk")):
+                fleet.timeline.api_calls.append(
+                    ApiCall(
+                        org,
+                        when + timedelta(minutes=n),
+                        person.user,
+                        person.office_ip,
+                        "ApiTotalUsage",
+                        "DataLoaderBulkUI/64.0.2",
+                        "0H45g000000DlDr",
+                        app,
+                        "",
+                        "Account",
+                    )
+                )
+
+        self.plant(when, act)
+        self.trap(
+            "Salesforce's own Data Loader",
+            alias,
+            {person.office_ip},
+            when,
+            when + timedelta(minutes=1),
+        )
+
+
+def scenario() -> Scenario:
+    """The planted month (days count from 1 November 2026, UTC)."""
+    s = Scenario()
+    # Theft seen only where the logs carry no app name (echo exports event log files).
+    s.theft(
+        "stolen token used from a VPS, Login ELF without app",
+        "echo",
+        at(19, 3, 5),
+        "45.83.1.10",
+        agent="python-requests/2.32.4",
+    )
+    # A wave: the same app's tokens used from new networks in three orgs within six hours.
+    for alias, hour, ip in (
+        ("charlie", 2, "89.44.9.10"),
+        ("delta", 5, "89.44.10.10"),
+        ("bravo", 8, "89.44.11.10"),
+    ):
+        s.theft(
+            f"vendor-compromise wave: {alias}",
+            alias,
+            at(25, hour, 5),
+            ip,
+            agent="python-requests/2.32.4",
+        )
+    wave = {"89.44.9.10", "89.44.10.10", "89.44.11.10"}
+    s.expect(
+        "vendor-compromise wave across three orgs",
+        "vendor compromise (cross-org)",
+        "cross_org",
+        "critical",
+        None,
+        wave,
+        at(25, 2),
+        at(25, 9),
+    )
+    # A thief inside the partner's own egress range: only the partner's log betrays it.
+    s.theft(
+        "thief inside the allowlist, chain-intact rejection",
+        "bravo",
+        at(17, 10, 5),
+        "203.0.113.9",
+        agent="Java/17.0.9",
+        critical_rejection=False,
+    )
+    s.theft(
+        "refresh from a published Tor exit",
+        "bravo",
+        at(11, 2, 5),
+        "185.220.101.33",
+        agent="python-requests/2.32.4",
+    )
+    s.expect(
+        "refresh from a published Tor exit",
+        "published IOC address (Tor exit)",
+        "suspicious_client",
+        "critical",
+        "bravo",
+        {"185.220.101.33"},
+        at(11, 2),
+        at(11, 3),
+    )
+    s.drift_tooling("delta", at(22, 4, 10), "52.95.110.1")
+    s.lookalike("alpha", at(16, 13, 10))
+    s.dormant("bravo", datetime(2026, 9, 10, 9, 15), at(23, 3, 10), "64.227.0.1")
+    s.travel(
+        "SAML sign-on in New York, browser login in Sydney an hour later",
+        "alpha",
+        at(14, 9),
+        at(14, 10),
+        "49.255.14.1",
+        SYDNEY,
+        sso_first=True,
+    )
+    s.travel(
+        "browser logins in Rotherham and Odesa 50 minutes apart (ELF)",
+        "charlie",
+        at(10, 8, 45),
+        at(10, 9, 35),
+        "79.140.0.1",
+        None,
+        sso_first=False,
+    )
+    # Benign.
+    s.race("bravo", at(7, 10, 5))
+    s.retry_after_5xx("charlie", at(8, 14, 5))
+    s.retry_after_timeout("alpha", at(9, 14, 5))
+    s.coarse_fixes("bravo", at(4, 11, 0))
+    s.coarse_fixes("alpha", at(5, 11, 0))
+    s.flight("charlie", at(3, 7, 0))
+    s.backfill_night("delta", at(20, 1, 0))
+    s.data_loader("charlie", at(12, 11, 0))
+    s.trap("three allowlisted regions taking turns", None, set(EGRESS_IPS), START, at(28, 0))
+    return s
+
+
+def phone_addresses(fleet: Fleet) -> set[str]:
+    return {login.ip for login in fleet.timeline.logins if login.app == MOBILE_APP}
+
+
+__all__ = ["APP_ID15", "Scenario", "phone_addresses", "scenario"]
