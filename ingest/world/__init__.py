@@ -16,8 +16,8 @@ from pathlib import Path
 
 from .fleet import ALLOWLIST, APP, NOW, ORGS, build_timeline
 from .model import Benign, Org, Planted, WorldFile
-from .plants import phone_addresses, scenario
 from .render import render
+from .traps import phone_addresses, scenario
 
 __all__ = ["NOW", "World", "write"]
 

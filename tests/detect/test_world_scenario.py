@@ -15,7 +15,7 @@ import json
 import pytest
 
 from ingest.world.fleet import BY_ALIAS
-from ingest.world.plants import scenario
+from ingest.world.traps import scenario
 
 from .world_judge import footprint, found, run_world, score
 
