@@ -9,7 +9,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ingest.ingestion import UnitOutcome
 
-from . import output
+from . import console as output
 
 STATUS_COLOUR = {"ok": "green", "not_available": "dim", "skipped": "yellow"}
 

@@ -35,3 +35,25 @@ def test_the_check_itself_catches_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from detect.registry import all_detectors\nimport dashboard.queries\n")
     assert imported_packages(bad) & FORBIDDEN["ingest"] == {"detect", "dashboard"}
+
+
+def test_only_the_command_line_imports_the_command_line():
+    """The CLI is the composition root: the web app, demo, digest and bench take `Settings`
+    from dashboard.settings and never import dashboard.cli (no import cycle through it)."""
+    offenders = []
+    for path in (REPO / "dashboard").rglob("*.py"):
+        if "cli" in path.relative_to(REPO / "dashboard").parts:
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                absolute = module.startswith("dashboard.cli") and node.level == 0
+                relative = node.level > 0 and (module == "cli" or module.startswith("cli."))
+                if absolute or relative:
+                    offenders.append(str(path.relative_to(REPO)))
+            elif isinstance(node, ast.Import) and any(
+                a.name.startswith("dashboard.cli") for a in node.names
+            ):
+                offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []

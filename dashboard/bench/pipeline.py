@@ -28,7 +28,7 @@ from ingest.importer import import_paths
 from ingest.netlist import IpAllowlist
 from ingest.timeparse import now_utc
 
-from . import output
+from .. import console as output
 
 ORGS = ["00D5g000004XyZa", "00D5g000007PqRs", "00D5g00000InTeC"]
 ALLOWLIST = ["203.0.113.0/28", "2001:db8:10::/48"]
@@ -238,7 +238,7 @@ def run_bench(
         with err.status(f"benchmarking {events:,} events in {folder} …"):
             figures = measure(events, folder, stages)
         if ingest_orgs:
-            from .bench_ingest import measure as measure_ingest
+            from .ingest import measure as measure_ingest
 
             with err.status(f"ingesting {ingest_orgs} fake orgs × {ingest_rows:,} rows …"):
                 figures["ingest"] = measure_ingest(ingest_orgs, ingest_rows)

@@ -9,31 +9,18 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ingest import config as config_module
 from ingest.errors import ConfigError, InputError, TokensentryError
 from ingest.timeparse import now_utc, parse_when
 
-from . import output
+from .. import console as output
+from ..settings import DEFAULT_CONFIG, DEFAULT_DB, Settings
 
-DEFAULT_DB = Path("data/tokensentry.duckdb")
-DEFAULT_CONFIG = Path("data/tokensentry.toml")
 FORMATS = click.Choice(["table", "json", "csv"])
-
-
-@dataclass
-class Settings:
-    db: Path
-    config: Path
-    verbose: bool
-
-    def load_config(self) -> config_module.Config:
-        return config_module.load(self.config, required=self.config != DEFAULT_CONFIG)
 
 
 def _store_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -241,7 +228,7 @@ def triage(
 @_store_options
 def dashboard(settings: Settings, port: int) -> int:
     """Serve the Streamlit app on http://127.0.0.1:PORT (Ctrl-C stops it)."""
-    from .serve import serve
+    from ..web.serve import serve
 
     if not settings.db.exists():
         raise InputError(f"{settings.db}: no database yet; run `tokensentry demo` or `import`")
@@ -266,7 +253,7 @@ def demo(settings: Settings, no_serve: bool, demo_dir: Path, port: int) -> int:
 
     Example: tokensentry demo --no-serve
     """
-    from .demo import run_demo
+    from ..demo import run_demo
 
     return run_demo(settings, demo_dir, serve_port=None if no_serve else port)
 
@@ -314,7 +301,7 @@ def bench(
 
     Example: tokensentry bench --events 1000000 --format json
     """
-    from .bench import run_bench
+    from ..bench import run_bench
 
     return run_bench(
         events,
@@ -324,7 +311,3 @@ def bench(
         ingest_orgs=ingest_orgs,
         ingest_rows=ingest_rows,
     )
-
-
-if __name__ == "__main__":  # python -m dashboard.cli
-    cli()

@@ -1,8 +1,4 @@
-"""Read-only SQL shared by the command line, the Streamlit app, the digest and notebooks.
-
-Functions take an open connection and filters and return DataFrames or plain records; none
-imports Streamlit, so every surface shows the same numbers.
-"""
+"""Alerts: the list every surface shows, one alert's events, and the analyst's decision."""
 
 from __future__ import annotations
 
@@ -104,11 +100,12 @@ def alert_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def alert_events(con: duckdb.DuckDBPyConnection, alert_id: str) -> pd.DataFrame:
-    """The events behind one alert, oldest first."""
+    """The events behind one alert, oldest first; an app-less login shows its inferred app and
+    why (`detect/attribution.py`), never as if the log had named it."""
     return con.execute(
         """SELECT e.event_id, e.occurred_at, e.event_type, e.grant_type, e.is_success, e.status,
                   e.user_id, e.username, e.app_name, e.source_ip, e.country_iso, e.city,
-                  e.user_agent, e.sources
+                  e.user_agent, e.sources, e.inferred_app, e.app_inferred_reason
            FROM alerts a, unnest(a.event_ids) AS u(event_id)
            JOIN events e ON e.event_id = u.event_id
            WHERE a.alert_id = ? ORDER BY e.occurred_at""",
@@ -123,28 +120,6 @@ def severity_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
            GROUP BY ALL"""
     ).fetchall()
     return {severity: count for severity, count in rows}
-
-
-def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = 50) -> pd.DataFrame:
-    return con.execute(
-        """SELECT run_id, stage, unit_id, org_id, started_at, finished_at, status, rows_read,
-                  rows_new, rows_quarantined, error
-           FROM runs ORDER BY started_at DESC, unit_id LIMIT ?""",
-        [limit],
-    ).df()
-
-
-def quarantine(con: duckdb.DuckDBPyConnection, limit: int = 200) -> pd.DataFrame:
-    return con.execute(
-        "SELECT origin, line, reason, quarantined_at FROM quarantine "
-        "ORDER BY quarantined_at DESC, origin, line LIMIT ?",
-        [limit],
-    ).df()
-
-
-def store_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    tables = ("raw_records", "raw_elf", "events", "alerts", "quarantine")
-    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}  # type: ignore[index]
 
 
 def set_triage(

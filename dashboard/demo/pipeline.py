@@ -23,16 +23,16 @@ from ingest.importer import import_paths
 from ingest.runs import new_run_id
 from ingest.timeparse import now_utc
 
-from . import output, queries
-from .progress import IngestProgress
+from .. import console as output
+from .. import queries
+from ..progress import IngestProgress
+from ..settings import DEFAULT_CONFIG
 
 if TYPE_CHECKING:
-    from .cli import Settings
+    from ..settings import Settings
 
 
 def run_demo(settings: Settings, demo_dir: Path, *, serve_port: int | None) -> int:
-    from .cli import DEFAULT_CONFIG
-
     err = output.stderr()
     fleet = demo_data.build(now=now_utc())
     keys_dir = demo_dir / "keys"
@@ -86,7 +86,7 @@ def run_demo(settings: Settings, demo_dir: Path, *, serve_port: int | None) -> i
     failed = pulled.failed or imported.failed or detected.failed
     if serve_port is None:
         return 1 if failed else 0
-    from .serve import serve
+    from ..web.serve import serve
 
     err.print(f"dashboard:   http://localhost:{serve_port}  (Ctrl-C stops it)")
     return serve(settings.db, config_path, serve_port)

@@ -15,10 +15,11 @@ from ingest.importer import FileOutcome, import_paths
 from ingest.runs import new_run_id
 from ingest.timeparse import now_utc
 
-from . import output, queries
+from .. import console as output
+from .. import queries
 
 if TYPE_CHECKING:
-    from .cli import Settings
+    from ..settings import Settings
 
 
 def run_import(settings: Settings, paths: list[Path], org_id: str | None, fmt: str) -> int:
@@ -89,7 +90,7 @@ def _quarantine_reasons(con, run_id: str) -> dict[str, int]:
 def run_ingest(settings: Settings, aliases: list[str], since: datetime | None, fmt: str) -> int:
     from ingest import ingestion
 
-    from .progress import IngestProgress
+    from ..progress import IngestProgress
 
     config = settings.load_config()
     with db.connect(settings.db) as con, IngestProgress(enabled=fmt == "table") as progress:

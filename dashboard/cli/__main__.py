@@ -1,0 +1,5 @@
+"""`python -m dashboard.cli`, the same as the `tokensentry` console script."""
+
+from .main import cli
+
+cli()
