@@ -11,13 +11,20 @@ alert at its severity; nothing benign may reach medium.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 
+from dashboard import queries
+from detect import runner
+from ingest import config as config_module
+from ingest import db
+from ingest.importer import import_paths
+from ingest.world import NOW, formats, write
 from ingest.world.fleet import BY_ALIAS
 from ingest.world.traps import scenario
 
-from .world_judge import footprint, found, run_world, score
+from .world_judge import alerts_of, footprint, found, import_world, run_world, score
 
 ORDERS = ["delivered", "reversed"]
 
@@ -108,3 +115,45 @@ def test_precision_and_recall(world_run):
     result = score(world, alerts)
     assert result["precision"] == 1.0, result["false_positives"]
     assert len(result["missed"]) <= len(ATTRIBUTION_GAPS), result["missed"]
+
+
+def test_a_thief_returning_after_the_analyst_closed_the_alert_raises_a_new_linked_alert(
+    tmp_path,
+):
+    """echo's thief comes back an hour later the same day, in an hourly Login ELF file that
+    lands after the analyst marked the first alerts false positive."""
+    world = write(tmp_path / "world")
+    con = db.memory()
+    import_world(con, world, "delivered")
+    cfg = config_module.load(world.config)
+    runner.run(con, cfg, run_id="d1", now=lambda: NOW, rescan_all=True)
+    echo = BY_ALIAS["echo"]
+    closed = {
+        alert.alert_id: alert.detector
+        for alert in alerts_of(con)
+        if alert.org_id == echo.org18 and "45.83.1.10" in alert.ips
+        and alert.detector in ("off_allowlist_ip", "new_network")
+    }  # fmt: skip
+    assert sorted(closed.values()) == ["new_network", "off_allowlist_ip"]
+    for alert_id in closed:
+        queries.set_triage(con, alert_id, "false_positive", note="our new region",
+                           analyst="ana", now=NOW)  # fmt: skip
+    again = datetime(2026, 11, 20, 4, 40)
+    row = {"EVENT_TYPE": "Login", **formats.elf_times(again), "ORGANIZATION_ID": echo.org15,
+           "USER_ID": echo.integration_user[:15], "LOGIN_KEY": "returning-thief",
+           "BROWSER_TYPE": "python-requests/2.32.4", "LOGIN_TYPE": "i",
+           "LOGIN_SUB_TYPE": "oauthrefreshtoken", "LOGIN_STATUS": "LOGIN_NO_ERROR",
+           "USER_ID_DERIVED": echo.integration_user, "CLIENT_IP": "45.83.1.10",
+           "SOURCE_IP": "45.83.1.10", "URI": "/services/oauth2/token"}  # fmt: skip
+    late = formats.write_elf(tmp_path / "late" / "Login-hourly.csv", "Login", [row])
+    import_paths(con, [late], org_id=None, run_id="late", now=lambda: NOW)
+    runner.run(con, cfg, run_id="d2", now=lambda: NOW + timedelta(hours=1))
+    reopened = con.execute(
+        "SELECT detector_id, reopens_alert_id, event_count FROM alerts "
+        "WHERE reopens_alert_id IS NOT NULL ORDER BY detector_id"
+    ).fetchall()
+    assert sorted((d, closed[r], n) for d, r, n in reopened) == [
+        ("new_network", "new_network", 1),
+        ("off_allowlist_ip", "off_allowlist_ip", 1),
+    ]
+    assert con.execute("SELECT DISTINCT status FROM triage").fetchall() == [("false_positive",)]

@@ -54,26 +54,37 @@ def found(alerts: list[Alert], attack: Planted) -> list[Alert]:
     return [a for a in alerts if a.detector == attack.detector and footprint(a, attack)]
 
 
-def run_world(root: Path, order: str) -> tuple[World, list[Alert]]:
-    """Write the world under `root`, import it file by file in `order` ("delivered": as the
-    files arrive; "reversed": newest first, so every late row lands before what preceded it),
-    each file at its delivery time, then run every detector over everything."""
-    world = write(root)
+def import_world(con, world: World, order: str) -> None:
+    """Import the world file by file, each at its delivery time, in `order` ("delivered": as
+    the files arrive; "reversed": newest first, so every late row lands before what preceded
+    it)."""
     files: list[WorldFile] = world.delivery_order()
     if order == "reversed":
         files = files[::-1]
-    con = db.memory()
     for number, item in enumerate(files):
-        import_paths(con, [root / item.path], org_id=item.org_id, run_id=f"i{number}",
+        import_paths(con, [world.root / item.path], org_id=item.org_id, run_id=f"i{number}",
                      now=lambda moment=item.delivered_at: moment)  # fmt: skip
-    cfg = config_module.load(world.config)
-    runner.run(con, cfg, run_id="world", now=lambda: NOW, rescan_all=True)
+
+
+def alerts_of(con) -> list[Alert]:
     rows = con.execute(
         "SELECT alert_id, detector_id, severity, org_id, ips, first_seen_at, last_seen_at, "
         "summary, evidence FROM alerts ORDER BY first_seen_at, alert_id"
     ).fetchall()
+    return [Alert(r[0], r[1], r[2], r[3], frozenset(r[4]), *r[5:]) for r in rows]
+
+
+def run_world(root: Path, order: str) -> tuple[World, list[Alert]]:
+    """Write the world under `root`, import it in `order`, then run every detector over
+    everything (`detect --all`)."""
+    world = write(root)
+    con = db.memory()
+    import_world(con, world, order)
+    runner.run(con, config_module.load(world.config), run_id="world", now=lambda: NOW,
+               rescan_all=True)  # fmt: skip
+    alerts = alerts_of(con)
     con.close()
-    return world, [Alert(r[0], r[1], r[2], r[3], frozenset(r[4]), *r[5:]) for r in rows]
+    return world, alerts
 
 
 def score(world: World, alerts: list[Alert]) -> dict[str, object]:
