@@ -13,8 +13,9 @@ inferred for it, and the alert says "app inferred" with the reason.
 
 Per (org, app) it learns the networks (/24 for IPv4, /48 for IPv6) of every refresh-token use
 and alerts, medium, on the first use from a network first seen at least `learning_days` after
-the app's first use in that org; nothing during an app's learning period. The country is
-reported next to the network.
+the app's first use in that org; nothing during an app's learning period. An alerted network
+that falls silent for `quiet_days` and then returns alerts again (a new alert, so an analyst who
+closed the first visit still sees the second). The country is reported next to the network.
 
 Blind spots: an attacker inside the partner's own egress networks (a compromised worker);
 app-less logins whose app nothing in the store reveals; apps neither in `[apps]` nor in the
@@ -31,7 +32,7 @@ import pandas as pd
 from ..attribution import app_sql, mark_inferred
 from ..detector import Context, Detector, Example, Finding
 from ..geo import network_of
-from ..scope import watched_apps
+from ..scope import TRUSTED, trusted, watched_apps
 from ..testing import ALLOWED_IP, elf_refresh, partner_call, refresh
 
 EVENT_APP = app_sql("e")
@@ -39,11 +40,15 @@ USES = f"""e.grant_type = 'refresh_token' AND e.event_type IN ('login', 'token_e
           AND lower({EVENT_APP}) IN (SELECT app_key FROM watched_app_keys)
           AND e.source_ip IS NOT NULL"""
 
+TRUSTED_SQL = "'" + TRUSTED.replace("'", "''") + "'"  # the partner's networks, as one
+
 NEW_NETWORKS_SQL = f"""
 WITH uses AS (
     SELECT e.event_id, e.org_id, lower({EVENT_APP}) AS app_key, {EVENT_APP} AS app_name,
-           e.occurred_at, e.updated_at, e.source_ip, e.user_id, e.country_iso, n.network
+           e.occurred_at, e.updated_at, e.source_ip, e.user_id, e.country_iso,
+           CASE WHEN t.ip IS NULL THEN n.network ELSE {TRUSTED_SQL} END AS network
     FROM events e JOIN ip_networks n ON n.ip = e.source_ip
+    LEFT JOIN trusted_ips t ON t.app_key = lower({EVENT_APP}) AND t.ip = e.source_ip
     WHERE {USES}
 ),
 apps AS (SELECT org_id, app_key, min(occurred_at) AS app_first FROM uses GROUP BY ALL),
@@ -54,17 +59,33 @@ networks AS (
 fresh AS (
     SELECT n.* FROM networks n JOIN apps a USING (org_id, app_key)
     WHERE n.network_first >= a.app_first + to_days(CAST(? AS BIGINT))
+),
+-- An alerted network's uses fall into visits: a use after `quiet_days` of silence starts one.
+marked AS (
+    SELECT u.*, f.network_first,
+        coalesce(u.occurred_at - lag(u.occurred_at) OVER w >= to_days(CAST(? AS BIGINT)), true)
+            AS starts_visit
+    FROM uses u JOIN fresh f USING (org_id, app_key, network)
+    WINDOW w AS (PARTITION BY u.org_id, u.app_key, u.network ORDER BY u.occurred_at, u.event_id)
+),
+visits AS (
+    SELECT *, max(CASE WHEN starts_visit THEN occurred_at END) OVER (
+        PARTITION BY org_id, app_key, network ORDER BY occurred_at, event_id
+        ROWS UNBOUNDED PRECEDING) AS visit_start
+    FROM marked
 )
-SELECT u.org_id, u.app_key, any_value(u.app_name) AS app_name, u.network,
+SELECT u.org_id, u.app_key, any_value(u.app_name) AS app_name, u.network, u.visit_start,
+       any_value(u.network_first) AS network_first,
+       u.visit_start > any_value(u.network_first) AS is_return,
        min(u.occurred_at) AS first_seen, max(u.occurred_at) AS last_seen,
        list(u.event_id ORDER BY u.occurred_at) AS event_ids,
        list(DISTINCT u.source_ip) AS ips,
        list(DISTINCT u.user_id) FILTER (WHERE u.user_id IS NOT NULL) AS users,
        list(DISTINCT u.country_iso) FILTER (WHERE u.country_iso IS NOT NULL) AS countries,
        bool_or({{scope}}) AS in_scope
-FROM uses u JOIN fresh f USING (org_id, app_key, network)
-WHERE u.occurred_at < f.network_first + INTERVAL 1 DAY
-GROUP BY u.org_id, u.app_key, u.network
+FROM visits u
+WHERE u.occurred_at < u.visit_start + INTERVAL 1 DAY
+GROUP BY u.org_id, u.app_key, u.network, u.visit_start
 HAVING bool_or({{scope}})
 """
 
@@ -80,12 +101,22 @@ def find(ctx: Context) -> list[Finding]:
     ]
     mapping = pd.DataFrame({"ip": ips, "network": [network_of(ip) for ip in ips]})
     ctx.con.register("ip_networks", mapping)
+    # Every address inside an app's allowlist (or known egress) is one network, the partner's:
+    # a partner with several allowlisted regions never "moves" between them.
+    trusted_ips = pd.DataFrame(
+        [(app, ip) for app in watched["app_key"] for ip in ips if trusted(ctx, app, ip)],
+        columns=["app_key", "ip"],
+        dtype=object,
+    )
+    ctx.con.register("trusted_ips", trusted_ips)
     try:
         rows = ctx.rows(
-            NEW_NETWORKS_SQL.format(scope=ctx.scope_sql("u")), [ctx.settings["learning_days"]]
+            NEW_NETWORKS_SQL.format(scope=ctx.scope_sql("u")),
+            [ctx.settings["learning_days"], ctx.settings["quiet_days"]],
         )
     finally:
         ctx.con.unregister("ip_networks")
+        ctx.con.unregister("trusted_ips")
         ctx.con.unregister("watched_app_keys")
     geo = ctx.geo()
     findings = []
@@ -94,14 +125,25 @@ def find(ctx: Context) -> list[Finding]:
             {p.country_iso for ip in row["ips"] if (p := geo.lookup(ip)) and p.country_iso}
         )
         users = row["users"] or []
+        returned = row["is_return"]
+        key = f"{row['org_id']}|{row['app_key']}|{row['network']}"
+        what = (
+            f"returned to {row['network']} after {ctx.settings['quiet_days']}+ quiet days (first "
+            f"seen, and alerted, on {row['network_first']:%Y-%m-%d})"
+            if returned
+            else f"refreshed a token from {row['network']}"
+        )
         findings.append(
             Finding(
-                dedup_key=f"{row['org_id']}|{row['app_key']}|{row['network']}",
+                # The first visit keeps the original key, so its alert id never changes.
+                dedup_key=f"{key}|return|{row['visit_start']:%Y-%m-%dT%H:%M:%S}"
+                if returned
+                else key,
                 summary=(
-                    f"{ctx.org_label(row['org_id'])}: {row['app_name']} refreshed a token from "
-                    f"{row['network']}"
+                    f"{ctx.org_label(row['org_id'])}: {row['app_name']} {what}"
                     + (f" ({', '.join(countries)})" if countries else "")
-                    + f", a network it never used in this org, on {row['first_seen']:%Y-%m-%d} "
+                    + (", a network it never used in this org," if not returned else "")
+                    + f" on {row['first_seen']:%Y-%m-%d} "
                     f"({len(row['event_ids'])} use(s), IPs {', '.join(sorted(row['ips']))})."
                 ),
                 first_seen_at=row["first_seen"],
@@ -112,6 +154,7 @@ def find(ctx: Context) -> list[Finding]:
                     "countries": countries,
                     "users": sorted(users),
                     "learning_days": ctx.settings["learning_days"],
+                    "returned_after_quiet_days": ctx.settings["quiet_days"] if returned else None,
                 },
                 org_id=row["org_id"],
                 app_name=row["app_name"],
@@ -141,6 +184,12 @@ EXAMPLES = [
             _learned(20), expect=0),
     Example("a new network inside the learning period is learned, not alerted",
             [*_learned(3), refresh("2026-04-03T03:00:00", "198.51.100.77")], expect=0),
+    Example("an alerted network back after three quiet weeks alerts again",
+            [*_learned(15), refresh("2026-04-16T03:00:00", "198.51.100.77"),
+             refresh("2026-05-08T03:00:00", "198.51.100.78")], expect=2, severity="medium"),
+    Example("an alerted network used daily is one alert, not one a day",
+            [*_learned(15), *(refresh(f"2026-04-{d}T03:00:00", "198.51.100.77")
+                              for d in range(16, 29))], expect=1),
     Example("a Login ELF refresh from a new network counts under its inferred app",
             [*_learned(15), elf_refresh("2026-04-16T03:00:00", "198.51.100.77")],
             expect=1, severity="medium"),
@@ -168,7 +217,7 @@ DETECTOR = Detector(
 4. "App inferred" in the summary: the uses came from the Login ELF, which names no app;
    `evidence.app_inferred` says what tied them to this app. Confirm before revoking.
 """,
-    settings={"learning_days": 14},
+    settings={"learning_days": 14, "quiet_days": 7},
     lookback=timedelta(days=60),
     attack=("T1550.001",),
     needs="refresh-token logins with app names (LoginHistory, LoginEvent) or the partner token log",
