@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -231,16 +232,31 @@ def dashboard(settings: Settings, port: int) -> int:
     help="Where the demo export and its config are written.",
 )
 @click.option("--port", default=8501, show_default=True, type=int)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The demo world's last day (default: yesterday, UTC); the same date gives the same "
+    "alert ids.",
+)
 @_store_options
-def demo(settings: Settings, no_serve: bool, demo_dir: Path, port: int) -> int:
-    """The embedded default: a 3-org demo fleet in Salesforce's formats, imported, detected,
-    and shown in the dashboard.
+def demo(
+    settings: Settings, no_serve: bool, demo_dir: Path, port: int, as_of: datetime | None
+) -> int:
+    """The embedded default: a partner and seven subscriber orgs over 30 days with the planted
+    stories of data/demo_stories.toml, ingested over HTTPS from a fake Salesforce and imported
+    from exported files, detected, digested to DIR/outbox/, and shown in the dashboard.
 
-    Example: tokensentry demo --no-serve
+    Example: tokensentry demo --no-serve --as-of 2026-05-12
     """
     from ..demo import run_demo
 
-    return run_demo(settings, demo_dir, serve_port=None if no_serve else port)
+    return run_demo(
+        settings,
+        demo_dir,
+        serve_port=None if no_serve else port,
+        as_of=as_of.date() if as_of else None,
+    )
 
 
 @cli.command()

@@ -1,0 +1,84 @@
+"""The import-only orgs' evidence, written as the files their admins export.
+
+umbrella and hooli have no API access for tokensentry: each sends its EventLogFile downloads
+(Login, Logout, ApiTotalUsage, BulkApi2, one CSV per type and day, as Salesforce serves them),
+weekly OauthToken exports (Data Loader's JSON), and umbrella its LoginEvent export too. The
+partner's own token-exchange log is one JSON Lines file for every org.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from .activity import World
+from .cast import ORGS, PARTNER_APP
+from .exports import org_logs
+from .render import COLUMNS, oauth_token
+
+
+def write_exports(world: World, root: Path) -> dict[str, Path]:
+    """Write every import-only org's folder under `root`; return org id → folder."""
+    folders = {}
+    for org in ORGS:
+        if org.delivery != "files":
+            continue
+        folder = root / org.alias
+        folder.mkdir(parents=True, exist_ok=True)
+        logs = org_logs(world, org)
+        for (event_type, day), rows in logs.elf.items():
+            _write_csv(folder / f"{event_type}-{day}.csv", COLUMNS[event_type], rows)
+        if logs.login_events:
+            _write_json(folder / "LoginEvent.json", _result(logs.login_events))
+        for moment in world.oauth_snapshots.get(org.alias, []):
+            tokens = [
+                oauth_token(token, moment)
+                for token in world.tokens.values()
+                if token.org is org and token.created <= moment
+            ]
+            _write_json(folder / f"OauthToken-{moment:%Y-%m-%d}.json", _result(tokens))
+        folders[org.org_id] = folder
+    return folders
+
+
+def write_partner_log(world: World, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for call in world.partner_calls:
+            handle.write(json.dumps(call.line()) + "\n")
+    return path
+
+
+def config_apps() -> str:
+    """The partner's own app and its allowlist: the only app the scoped detectors watch."""
+    from .cast import ALLOWLIST, PARTNER_CONSUMER_KEY
+
+    return (
+        f'[apps."{PARTNER_APP}"]\nconsumer_key = "{PARTNER_CONSUMER_KEY}"\n'
+        f"allowlist = {json.dumps(ALLOWLIST)}\n"
+    )
+
+
+def config_import_orgs() -> str:
+    """Import-only orgs: an org id and no connection settings (CONTRACT §8)."""
+    return "\n".join(
+        f'[orgs.{org.alias}]\norg_id = "{org.org_id}"\nkind = "{org.kind}"\n'
+        for org in ORGS
+        if org.delivery == "files"
+    )
+
+
+def _result(records: list) -> dict[str, object]:
+    return {"totalSize": len(records), "done": True, "records": records}
+
+
+def _write_json(path: Path, document: object) -> None:
+    path.write_text(json.dumps(document, indent=1), encoding="utf-8")
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, quoting=csv.QUOTE_ALL)
+        writer.writeheader()
+        writer.writerows(rows)
