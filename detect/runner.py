@@ -23,7 +23,7 @@ from ingest import runs
 from ingest.config import Config
 from ingest.errors import ConfigError
 
-from . import registry
+from . import attribution, registry
 from .detector import Context, Detector, Finding, severity_rank
 
 ALERT_COLUMNS = (
@@ -59,10 +59,12 @@ class DetectorOutcome:
 class DetectSummary:
     run_id: str
     detectors: list[DetectorOutcome] = field(default_factory=list)
+    attribution: attribution.AttributionOutcome | None = None
 
     @property
     def failed(self) -> bool:
-        return any(outcome.status != "ok" for outcome in self.detectors)
+        attributed = self.attribution is None or self.attribution.status == "ok"
+        return not attributed or any(outcome.status != "ok" for outcome in self.detectors)
 
 
 def alert_id(detector_id: str, dedup_key: str) -> str:
@@ -97,6 +99,8 @@ def run(
     chosen = [catalog[d] for d in detector_ids] if detector_ids else list(catalog.values())
     chosen.sort(key=lambda d: d.reads_alerts)  # correlations read the alerts of this run
     summary = DetectSummary(run_id=run_id)
+    # Logins the logs left app-less get their inferred app before any detector reads them.
+    summary.attribution = attribution.run(con, run_id=run_id, now=now())
     for detector in chosen:
         started = now()
         changed_since = None

@@ -9,11 +9,15 @@ logins, which impossible travel leaves alone.
 Per (org, app) it learns the networks (/24 for IPv4, /48 for IPv6) of every refresh-token use
 and alerts, medium, on the first use from a network first seen at least `learning_days` after
 the app's first use in that org; nothing during an app's learning period. The country is
-reported next to the network.
+reported next to the network. It watches the partner's own apps only (`[apps]` and the apps of
+the partner's token log, see `detect/scope.py`): other vendors' and Salesforce's own apps
+refresh from homes and carrier networks all day. A Login ELF row names no app: it counts under
+the app `detect/attribution.py` inferred for it, and the alert says so.
 
 Blind spots: an attacker inside the partner's own egress networks (a compromised worker);
-apps whose refresh logins carry no app name (Login ELF alone); an egress that rotates through
-a whole cloud region (use the allowlist or `known_egress` for those).
+app-less logins whose app nothing in the store reveals; apps not configured in `[apps]` and
+absent from the partner's log; an egress that rotates through a whole cloud region (use the
+allowlist or `known_egress` for those).
 """
 
 from __future__ import annotations
@@ -22,17 +26,21 @@ from datetime import timedelta
 
 import pandas as pd
 
+from ..attribution import app_sql, inferred_sql
 from ..detector import Context, Detector, Example, Finding
 from ..geo import network_of
+from ..scope import watched_apps
 from ..testing import ALLOWED_IP, partner_call, refresh
 
-USES = """e.grant_type = 'refresh_token' AND e.event_type IN ('login', 'token_exchange')
-          AND e.app_name IS NOT NULL AND e.source_ip IS NOT NULL"""
+EVENT_APP = app_sql("e")
+USES = f"""e.grant_type = 'refresh_token' AND e.event_type IN ('login', 'token_exchange')
+          AND list_contains(?, lower({EVENT_APP})) AND e.source_ip IS NOT NULL"""
 
 NEW_NETWORKS_SQL = f"""
 WITH uses AS (
-    SELECT e.event_id, e.org_id, lower(e.app_name) AS app_key, e.app_name, e.occurred_at,
-           e.updated_at, e.source_ip, e.user_id, e.country_iso, n.network
+    SELECT e.event_id, e.org_id, lower({EVENT_APP}) AS app_key, {EVENT_APP} AS app_name,
+           e.occurred_at, e.updated_at, e.source_ip, e.user_id, e.country_iso, n.network,
+           {inferred_sql("e")} AS inferred, e.app_inferred_reason, e.app_confidence
     FROM events e JOIN ip_networks n ON n.ip = e.source_ip
     WHERE {USES}
 ),
@@ -51,6 +59,9 @@ SELECT u.org_id, u.app_key, any_value(u.app_name) AS app_name, u.network,
        list(DISTINCT u.source_ip) AS ips,
        list(DISTINCT u.user_id) FILTER (WHERE u.user_id IS NOT NULL) AS users,
        list(DISTINCT u.country_iso) FILTER (WHERE u.country_iso IS NOT NULL) AS countries,
+       count(*) FILTER (WHERE u.inferred) AS inferred_uses,
+       list(DISTINCT u.app_inferred_reason) FILTER (WHERE u.inferred) AS inferred_reasons,
+       min(u.app_confidence) FILTER (WHERE u.inferred) AS inferred_confidence,
        bool_or({{scope}}) AS in_scope
 FROM uses u JOIN fresh f USING (org_id, app_key, network)
 WHERE u.occurred_at < f.network_first + INTERVAL 1 DAY
@@ -60,17 +71,19 @@ HAVING bool_or({{scope}})
 
 
 def find(ctx: Context) -> list[Finding]:
+    watched = watched_apps(ctx)
     ips = [
         ip
         for (ip,) in ctx.con.execute(
-            f"SELECT DISTINCT e.source_ip FROM events e WHERE {USES}"
+            f"SELECT DISTINCT e.source_ip FROM events e WHERE {USES}", [watched]
         ).fetchall()
     ]
     mapping = pd.DataFrame({"ip": ips, "network": [network_of(ip) for ip in ips]})
     ctx.con.register("ip_networks", mapping)
     try:
         rows = ctx.rows(
-            NEW_NETWORKS_SQL.format(scope=ctx.scope_sql("u")), [ctx.settings["learning_days"]]
+            NEW_NETWORKS_SQL.format(scope=ctx.scope_sql("u")),
+            [watched, ctx.settings["learning_days"]],
         )
     finally:
         ctx.con.unregister("ip_networks")
@@ -81,11 +94,25 @@ def find(ctx: Context) -> list[Finding]:
             {p.country_iso for ip in row["ips"] if (p := geo.lookup(ip)) and p.country_iso}
         )
         users = row["users"] or []
+        inferred = None
+        if row["inferred_uses"]:
+            inferred = {
+                "events": row["inferred_uses"],
+                "reasons": sorted(row["inferred_reasons"]),
+                "confidence": row["inferred_confidence"],
+            }
         findings.append(
             Finding(
                 dedup_key=f"{row['org_id']}|{row['app_key']}|{row['network']}",
                 summary=(
-                    f"{ctx.org_label(row['org_id'])}: {row['app_name']} refreshed a token from "
+                    f"{ctx.org_label(row['org_id'])}: {row['app_name']}"
+                    + (
+                        f" (app inferred for {inferred['events']} Login ELF use(s): "
+                        f"{inferred['reasons'][0]})"
+                        if inferred
+                        else ""
+                    )
+                    + " refreshed a token from "
                     f"{row['network']}"
                     + (f" ({', '.join(countries)})" if countries else "")
                     + f", a network it never used in this org, on {row['first_seen']:%Y-%m-%d} "
@@ -99,6 +126,7 @@ def find(ctx: Context) -> list[Finding]:
                     "countries": countries,
                     "users": sorted(users),
                     "learning_days": ctx.settings["learning_days"],
+                    "app_inferred": inferred,
                 },
                 org_id=row["org_id"],
                 app_name=row["app_name"],

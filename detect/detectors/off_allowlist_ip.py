@@ -6,14 +6,18 @@ in force for that org (not enforced, ranges drifted, or the app is not the one c
 someone off the partner's egress holds a live token: the Drift and Gainsight pattern. A
 *failed* use means the allowlist worked, but a token or code is in the wrong hands.
 
-It reads login events from Salesforce (LoginHistory, LoginEvent, Login ELF once enriched with
-the app name) and the partner's own token-exchange log, for apps with `allowlist` configured.
+It reads login events from Salesforce (LoginHistory, LoginEvent, Login ELF) and the partner's
+own token-exchange log, for apps with `allowlist` configured (an `[apps]` entry without one is
+not judged here). A Login ELF row names no app: it counts under the app `detect/attribution.py`
+inferred for it, and the alert says "app inferred" with the reason and confidence; when the only
+evidence is the user agent (confidence below `min_confidence`), a success is medium, not high.
 One alert per org × app × IP × UTC day, not one per event.
 
-Blind spots: apps without a configured allowlist; Login ELF rows no other source names the
-app of (the Login ELF has no app column); JWT-bearer and client-credentials flows, which carry
-no refresh token and which Salesforce does not subject to this allowlist; rows whose source IP
-is hidden as "Salesforce.com IP".
+Blind spots: apps without a configured allowlist; app-less logins whose app nothing in the store
+reveals (no session API calls naming it, a user with tokens for several apps, no distinctive
+user agent); JWT-bearer and client-credentials flows, which carry no refresh token and which
+Salesforce does not subject to this allowlist; rows whose source IP is hidden as
+"Salesforce.com IP".
 """
 
 from __future__ import annotations
@@ -24,26 +28,31 @@ import pandas as pd
 
 from ingest.netlist import parse_ip
 
+from ..attribution import app_sql, inferred_sql
 from ..detector import Context, Detector, Example, Finding
 from ..testing import ALLOWED_IP, APP, HUMAN, partner_call, refresh, web_login
 
-CANDIDATES_SQL = """
-SELECT DISTINCT lower(e.app_name) AS app_key, e.source_ip
+EVENT_APP = app_sql("e")
+INFERRED = inferred_sql("e")
+
+CANDIDATES_SQL = f"""
+SELECT DISTINCT lower({EVENT_APP}) AS app_key, e.source_ip
 FROM events e
-WHERE {scope} AND e.event_type IN ('login', 'token_exchange')
+WHERE {{scope}} AND e.event_type IN ('login', 'token_exchange')
   AND list_contains(?, e.grant_type) AND e.source_ip IS NOT NULL
-  AND list_contains(?, lower(e.app_name))
+  AND list_contains(?, lower({EVENT_APP}))
 """
 
-GROUPS_SQL = """
+GROUPS_SQL = f"""
 WITH offenders AS (SELECT * FROM off_allowlist_pairs),
 touched AS (
-    SELECT DISTINCT e.org_id, lower(e.app_name) AS app_key, e.source_ip,
+    SELECT DISTINCT e.org_id, lower({EVENT_APP}) AS app_key, e.source_ip,
            CAST(e.occurred_at AS DATE) AS day
-    FROM events e JOIN offenders o ON lower(e.app_name) = o.app_key AND e.source_ip = o.source_ip
-    WHERE {scope} AND e.event_type IN ('login', 'token_exchange') AND list_contains(?, e.grant_type)
+    FROM events e JOIN offenders o ON lower({EVENT_APP}) = o.app_key AND e.source_ip = o.source_ip
+    WHERE {{scope}} AND e.event_type IN ('login', 'token_exchange')
+      AND list_contains(?, e.grant_type)
 )
-SELECT e.org_id, t.app_key, any_value(e.app_name) AS app_name, e.source_ip, t.day,
+SELECT e.org_id, t.app_key, any_value({EVENT_APP}) AS app_name, e.source_ip, t.day,
        min(e.occurred_at) AS first_seen, max(e.occurred_at) AS last_seen,
        list(e.event_id ORDER BY e.occurred_at, e.event_id) AS event_ids,
        count(*) FILTER (WHERE e.event_type = 'login') AS salesforce_uses,
@@ -56,9 +65,13 @@ SELECT e.org_id, t.app_key, any_value(e.app_name) AS app_name, e.source_ip, t.da
        list(DISTINCT e.user_id) FILTER (WHERE e.user_id IS NOT NULL) AS users,
        list(DISTINCT e.grant_type) AS grants,
        list(DISTINCT e.status) FILTER (WHERE e.status IS NOT NULL) AS statuses,
-       flatten(list(e.sources)) AS sources
+       flatten(list(e.sources)) AS sources,
+       count(*) FILTER (WHERE {INFERRED}) AS inferred_uses,
+       count(*) FILTER (WHERE {INFERRED} AND e.is_success) AS inferred_successes,
+       list(DISTINCT e.app_inferred_reason) FILTER (WHERE {INFERRED}) AS inferred_reasons,
+       min(e.app_confidence) FILTER (WHERE {INFERRED}) AS inferred_confidence
 FROM events e
-JOIN touched t ON e.org_id = t.org_id AND lower(e.app_name) = t.app_key
+JOIN touched t ON e.org_id = t.org_id AND lower({EVENT_APP}) = t.app_key
               AND e.source_ip = t.source_ip AND CAST(e.occurred_at AS DATE) = t.day
 WHERE e.event_type IN ('login', 'token_exchange') AND list_contains(?, e.grant_type)
 GROUP BY e.org_id, t.app_key, e.source_ip, t.day
@@ -100,6 +113,26 @@ def find(ctx: Context) -> list[Finding]:
     return findings
 
 
+def _inferred(ctx: Context, group: dict) -> tuple[str, dict | None, bool]:
+    """Summary text, evidence and weakness of the app inference behind a group, if any."""
+    if not group["inferred_uses"]:
+        return "", None, False
+    reasons = sorted(group["inferred_reasons"])
+    confidence = group["inferred_confidence"]
+    # Only a user agent tied the use to the app, and nothing logged named it: not proof enough
+    # for a high alert on its own.
+    weak = (
+        confidence < ctx.settings["min_confidence"]
+        and group["successes"] == group["inferred_successes"]
+    )
+    text = (
+        f" (app inferred for {group['inferred_uses']} Login ELF use(s), confidence "
+        f"{confidence:.2f}: {reasons[0]})"
+    )
+    evidence = {"events": group["inferred_uses"], "reasons": reasons, "confidence": confidence}
+    return text, evidence, weak
+
+
 def _finding(ctx: Context, entries: tuple[str, ...], group: dict) -> Finding:
     org_id, app, ip, day = group["org_id"], group["app_name"], group["source_ip"], group["day"]
     users = group["users"]
@@ -120,11 +153,13 @@ def _finding(ctx: Context, entries: tuple[str, ...], group: dict) -> Finding:
         else f"all {failures} were blocked (the allowlist held)"
     )
     who = f"user {users[0]}" if len(users) == 1 else f"{len(users)} users"
+    inferred_text, inferred, weak = _inferred(ctx, group)
+    severity = "high" if group["successes"] and not weak else "medium"
     return Finding(
         dedup_key=f"{org_id}|{app.lower()}|{ip}|{day}",
         summary=(
-            f"{ctx.org_label(org_id)}: {app} from {ip} (outside its allowlist) on {day}, "
-            f"{' and '.join(seen)}, by {who}; {outcome}."
+            f"{ctx.org_label(org_id)}: {app}{inferred_text} from {ip} (outside its allowlist) "
+            f"on {day}, {' and '.join(seen)}, by {who}; {outcome}."
         ),
         first_seen_at=group["first_seen"],
         last_seen_at=group["last_seen"],
@@ -141,12 +176,13 @@ def _finding(ctx: Context, entries: tuple[str, ...], group: dict) -> Finding:
             "salesforce_uses": group["salesforce_uses"],
             "partner_calls": group["partner_calls"],
             "sources": dict(Counter(group["sources"])),
+            "app_inferred": inferred,
         },
         org_id=org_id,
         app_name=app,
         user_id=users[0] if len(users) == 1 else None,
         ips=[ip],
-        severity="high" if group["successes"] else "medium",
+        severity=severity,
     )
 
 
@@ -236,7 +272,11 @@ DETECTOR = Detector(
 5. Review the API activity of the user from that IP (ApiTotalUsage / RestApi / BulkApi2 ELF)
    for record exports; report to security@salesforce.com if data left.
 """,
-    settings={"grant_types": ["refresh_token", "authorization_code"], "include_failures": True},
+    settings={
+        "grant_types": ["refresh_token", "authorization_code"],
+        "include_failures": True,
+        "min_confidence": 0.6,  # below: an inferred app alone makes a success medium, not high
+    },
     attack=("T1550.001",),  # Use Alternate Authentication Material: Application Access Token
     needs="login events with an app name (LoginHistory, LoginEvent) or the partner token log",
 )

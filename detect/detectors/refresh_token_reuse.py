@@ -1,25 +1,37 @@
-"""A refresh token presented more than once: a rotation race, or a stolen token.
+"""A refresh token presented more than once: a rotation race, a retry, or a stolen token.
 
 Why it matters: with Refresh Token Rotation every refresh token is single-use, and Salesforce
 answers any reuse by revoking the whole token family. A reuse is either the partner's own
-workers racing (two processes refreshing at once: fix with a single-flight refresh) or a copy
-of the token in someone else's hands (RFC 9700 §4.14.2). The partner's token log names the
-token (`token_fp`), so a reuse is classified:
+workers racing (two processes refreshing at once: fix with a single-flight refresh), a worker
+retrying its own failed call, or a copy of the token in someone else's hands (RFC 9700
+§4.14.2). The partner's token log names the token (`token_fp`), so a reuse is classified:
 
-- race: the second presentation within `race_window_s` of the first, from the same egress
-  network (/24, /48), and the token is the immediately previous generation: low, medium when
-  one user races `race_repeat` times in the scan;
+- retry: the token was presented before but no earlier presentation got a new token (a 5xx,
+  a timeout, its own failed call). One use, not two: info; low when the retry was refused,
+  because the first call did reach Salesforce (it rotated the token; the evidence says whether
+  Salesforce's logs show it) and the retry is a reuse of the worker's own making;
+- race: the second presentation within `race_window_s` of the successful one, from the same
+  network, and the token is the immediately previous generation: low, never more (the summary
+  says so when one user raced `race_repeat` times in the scan: each race revoked the family);
 - theft: another network, later than the window, or an older generation: high, critical when
   the other presentation came from outside the app's allowlist.
 
+Networks are judged by allowlist membership: every address inside the app's allowlist (or its
+`known_egress`) is one trusted network, so a partner egressing from several regions races
+instead of "stealing" from itself (`detect/scope.py`).
+
 Salesforce's own logs carry no token id, so from them alone it flags "possible reuse": two
 successful refreshes of one (org, app, user) from different networks within `window_s` while
-that user had refreshed from one network only, followed by failed refreshes (the family
-revoked): medium, with the rows as evidence.
+that user had refreshed from one network only (the whole allowlist counting as one), followed
+by failed refreshes (the family revoked): medium, with the rows as evidence. It watches the
+partner's own apps only (`[apps]` and the partner log's apps); a Login ELF row counts under its
+inferred app (`detect/attribution.py`) and the alert says so. A newest token refused with an
+intact chain is `chain_rejection`'s.
 
 Blind spots: reuse of tokens the partner does not log; from Salesforce logs, a thief on the same
-network as the integration, or a reuse that Salesforce's revocation did not follow with
-failures we can see; failures logged without the app's name.
+network as the integration (or inside its allowlist), or a reuse that Salesforce's revocation
+did not follow with failures we can see; app-less failures whose app nothing reveals; a retry
+whose first call never reached Salesforce but a thief's did (reported as a retry).
 """
 
 from __future__ import annotations
@@ -27,9 +39,14 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import timedelta
 
+import pandas as pd
+
+from ..attribution import app_sql, inferred_sql
 from ..detector import Context, Detector, Example, Finding
-from ..geo import NETWORK_SQL, network_of
+from ..scope import network_key, trusted, watched_apps
 from ..testing import ALLOWED_IP, partner_call, refresh
+
+EVENT_APP = app_sql("e")
 
 PARTNER_SQL = """
 WITH calls AS (
@@ -44,35 +61,40 @@ reused AS (
     GROUP BY ALL HAVING count(*) > 1
 )
 SELECT c.event_id, c.org_id, c.app_name, c.user_id, c.occurred_at, c.source_ip, c.token_fp,
-       c.new_token_fp, c.worker, c.is_success,
+       c.new_token_fp, c.worker, c.is_success, c.status,
        (SELECT min(n.occurred_at) FROM calls n
         WHERE n.org_id = c.org_id AND n.token_fp = c.new_token_fp) AS successor_used_at
 FROM calls c SEMI JOIN reused r USING (org_id, token_fp)
 ORDER BY c.org_id, c.token_fp, c.occurred_at, c.event_id
 """
 
+REFRESHES = f"""e.event_type = 'login' AND e.grant_type = 'refresh_token'
+    AND list_contains(?, lower({EVENT_APP})) AND e.user_id IS NOT NULL"""
+
 SALESFORCE_SQL = f"""
 WITH touched AS (
-    SELECT DISTINCT org_id, app_name, user_id FROM events e
-    WHERE {{scope}} AND e.event_type = 'login' AND e.grant_type = 'refresh_token'
-      AND e.app_name IS NOT NULL AND e.user_id IS NOT NULL
+    SELECT DISTINCT org_id, lower({EVENT_APP}) AS app_key, user_id FROM events e
+    WHERE {{scope}} AND {REFRESHES}
 ),
 successes AS (
-    SELECT e.event_id, e.org_id, e.app_name, e.user_id, e.occurred_at, e.updated_at,
-           e.source_ip, {NETWORK_SQL.format(ip="e.source_ip")} AS network
-    FROM events e SEMI JOIN touched t
-        ON t.org_id = e.org_id AND t.app_name = e.app_name AND t.user_id = e.user_id
-    WHERE e.event_type = 'login' AND e.grant_type = 'refresh_token'
-      AND coalesce(e.is_success, false) AND e.source_ip IS NOT NULL
+    SELECT e.event_id, e.org_id, lower({EVENT_APP}) AS app_key, {EVENT_APP} AS app_name,
+           e.user_id, e.occurred_at, e.updated_at, e.source_ip, n.network,
+           {inferred_sql("e")} AS inferred, e.app_inferred_reason
+    FROM events e
+    JOIN reuse_networks n ON n.app_key = lower({EVENT_APP}) AND n.ip = e.source_ip
+    SEMI JOIN touched t
+        ON t.org_id = e.org_id AND t.app_key = lower({EVENT_APP}) AND t.user_id = e.user_id
+    WHERE {REFRESHES} AND coalesce(e.is_success, false)
 ),
 pairs AS (
     SELECT *, lag(event_id) OVER w AS prev_event_id, lag(occurred_at) OVER w AS prev_at,
-           lag(source_ip) OVER w AS prev_ip, lag(network) OVER w AS prev_network
+           lag(source_ip) OVER w AS prev_ip, lag(network) OVER w AS prev_network,
+           lag(inferred) OVER w AS prev_inferred, lag(app_inferred_reason) OVER w AS prev_reason
     FROM successes
-    WINDOW w AS (PARTITION BY org_id, app_name, user_id ORDER BY occurred_at, event_id)
+    WINDOW w AS (PARTITION BY org_id, app_key, user_id ORDER BY occurred_at, event_id)
 ),
 first_seen AS (
-    SELECT org_id, app_name, user_id, network, min(occurred_at) AS first_at
+    SELECT org_id, app_key, user_id, network, min(occurred_at) AS first_at
     FROM successes GROUP BY ALL
 ),
 candidates AS (
@@ -81,22 +103,29 @@ candidates AS (
       AND occurred_at - prev_at <= to_seconds(CAST(? AS BIGINT))
 )
 -- Networks the user refreshed from before the pair: an integration that alternates between
--- regions has two or more and is never "possible reuse".
+-- networks outside its allowlist has two or more and is never "possible reuse" (inside the
+-- allowlist they are one network).
 SELECT c.*, count(f.network) AS networks_before
 FROM candidates c
 LEFT JOIN first_seen f
-    ON f.org_id = c.org_id AND f.app_name = c.app_name AND f.user_id = c.user_id
+    ON f.org_id = c.org_id AND f.app_key = c.app_key AND f.user_id = c.user_id
    AND f.first_at < c.prev_at
 GROUP BY ALL
 HAVING count(f.network) <= 1
 """
 
-FAILURES_SQL = """
-SELECT event_id, occurred_at, status FROM events
-WHERE org_id = ? AND app_name = ? AND user_id = ? AND event_type = 'login'
-  AND grant_type = 'refresh_token' AND NOT coalesce(is_success, true)
-  AND occurred_at > ? AND occurred_at <= ?
-ORDER BY occurred_at, event_id
+NETWORK_IPS_SQL = f"""
+SELECT lower({EVENT_APP}) AS app_key, any_value({EVENT_APP}) AS app, e.source_ip
+FROM events e WHERE {REFRESHES} AND e.source_ip IS NOT NULL GROUP BY ALL
+"""
+
+FAILURES_SQL = f"""
+SELECT e.event_id, e.occurred_at, e.status, {inferred_sql("e")} AS inferred,
+       e.app_inferred_reason FROM events e
+WHERE e.org_id = ? AND lower({EVENT_APP}) = ? AND e.user_id = ? AND e.event_type = 'login'
+  AND e.grant_type = 'refresh_token' AND NOT coalesce(e.is_success, true)
+  AND e.occurred_at > ? AND e.occurred_at <= ?
+ORDER BY e.occurred_at, e.event_id
 """
 
 
@@ -104,9 +133,100 @@ def find(ctx: Context) -> list[Finding]:
     return _from_partner_log(ctx) + _from_salesforce_logs(ctx)
 
 
+RANK = {"retry": 0, "race": 1, "theft": 2}
+
+REACHED_SQL = f"""
+SELECT count(*) FROM events e
+WHERE e.org_id = ? AND e.user_id IS NOT DISTINCT FROM ? AND e.event_type = 'login'
+  AND e.grant_type = 'refresh_token' AND e.is_success AND lower({EVENT_APP}) = lower(?)
+  AND e.occurred_at >= ? AND e.occurred_at <= ?
+"""
+
+
 def _off_allowlist(ctx: Context, app: str | None, ip: str) -> bool:
     config = ctx.config.app(app)
     return bool(config and config.allowlist and ip not in config.allowlist)
+
+
+def _verdict(ctx: Context, uses: list[dict], later: dict) -> dict:
+    """Classify one more presentation of a token against the presentations before it."""
+    s = ctx.settings
+    app = later["app_name"]
+    rotated = [u for u in uses if u["is_success"] and u["new_token_fp"]]
+    first = rotated[0] if rotated else uses[-1]
+    gap = (later["occurred_at"] - first["occurred_at"]).total_seconds()
+    same_network = network_key(ctx, app, first["source_ip"]) == network_key(
+        ctx, app, later["source_ip"]
+    )
+    successor = first["successor_used_at"]
+    rotated_on = successor is not None and successor < later["occurred_at"]
+    verdict = {"first": first, "later": later, "gap": gap, "same_network": same_network,
+               "older_generation": rotated_on, "reached": None}  # fmt: skip
+    if not rotated and same_network:
+        # Nobody got a new token yet: the worker is retrying its own call.
+        errors = [u for u in uses if u["status"] == "error"]
+        refused = later["status"] == "invalid_grant"
+        if refused and errors:
+            window = timedelta(seconds=s["retry_match_s"])
+            verdict["reached"] = bool(ctx.con.execute(REACHED_SQL, [
+                later["org_id"], later["user_id"], app,
+                errors[0]["occurred_at"] - window, errors[-1]["occurred_at"] + window,
+            ]).fetchone()[0])  # type: ignore[index]  # fmt: skip
+        return {**verdict, "kind": "retry", "severity": "low" if refused and errors else "info"}
+    if gap <= s["race_window_s"] and same_network and not rotated_on:
+        return {**verdict, "kind": "race", "severity": "low"}
+    off = _off_allowlist(ctx, app, later["source_ip"]) or _off_allowlist(
+        ctx, app, first["source_ip"]
+    )
+    return {**verdict, "kind": "theft", "severity": "critical" if off else "high", "off": off}
+
+
+def _why(ctx: Context, v: dict, races: int) -> str:
+    s = ctx.settings
+    first, later, gap = v["first"], v["later"], v["gap"]
+    if v["kind"] == "retry":
+        if v["severity"] == "low":
+            reached = (
+                "Salesforce's logs show it"
+                if v["reached"]
+                else "Salesforce's logs we hold do not show it"
+            )
+            return (
+                f"retried by worker {later['worker']} {gap:,.0f} s after a failed call and "
+                "refused: "
+                f"the first call reached Salesforce and rotated the token ({reached}), so the "
+                "retry is a reuse of the worker's own making, not theft; keep the new token "
+                "even when the response times out, or retry only on errors Salesforce answered"
+            )
+        return (
+            f"retried by worker {later['worker']} {gap:,.0f} s after its own failed call "
+            f"({first['status']}): one use, not two"
+        )
+    if v["kind"] == "race":
+        return (
+            f"presented twice {gap * 1000:.0f} ms apart from the partner's network "
+            f"({first['source_ip']}, {later['source_ip']}); workers {first['worker']} and "
+            f"{later['worker']} raced"
+            + (
+                f" ({races} races of this user in the scan: each one revoked the family)"
+                if races >= s["race_repeat"]
+                else ""
+            )
+            + ": make the refresh single-flight (Salesforce revokes the whole token family on "
+            "any reuse)"
+        )
+    reasons = []
+    if not v["same_network"]:
+        reasons.append("from another network")
+    if gap > s["race_window_s"]:
+        reasons.append(f"{gap:,.0f} s after its first use")
+    if v["older_generation"]:
+        reasons.append("after its successor was already in use (an older generation)")
+    return (
+        f"presented again {', '.join(reasons)} by {later['source_ip']} "
+        f"(first by {first['source_ip']})"
+        + (", outside the app's allowlist" if v.get("off") else "")
+    )
 
 
 def _from_partner_log(ctx: Context) -> list[Finding]:
@@ -114,112 +234,123 @@ def _from_partner_log(ctx: Context) -> list[Finding]:
     families: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for row in ctx.rows(PARTNER_SQL.format(scope=ctx.scope_sql())):
         families[(row["org_id"], row["token_fp"])].append(row)
-    verdicts = []
-    for (org_id, fp), uses in families.items():
-        first = uses[0]
-        for later in uses[1:]:
-            gap = (later["occurred_at"] - first["occurred_at"]).total_seconds()
-            successor = first["successor_used_at"]
-            rotated_on = successor is not None and successor < later["occurred_at"]
-            same_network = network_of(first["source_ip"]) == network_of(later["source_ip"])
-            race = gap <= s["race_window_s"] and same_network and not rotated_on
-            verdicts.append((org_id, fp, first, later, gap, race, rotated_on, same_network))
-    races = Counter((v[0], v[2]["app_name"], v[2]["user_id"]) for v in verdicts if v[5])
-    findings: dict[str, Finding] = {}
-    for org_id, fp, first, later, gap, race, rotated_on, same_network in verdicts:
-        if fp in findings and race:
-            continue  # a theft verdict on the same token outranks a race
-        key = (org_id, first["app_name"], first["user_id"])
-        if race:
-            severity = "medium" if races[key] >= s["race_repeat"] else "low"
-            kind = "race"
-            why = (
-                f"presented twice {gap * 1000:.0f} ms apart from one network "
-                f"({first['source_ip']}, {later['source_ip']}); workers "
-                f"{first['worker']} and {later['worker']} raced: make the refresh single-flight "
-                "(Salesforce revokes the whole token family on any reuse)"
-            )
-        else:
-            kind = "theft"
-            off = _off_allowlist(ctx, first["app_name"], later["source_ip"]) or _off_allowlist(
-                ctx, first["app_name"], first["source_ip"]
-            )
-            severity = "critical" if off else "high"
-            reasons = []
-            if not same_network:
-                reasons.append("from another network")
-            if gap > s["race_window_s"]:
-                reasons.append(f"{gap:,.0f} s after its first use")
-            if rotated_on:
-                reasons.append("after its successor was already in use (an older generation)")
-            why = (
-                f"presented again {', '.join(reasons)} by {later['source_ip']} "
-                f"(first by {first['source_ip']})"
-                + (", outside the app's allowlist" if off else "")
-            )
-        findings[fp] = Finding(
-            dedup_key=f"partner|{org_id}|{fp}",
-            summary=(
-                f"{ctx.org_label(org_id)}: {first['app_name']} refresh token {fp[:12]}… of user "
-                f"{first['user_id']} {why}."
-            ),
-            first_seen_at=first["occurred_at"],
-            last_seen_at=later["occurred_at"],
-            event_ids=[first["event_id"], later["event_id"]],
-            evidence={
-                "classification": kind,
-                "token_fp": fp,
-                "gap_ms": round(gap * 1000),
-                "same_network": same_network,
-                "older_generation": rotated_on,
-                "first": {
-                    "ip": first["source_ip"],
-                    "worker": first["worker"],
-                    "at": first["occurred_at"],
+    verdicts: dict[tuple[str, str], dict] = {}
+    for key, uses in families.items():
+        for index in range(1, len(uses)):
+            verdict = _verdict(ctx, uses[:index], uses[index])
+            best = verdicts.get(key)
+            if best is None or RANK[verdict["kind"]] > RANK[best["kind"]]:
+                verdicts[key] = verdict  # one alert per token: the gravest reading wins
+    races = Counter(
+        (org_id, v["first"]["app_name"], v["first"]["user_id"])
+        for (org_id, _), v in verdicts.items()
+        if v["kind"] == "race"
+    )
+    findings = []
+    for (org_id, fp), v in verdicts.items():
+        first, later = v["first"], v["later"]
+        user_races = races[(org_id, first["app_name"], first["user_id"])]
+        findings.append(
+            Finding(
+                dedup_key=f"partner|{org_id}|{fp}",
+                summary=(
+                    f"{ctx.org_label(org_id)}: {first['app_name']} refresh token {fp[:12]}… of "
+                    f"user {first['user_id']} {_why(ctx, v, user_races)}."
+                ),
+                first_seen_at=first["occurred_at"],
+                last_seen_at=later["occurred_at"],
+                event_ids=[first["event_id"], later["event_id"]],
+                evidence={
+                    "classification": v["kind"],
+                    "token_fp": fp,
+                    "gap_ms": round(v["gap"] * 1000),
+                    "same_network": v["same_network"],
+                    "older_generation": v["older_generation"],
+                    "first_call_reached_salesforce": v["reached"],
+                    "first": {
+                        "ip": first["source_ip"],
+                        "worker": first["worker"],
+                        "at": first["occurred_at"],
+                        "outcome": first["status"],
+                    },
+                    "again": {
+                        "ip": later["source_ip"],
+                        "worker": later["worker"],
+                        "at": later["occurred_at"],
+                        "outcome": later["status"],
+                    },
+                    "races_of_this_user": user_races,
+                    "repeated_races": v["kind"] == "race" and user_races >= s["race_repeat"],
                 },
-                "again": {
-                    "ip": later["source_ip"],
-                    "worker": later["worker"],
-                    "at": later["occurred_at"],
-                },
-                "races_of_this_user": races[key],
-            },
-            org_id=org_id,
-            app_name=first["app_name"],
-            user_id=first["user_id"],
-            ips=sorted({first["source_ip"], later["source_ip"]}),
-            severity=severity,
+                org_id=org_id,
+                app_name=first["app_name"],
+                user_id=first["user_id"],
+                ips=sorted({first["source_ip"], later["source_ip"]}),
+                severity=v["severity"],
+            )
         )
-    return list(findings.values())
+    return findings
+
+
+def _networks(ctx: Context, watched: list[str]) -> pd.DataFrame:
+    """(app, ip) → network key: the app's allowlist as one network, else the /24 or /48."""
+    rows = ctx.con.execute(NETWORK_IPS_SQL, [watched]).fetchall()
+    return pd.DataFrame(
+        [(key, ip, network_key(ctx, app, ip)) for key, app, ip in rows],
+        columns=["app_key", "ip", "network"],
+    )
 
 
 def _from_salesforce_logs(ctx: Context) -> list[Finding]:
     s = ctx.settings
+    watched = watched_apps(ctx)
+    ctx.con.register("reuse_networks", _networks(ctx, watched))
+    try:
+        pairs = ctx.rows(
+            SALESFORCE_SQL.format(scope=ctx.scope_sql()),
+            [watched, watched, s["window_s"]],
+        )
+    finally:
+        ctx.con.unregister("reuse_networks")
     findings = []
-    for pair in ctx.rows(SALESFORCE_SQL.format(scope=ctx.scope_sql()), [s["window_s"]]):
+    for pair in pairs:
         org_id, app, user = pair["org_id"], pair["app_name"], pair["user_id"]
         end = pair["occurred_at"] + timedelta(seconds=s["failure_window_s"])
-        failures = ctx.con.execute(
-            FAILURES_SQL, [org_id, app, user, pair["occurred_at"], end]
-        ).fetchall()
+        failures = ctx.rows(FAILURES_SQL, [org_id, app.lower(), user, pair["occurred_at"], end])
         if not failures:
             continue
         gap = (pair["occurred_at"] - pair["prev_at"]).total_seconds()
+        reasons = sorted(
+            {r for r in (pair["prev_reason"], pair["app_inferred_reason"]) if r}
+            | {f["app_inferred_reason"] for f in failures if f["inferred"]}
+        )
+        inferred = pair["prev_inferred"] or pair["inferred"] or any(f["inferred"] for f in failures)
         findings.append(
             Finding(
                 dedup_key=f"salesforce|{org_id}|{app}|{user}|{pair['prev_at']:%Y-%m-%dT%H}",
                 summary=(
-                    f"{ctx.org_label(org_id)}: possible refresh-token reuse for {app}, user "
-                    f"{user}: refreshes from {pair['prev_ip']} and {pair['source_ip']} {gap:.0f} s "
-                    f"apart, then {len(failures)} failed refresh(es) ({failures[0][2]})."
+                    f"{ctx.org_label(org_id)}: possible refresh-token reuse for {app}"
+                    + (f" (app inferred: {reasons[0]})" if inferred and reasons else "")
+                    + f", user {user}: refreshes from {pair['prev_ip']} and {pair['source_ip']} "
+                    f"{gap:.0f} s apart, then {len(failures)} failed refresh(es) "
+                    f"({failures[0]['status']})."
                 ),
                 first_seen_at=pair["prev_at"],
-                last_seen_at=failures[-1][1],
-                event_ids=[pair["prev_event_id"], pair["event_id"], *(f[0] for f in failures)],
+                last_seen_at=failures[-1]["occurred_at"],
+                event_ids=[
+                    pair["prev_event_id"],
+                    pair["event_id"],
+                    *(f["event_id"] for f in failures),
+                ],
                 evidence={
                     "classification": "possible_reuse",
-                    "networks": [network_of(pair["prev_ip"]), network_of(pair["source_ip"])],
-                    "failures": [f[2] for f in failures],
+                    "networks": [pair["prev_network"], pair["network"]],
+                    "inside_allowlist": [
+                        trusted(ctx, app, pair["prev_ip"]),
+                        trusted(ctx, app, pair["source_ip"]),
+                    ],
+                    "failures": [f["status"] for f in failures],
+                    "app_inferred": reasons if inferred else None,
                 },
                 org_id=org_id,
                 app_name=app,
@@ -231,7 +362,7 @@ def _from_salesforce_logs(ctx: Context) -> list[Finding]:
     return findings
 
 
-def _chain(at: str, ip: str, fp: str, new: str, worker: str = "w1", **fields) -> dict:
+def _chain(at: str, ip: str, fp: str, new: str | None, worker: str = "w1", **fields) -> dict:
     return partner_call(at, ip, token_fp=fp, new_token_fp=new, worker=worker, **fields)
 
 
@@ -256,6 +387,28 @@ EXAMPLES = [
         expect=1, severity="high",
     ),
     Example(
+        "two regions of the allowlist race 150 ms apart: one trusted network, a race",
+        [_chain("2026-05-01T09:00:00.000", ALLOWED_IP, "g1", "g2", "us-1"),
+         _chain("2026-05-01T09:00:00.150", "2001:db8:10::25", "g1", "g2b", "eu-1")],
+        expect=1, severity="low",
+    ),
+    Example(
+        "a worker retries after a 5xx and gets its token: one use, info",
+        [_chain("2026-05-01T09:00:00", ALLOWED_IP, "g1", None, is_success=False,
+                status="error", error_description="HTTP 503"),
+         _chain("2026-05-01T09:02:00", ALLOWED_IP, "g1", "g2")],
+        expect=1, severity="info",
+    ),
+    Example(
+        "a retry after a timeout that reached Salesforce is refused: own reuse, low",
+        [_chain("2026-05-01T09:00:00", ALLOWED_IP, "g1", None, is_success=False,
+                status="error", error_description="read timed out"),
+         refresh("2026-05-01T09:00:01", ALLOWED_IP),
+         _chain("2026-05-01T09:01:30", ALLOWED_IP, "g1", None, is_success=False,
+                status="invalid_grant", error_description="expired access/refresh token")],
+        expect=1, severity="low",
+    ),
+    Example(
         "a clean rotation chain is no reuse",
         [_chain("2026-05-01T09:00:00", ALLOWED_IP, "g1", "g2"),
          _chain("2026-05-01T09:30:00", ALLOWED_IP, "g2", "g3"),
@@ -270,6 +423,25 @@ EXAMPLES = [
          refresh("2026-05-01T09:05:00", ALLOWED_IP, is_success=False,
                  status="Failed: Invalid Token")],
         expect=1, severity="medium",
+    ),
+    Example(
+        "Salesforce logs: a partner in two allowlisted regions, then a foreign refresh and the "
+        "family revoked: medium",
+        [refresh("2026-05-01T08:00:00", ALLOWED_IP),
+         refresh("2026-05-01T08:30:00", "2001:db8:10::25"),
+         refresh("2026-05-01T09:00:00", ALLOWED_IP),
+         refresh("2026-05-01T09:00:40", "198.51.100.77"),
+         refresh("2026-05-01T09:05:00", "2001:db8:10::25", is_success=False,
+                 status="Failed: Invalid Token")],
+        expect=1, severity="medium",
+    ),
+    Example(
+        "Salesforce logs: another vendor's app is not watched",
+        [refresh("2026-05-01T08:00:00", "192.0.2.1", app_name="Other App"),
+         refresh("2026-05-01T08:00:40", "198.51.100.77", app_name="Other App"),
+         refresh("2026-05-01T08:05:00", "192.0.2.1", app_name="Other App", is_success=False,
+                 status="Failed: Invalid Token")],
+        expect=0,
     ),
     Example(
         "Salesforce logs: alternating allowlisted regions without failures are not reuse",
@@ -288,17 +460,27 @@ DETECTOR = Detector(
     find=find,
     examples=EXAMPLES,
     runbook="""\
-1. Read the classification in the evidence: race, theft or possible_reuse.
-2. Race: the two workers named refreshed one token concurrently. Make the refresh single-flight
+1. Read the classification in the evidence: retry, race, theft or possible_reuse.
+2. Retry: the worker presented the token again after its own failed call. Info: nothing to do.
+   Low (refused): the first call reached Salesforce and rotated the token while the worker
+   timed out; persist the new token before acting on the response, and re-authorize the user.
+3. Race: the two workers named refreshed one token concurrently. Make the refresh single-flight
    (one refresher, a lock or a shared store that writes the new token atomically); resolve the
    alert once the deploy is out. Expect the family to have been revoked: re-authorize the user.
-3. Theft: treat the token family as compromised. Revoke the user's tokens for the app (OAuth
+4. Theft: treat the token family as compromised. Revoke the user's tokens for the app (OAuth
    usage API: DELETE /apps/oauth/usage/{appId}/tokens), re-authorize, and look up the foreign
    IP; search every org for it and report to security@salesforce.com.
-4. Possible reuse (Salesforce logs only): check the partner's token log for the same minutes;
-   if the second network is not the partner's, handle it as theft.
+5. Possible reuse (Salesforce logs only): check the partner's token log for the same minutes;
+   if the second network is not the partner's, handle it as theft. When the app was inferred
+   (evidence.app_inferred), confirm it from the session's API calls first.
 """,
-    settings={"race_window_s": 30, "race_repeat": 3, "window_s": 120, "failure_window_s": 3600},
+    settings={
+        "race_window_s": 30,
+        "race_repeat": 3,  # races of one user in a scan that the summary calls a pattern
+        "window_s": 120,
+        "failure_window_s": 3600,
+        "retry_match_s": 60,  # a Salesforce refresh this close to a failed call is that call
+    },
     lookback=timedelta(days=14),
     attack=("T1550.001",),
     needs="the partner token log (token_fp, new_token_fp); refresh-token logins with app names",

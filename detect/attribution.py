@@ -1,0 +1,224 @@
+"""App attribution: give every login the logs left app-less its most likely app, or none.
+
+The Login event log file has no app column, so a subscriber whose evidence arrives as exported
+files shows the partner's refresh-token logins with `app_name` null, and every detector keyed
+on the app (allowlist, new network, reuse, and through them cross-org) would go blind. Before
+the detectors run, this stage infers the app of each app-less login from evidence already in
+the store, strongest first, and stops at the first kind of evidence that speaks:
+
+1. session (confidence 0.95): the login's `LOGIN_KEY` is shared by the API, RestApi and
+   BulkApi2 rows of the session it opened. RestApi rows carry `CONNECTED_APP_ID`, resolved to
+   a name through the (CONNECTED_APP_ID, CONNECTED_APP_NAME) pairs of ApiTotalUsage rows or
+   the OAuth Usage inventory of the same org.
+2. token owner (0.8), refresh-token logins only: the user's refresh-token activity (partner
+   token log, OauthToken / OAuth Usage, LoginHistory and LoginEvent rows that name the app)
+   names exactly one app.
+3. user agent (0.5), OAuth logins only: the login's user agent appears, in this org, with
+   exactly one app and at least `MIN_AGENT_EVENTS` times.
+
+Evidence that names several apps is ambiguous and ends the search with no guess (a user who
+holds tokens for several apps, a session whose calls name several apps): the reason is stored,
+the app stays null. Only logged app names are evidence, never another inference.
+
+Results go to `events.inferred_app / app_inferred_reason / app_confidence` (migration 004);
+`app_name` stays the logged fact. One set-based pass over the store, rewritten only where the
+verdict changed; a changed inferred app bumps `updated_at` so incremental detectors re-read it.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from ingest import runs
+
+UNIT_ID = "app_attribution"
+OAUTH_LOGIN_TYPES = ("Remote Access 2.0", "Remote Access Client")
+REFRESH_GRANTS = ("refresh_token", "authorization_code")  # the grants that hold refresh tokens
+MIN_AGENT_EVENTS = 3
+SESSION_CONFIDENCE, OWNER_CONFIDENCE, AGENT_CONFIDENCE = 0.95, 0.8, 0.5
+
+
+def app_sql(alias: str = "e") -> str:
+    """The app of an event: as logged, else as inferred."""
+    return f"coalesce({alias}.app_name, {alias}.inferred_app)"
+
+
+def inferred_sql(alias: str = "e") -> str:
+    """True when the event's app is an inference, not a logged fact."""
+    return f"({alias}.app_name IS NULL AND {alias}.inferred_app IS NOT NULL)"
+
+
+def _list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+ATTRIBUTION_SQL = f"""
+CREATE OR REPLACE TEMP TABLE app_attribution AS
+WITH candidates AS (
+    SELECT event_id, org_id, user_id, login_key, user_agent,
+           list_contains({_list(REFRESH_GRANTS)}, grant_type) AS holds_refresh_token,
+           list_contains({_list(REFRESH_GRANTS)}, grant_type)
+               OR list_contains({_list(OAUTH_LOGIN_TYPES)}, login_type) AS is_oauth
+    FROM events
+    WHERE event_type = 'login' AND app_name IS NULL
+),
+app_ids AS (  -- ApiTotalUsage pairs and the OAuth Usage inventory: connected app id -> name
+    SELECT org_id, connected_app_id, mode(app_name) AS app_name
+    FROM events
+    WHERE connected_app_id IS NOT NULL AND app_name IS NOT NULL
+    GROUP BY ALL
+),
+session_calls AS (
+    SELECT s.org_id, s.login_key, coalesce(s.app_name, m.app_name) AS app, s.api_family
+    FROM events s
+    LEFT JOIN app_ids m ON m.org_id = s.org_id AND m.connected_app_id = s.connected_app_id
+    WHERE s.event_type = 'api_request' AND s.login_key IS NOT NULL
+      AND coalesce(s.app_name, m.app_name) IS NOT NULL
+      AND EXISTS (SELECT 1 FROM candidates c
+                  WHERE c.org_id = s.org_id AND c.login_key = s.login_key)
+),
+sessions AS (
+    SELECT org_id, login_key, count(DISTINCT lower(app)) AS apps, min(app) AS app,
+           string_agg(DISTINCT app, ', ' ORDER BY app) AS names,
+           string_agg(DISTINCT api_family, ', ' ORDER BY api_family) AS families
+    FROM session_calls GROUP BY ALL
+),
+owners AS (
+    SELECT org_id, user_id, count(DISTINCT lower(app_name)) AS apps, min(app_name) AS app,
+           string_agg(DISTINCT app_name, ', ' ORDER BY app_name) AS names,
+           string_agg(DISTINCT CASE event_type
+               WHEN 'token_exchange' THEN 'partner token log'
+               WHEN 'token_usage' THEN 'OauthToken / OAuth Usage'
+               ELSE 'LoginHistory / LoginEvent' END, ', ') AS seen_in
+    FROM events o
+    WHERE app_name IS NOT NULL AND user_id IS NOT NULL
+      AND (event_type = 'token_usage'
+           OR (event_type IN ('login', 'token_exchange')
+               AND list_contains({_list(REFRESH_GRANTS)}, grant_type)))
+      AND EXISTS (SELECT 1 FROM candidates c
+                  WHERE c.org_id = o.org_id AND c.user_id = o.user_id AND c.holds_refresh_token)
+    GROUP BY ALL
+),
+agents AS (
+    SELECT org_id, user_agent, count(DISTINCT lower(app_name)) AS apps, min(app_name) AS app,
+           count(*) AS uses
+    FROM events a
+    WHERE app_name IS NOT NULL AND user_agent IS NOT NULL
+      AND EXISTS (SELECT 1 FROM candidates c
+                  WHERE c.org_id = a.org_id AND c.user_agent = a.user_agent AND c.is_oauth)
+    GROUP BY ALL
+),
+verdicts AS (
+    SELECT c.event_id,
+        CASE WHEN s.apps IS NOT NULL THEN 'session'
+             WHEN o.apps IS NOT NULL AND c.holds_refresh_token THEN 'owner'
+             WHEN a.apps = 1 AND a.uses >= {MIN_AGENT_EVENTS} AND c.is_oauth THEN 'agent'
+        END AS kind,
+        s.apps AS session_apps, s.app AS session_app, s.names AS session_names, s.families,
+        o.apps AS owner_apps, o.app AS owner_app, o.names AS owner_names, o.seen_in,
+        a.app AS agent_app, c.user_agent
+    FROM candidates c
+    LEFT JOIN sessions s ON s.org_id = c.org_id AND s.login_key = c.login_key
+    LEFT JOIN owners o ON o.org_id = c.org_id AND o.user_id = c.user_id
+    LEFT JOIN agents a ON a.org_id = c.org_id AND a.user_agent = c.user_agent
+)
+SELECT event_id,
+    CASE kind WHEN 'session' THEN CASE WHEN session_apps = 1 THEN session_app END
+              WHEN 'owner' THEN CASE WHEN owner_apps = 1 THEN owner_app END
+              WHEN 'agent' THEN agent_app END AS app,
+    CASE kind
+        WHEN 'session' THEN CASE WHEN session_apps = 1
+            THEN 'session: the API calls of this login''s session (' || families
+                 || ') name only ' || session_app
+            ELSE 'ambiguous: the API calls of this login''s session name ' || session_names END
+        WHEN 'owner' THEN CASE WHEN owner_apps = 1
+            THEN 'token owner: the user''s refresh-token activity (' || seen_in
+                 || ') names only ' || owner_app
+            ELSE 'ambiguous: the user holds refresh tokens for ' || owner_names END
+        WHEN 'agent' THEN 'user agent: "' || left(user_agent, 60)
+            || '" appears in this org with ' || agent_app || ' only'
+    END AS reason,
+    CASE kind WHEN 'session' THEN CASE WHEN session_apps = 1 THEN {SESSION_CONFIDENCE} END
+              WHEN 'owner' THEN CASE WHEN owner_apps = 1 THEN {OWNER_CONFIDENCE} END
+              WHEN 'agent' THEN {AGENT_CONFIDENCE} END AS confidence
+FROM verdicts
+"""
+
+APPLY_SQL = """
+UPDATE events SET
+    inferred_app = t.app, app_inferred_reason = t.reason, app_confidence = t.confidence,
+    updated_at = CASE WHEN events.inferred_app IS DISTINCT FROM t.app
+                      THEN CAST(? AS TIMESTAMP) ELSE events.updated_at END
+FROM app_attribution t
+WHERE events.event_id = t.event_id
+  AND (events.inferred_app IS DISTINCT FROM t.app
+       OR events.app_inferred_reason IS DISTINCT FROM t.reason
+       OR events.app_confidence IS DISTINCT FROM t.confidence)
+"""
+
+# A login whose app a later source named (LoginHistory merged into a Login ELF row) keeps the
+# logged name only; its old inference would only confuse.
+CLEAR_SQL = """
+UPDATE events SET inferred_app = NULL, app_inferred_reason = NULL, app_confidence = NULL
+WHERE app_inferred_reason IS NOT NULL AND (app_name IS NOT NULL OR event_type <> 'login')
+"""
+
+
+@dataclass
+class AttributionOutcome:
+    status: str  # ok | failed
+    inferred: int = 0  # app-less logins that now carry an inferred app
+    ambiguous: int = 0  # app-less logins whose evidence named several apps
+    changed: int = 0  # logins whose verdict changed in this run
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def attribute(con: duckdb.DuckDBPyConnection, *, now: datetime) -> AttributionOutcome:
+    """Infer, store, and count. One transaction: detectors never see half a pass."""
+    started = time.perf_counter()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(ATTRIBUTION_SQL)
+        changed = con.execute(APPLY_SQL, [now]).fetchone()[0]  # type: ignore[index]
+        con.execute(CLEAR_SQL)
+        inferred, ambiguous = con.execute(
+            "SELECT count(app), count(*) FILTER (WHERE reason LIKE 'ambiguous:%') "
+            "FROM app_attribution"
+        ).fetchone()  # type: ignore[misc]
+        con.execute("DROP TABLE app_attribution")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return AttributionOutcome(
+        "ok", inferred, ambiguous, changed, seconds=time.perf_counter() - started
+    )
+
+
+def run(con: duckdb.DuckDBPyConnection, *, run_id: str, now: datetime) -> AttributionOutcome:
+    """The detect stage's first step, recorded as its own run row like a detector."""
+    runs.start(con, run_id=run_id, stage="detect", unit_id=UNIT_ID, now=now)
+    try:
+        outcome = attribute(con, now=now)
+    except duckdb.Error as exc:  # recorded and surfaced (exit 1); detectors still run
+        detail = "".join(traceback.format_exception_only(exc)).strip()
+        outcome = AttributionOutcome("failed", error=f"app attribution: {detail}")
+    runs.finish(
+        con,
+        run_id=run_id,
+        stage="detect",
+        unit_id=UNIT_ID,
+        status=outcome.status,
+        now=now,
+        rows_read=outcome.inferred,
+        rows_new=outcome.changed,
+        error=outcome.error,
+        details={"ambiguous": outcome.ambiguous, "seconds": round(outcome.seconds, 3)},
+    )
+    return outcome

@@ -1,0 +1,46 @@
+"""Which apps the app-keyed detectors watch, and what counts as the partner's own network.
+
+The allowlist, network and reuse detectors watch the partner's own apps: those configured in
+`[apps]` and those named in the partner's own token log (only the partner writes it). Salesforce's
+own apps and other vendors' apps refresh from homes and carrier networks all day; judging them
+by a baseline drowns the analyst, so only the IOC and look-alike checks (`suspicious_client`)
+watch every app. An `[apps]` entry without an allowlist is watched by all but `off_allowlist_ip`.
+
+The partner's networks are judged by allowlist membership: every address inside the app's
+allowlist (or its `known_egress`) is one trusted network, so a partner that egresses from
+several regions is one network, not several.
+"""
+
+from __future__ import annotations
+
+from .detector import Context
+from .geo import network_of
+
+PARTNER_APPS_SQL = """
+SELECT DISTINCT lower(app_name) FROM events
+WHERE event_type = 'token_exchange' AND app_name IS NOT NULL
+"""
+
+TRUSTED = "the app's allowlist"
+
+
+def watched_apps(ctx: Context) -> list[str]:
+    """Lower-cased names of the apps the app-keyed detectors judge."""
+    configured = {name.lower() for name in ctx.config.apps}
+    partner = {name for (name,) in ctx.con.execute(PARTNER_APPS_SQL).fetchall()}
+    return sorted(configured | partner)
+
+
+def trusted(ctx: Context, app: str | None, ip: str | None) -> bool:
+    """Inside the configured app's allowlist or known egress."""
+    config = ctx.config.app(app)
+    if config is None or ip is None:
+        return False
+    return any(nets is not None and ip in nets for nets in (config.allowlist, config.known_egress))
+
+
+def network_key(ctx: Context, app: str | None, ip: str | None) -> str | None:
+    """One key per network: the app's trusted set as a whole, else the /24 or /48."""
+    if ip is None:
+        return None
+    return TRUSTED if trusted(ctx, app, ip) else network_of(ip)
