@@ -105,3 +105,8 @@ class Detector:
     attack: tuple[str, ...] = ()  # MITRE ATT&CK technique ids
     needs: str = ""  # which sources feed it, for the catalog and the health view
     reads_alerts: bool = False  # a correlation over other detectors' alerts: runs after them
+    history_setting: str = ""  # a setting in days bounding what even a full scan can see
+
+    def horizon(self, settings: Mapping[str, Any]) -> timedelta | None:
+        """How far back a full scan re-judges; None: all of history."""
+        return timedelta(days=settings[self.history_setting]) if self.history_setting else None

@@ -23,20 +23,20 @@ from ingest import runs
 from ingest.config import Config
 from ingest.errors import ConfigError
 
-from . import attribution, registry
-from .detector import Context, Detector, Finding, severity_rank
+from . import attribution, lifecycle, registry
+from .detector import SEVERITIES, Context, Detector, Finding, severity_rank
 
 ALERT_COLUMNS = (
     "alert_id", "detector_id", "dedup_key", "severity", "org_id", "app_name", "user_id", "ips",
     "first_seen_at", "last_seen_at", "event_count", "event_ids", "title", "summary", "evidence",
-    "first_run_id", "last_run_id", "created_at", "updated_at",
+    "first_run_id", "last_run_id", "created_at", "updated_at", "reopens_alert_id", "superseded_at",
 )  # fmt: skip
 
 
 def _arrow_type(column: str) -> pa.DataType:
     if column in ("ips", "event_ids"):
         return pa.list_(pa.string())
-    if column.endswith("_at"):
+    if column.endswith("_at"):  # superseded_at is written NULL: found again, it holds again
         return pa.timestamp("us")
     return pa.int64() if column == "event_count" else pa.string()
 
@@ -53,6 +53,7 @@ class DetectorOutcome:
     alerts_updated: int = 0
     seconds: float = 0.0
     error: str | None = None
+    superseded: int = 0
 
 
 @dataclass
@@ -116,7 +117,7 @@ def run(
         )
         runs.start(con, run_id=run_id, stage="detect", unit_id=detector.id, now=started)
         tick = ticker()
-        outcome = _run_one(con, detector, context, run_id=run_id, now=started)
+        outcome = _run_one(con, detector, context, run_id=run_id, now=started, full_scan=rescan_all)
         outcome.seconds = ticker() - tick
         runs.finish(
             con,
@@ -130,6 +131,7 @@ def run(
             error=outcome.error,
             details={
                 "alerts_updated": outcome.alerts_updated,
+                "alerts_superseded": outcome.superseded,
                 "seconds": round(outcome.seconds, 3),
             },
         )
@@ -144,14 +146,23 @@ def _run_one(
     *,
     run_id: str,
     now: datetime,
+    full_scan: bool = False,
 ) -> DetectorOutcome:
     try:
         findings = detector.find(context)
-        new, updated = upsert_alerts(con, detector, findings, run_id=run_id, now=now)
+        new, updated, written = upsert_alerts(
+            con, detector, findings, run_id=run_id, now=now, regrade=full_scan
+        )
+        superseded = 0
+        if full_scan:  # the findings are the detector's whole verdict
+            horizon = detector.horizon(context.settings)
+            superseded = lifecycle.supersede_missing(
+                con, detector.id, written, run_id=run_id, now=now, horizon=horizon
+            )
     except Exception as exc:  # recorded and surfaced (exit 1), never swallowed
         detail = "".join(traceback.format_exception_only(exc)).strip()
         return DetectorOutcome(detector.id, "failed", error=f"detector {detector.id}: {detail}")
-    return DetectorOutcome(detector.id, "ok", len(findings), new, updated)
+    return DetectorOutcome(detector.id, "ok", len(findings), new, updated, superseded=superseded)
 
 
 def upsert_alerts(
@@ -161,38 +172,59 @@ def upsert_alerts(
     *,
     run_id: str,
     now: datetime,
-) -> tuple[int, int]:
+    regrade: bool = False,
+) -> tuple[int, int, list[str]]:
+    """Write findings as alerts; return (new, updated, the alert ids the findings hold).
+
+    `regrade` (a full scan) lets an untriaged alert take the detector's current severity.
+    New activity on a resolved / false-positive alert goes to a linked new alert
+    (`detect.lifecycle`)."""
     merged: dict[str, Finding] = {}
     for finding in findings:
         key = alert_id(detector.id, finding.dedup_key)
         merged[key] = _combine(merged[key], finding) if key in merged else finding
     if not merged:
-        return 0, 0
-    existing = {
-        row[0]: row
-        for row in con.execute(
-            "SELECT alert_id, severity, first_seen_at, last_seen_at, event_ids, ips, created_at, "
-            "first_run_id FROM alerts WHERE list_contains(?, alert_id)",
-            [list(merged)],
-        ).fetchall()
-    }
-    rows = []
+        return 0, 0, []
+    existing = lifecycle.stored(con, merged)
+    ranks = {s: severity_rank(s) for s in SEVERITIES}
+    rows, new, held = [], 0, []
     for key, finding in merged.items():
-        severity = finding.severity or detector.severity
-        first_seen, last_seen = finding.first_seen_at, finding.last_seen_at
+        target, old, reopens = key, existing.get(key), None
         event_ids, ips = set(finding.event_ids), set(finding.ips)
+        first_seen, last_seen = finding.first_seen_at, finding.last_seen_at
+        if old is not None and old.closed:
+            target, old, closed, judged = lifecycle.open_target(con, old)
+            fresh = event_ids - judged
+            if not fresh:  # nothing the analyst has not already judged
+                held.extend([target] if old is not None else [])
+                continue
+            reopens, event_ids = closed.alert_id, fresh
+            span = lifecycle.event_span(con, fresh)
+            if span is not None:
+                first_seen, last_seen = span
+        severity = lifecycle.merge_severity(
+            finding.severity or detector.severity, old, regrade=regrade, rank=ranks
+        )
         created_at, first_run = now, run_id
-        if key in existing:
-            _, old_severity, old_first, old_last, old_events, old_ips, created_at, first_run = (
-                existing[key]
-            )
-            severity = max(severity, old_severity, key=severity_rank)
-            first_seen, last_seen = min(first_seen, old_first), max(last_seen, old_last)
-            event_ids |= set(old_events)
-            ips |= set(old_ips)
+        if old is not None:
+            created_at, first_run = old.created_at, old.first_run_id
+            reopens = reopens or old.reopens_alert_id
+            if not (regrade and old.untriaged):  # a full scan's verdict replaces, else widen
+                first_seen, last_seen = (
+                    min(first_seen, old.first_seen_at),
+                    max(last_seen, old.last_seen_at),
+                )
+                event_ids |= set(old.event_ids)
+                ips |= set(old.ips)
+        else:
+            new += 1
+        summary, evidence = finding.summary, dict(finding.evidence)
+        if reopens is not None:
+            summary = f"Again after an analyst closed alert {reopens}: {summary}"
+            evidence["reopens_alert_id"] = reopens
         rows.append(
             [
-                key,
+                target,
                 detector.id,
                 finding.dedup_key,
                 severity,
@@ -205,14 +237,18 @@ def upsert_alerts(
                 len(event_ids),
                 sorted(event_ids),
                 detector.title,
-                finding.summary,
-                json.dumps(finding.evidence, default=str, sort_keys=True),
+                summary,
+                json.dumps(evidence, default=str, sort_keys=True),
                 first_run,
                 run_id,
                 created_at,
                 now,
+                reopens,
+                None,
             ]
         )
+    if not rows:
+        return 0, 0, held
     con.register(
         "alert_rows",
         pa.table(
@@ -230,7 +266,9 @@ def upsert_alerts(
                 first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
                 event_count = excluded.event_count, event_ids = excluded.event_ids,
                 summary = excluded.summary, evidence = excluded.evidence,
-                last_run_id = excluded.last_run_id, updated_at = excluded.updated_at"""
+                last_run_id = excluded.last_run_id, updated_at = excluded.updated_at,
+                reopens_alert_id = excluded.reopens_alert_id,
+                superseded_at = NULL, superseded_by_run = NULL"""
         )
         con.execute("COMMIT")
     except BaseException:
@@ -238,8 +276,7 @@ def upsert_alerts(
         raise
     finally:
         con.unregister("alert_rows")
-    new = sum(1 for key in merged if key not in existing)
-    return new, len(merged) - new
+    return new, len(rows) - new, [row[0] for row in rows] + held
 
 
 def _combine(a: Finding, b: Finding) -> Finding:

@@ -170,12 +170,19 @@ def list_alerts(
     statuses: list[str],
     since: datetime | None,
     min_severity: str | None,
+    *,
+    include_superseded: bool = False,
 ) -> int:
     if not settings.db.exists():
         raise InputError(f"{settings.db}: no database yet; run `tokensentry demo` or `import`")
     with db.connect(settings.db, read_only=True) as con:
         frame = queries.alerts(
-            con, detectors=detectors, statuses=statuses, since=since, min_severity=min_severity
+            con,
+            detectors=detectors,
+            statuses=statuses,
+            since=since,
+            min_severity=min_severity,
+            include_superseded=include_superseded,
         )
     records = queries.alert_records(frame)
     if fmt == "json":

@@ -169,6 +169,12 @@ def detect(
     help="Minimum severity.",
     type=click.Choice(["info", "low", "medium", "high", "critical"]),
 )
+@click.option(
+    "--superseded",
+    "include_superseded",
+    is_flag=True,
+    help="Also list alerts a full re-scan (`detect --all`) no longer finds.",
+)
 @_store_options
 def alerts(
     settings: Settings,
@@ -177,6 +183,7 @@ def alerts(
     statuses: tuple[str, ...],
     since: str | None,
     min_severity: str | None,
+    include_superseded: bool,
 ) -> int:
     """List alerts, most severe first.
 
@@ -184,7 +191,15 @@ def alerts(
     """
     from .commands import list_alerts
 
-    return list_alerts(settings, fmt, list(detectors), list(statuses), _when(since), min_severity)
+    return list_alerts(
+        settings,
+        fmt,
+        list(detectors),
+        list(statuses),
+        _when(since),
+        min_severity,
+        include_superseded=include_superseded,
+    )
 
 
 @cli.command()

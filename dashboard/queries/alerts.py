@@ -15,9 +15,11 @@ ALERTS_SQL = """
 SELECT a.alert_id, a.detector_id AS detector, a.severity, a.org_id, a.app_name AS app,
        a.user_id, a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen,
        a.event_count, a.summary, coalesce(t.status, 'new') AS status, a.evidence, a.title,
-       a.created_at, a.updated_at, t.note AS triage_note, t.analyst
+       a.created_at, a.updated_at, t.note AS triage_note, t.analyst, a.superseded_at,
+       a.reopens_alert_id
 FROM alerts a LEFT JOIN triage t USING (alert_id)
-WHERE (? IS NULL OR list_contains(?, a.detector_id))
+WHERE (? OR a.superseded_at IS NULL)
+  AND (? IS NULL OR list_contains(?, a.detector_id))
   AND (? IS NULL OR list_contains(?, coalesce(t.status, 'new')))
   AND (? IS NULL OR a.last_seen_at >= ?)
   AND (? IS NULL OR a.org_id = ?)
@@ -36,12 +38,16 @@ def alerts(
     since: datetime | None = None,
     org_id: str | None = None,
     min_severity: str | None = None,
+    include_superseded: bool = False,
 ) -> pd.DataFrame:
+    """Alerts matching the filters; superseded ones (a full re-scan no longer finds them) only
+    when asked."""
     detectors = detectors or None
     statuses = statuses or None
     return con.execute(
         ALERTS_SQL,
         [
+            include_superseded,
             detectors,
             detectors,
             statuses,
@@ -86,6 +92,8 @@ def alert_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 "title": row.title,
                 "created_at": _iso(row.created_at),
                 "updated_at": _iso(row.updated_at),
+                "superseded_at": _iso(row.superseded_at),
+                "reopens_alert_id": row.reopens_alert_id,
             }
         )
     return records
@@ -107,7 +115,8 @@ def alert_events(con: duckdb.DuckDBPyConnection, alert_id: str) -> pd.DataFrame:
 def severity_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     rows = con.execute(
         """SELECT a.severity, count(*) FROM alerts a LEFT JOIN triage t USING (alert_id)
-           WHERE coalesce(t.status, 'new') IN ('new', 'acknowledged') GROUP BY ALL"""
+           WHERE coalesce(t.status, 'new') IN ('new', 'acknowledged') AND a.superseded_at IS NULL
+           GROUP BY ALL"""
     ).fetchall()
     return {severity: count for severity, count in rows}
 

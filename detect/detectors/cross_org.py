@@ -26,6 +26,7 @@ ALERTS_SQL = """
 SELECT alert_id, detector_id, org_id, app_name, first_seen_at, last_seen_at, event_ids, ips
 FROM alerts
 WHERE list_contains(?, detector_id) AND app_name IS NOT NULL AND org_id IS NOT NULL
+  AND superseded_at IS NULL  -- a full re-scan no longer finds it
 ORDER BY lower(app_name), first_seen_at, alert_id
 """
 

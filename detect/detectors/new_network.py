@@ -8,11 +8,13 @@ logins, which impossible travel leaves alone.
 
 Per (org, app) it learns the networks (/24 for IPv4, /48 for IPv6) of every refresh-token use
 and alerts, medium, on the first use from a network first seen at least `learning_days` after
-the app's first use in that org; nothing during an app's learning period. The country is
-reported next to the network. It watches the partner's own apps only (`[apps]` and the apps of
-the partner's token log, see `detect/scope.py`): other vendors' and Salesforce's own apps
-refresh from homes and carrier networks all day. A Login ELF row names no app: it counts under
-the app `detect/attribution.py` inferred for it, and the alert says so.
+the app's first use in that org; nothing during an app's learning period. An alerted network
+that falls silent for `quiet_days` and then returns alerts again (a new alert, so an analyst who
+closed the first visit still sees the second). The country is reported next to the network. It
+watches the partner's own apps only (`[apps]` and the apps of the partner's token log, see
+`detect/scope.py`): other vendors' and Salesforce's own apps refresh from homes and carrier
+networks all day. A Login ELF row names no app: it counts under the app
+`detect/attribution.py` inferred for it, and the alert says so.
 
 Blind spots: an attacker inside the partner's own egress networks (a compromised worker);
 app-less logins whose app nothing in the store reveals; apps not configured in `[apps]` and
@@ -52,8 +54,24 @@ networks AS (
 fresh AS (
     SELECT n.* FROM networks n JOIN apps a USING (org_id, app_key)
     WHERE n.network_first >= a.app_first + to_days(CAST(? AS BIGINT))
+),
+-- An alerted network's uses fall into visits: a use after `quiet_days` of silence starts one.
+marked AS (
+    SELECT u.*, f.network_first,
+        coalesce(u.occurred_at - lag(u.occurred_at) OVER w >= to_days(CAST(? AS BIGINT)), true)
+            AS starts_visit
+    FROM uses u JOIN fresh f USING (org_id, app_key, network)
+    WINDOW w AS (PARTITION BY u.org_id, u.app_key, u.network ORDER BY u.occurred_at, u.event_id)
+),
+visits AS (
+    SELECT *, max(CASE WHEN starts_visit THEN occurred_at END) OVER (
+        PARTITION BY org_id, app_key, network ORDER BY occurred_at, event_id
+        ROWS UNBOUNDED PRECEDING) AS visit_start
+    FROM marked
 )
-SELECT u.org_id, u.app_key, any_value(u.app_name) AS app_name, u.network,
+SELECT u.org_id, u.app_key, any_value(u.app_name) AS app_name, u.network, u.visit_start,
+       any_value(u.network_first) AS network_first,
+       u.visit_start > any_value(u.network_first) AS is_return,
        min(u.occurred_at) AS first_seen, max(u.occurred_at) AS last_seen,
        list(u.event_id ORDER BY u.occurred_at) AS event_ids,
        list(DISTINCT u.source_ip) AS ips,
@@ -63,9 +81,9 @@ SELECT u.org_id, u.app_key, any_value(u.app_name) AS app_name, u.network,
        list(DISTINCT u.app_inferred_reason) FILTER (WHERE u.inferred) AS inferred_reasons,
        min(u.app_confidence) FILTER (WHERE u.inferred) AS inferred_confidence,
        bool_or({{scope}}) AS in_scope
-FROM uses u JOIN fresh f USING (org_id, app_key, network)
-WHERE u.occurred_at < f.network_first + INTERVAL 1 DAY
-GROUP BY u.org_id, u.app_key, u.network
+FROM visits u
+WHERE u.occurred_at < u.visit_start + INTERVAL 1 DAY
+GROUP BY u.org_id, u.app_key, u.network, u.visit_start
 HAVING bool_or({{scope}})
 """
 
@@ -83,7 +101,7 @@ def find(ctx: Context) -> list[Finding]:
     try:
         rows = ctx.rows(
             NEW_NETWORKS_SQL.format(scope=ctx.scope_sql("u")),
-            [watched, ctx.settings["learning_days"]],
+            [watched, ctx.settings["learning_days"], ctx.settings["quiet_days"]],
         )
     finally:
         ctx.con.unregister("ip_networks")
@@ -101,9 +119,20 @@ def find(ctx: Context) -> list[Finding]:
                 "reasons": sorted(row["inferred_reasons"]),
                 "confidence": row["inferred_confidence"],
             }
+        returned = row["is_return"]
+        key = f"{row['org_id']}|{row['app_key']}|{row['network']}"
+        what = (
+            f"returned to {row['network']} after {ctx.settings['quiet_days']}+ quiet days (first "
+            f"seen, and alerted, on {row['network_first']:%Y-%m-%d})"
+            if returned
+            else f"refreshed a token from {row['network']}"
+        )
         findings.append(
             Finding(
-                dedup_key=f"{row['org_id']}|{row['app_key']}|{row['network']}",
+                # The first visit keeps the original key, so its alert id never changes.
+                dedup_key=f"{key}|return|{row['visit_start']:%Y-%m-%dT%H:%M:%S}"
+                if returned
+                else key,
                 summary=(
                     f"{ctx.org_label(row['org_id'])}: {row['app_name']}"
                     + (
@@ -112,10 +141,10 @@ def find(ctx: Context) -> list[Finding]:
                         if inferred
                         else ""
                     )
-                    + " refreshed a token from "
-                    f"{row['network']}"
+                    + f" {what}"
                     + (f" ({', '.join(countries)})" if countries else "")
-                    + f", a network it never used in this org, on {row['first_seen']:%Y-%m-%d} "
+                    + (", a network it never used in this org," if not returned else "")
+                    + f" on {row['first_seen']:%Y-%m-%d} "
                     f"({len(row['event_ids'])} use(s), IPs {', '.join(sorted(row['ips']))})."
                 ),
                 first_seen_at=row["first_seen"],
@@ -127,6 +156,7 @@ def find(ctx: Context) -> list[Finding]:
                     "users": sorted(users),
                     "learning_days": ctx.settings["learning_days"],
                     "app_inferred": inferred,
+                    "returned_after_quiet_days": ctx.settings["quiet_days"] if returned else None,
                 },
                 org_id=row["org_id"],
                 app_name=row["app_name"],
@@ -156,6 +186,12 @@ EXAMPLES = [
             _learned(20), expect=0),
     Example("a new network inside the learning period is learned, not alerted",
             [*_learned(3), refresh("2026-04-03T03:00:00", "198.51.100.77")], expect=0),
+    Example("an alerted network back after three quiet weeks alerts again",
+            [*_learned(15), refresh("2026-04-16T03:00:00", "198.51.100.77"),
+             refresh("2026-05-08T03:00:00", "198.51.100.78")], expect=2, severity="medium"),
+    Example("an alerted network used daily is one alert, not one a day",
+            [*_learned(15), *(refresh(f"2026-04-{d}T03:00:00", "198.51.100.77")
+                              for d in range(16, 29))], expect=1),
     Example("the partner's own log of a call from a new egress counts too",
             [*_learned(15), partner_call("2026-04-16T03:00:00", "192.0.2.77")], expect=1),
 ]  # fmt: skip
@@ -174,7 +210,7 @@ DETECTOR = Detector(
    networks in other orgs (`cross_org`): a vendor-side compromise looks exactly like that.
 3. Revoke the affected users' tokens for the app and review their API activity since first_seen.
 """,
-    settings={"learning_days": 14},
+    settings={"learning_days": 14, "quiet_days": 7},
     lookback=timedelta(days=60),
     attack=("T1550.001",),
     needs="refresh-token logins with app names (LoginHistory, LoginEvent) or the partner token log",

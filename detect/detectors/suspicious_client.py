@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,7 @@ def find(ctx: Context) -> list[Finding]:
         ioc = _matching_ioc(agent, iocs["user_agents"]) if agent else None
         generic = ioc is not None and ioc["severity"] == "medium"
         if generic:
-            key = (row["org_id"], row["app_name"] or row["user_id"], agent)
+            key = (row["org_id"], row["app_name"] or row["user_id"], agent, day)
             if key not in baselines:
                 baselines[key] = _is_baseline(ctx, row, s)
         if ioc and not (generic and baselines[key]):
@@ -139,15 +140,17 @@ def find(ctx: Context) -> list[Finding]:
 
 def _is_baseline(ctx: Context, row: dict, s: dict) -> bool:
     """A generic scripting agent that is how this app (or, without an app, this user) always
-    talks: at least `baseline_min_events` events and `baseline_share` of them."""
+    talks: at least `baseline_min_events` events and `baseline_share` of them, counted before
+    the day being judged, so a burst of attacker calls cannot make itself the baseline."""
     column, value = (
         ("app_name", row["app_name"]) if row["app_name"] else ("user_id", row["user_id"])
     )
-    same, total = ctx.con.execute(
+    day_start = datetime.combine(row["occurred_at"].date(), time.min)
+    [(same, total)] = ctx.con.execute(
         f"SELECT count(*) FILTER (WHERE user_agent = ?), count(*) FROM events "
-        f"WHERE org_id = ? AND {column} = ? AND user_agent IS NOT NULL",
-        [row["user_agent"], row["org_id"], value],
-    ).fetchone()  # type: ignore[misc]
+        f"WHERE org_id = ? AND {column} = ? AND user_agent IS NOT NULL AND occurred_at < ?",
+        [row["user_agent"], row["org_id"], value, day_start],
+    ).fetchall()
     return same >= s["baseline_min_events"] and same >= s["baseline_share"] * total
 
 
@@ -197,10 +200,20 @@ EXAMPLES = [
             expect=1, severity="critical"),
     Example("a refresh from a published Tor exit that succeeded is critical",
             [refresh("2026-05-01T09:00:00", "185.220.101.33")], expect=1, severity="critical"),
-    Example("python-requests that is the integration's own agent is not news",
-            [refresh(f"2026-05-01T{h:02d}:00:00", ALLOWED_IP, user_agent="python-requests/2.31.0")
-             for h in range(0, 24)], expect=0,
+    Example("python-requests as the integration's own agent is news on its first day only",
+            [refresh(f"2026-05-0{d}T{h:02d}:00:00", ALLOWED_IP, user_agent="python-requests/2.31.0")
+             for d in (1, 2) for h in range(0, 24)], expect=1, severity="medium",
             settings={"baseline_min_events": 20}),
+    Example("a burst of 60 python-requests calls on one day cannot be its own baseline",
+            [*(refresh(f"2026-05-01T{h:02d}:00:00", ALLOWED_IP, user_agent="Java/17.0.9")
+               for h in range(24)),
+             *(refresh(f"2026-05-02T03:{m:02d}:00", "198.51.100.9",
+                       user_agent="python-requests/2.32.4") for m in range(60))],
+            expect=1, severity="medium"),
+    Example("Salesforce's own Data Loader apps (Dataloader Partner, Dataloader Bulk) are genuine",
+            [event("2026-05-01T09:00:00", app_name="Dataloader Partner", grant_type="password"),
+             event("2026-05-01T09:05:00", app_name="Dataloader Bulk", grant_type="password")],
+            expect=0),
     Example("python-requests from a new integration is a medium alert",
             [refresh("2026-05-01T09:00:00", ALLOWED_IP, user_agent="python-requests/2.32.4")],
             expect=1, severity="medium"),
@@ -233,7 +246,8 @@ DETECTOR = Detector(
         "ioc_file": "",  # empty: the bundled detect/data/iocs.json
         "baseline_min_events": 20,
         "baseline_share": 0.5,
-        "genuine_app_names": ["Data Loader"],
+        # Salesforce's own Data Loader connected apps, as /limits and OAuth usage name them.
+        "genuine_app_names": ["Data Loader", "Dataloader Partner", "Dataloader Bulk"],
         "genuine_app_ids": [],  # your orgs' genuine Data Loader connected app ids (0H4...)
     },
     attack=("T1550.001", "T1090.003"),  # token use; multi-hop proxy (Tor)

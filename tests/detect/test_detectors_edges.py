@@ -51,8 +51,8 @@ def test_time_is_utc_with_no_daylight_saving_gap():
     con = db.memory()
     detector = registry.by_id()["impossible_travel"]
     insert_events(con, [
-        web_login("2026-03-29T00:30:00", "198.51.100.1", latitude=51.5, longitude=-0.13),
-        web_login("2026-03-29T03:30:00", "198.51.100.2", latitude=40.71, longitude=-74.0),
+        web_login("2026-03-29T00:30:00", "86.1.1.1", latitude=51.5, longitude=-0.13),
+        web_login("2026-03-29T03:30:00", "72.229.28.185", latitude=40.71, longitude=-74.0),
     ])  # fmt: skip
     [finding] = detector.find(context(con, detector))
     assert finding.evidence["hours"] == 3.0

@@ -84,8 +84,8 @@ def scenario():
         ("off_allowlist_ip", "high"): [
             refresh("2026-11-25T03:00:00", "198.51.100.66", org_id=ORG, user_id=users[ORG])],
         ("impossible_travel", "high"): [
-            ui_login("2026-11-24T09:00:00", "198.51.100.80", org_id=ORG_D, user_id=human, **NEW_YORK),
-            ui_login("2026-11-24T10:00:00", "198.51.100.81", org_id=ORG_D, user_id=human, **SYDNEY)],
+            ui_login("2026-11-24T09:00:00", "72.229.28.185", org_id=ORG_D, user_id=human, **NEW_YORK),
+            ui_login("2026-11-24T10:00:00", "49.255.14.1", org_id=ORG_D, user_id=human, **SYDNEY)],
         ("refresh_token_reuse", "critical"): [
             partner_call("2026-11-23T10:00:00", ALLOWED_IP, org_id=OTHER_ORG, token_fp="stolen-1",
                          new_token_fp="stolen-2", user_id=users[OTHER_ORG]),
