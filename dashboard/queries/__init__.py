@@ -15,7 +15,9 @@ from .alerts import (
     set_triage,
     severity_counts,
 )
+from .controls import CONTROLS, VERDICTS, controls_csv, controls_readiness
 from .egress import add_known_egress, known_egress, remove_known_egress
+from .export import csv_cell, rows_csv
 from .filters import Filters, default_filters, default_window, newest_event
 from .incidents import incident, incident_alerts, incident_of, incident_records, incidents
 from .pipeline import quarantine, recent_runs, store_counts
@@ -23,6 +25,8 @@ from .triage import ALERT_STATUSES, audit_trail, triage
 
 __all__ = [
     "ALERT_STATUSES",
+    "CONTROLS",
+    "VERDICTS",
     "Filters",
     "add_known_egress",
     "alert",
@@ -30,6 +34,9 @@ __all__ = [
     "alert_records",
     "alerts",
     "audit_trail",
+    "controls_csv",
+    "controls_readiness",
+    "csv_cell",
     "default_filters",
     "default_window",
     "incident",
@@ -43,6 +50,7 @@ __all__ = [
     "recent_runs",
     "related_alerts",
     "remove_known_egress",
+    "rows_csv",
     "set_triage",
     "severity_counts",
     "store_counts",
