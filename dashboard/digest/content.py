@@ -127,10 +127,10 @@ def collect(
         newest = digest_queries.newest_event_at(con) or now
         seen_since = newest - FIRST_WINDOW
         detected_since = now  # nothing detected in the future: the window alone decides
-    frame = digest_queries.digest_alerts(
+    rows = digest_queries.digest_alerts(
         con, seen_since=seen_since, detected_since=detected_since, include_sent=resend
     )
-    groups = _groups([_alert(row) for row in frame.to_dict("records")], frame)
+    groups = _groups([(_alert(row), row["incident_id"]) for row in rows])
     health_since = digest_queries.last_sent_at(con) or min(seen_since, now - FIRST_WINDOW)
     aliases = list(config.orgs) or None
     return DigestContent(
@@ -142,7 +142,7 @@ def collect(
         partial=partial,
         notes=notes,
         resend=resend,
-        detector_counts=dict(Counter(frame["detector"]).most_common()),
+        detector_counts=dict(Counter(row["detector"] for row in rows).most_common()),
     )
 
 
@@ -155,21 +155,20 @@ def _alert(row: dict[str, Any]) -> DigestAlert:
         app=row["app"],
         user_id=row["user_id"],
         ips=tuple(row["ips"]),
-        first_seen=row["first_seen"].to_pydatetime(),
-        last_seen=row["last_seen"].to_pydatetime(),
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
         event_count=int(row["event_count"]),
         summary=row["summary"],
         status=row["status"],
     )
 
 
-def _groups(alerts: list[DigestAlert], frame: Any) -> list[DigestGroup]:
+def _groups(alerts: list[tuple[DigestAlert, str]]) -> list[DigestGroup]:
     """Alerts gathered under their incident; the incident takes its most severe reported
     alert's severity; groups ordered by severity, then org, then app (as the query sorted)."""
     by_incident: dict[str, list[DigestAlert]] = {}
-    incident_of = dict(zip(frame["alert_id"], frame["incident_id"], strict=True))
-    for alert in alerts:
-        by_incident.setdefault(incident_of[alert.alert_id], []).append(alert)
+    for alert, incident_id in alerts:
+        by_incident.setdefault(incident_id, []).append(alert)
     groups = []
     for incident_id, members in by_incident.items():
         severity = min((a.severity for a in members), key=SEVERITIES.index)

@@ -7,8 +7,7 @@ so the dashboard's triage writes are never blocked by a slow mail server.
 
 from __future__ import annotations
 
-import email
-import email.policy
+import email.message
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,10 +119,9 @@ def _finish_unfinished(
     with db.connect(db_path) as con:
         leftovers = state.unfinished(con)
     for leftover in leftovers:
-        parsed = email.message_from_bytes(leftover.message, policy=email.policy.default)
         log(f"re-sending {leftover.message_id}, left unrecorded by an interrupted run")
         try:
-            send(parsed, config.digest, leftover.recipients)  # type: ignore[arg-type]
+            send(leftover.message, config.digest, leftover.recipients)
         except DeliveryError as exc:
             with db.connect(db_path) as con:
                 state.mark_failed(con, leftover.attempt_id, str(exc))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.policy
 import os
 from datetime import UTC
 from email.message import EmailMessage
@@ -15,6 +16,9 @@ from .content import DigestContent
 from .render import RenderOptions, render_html, render_text, subject
 
 DEFAULT_SENDER = "tokensentry@localhost"
+# RFC 5322 allows 998-character lines; folding at 78 would move a long Subject onto a
+# continuation line, which some clients (and Python's own parser) show with a leading space.
+MAIL_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 def render_options(config: Config) -> RenderOptions:
@@ -41,7 +45,7 @@ def build_message(content: DigestContent, config: Config, to: tuple[str, ...]) -
     sender = config.digest.sender or DEFAULT_SENDER
     domain = sender.rpartition("@")[2] or "localhost"
     options = render_options(config)
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = subject(content)
     message["From"] = sender
     if to:  # a --dry-run without recipients still writes a readable message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -68,14 +69,17 @@ def digest_alerts(
     seen_since: datetime,
     detected_since: datetime,
     include_sent: bool = False,
-) -> pd.DataFrame:
+) -> list[dict[str, Any]]:
     """Open alerts last seen since `seen_since` (event time) or detected since
     `detected_since` (wall clock), minus the alert states a sent digest already covered
-    (unless `include_sent`, for --resend). Most severe first, then by org and app."""
-    return con.execute(
+    (unless `include_sent`, for --resend). Most severe first, then by org and app. Plain
+    records, not a DataFrame: a digest holds dozens of rows, and None must stay None."""
+    cursor = con.execute(
         DIGEST_ALERTS_SQL,
         [list(OPEN_STATUSES), seen_since, detected_since, include_sent, list(SEVERITIES)],
-    ).df()
+    )
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def failed_units(con: duckdb.DuckDBPyConnection, since: datetime) -> pd.DataFrame:
