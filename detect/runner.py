@@ -23,7 +23,7 @@ from ingest import runs
 from ingest.config import Config
 from ingest.errors import ConfigError
 
-from . import registry
+from . import egress, incidents, registry
 from .detector import Context, Detector, Finding, severity_rank
 
 ALERT_COLUMNS = (
@@ -59,10 +59,12 @@ class DetectorOutcome:
 class DetectSummary:
     run_id: str
     detectors: list[DetectorOutcome] = field(default_factory=list)
+    incidents: incidents.IncidentOutcome | None = None
 
     @property
     def failed(self) -> bool:
-        return any(outcome.status != "ok" for outcome in self.detectors)
+        grouping_failed = self.incidents is not None and self.incidents.status != "ok"
+        return grouping_failed or any(outcome.status != "ok" for outcome in self.detectors)
 
 
 def alert_id(detector_id: str, dedup_key: str) -> str:
@@ -97,6 +99,7 @@ def run(
     chosen = [catalog[d] for d in detector_ids] if detector_ids else list(catalog.values())
     chosen.sort(key=lambda d: d.reads_alerts)  # correlations read the alerts of this run
     summary = DetectSummary(run_id=run_id)
+    known = egress.load(con, config, now())
     for detector in chosen:
         started = now()
         changed_since = None
@@ -109,6 +112,7 @@ def run(
             now=started,
             since=since - detector.lookback if since is not None else None,
             changed_since=changed_since,
+            known_egress=known,
         )
         runs.start(con, run_id=run_id, stage="detect", unit_id=detector.id, now=started)
         tick = ticker()
@@ -130,6 +134,7 @@ def run(
             },
         )
         summary.detectors.append(outcome)
+    summary.incidents = incidents.run(con, config, known, run_id=run_id, now=now, clock=ticker)
     return summary
 
 

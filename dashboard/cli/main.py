@@ -168,6 +168,9 @@ def detect(
     help="Minimum severity.",
     type=click.Choice(["info", "low", "medium", "high", "critical"]),
 )
+@click.option(
+    "--incidents", "as_incidents", is_flag=True, help="List incidents (grouped alerts) instead."
+)
 @_store_options
 def alerts(
     settings: Settings,
@@ -176,18 +179,23 @@ def alerts(
     statuses: tuple[str, ...],
     since: str | None,
     min_severity: str | None,
+    as_incidents: bool,
 ) -> int:
-    """List alerts, most severe first.
+    """List alerts, most severe first; with --incidents, the incidents that group them.
 
-    Example: tokensentry alerts --format json --status new --severity high
+    Example: tokensentry alerts --incidents --status new --severity high
     """
-    from .commands import list_alerts
+    from .commands import list_alerts, list_incidents
 
+    if as_incidents:
+        return list_incidents(
+            settings, fmt, list(detectors), list(statuses), _when(since), min_severity
+        )
     return list_alerts(settings, fmt, list(detectors), list(statuses), _when(since), min_severity)
 
 
 @cli.command()
-@click.argument("alert_id")
+@click.argument("target_ids", metavar="ID...", nargs=-1, required=True)
 @click.option(
     "--status",
     required=True,
@@ -195,17 +203,81 @@ def alerts(
 )
 @click.option("--note", help="Why (kept with the decision).")
 @click.option("--analyst", help="Who decided (default: $USER).")
+@click.option(
+    "--alert",
+    "only_alert",
+    is_flag=True,
+    help="The id is an alert even when it also names an incident (its first alert).",
+)
 @_store_options
 def triage(
-    settings: Settings, alert_id: str, status: str, note: str | None, analyst: str | None
+    settings: Settings,
+    target_ids: tuple[str, ...],
+    status: str,
+    note: str | None,
+    analyst: str | None,
+    only_alert: bool,
 ) -> int:
-    """Record an analyst's decision on an alert; detection never overwrites it.
+    """Record an analyst's decision on alerts or incidents, appended to the audit trail;
+    detection never overwrites it. An incident id applies to every alert it holds now.
 
     Example: tokensentry triage 3f2a9c... --status false_positive --note "new NAT gateway"
     """
     from .commands import set_triage
 
-    return set_triage(settings, alert_id, status, note, analyst)
+    return set_triage(settings, list(target_ids), status, note, analyst, only_alert)
+
+
+@cli.group()
+def egress() -> None:
+    """Known egress: addresses judged to be the partner's own, honoured by the detectors and by
+    incident linking until they expire.
+
+    Example: tokensentry egress add 198.51.100.7 --app "Acme Sync" --days 90 --note "new NAT"
+    """
+
+
+@egress.command(name="add")
+@click.argument("network")
+@click.option("--app", "app_name", help="Only for this app (default: any app).")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 3650))
+@click.option("--note", help="Why it is the partner's (kept with the entry).")
+@click.option("--analyst", help="Who decided (default: $USER).")
+@_store_options
+def egress_add(
+    settings: Settings,
+    network: str,
+    app_name: str | None,
+    days: int,
+    note: str | None,
+    analyst: str | None,
+) -> int:
+    """Record NETWORK (address, CIDR or start-end) as known egress for DAYS."""
+    from .egress import add
+
+    return add(settings, network, app_name, days, note, analyst)
+
+
+@egress.command(name="list")
+@click.option("--all", "include_inactive", is_flag=True, help="Also expired and removed entries.")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@_store_options
+def egress_list(settings: Settings, include_inactive: bool, fmt: str) -> int:
+    """List known egress entries."""
+    from .egress import list_entries
+
+    return list_entries(settings, include_inactive, fmt)
+
+
+@egress.command(name="remove")
+@click.argument("egress_id")
+@click.option("--analyst", help="Who decided (default: $USER).")
+@_store_options
+def egress_remove(settings: Settings, egress_id: str, analyst: str | None) -> int:
+    """Stop honouring an entry (it stays listed with --all, marked removed)."""
+    from .egress import remove
+
+    return remove(settings, egress_id, analyst)
 
 
 @cli.command()

@@ -6,17 +6,53 @@ Functions take an open connection (and filters) and return DataFrames or plain r
 imports Streamlit; none pulls a whole table into pandas: they aggregate in DuckDB.
 """
 
-from .alerts import ALERT_STATUSES, alert_events, alert_records, alerts, set_triage, severity_counts
+from .alerts import (
+    alert,
+    alert_events,
+    alert_records,
+    alerts,
+    related_alerts,
+    set_triage,
+    severity_counts,
+)
+from .controls import CONTROLS, VERDICTS, controls_csv, controls_readiness
+from .egress import add_known_egress, known_egress, remove_known_egress
+from .export import csv_cell, rows_csv
+from .filters import Filters, default_filters, default_window, newest_event
+from .incidents import incident, incident_alerts, incident_of, incident_records, incidents
 from .pipeline import quarantine, recent_runs, store_counts
+from .triage import ALERT_STATUSES, audit_trail, triage
 
 __all__ = [
     "ALERT_STATUSES",
+    "CONTROLS",
+    "VERDICTS",
+    "Filters",
+    "add_known_egress",
+    "alert",
     "alert_events",
     "alert_records",
     "alerts",
+    "audit_trail",
+    "controls_csv",
+    "controls_readiness",
+    "csv_cell",
+    "default_filters",
+    "default_window",
+    "incident",
+    "incident_alerts",
+    "incident_of",
+    "incident_records",
+    "incidents",
+    "known_egress",
+    "newest_event",
     "quarantine",
     "recent_runs",
+    "related_alerts",
+    "remove_known_egress",
+    "rows_csv",
     "set_triage",
     "severity_counts",
     "store_counts",
+    "triage",
 ]

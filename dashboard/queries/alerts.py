@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Any
@@ -9,14 +10,15 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-ALERT_STATUSES = ("new", "acknowledged", "resolved", "false_positive")
+from .filters import Filters, where
+from .records import one_record
 
 ALERTS_SQL = """
 SELECT a.alert_id, a.detector_id AS detector, a.severity, a.org_id, a.app_name AS app,
        a.user_id, a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen,
        a.event_count, a.summary, coalesce(t.status, 'new') AS status, a.evidence, a.title,
-       a.created_at, a.updated_at, t.note AS triage_note, t.analyst
-FROM alerts a LEFT JOIN triage t USING (alert_id)
+       a.created_at, a.updated_at, t.note AS triage_note, t.analyst, m.incident_id
+FROM alerts a LEFT JOIN triage t USING (alert_id) LEFT JOIN incident_alerts m USING (alert_id)
 WHERE (? IS NULL OR list_contains(?, a.detector_id))
   AND (? IS NULL OR list_contains(?, coalesce(t.status, 'new')))
   AND (? IS NULL OR a.last_seen_at >= ?)
@@ -30,17 +32,28 @@ ORDER BY list_position(['info','low','medium','high','critical'], a.severity) DE
 
 def alerts(
     con: duckdb.DuckDBPyConnection,
+    filters: Filters | None = None,
     *,
     detectors: list[str] | None = None,
     statuses: list[str] | None = None,
     since: datetime | None = None,
     org_id: str | None = None,
     min_severity: str | None = None,
+    limit: int | None = None,
 ) -> pd.DataFrame:
+    """Alerts, most severe first: `filters` (the dashboard's) and the CLI's keyword options."""
     detectors = detectors or None
     statuses = statuses or None
+    predicate, params = where(
+        filters or Filters(),
+        "a",
+        status_sql="coalesce(t.status, 'new')",
+        detectors_sql="[a.detector_id]",
+        id_sql="a.alert_id",
+    )
+    sql = ALERTS_SQL.replace("ORDER BY", f"AND {predicate}\nORDER BY", 1)
     return con.execute(
-        ALERTS_SQL,
+        sql + ("\nLIMIT ?" if limit is not None else ""),
         [
             detectors,
             detectors,
@@ -52,6 +65,8 @@ def alerts(
             org_id,
             min_severity,
             min_severity,
+            *params,
+            *([limit] if limit is not None else []),
         ],
     ).df()
 
@@ -121,12 +136,95 @@ def set_triage(
     analyst: str | None,
     now: datetime,
 ) -> None:
-    """Record an analyst's decision; the only write this module makes."""
-    if status not in ALERT_STATUSES:
-        raise ValueError(f"status must be one of {', '.join(ALERT_STATUSES)}")
-    con.execute(
-        """INSERT INTO triage VALUES (?, ?, ?, ?, ?) ON CONFLICT (alert_id) DO UPDATE SET
-           status = excluded.status, note = excluded.note, analyst = excluded.analyst,
-           updated_at = excluded.updated_at""",
-        [alert_id, status, note, analyst, now],
+    """One alert's decision, audited like every other (see `triage.triage`)."""
+    from .triage import triage
+
+    triage(con, [alert_id], status, note=note, analyst=analyst or "unknown", now=now, kind="alert")
+
+
+def alert(con: duckdb.DuckDBPyConnection, alert_id: str) -> dict[str, Any] | None:
+    """One alert for its page: the row, its triage, its incident, the detector's runbook, and
+    how its app was inferred when the logs did not name it."""
+    record = one_record(
+        con.execute(
+            """SELECT a.alert_id, a.detector_id AS detector, a.severity,
+                      coalesce(t.status, 'new') AS status, a.org_id, a.app_name AS app,
+                      a.user_id, a.ips, a.first_seen_at AS first_seen,
+                      a.last_seen_at AS last_seen, a.event_count, a.title, a.summary, a.evidence,
+                      a.created_at, a.updated_at, t.note AS triage_note, t.analyst,
+                      t.updated_at AS triaged_at, m.incident_id
+               FROM alerts a LEFT JOIN triage t USING (alert_id)
+               LEFT JOIN incident_alerts m USING (alert_id)
+               WHERE a.alert_id = ?""",
+            [alert_id],
+        )
     )
+    if record is None:
+        return None
+    detector = _catalog().get(record["detector"])
+    record["runbook"] = detector.runbook if detector else None
+    record["detector_description"] = detector.description if detector else None
+    record["attack"] = list(detector.attack) if detector else []
+    record["app_inference"] = _app_inference(con, alert_id, record["evidence"])
+    return record
+
+
+@functools.lru_cache(maxsize=1)
+def _catalog() -> dict[str, Any]:
+    from detect import registry
+
+    return registry.by_id()
+
+
+def _app_inference(
+    con: duckdb.DuckDBPyConnection, alert_id: str, evidence: Any
+) -> dict[str, Any] | None:
+    """Whether the alert's app was inferred, and why: from the evidence the detector kept, or
+    from the events' `inferred_app` columns when the store has them (app attribution)."""
+    found: dict[str, Any] = {}
+    if isinstance(evidence, dict):
+        found.update({k: v for k, v in evidence.items() if "infer" in k.lower()})
+    has_columns = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'events' "
+        "AND column_name IN ('inferred_app', 'app_inferred_reason')"
+    ).fetchone()[0]  # type: ignore[index]
+    if has_columns == 2:
+        rows = con.execute(
+            """SELECT e.inferred_app, e.app_inferred_reason, count(*) AS events
+               FROM alerts a, unnest(a.event_ids) AS u(event_id)
+               JOIN events e ON e.event_id = u.event_id
+               WHERE a.alert_id = ? AND e.app_name IS NULL AND e.inferred_app IS NOT NULL
+               GROUP BY ALL ORDER BY events DESC, e.inferred_app""",
+            [alert_id],
+        ).fetchall()
+        if rows:
+            found["events"] = [
+                {"inferred_app": app, "reason": reason, "events": count}
+                for app, reason, count in rows
+            ]
+    return found or None
+
+
+def related_alerts(
+    con: duckdb.DuckDBPyConnection, alert_id: str, *, limit: int = 100
+) -> pd.DataFrame:
+    """Other alerts with the same app, user or IP, in any org: most severe, most recent first."""
+    return con.execute(
+        """WITH me AS (SELECT lower(app_name) AS app, user_id, ips FROM alerts WHERE alert_id = ?)
+           SELECT a.alert_id, a.detector_id AS detector, a.severity,
+                  coalesce(t.status, 'new') AS status, a.org_id, a.app_name AS app, a.user_id,
+                  a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen, a.summary,
+                  concat_ws(', ',
+                      CASE WHEN list_has_any(a.ips, me.ips) THEN 'same IP' END,
+                      CASE WHEN a.user_id = me.user_id THEN 'same user' END,
+                      CASE WHEN lower(a.app_name) = me.app THEN 'same app' END) AS relation
+           FROM alerts a CROSS JOIN me LEFT JOIN triage t USING (alert_id)
+           WHERE a.alert_id <> ?
+             AND (list_has_any(a.ips, me.ips) OR a.user_id = me.user_id
+                  OR lower(a.app_name) = me.app)
+           ORDER BY list_has_any(a.ips, me.ips) DESC, a.user_id = me.user_id DESC,
+                    list_position(['info','low','medium','high','critical'], a.severity) DESC,
+                    a.last_seen_at DESC, a.alert_id
+           LIMIT ?""",
+        [alert_id, alert_id, limit],
+    ).df()

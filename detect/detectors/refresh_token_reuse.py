@@ -106,7 +106,13 @@ def find(ctx: Context) -> list[Finding]:
 
 def _off_allowlist(ctx: Context, app: str | None, ip: str) -> bool:
     config = ctx.config.app(app)
-    return bool(config and config.allowlist and ip not in config.allowlist)
+    outside = bool(config and config.allowlist and ip not in config.allowlist)
+    return outside and not ctx.known_egress.covers(ip, app)
+
+
+def _partner_egress(ctx: Context, app: str | None, *ips: str) -> bool:
+    """Every address is known egress of the app: one egress, whatever the /24s say."""
+    return all(ctx.known_egress.covers(ip, app) for ip in ips)
 
 
 def _from_partner_log(ctx: Context) -> list[Finding]:
@@ -121,7 +127,9 @@ def _from_partner_log(ctx: Context) -> list[Finding]:
             gap = (later["occurred_at"] - first["occurred_at"]).total_seconds()
             successor = first["successor_used_at"]
             rotated_on = successor is not None and successor < later["occurred_at"]
-            same_network = network_of(first["source_ip"]) == network_of(later["source_ip"])
+            same_network = network_of(first["source_ip"]) == network_of(later["source_ip"]) or (
+                _partner_egress(ctx, first["app_name"], first["source_ip"], later["source_ip"])
+            )
             race = gap <= s["race_window_s"] and same_network and not rotated_on
             verdicts.append((org_id, fp, first, later, gap, race, rotated_on, same_network))
     races = Counter((v[0], v[2]["app_name"], v[2]["user_id"]) for v in verdicts if v[5])
@@ -198,6 +206,8 @@ def _from_salesforce_logs(ctx: Context) -> list[Finding]:
     findings = []
     for pair in ctx.rows(SALESFORCE_SQL.format(scope=ctx.scope_sql()), [s["window_s"]]):
         org_id, app, user = pair["org_id"], pair["app_name"], pair["user_id"]
+        if _partner_egress(ctx, app, pair["prev_ip"], pair["source_ip"]):
+            continue
         end = pair["occurred_at"] + timedelta(seconds=s["failure_window_s"])
         failures = ctx.con.execute(
             FAILURES_SQL, [org_id, app, user, pair["occurred_at"], end]
