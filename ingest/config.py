@@ -105,6 +105,8 @@ class DigestConfig:
     to: tuple[str, ...] = ()
     dashboard_url: str | None = None
     send_when_empty: bool = False
+    ca_bundle: Path | None = None  # extra CA for a TLS-inspecting relay or a local test server
+    max_per_severity: int = 10  # the body lists this many incidents per severity, then a count
 
 
 @dataclass(frozen=True)
@@ -328,6 +330,8 @@ def _digest(body: Mapping[str, Any], base_dir: Path) -> DigestConfig:
             "to",
             "dashboard_url",
             "send_when_empty",
+            "ca_bundle",
+            "max_per_severity",
         },
     )
     security = body.get("security", "starttls")
@@ -340,6 +344,17 @@ def _digest(body: Mapping[str, Any], base_dir: Path) -> DigestConfig:
     if not isinstance(to, list) or not all(isinstance(a, str) for a in to):
         raise ConfigError("digest.to: expected a list of addresses")
     password = body.get("password")
+    if security == "none" and (password or body.get("username")):
+        raise ConfigError(
+            "digest.security: credentials are never sent over an unencrypted connection; "
+            'use "starttls" or "tls", or remove digest.username and digest.password'
+        )
+    cap = body.get("max_per_severity", 10)
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        raise ConfigError("digest.max_per_severity: expected a whole number of at least 1")
+    send_when_empty = body.get("send_when_empty", False)
+    if not isinstance(send_when_empty, bool):
+        raise ConfigError("digest.send_when_empty: expected true or false")
     return DigestConfig(
         smtp_host=_opt_str("digest.smtp_host", body.get("smtp_host")),
         smtp_port=port,
@@ -349,7 +364,9 @@ def _digest(body: Mapping[str, Any], base_dir: Path) -> DigestConfig:
         sender=_opt_str("digest.from", body.get("from")),
         to=tuple(to),
         dashboard_url=_opt_str("digest.dashboard_url", body.get("dashboard_url")),
-        send_when_empty=bool(body.get("send_when_empty", False)),
+        send_when_empty=send_when_empty,
+        ca_bundle=_path(base_dir, _opt_str("digest.ca_bundle", body.get("ca_bundle"))),
+        max_per_severity=cap,
     )
 
 

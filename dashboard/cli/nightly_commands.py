@@ -1,0 +1,42 @@
+"""Bodies of the `digest` and `nightly` commands: settings in, the library, an exit status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingest.timeparse import now_utc
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+
+def run_digest_command(
+    settings: Settings,
+    since: datetime | None,
+    dry_run: Path | None,
+    to: tuple[str, ...],
+    resend: bool,
+) -> int:
+    from ..digest import run_digest
+    from ..nightly.job import line_logger
+
+    outcome = run_digest(
+        settings.db,
+        settings.load_config(),
+        now=now_utc,
+        log=line_logger("digest"),
+        since=since,
+        dry_run=dry_run,
+        to=to,
+        resend=resend,
+    )
+    return 1 if outcome.status == "failed" else 0
+
+
+def run_nightly_command(settings: Settings, since: datetime | None) -> int:
+    from ..nightly import run_nightly
+
+    config = settings.load_config()  # a broken configuration exits 2 before taking the lock
+    return run_nightly(settings.db, config, now=now_utc, since=since)
