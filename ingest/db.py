@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from .errors import TokensentryError
+from .formats.redact import SCRUB_SQL_MACROS
 from .sfid import SQL_MACROS
 from .vocab import register_vocabulary
 
@@ -59,6 +60,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
 def prepare(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Per-connection helpers: id macros and the Salesforce vocabulary tables (all TEMP)."""
     con.execute(SQL_MACROS)
+    con.execute(SCRUB_SQL_MACROS)
     register_vocabulary(con)
     return con
 

@@ -29,7 +29,8 @@ from .formats.records import (
     elf_row,
     normalizer_for,
 )
-from .formats.sniff import RECORD_CSV_SIGNATURES, FileKind, sniff
+from .formats.redact import redact, redacted_row
+from .formats.sniff import FileKind, record_csv_kind, sniff
 from .load import BatchResult, Loader, Problem, StagedRecord
 from .sfid import is_salesforce_id, to18
 
@@ -162,8 +163,7 @@ def _json_items(path: Path) -> Iterator[Item]:
 
 
 def _record_csv(path: Path, header: list[str]) -> Iterator[Item]:
-    lowered = {name.strip().lower() for name in header}
-    kind = next(k for k, sig in RECORD_CSV_SIGNATURES.items() if sig <= lowered)
+    kind = record_csv_kind(header)
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         names = next(reader)
@@ -171,7 +171,9 @@ def _record_csv(path: Path, header: list[str]) -> Iterator[Item]:
         for values in reader:
             if len(values) != len(names):
                 yield Problem(
-                    start, f"expected {len(names)} columns, found {len(values)}", ",".join(values)
+                    start,
+                    f"expected {len(names)} columns, found {len(values)}",
+                    redacted_row(names, values),
                 )
             else:
                 yield (start, kind, dict(zip(names, values, strict=True)))
@@ -252,6 +254,6 @@ def _load_elf_rows(
 
 def _preview(record: object) -> str:
     try:
-        return json.dumps(record, default=str)[:4000]
+        return json.dumps(redact(record), default=str)[:4000]
     except (TypeError, ValueError):
         return repr(record)[:4000]

@@ -18,12 +18,23 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from .formats.redact import (
+    is_secret_name,
+    may_hold_secret,
+    redact,
+    scrub_optional,
+    scrub_text,
+)
+from .netlist import parse_ip
 from .normalize import (
+    ELF_BAD_IP_SQL,
     ELF_COLUMNS_READ,
     ELF_EVENT_TYPES,
     ELF_EVENTS_SQL,
     ELF_PROBLEM_SQL,
+    ELF_TEXT_COLUMNS,
     ELF_TIME_SQL,
+    ELF_VALID_IPV4,
     EVENT_COLUMN_TYPES,
     EVENT_COLUMNS,
     IDENTITY_KEY_SQL,
@@ -58,6 +69,7 @@ class Problem:
     line: int | None
     reason: str
     raw_text: str | None = None
+    record_index: int | None = None  # position in an API page, where there is no line
 
 
 @dataclass
@@ -73,6 +85,16 @@ class StagedRecord:
     event: dict[str, Any] | None = None
     is_login: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+SALESFORCE_IP_MARKER = "salesforce.com ip"
+"""Lower-cased: what Salesforce documents in place of an IP for its own internal requests."""
+
+
+def redacted_column_sql(name: str) -> str:
+    """A stored ELF column: secret-named columns keep a fingerprint, the rest are scrubbed."""
+    function = "fingerprint_secret" if is_secret_name(name) else "scrub_secrets"
+    return f"{function}({quote_ident(name)})"
 
 
 def quote_ident(name: str) -> str:
@@ -94,23 +116,56 @@ class Loader:
     # -- quarantine ---------------------------------------------------------------------------
 
     def quarantine(self, origin: str, input_key: str, problems: Iterable[Problem]) -> int:
-        rows = [
-            (
-                hashlib.md5(f"{input_key}|{p.line}|{p.reason}".encode()).hexdigest(),
-                self.run_id,
-                origin,
-                p.line,
-                p.reason,
-                p.raw_text[:4000] if p.raw_text else None,
-                self.now,
+        """Write one quarantine entry per problem not quarantined before; return how many
+        were written, which is what the run reports as `rows_quarantined`.
+
+        Reasons and raw text are scrubbed of secrets here, the one door into the table. An
+        entry's id is its input, place (line or record index), reason and text, so importing
+        a file again or re-reading an API page adds nothing, and two rejected records of one
+        page never collapse into one entry.
+        """
+        rows = []
+        for problem in problems:
+            raw = scrub_optional(problem.raw_text[:4000] if problem.raw_text else None)
+            reason = scrub_text(problem.reason)
+            identity = "|".join(
+                str(part) for part in (input_key, problem.line, problem.record_index, reason, raw)
             )
-            for p in problems
-        ]
-        if rows:
-            self.con.executemany(
-                "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows
+            rows.append(
+                (
+                    hashlib.md5(identity.encode()).hexdigest(),
+                    self.run_id,
+                    scrub_text(origin),
+                    problem.line,
+                    reason,
+                    raw,
+                    self.now,
+                    problem.record_index,
+                )
             )
-        return len(rows)
+        if not rows:
+            return 0
+        table = pa.table(
+            {
+                "quarantine_id": pa.array([r[0] for r in rows], pa.string()),
+                "run_id": pa.array([r[1] for r in rows], pa.string()),
+                "origin": pa.array([r[2] for r in rows], pa.string()),
+                "line": pa.array([r[3] for r in rows], pa.int64()),
+                "reason": pa.array([r[4] for r in rows], pa.string()),
+                "raw_text": pa.array([r[5] for r in rows], pa.string()),
+                "quarantined_at": pa.array([r[6] for r in rows], pa.timestamp("us")),
+                "record_index": pa.array([r[7] for r in rows], pa.int64()),
+            }
+        )
+        self.con.register("quarantine_arrow", table)
+        try:
+            written = self.con.execute(
+                "INSERT INTO quarantine BY NAME SELECT * FROM quarantine_arrow "
+                "ON CONFLICT DO NOTHING"
+            ).fetchone()[0]  # type: ignore[index]
+        finally:
+            self.con.unregister("quarantine_arrow")
+        return int(written)
 
     # -- EventLogFile rows --------------------------------------------------------------------
 
@@ -178,12 +233,15 @@ class Loader:
             FROM (SELECT *, {missing + "," if missing else ""} {line_expr} AS _line_no,
                          sf_id18(coalesce(ORGANIZATION_ID, {org_literal})) AS _org_id,
                          {record_hash} AS _record_id, {ELF_TIME_SQL} AS _occurred_at,
-                         coalesce(sf_id18(USER_ID_DERIVED), sf_id18(USER_ID)) AS _user_id
+                         coalesce(sf_id18(USER_ID_DERIVED), sf_id18(USER_ID)) AS _user_id,
+                         lower(trim(coalesce(nullif(SOURCE_IP, ''), nullif(CLIENT_IP, ''))))
+                             AS _ip
                   FROM {source})"""
         )
         result = BatchResult(
             rows_read=con.execute("SELECT count(*) FROM elf_batch").fetchone()[0]  # type: ignore[index]
         )
+        self._check_elf_addresses(types)
         # A row repeated within the file loads once (copies are identical); a row already stored
         # is not fresh. Both are rare, so they are found by joins that touch only those rows.
         con.execute(
@@ -201,11 +259,12 @@ class Loader:
         self._add_raw_elf_columns(columns)
         # Repeated rows are dropped before ordinals are taken, so a file with a repeated line
         # fingerprints its logins exactly like a file without it.
-        events_sql = ELF_EVENTS_SQL.format(batch="elf_batch", types=types)
+        scrubbed = ", ".join(f"scrub_secrets({c}) AS {c}" for c in ELF_TEXT_COLUMNS)
+        events_sql = ELF_EVENTS_SQL.format(batch="elf_batch", types=types, scrubbed=scrubbed)
         with self._transaction():
             self._stage_candidates(events_sql)
             new, enriched = self.merge_events()
-            original = ", ".join(quote_ident(c) for c in columns)
+            original = ", ".join(f"{redacted_column_sql(c)} AS {quote_ident(c)}" for c in columns)
             inserted = con.execute(
                 f"""INSERT INTO raw_elf BY NAME
                 SELECT {original}, _org_id, _record_id, _occurred_at,
@@ -226,6 +285,8 @@ class Loader:
         locate_lines: Callable[[list[tuple[str, ...]]], list[int | None]] | None,
     ) -> int:
         selected = ", ".join(quote_ident(c) for c in columns)
+        # The values stay raw until here so their lines can be found in the file; the text
+        # stored is redacted (secret-named columns by name, everything else by shape).
         bad = self.con.execute(
             f"SELECT _line_no, _problem, {selected} FROM elf_batch "
             "WHERE _problem IS NOT NULL ORDER BY _line_no"
@@ -240,7 +301,7 @@ class Loader:
                 Problem(
                     line=line,
                     reason=row[1],
-                    raw_text=json.dumps(dict(zip(columns, row[2:], strict=True))),
+                    raw_text=json.dumps(redact(dict(zip(columns, row[2:], strict=True)))),
                 )
                 for line, row in zip(lines, bad, strict=True)
             ),
@@ -248,6 +309,40 @@ class Loader:
         )
         with self._transaction():
             return self.quarantine(origin, input_key, problems)
+
+    def _check_elf_addresses(self, types: str) -> None:
+        """Quarantine rows whose source IP is neither an address nor Salesforce's documented
+        `Salesforce.com IP` marker, so it never becomes an event's IP; write IPv6 and
+        IPv4-mapped addresses in the form the record normalizers use.
+
+        Dotted quads are recognised in SQL; the few distinct other values go through
+        `ipaddress`, which knows every IPv6 spelling.
+        """
+        con = self.con
+        candidates = con.execute(
+            f"""SELECT DISTINCT _ip FROM elf_batch
+            WHERE _problem IS NULL AND EVENT_TYPE IN ({types}) AND _ip IS NOT NULL
+              AND _ip <> {quote_literal(SALESFORCE_IP_MARKER)}
+              AND NOT regexp_full_match(_ip, {quote_literal(ELF_VALID_IPV4)})"""
+        ).fetchall()
+        fixes: list[tuple[str, str | None]] = []
+        for (text,) in candidates:
+            address = parse_ip(text)
+            if address is None or str(address) != text:
+                fixes.append((text, None if address is None else str(address)))
+        if not fixes:
+            return
+        table = pa.table(
+            {
+                "raw_ip": pa.array([raw for raw, _ in fixes], pa.string()),
+                "address": pa.array([address for _, address in fixes], pa.string()),
+            }
+        )
+        con.register("elf_ip_fixes", table)
+        try:
+            con.execute(ELF_BAD_IP_SQL)
+        finally:
+            con.unregister("elf_ip_fixes")
 
     def _add_raw_elf_columns(self, columns: list[str]) -> None:
         known = {row[0].upper() for row in self.con.execute("DESCRIBE raw_elf").fetchall()}
@@ -424,7 +519,7 @@ def _records_table(records: list[StagedRecord], origin: str) -> pa.Table:
         "org_id": (pa.string(), [r.org_id for r in records]),
         "_source_id": (pa.string(), [r.source_id for r in records]),
         "_record_key": (pa.string(), [r.record_id for r in records]),
-        "_payload": (pa.string(), [json.dumps(r.payload, default=str) for r in records]),
+        "_payload": (pa.string(), [_payload_text(r.payload) for r in records]),
         "_line": (pa.int64(), [r.line for r in records]),
         "_ordinal": (pa.int64(), list(range(len(records)))),
         "_has_event": (pa.bool_(), [r.event is not None for r in records]),
@@ -441,5 +536,20 @@ def _records_table(records: list[StagedRecord], origin: str) -> pa.Table:
             values = [r.occurred_at for r in records]
         else:
             values = [r.event.get(name) if r.event else None for r in records]
+            if kind == pa.string():
+                values = [_scrubbed(value) for value in values]
         columns[name] = pa.array(values, type=kind)
     return pa.table(columns)
+
+
+def _payload_text(payload: dict[str, Any]) -> str:
+    """The payload as stored. Normalizers redact already; this is the last door before the
+    table, for any record a source builds itself (one cheap test per record)."""
+    text = json.dumps(payload, default=str)
+    if may_hold_secret(text):
+        text = json.dumps(redact(payload), default=str)
+    return text
+
+
+def _scrubbed(value: Any) -> Any:
+    return scrub_text(value) if isinstance(value, str) else value

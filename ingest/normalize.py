@@ -110,6 +110,12 @@ ELF_COLUMNS_READ: tuple[str, ...] = (
     "DELEGATED_USER_NAME",
 )
 
+# Dotted quads with octets 0-255; anything else is checked by `ipaddress` (see load.py).
+ELF_VALID_IPV4 = (
+    r"((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+    r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+)
+
 ELF_TIME_SQL = """coalesce(
     try_strptime(nullif(TIMESTAMP_DERIVED, ''),
                  ['%Y-%m-%dT%H:%M:%S.%gZ', '%Y-%m-%dT%H:%M:%SZ', '%Y-%m-%dT%H:%M:%S.%fZ']),
@@ -129,6 +135,23 @@ ELF_PROBLEM_SQL = """CASE
         THEN 'USER_ID ''' || coalesce(nullif(USER_ID, ''), USER_ID_DERIVED)
         || ''' is not a 15- or 18-character Salesforce id'
 END"""
+
+# Applied with TEMP `elf_ip_fixes(raw_ip, address)`: `address` NULL means not an IP at all.
+ELF_BAD_IP_SQL = """UPDATE elf_batch b SET
+    _ip = f.address,
+    _problem = CASE WHEN f.address IS NULL THEN
+        'source IP ' || coalesce('SOURCE_IP ''' || nullif(b.SOURCE_IP, '') || ''' ', '')
+        || coalesce('CLIENT_IP ''' || nullif(b.CLIENT_IP, '') || ''' ', '')
+        || 'is neither an IP address nor Salesforce''s "Salesforce.com IP" marker' END
+FROM elf_ip_fixes f
+WHERE b._ip = f.raw_ip AND b._problem IS NULL"""
+
+# Text columns an event may copy; they are scrubbed of token-shaped strings on the way.
+ELF_TEXT_COLUMNS: tuple[str, ...] = tuple(
+    name
+    for name in ELF_COLUMNS_READ
+    if name not in ("EVENT_TYPE", "TIMESTAMP", "TIMESTAMP_DERIVED", "SOURCE_IP", "CLIENT_IP")
+)
 
 ELF_EVENTS_SQL = """
 SELECT
@@ -186,8 +209,7 @@ SELECT
     b.EVENT_TYPE = 'Login' AS _is_login,
     b._fresh AS _fresh
 FROM (
-    SELECT *, lower(trim(coalesce(nullif(SOURCE_IP, ''), nullif(CLIENT_IP, '')))) AS _ip
-    FROM {batch}
+    SELECT * REPLACE ({scrubbed}) FROM {batch}
     WHERE _problem IS NULL AND _first AND EVENT_TYPE IN ({types})
 ) b
 LEFT JOIN vocab_login_type lt ON lt.code = b.LOGIN_TYPE

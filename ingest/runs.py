@@ -13,6 +13,8 @@ from typing import Any
 
 import duckdb
 
+from .formats.redact import redact, scrub_optional
+
 
 def new_run_id(now: datetime) -> str:
     """Sortable by time, unique across processes."""
@@ -59,8 +61,8 @@ def finish(
             rows_read,
             rows_new,
             rows_quarantined,
-            error,
-            json.dumps(details) if details is not None else None,
+            scrub_optional(error),  # exception texts can quote a URL or a response body
+            json.dumps(redact(details)) if details is not None else None,
             run_id,
             stage,
             unit_id,

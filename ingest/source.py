@@ -101,9 +101,11 @@ def normalize_page(
     from .formats.records import RecordProblem, _preview_record
 
     batch = RecordBatch([])
-    for record in records:
+    for index, record in enumerate(records):
         try:
             batch.records.append(normalizer(record, org_id, None))
         except RecordProblem as exc:
-            batch.problems.append(Problem(None, f"{kind}: {exc}", _preview_record(record)))
+            batch.problems.append(
+                Problem(None, f"{kind}: {exc}", _preview_record(record), record_index=index)
+            )
     return batch

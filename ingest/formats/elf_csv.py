@@ -16,6 +16,7 @@ import duckdb
 
 from ..errors import InputError
 from ..load import BatchResult, Loader, Problem, quote_literal
+from .redact import redacted_row, safe_column_names
 
 
 def read_header(path: Path) -> list[str]:
@@ -23,7 +24,8 @@ def read_header(path: Path) -> list[str]:
         header = next(csv.reader(handle), None)
     if not header:
         raise InputError(f"{path}: empty file")
-    columns = [name.strip().upper() for name in header]
+    # Scrubbed before upper-casing: refresh tokens and JWTs are recognised by their case.
+    columns = [name.upper() for name in safe_column_names([name.strip() for name in header])]
     if len(set(columns)) != len(columns):
         duplicated = sorted({c for c in columns if columns.count(c) > 1})
         raise InputError(f"{path}: header repeats column(s) {', '.join(duplicated)}")
@@ -65,7 +67,11 @@ def load_file(loader: Loader, path: Path, *, default_org: str | None) -> BatchRe
             str(path),
             input_key,
             (
-                Problem(line=int(line), reason=f"{kind}: {message}", raw_text=text)
+                Problem(
+                    line=int(line),
+                    reason=f"{kind}: {message}",
+                    raw_text=redacted_row(columns, next(csv.reader([text]), [])),
+                )
                 for line, kind, message, text in bad_lines
             ),
         )

@@ -26,15 +26,16 @@ class BadLine(Exception):
 
 def read_json_records(path: Path) -> Iterator[tuple[int, Any] | BadLine]:
     """Yield (line, value) for every record in the file, or a BadLine to quarantine."""
-    text = path.read_text(encoding="utf-8-sig")
+    data = path.read_bytes()
+    text = data.decode("utf-8-sig", errors="replace")
     stripped = text.lstrip()
     if not stripped:
         raise InputError(f"{path}: empty file")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data" or _looks_like_json_lines(text):
-            yield from _json_lines(text)
+        if exc.msg == "Extra data" or looks_like_json_lines(data):
+            yield from _json_lines(data)
             return
         raise InputError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
@@ -47,18 +48,37 @@ def read_json_records(path: Path) -> Iterator[tuple[int, Any] | BadLine]:
         yield (_line_of(text, len(text) - len(stripped)), document)
 
 
-def _looks_like_json_lines(text: str) -> bool:
-    first = text.lstrip().split("\n", 1)[0].strip()
-    try:
-        json.loads(first)
-    except json.JSONDecodeError:
+def looks_like_json_lines(data: bytes, *, max_lines: int = 200) -> bool:
+    """True when some line among the first `max_lines` is a JSON object on its own.
+
+    Any line may be the one that proves it: a truncated or garbled first line must not turn
+    a partner log into "not JSON" (it is quarantined alone).
+    """
+    lines = data.split(b"\n", max_lines)[:max_lines]
+    if len([line for line in lines if line.strip()]) < 2:
         return False
-    return True
+    return any(_is_json_object(line) for line in lines)
 
 
-def _json_lines(text: str) -> Iterator[tuple[int, Any] | BadLine]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+def _is_json_object(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line.decode("utf-8-sig")), dict)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+
+
+def _json_lines(data: bytes) -> Iterator[tuple[int, Any] | BadLine]:
+    """Every line on its own: one that is not UTF-8 or not JSON is a BadLine, alone."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            text = raw.decode("utf-8", errors="replace")
+            yield BadLine(number, f"not UTF-8 text (byte {exc.start + 1})", text)
             continue
         try:
             yield (number, json.loads(line))

@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ..load import StagedRecord
+from ..load import SALESFORCE_IP_MARKER, StagedRecord
 from ..netlist import parse_ip
 from ..sfid import is_salesforce_id, to18
 from ..timeparse import parse_salesforce_time
 from ..vocab import LOGIN_TYPE_API_NAMES, SUBTYPE_GRANT, subtype_key
-from .redact import redact
+from .redact import redact, scrub_text
 
 OAUTH_LOGIN_TYPES = {"Remote Access 2.0", "Remote Access Client"}
 
@@ -59,10 +59,14 @@ def classify(record: Any) -> str | None:
     if "logintime" in keys and ({"sourceip", "logintype", "status"} & keys):
         return "LoginHistory"
     if {"eventidentifier", "eventdate"} <= keys:
-        if {"logintype", "loginsubtype", "status"} & keys:
-            return "LoginEvent"
-        if {"query", "queriedentities", "rowsprocessed"} & keys:
+        # Real-Time Event Monitoring objects share these two fields; only a LoginEvent is a
+        # login, so the others are recognised first by the fields only they carry.
+        if {"loginascategory", "delegatedusername", "delegatedorganizationid"} & keys:
+            return "LoginAsEvent"
+        if {"query", "queriedentities", "rowsprocessed", "rowsreturned", "operation"} & keys:
             return "ApiEvent"
+        if {"logintype", "loginsubtype", "status", "loginurl"} & keys:
+            return "LoginEvent"
         if "sessionkey" in keys:
             return "LogoutEvent"
     if "appname" in keys and ({"usecount", "lastuseddate"} & keys):
@@ -89,7 +93,7 @@ def elf_row(record: Mapping[str, Any]) -> dict[str, str | None]:
     """An ELF row as JSON (any key case) → upper-case column names and text values."""
     row: dict[str, str | None] = {}
     for key, value in record.items():
-        name = str(key).upper()
+        name = scrub_text(str(key)).upper()  # a token-shaped key must not become a column
         if value is None or value == "":
             row[name] = None  # as DuckDB reads Salesforce's quoted empty CSV values
         elif name == "TIMESTAMP" and isinstance(value, float):
@@ -145,11 +149,17 @@ def _number(flat: Mapping[str, Any], name: str) -> float | None:
         raise RecordProblem(f"{name} {value!r} is not a number") from None
 
 
-def _ip(value: str | None) -> str | None:
-    if value is None:
+def _ip(value: str | None, name: str = "SourceIp") -> str | None:
+    """The address, or None for Salesforce's own `Salesforce.com IP` marker (documented for
+    requests Salesforce makes itself); anything else is a problem, never an event's IP."""
+    if value is None or value.strip().lower() == SALESFORCE_IP_MARKER:
         return None
     address = parse_ip(value)
-    return str(address) if address is not None else None
+    if address is None:
+        raise RecordProblem(
+            f'{name} {value!r} is neither an IP address nor Salesforce\'s "Salesforce.com IP"'
+        )
+    return str(address)
 
 
 def _record_key(flat: Mapping[str, Any], *fields: str) -> str:

@@ -1,72 +1,243 @@
-"""Keep secrets out of the store: token-like fields are replaced by a short fingerprint.
+"""Keep secrets out of the store, the logs and every output: redact before the first write.
 
-OauthToken rows carry `DeleteToken` (enough to revoke a user's token) and `AccessToken`;
-partners sometimes log a `refresh_token` by mistake. Raw payloads are kept verbatim except for
-these keys, whose values become `[redacted sha256:…]` so equal secrets still compare equal.
+Two rules, applied together everywhere text from Salesforce, a partner or an exception is
+written (raw payloads, ELF columns, quarantined text, run errors, terminal and file output):
+
+- **By name.** A field whose name says it holds a secret (access, refresh, delete and request
+  tokens, JWT assertions, client secrets, passwords, session ids, authorization codes, private
+  keys) keeps only a short fingerprint, `[redacted sha256:…]`, so equal secrets still compare
+  equal. Names are compared with case, separators, namespaces and `__c` suffixes removed, so
+  `DeleteToken`, `delete_token`, `DELETE-TOKEN` and `ns__Refresh_Token__c` all match.
+- **By shape.** Inside any text, token-shaped strings are replaced wherever they appear:
+  Salesforce session ids and access tokens (`00D…!…`), refresh tokens (`5Aep…`), JWTs
+  (`eyJ…`), `Bearer …` and `Authorization: …` headers, `secret=value` pairs in URLs, form
+  bodies and error texts, and PEM private keys.
+
+`SCRUB_SQL_MACROS` defines the same shape rules in DuckDB (RE2 syntax), so EventLogFile rows
+are scrubbed in bulk without a Python loop.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from typing import Any
 
-SECRET_KEYS = frozenset(
-    {
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "client_secret",
-        "consumer_secret",
-        "password",
-        "assertion",
-        "code",
-        "code_verifier",
-        "private_key",
-        "privatekey",
-        "session_id",
-        "sessionid",
-        "authorization",
-        "accesstoken",
-        "deletetoken",
-        "requesttoken",
-        "token",
-        "signature",
-    }
+# Words that make a field name secret wherever they appear in it (after normalising).
+SECRET_NAME_WORDS = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "passphrase",
+    "assertion",
+    "privatekey",
+    "apikey",
+    "sessionid",
+    "authorization",
+    "cookie",
+    "credential",
+    "signature",
+)
+# Names that are secret only as a whole word: `code` is an OAuth authorization code, but
+# `STATUS_CODE` and `postalCode` are not secrets.
+SECRET_NAMES = frozenset(
+    {"code", "authcode", "authorizationcode", "codeverifier", "sid", "jwt", "pwd", "bearer"}
+)
+# Names that mention a secret but hold metadata about it: the partner log's `token_fp`
+# (CONTRACT §4) is already a fingerprint; counts, types and dates are not secrets.
+METADATA_SUFFIXES = (
+    "fp",
+    "fingerprint",
+    "count",
+    "type",
+    "createdat",
+    "createddate",
+    "lastusedat",
+    "lastuseddate",
+    "issuedat",
+    "expiresat",
+    "expiresin",
+    "expirationdate",
+)
+
+REDACTED = "[redacted]"
+_FINGERPRINT_PREFIX = "[redacted sha256:"
+
+_SECRET_KEY_WORDS = (
+    r"[A-Za-z_.\-]*(?:token|secret|password|passwd|assertion|api_?key|session_?id)"
+    r"|(?:sid|code|code_verifier|client_assertion|jwt)"
+)
+# (pattern, replacement) in the order they are applied; the DuckDB twins are below.
+_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
+            re.S,
+        ),
+        REDACTED,
+    ),
+    (re.compile(r"(?i)\b(bearer)(\s+)[^\s\"',;]{4,}"), r"\1\2" + REDACTED),
+    (
+        re.compile(
+            r"(?i)\b(authorization)(\"?\s*[:=]\s*\"?)(?!\[redacted)[^\s\"',;]+(?:\s+[^\s\"',;]+)?"
+        ),
+        r"\1\2" + REDACTED,
+    ),
+    (
+        re.compile(
+            r"(?i)(?<![A-Za-z0-9_])(" + _SECRET_KEY_WORDS + r")(\"?'?\s*[:=]\s*\"?'?)"
+            r"(?!\[redacted)(?!\s)[^\s&\"',;}<>]+"
+        ),
+        r"\1\2" + REDACTED,
+    ),
+    (re.compile(r"\b00D[0-9A-Za-z]{12,15}(?:!|%21)[0-9A-Za-z._\-]{8,}"), REDACTED),
+    (re.compile(r"\b5Aep[0-9A-Za-z._\-]{12,}"), REDACTED),
+    (re.compile(r"\beyJ[0-9A-Za-z_\-]{6,}(?:\.[0-9A-Za-z_\-]*){0,2}"), REDACTED),
+)
+# Cheap test first: most values hold none of these, and then nothing else runs.
+_MAYBE_SECRET = re.compile(
+    r"00D|5Aep|eyJ|PRIVATE KEY"
+    r"|(?i:bearer|authoriz|token|secret|passw|assertion|api_?key|session_?id|sid|code|jwt)"
 )
 
 
+def normalise_name(name: str) -> str:
+    """`ns__Refresh_Token__c` → `nsrefreshtokenc`: what the name rules compare."""
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def is_secret_name(name: str) -> bool:
+    key = normalise_name(name)
+    if key in SECRET_NAMES:
+        return True
+    if key.endswith(METADATA_SUFFIXES):
+        return False
+    return any(word in key for word in SECRET_NAME_WORDS)
+
+
 def fingerprint(value: str) -> str:
-    return "[redacted sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16] + "]"
+    return _FINGERPRINT_PREFIX + hashlib.sha256(value.encode()).hexdigest()[:16] + "]"
 
 
-def _has_secret(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(
-            (key.lower() in SECRET_KEYS and item not in (None, "")) or _has_secret(item)
-            for key, item in value.items()
-        )
-    if isinstance(value, list):
-        return any(_has_secret(item) for item in value)
-    return False
+def scrub_text(text: str) -> str:
+    """`text` with every token-shaped string replaced (see the module docstring)."""
+    if not _MAYBE_SECRET.search(text):
+        return text
+    for pattern, replacement in _SHAPES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def scrub_optional(text: str | None) -> str | None:
+    return None if text is None else scrub_text(text)
+
+
+def may_hold_secret(text: str) -> bool:
+    """False when `text` certainly holds nothing `redact` or `scrub_text` would change."""
+    return _MAYBE_SECRET.search(text) is not None
 
 
 def redact(value: Any) -> Any:
-    """`value` with secret fields replaced; returned as is (not copied) when it holds none."""
-    if not _has_secret(value):
-        return value
-    return _redact(value)
-
-
-def _redact(value: Any) -> Any:
+    """`value` (a JSON-like tree) with secret-named fields fingerprinted and every string
+    scrubbed; returned as is (not copied) when nothing in it needs redacting."""
     if isinstance(value, dict):
-        return {
-            key: (
-                fingerprint(str(item))
-                if key.lower() in SECRET_KEYS and item not in (None, "")
-                else _redact(item)
-            )
-            for key, item in value.items()
-        }
+        changed = False
+        result: dict[Any, Any] = {}
+        for key, item in value.items():
+            new_key = scrub_text(key) if isinstance(key, str) else key
+            if is_secret_name(str(key)) and item not in (None, "") and not isinstance(item, bool):
+                new_item: Any = _fingerprint_tree(item)
+            else:
+                new_item = redact(item)
+            changed = changed or new_key is not key or new_item is not item
+            result[new_key] = new_item
+        return result if changed else value
     if isinstance(value, list):
-        return [_redact(item) for item in value]
+        items = [redact(item) for item in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    if isinstance(value, str):
+        scrubbed = scrub_text(value)
+        return value if scrubbed == value else scrubbed
     return value
+
+
+def redacted_row(names: list[str], values: list[str]) -> str:
+    """A row whose values do not line up with its header, as quarantine text: values are
+    paired with the names they would have had (so secret columns are fingerprinted), and
+    values past the last name are scrubbed by shape."""
+    row: dict[str, Any] = dict(zip(names, values, strict=False))
+    if len(values) > len(names):
+        row["(extra values)"] = values[len(names) :]
+    return json.dumps(redact(row))
+
+
+def safe_column_names(names: list[str]) -> list[str]:
+    """Header names as they may be stored: a token-shaped name is replaced, and replaced
+    names that now repeat are numbered (`[redacted]`, `[redacted]_2`)."""
+    result: list[str] = []
+    for name in names:
+        safe = scrub_text(name)
+        if safe != name:
+            candidate, number = safe, 1
+            while candidate in result or candidate in names:
+                number += 1
+                candidate = f"{safe}_{number}"
+            safe = candidate
+        result.append(safe)
+    return result
+
+
+def _fingerprint_tree(value: Any) -> Any:
+    """A secret field's value: a fingerprint, however it is nested."""
+    if isinstance(value, dict):
+        return {scrub_text(str(k)): _fingerprint_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fingerprint_tree(item) for item in value]
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value)
+    return text if text.startswith(_FINGERPRINT_PREFIX) else fingerprint(text)
+
+
+# -- DuckDB ---------------------------------------------------------------------------------------
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+# RE2 has no look-around, so the key=value rule keeps the character before the key (\1).
+_SQL_SHAPES: tuple[tuple[str, str], ...] = (
+    (r"(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", REDACTED),
+    (r"(?i)\b(bearer)(\s+)[^\s\"',;]{4,}", r"\1\2" + REDACTED),
+    (r"(?i)\b(authorization)(\"?\s*[:=]\s*\"?)[^\s\"',;]+(\s+[^\s\"',;]+)?", r"\1\2" + REDACTED),
+    (
+        r"(?i)(^|[^A-Za-z0-9_])([A-Za-z_.\-]*(token|secret|password|passwd|assertion|api_?key"
+        r"|session_?id)|sid|code|code_verifier|client_assertion|jwt)(\"?'?\s*[:=]\s*\"?'?)"
+        r"[^\s&\"',;}<>\[]+",
+        r"\1\2\4" + REDACTED,
+    ),
+    (r"\b00D[0-9A-Za-z]{12,15}(!|%21)[0-9A-Za-z._\-]{8,}", REDACTED),
+    (r"\b5Aep[0-9A-Za-z._\-]{12,}", REDACTED),
+    (r"\beyJ[0-9A-Za-z_\-]{6,}(\.[0-9A-Za-z_\-]*){0,2}", REDACTED),
+)
+
+
+def _scrub_sql() -> str:
+    expression = "v"
+    for pattern, replacement in _SQL_SHAPES:
+        expression = (
+            f"regexp_replace({expression}, {_sql_literal(pattern)}, "
+            f"{_sql_literal(replacement)}, 'g')"
+        )
+    maybe = _sql_literal(_MAYBE_SECRET.pattern)  # RE2 reads (?i:…) too
+    return f"CASE WHEN regexp_matches(v, {maybe}) THEN {expression} ELSE v END"
+
+
+SCRUB_SQL_MACROS = f"""
+CREATE OR REPLACE TEMP MACRO scrub_secrets(v) AS {_scrub_sql()};
+CREATE OR REPLACE TEMP MACRO fingerprint_secret(v) AS CASE WHEN coalesce(v, '') = '' THEN v
+    ELSE {_sql_literal(_FINGERPRINT_PREFIX)} || left(sha256(v), 16) || ']' END;
+"""

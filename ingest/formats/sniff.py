@@ -8,6 +8,7 @@ from enum import Enum
 from pathlib import Path
 
 from ..errors import InputError
+from .jsonio import looks_like_json_lines
 
 
 class FileKind(Enum):
@@ -16,12 +17,14 @@ class FileKind(Enum):
     JSON = "JSON"
 
 
-# Lower-cased fields that only these objects' Data Loader exports carry.
-RECORD_CSV_SIGNATURES = {
-    "LoginHistory": {"logintime"},
-    "LoginEvent": {"eventidentifier", "eventdate"},
-    "OauthToken": {"appname", "usecount"},
-}
+def record_csv_kind(header: list[str]) -> str | None:
+    """The Salesforce object a Data Loader CSV holds, judged by its columns exactly as a JSON
+    record is (`records.classify`): an ApiEvent or LogoutEvent export has EventIdentifier and
+    EventDate like a LoginEvent export, and must never be read as logins."""
+    from .records import classify
+
+    kind = classify(dict.fromkeys(name.strip() for name in header))
+    return kind if kind not in (None, "elf", "partner_token_log") else None
 
 
 def sniff(path: Path) -> tuple[FileKind, list[str]]:
@@ -37,10 +40,10 @@ def sniff(path: Path) -> tuple[FileKind, list[str]]:
     names = {name.strip().upper() for name in header}
     if "EVENT_TYPE" in names:
         return FileKind.ELF_CSV, header
-    lowered = {name.strip().lower() for name in header}
-    for signature in RECORD_CSV_SIGNATURES.values():
-        if signature <= lowered:
-            return FileKind.RECORD_CSV, header
+    if record_csv_kind(header):
+        return FileKind.RECORD_CSV, header
+    if looks_like_json_lines(head):  # JSON Lines whose first line is broken
+        return FileKind.JSON, []
     raise InputError(
         f"{path}: not a format tokensentry reads (EventLogFile CSV, SOQL JSON or Data Loader CSV "
         "of LoginHistory / LoginEvent / OauthToken, partner token-log JSON Lines); "
