@@ -35,6 +35,7 @@ BUSY_RETRY_S = 3.0
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 TRIAGE_STATUSES = ("acknowledged", "resolved", "false_positive")
 FILTERS_KEY = "ts_filters"
+_PAGES: dict[str, Any] = {}  # url path -> st.Page, registered by app.py
 ANALYST_KEY = "ts_analyst"
 
 
@@ -93,6 +94,15 @@ def q(name: str, *args: Any, **kwargs: Any) -> Any:
 def forget_cached_reads() -> None:
     """After a write, so the page shows the decision at once rather than after the TTL."""
     _cached.clear()
+
+
+def register_pages(pages: list[Any]) -> None:
+    _PAGES.update({page.url_path: page for page in pages})
+
+
+def link(url_path: str, target_id: str, label: str) -> None:
+    """A link to /incident?id=… or /alert?id=…; the label is ours (ids are hex digests)."""
+    st.page_link(_PAGES[url_path], label=f"{label} · {target_id}", query_params={"id": target_id})
 
 
 # --- attacker-controlled text ------------------------------------------------------------------
