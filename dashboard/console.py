@@ -98,25 +98,6 @@ INCIDENT_FIELDS = (
     "detectors",
     "summary",
 )
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> str:
-    """A CSV cell a spreadsheet shows as text: log strings are attacker-controlled, and a leading
-    = + - @ would make Excel or Sheets evaluate them as a formula (CSV injection)."""
-    if isinstance(value, list | tuple):
-        value = " ".join(str(item) for item in value)
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def rows_csv(records: list[dict[str, Any]], fields: tuple[str, ...]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(fields)
-    for record in records:
-        writer.writerow([csv_cell(record.get(name)) for name in fields])
-    return buffer.getvalue()
 
 
 def incidents_plain(records: list[dict[str, Any]]) -> str:

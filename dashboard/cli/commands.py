@@ -206,7 +206,7 @@ def list_incidents(
     if fmt == "json":
         output.print_json(records)
     elif fmt == "csv":
-        sys.stdout.write(output.rows_csv(records, output.INCIDENT_FIELDS))
+        sys.stdout.write(queries.rows_csv(records, output.INCIDENT_FIELDS))
     elif not records:
         output.stderr().print("no incidents match")
     elif sys.stdout.isatty():

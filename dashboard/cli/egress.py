@@ -63,7 +63,7 @@ def list_entries(settings: Settings, include_inactive: bool, fmt: str) -> int:
     if fmt == "json":
         output.print_json(records)
     elif fmt == "csv":
-        sys.stdout.write(output.rows_csv(records, FIELDS))
+        sys.stdout.write(queries.rows_csv(records, FIELDS))
     elif not records:
         output.stderr().print("no known egress recorded")
     else:

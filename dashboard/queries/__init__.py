@@ -18,8 +18,10 @@ from .alerts import (
 
 # The dashboard pages' subjects (overview, apps, tokens, search, evidence, pipeline health).
 from .apps import EgressJudge, allowlist_fit, egress_ips
+from .controls import CONTROLS, VERDICTS, controls_csv, controls_readiness
 from .egress import add_known_egress, known_egress, remove_known_egress
 from .evidence import evidence_events, locations, token_chain, travel_jumps
+from .export import csv_cell, rows_csv
 from .filters import Filters, default_filters, default_window, newest_event
 from .health import (
     detector_runs,
@@ -38,6 +40,8 @@ from .triage import ALERT_STATUSES, audit_trail, triage
 
 __all__ = [
     "ALERT_STATUSES",
+    "CONTROLS",
+    "VERDICTS",
     "EgressJudge",
     "Filters",
     "add_known_egress",
@@ -48,6 +52,9 @@ __all__ = [
     "alerts_by_status",
     "allowlist_fit",
     "audit_trail",
+    "controls_csv",
+    "controls_readiness",
+    "csv_cell",
     "default_filters",
     "default_window",
     "detector_runs",
@@ -72,6 +79,7 @@ __all__ = [
     "related_alerts",
     "remove_known_egress",
     "retention_gaps",
+    "rows_csv",
     "runs",
     "search_alerts",
     "search_events",
