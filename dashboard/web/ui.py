@@ -113,6 +113,15 @@ def text(value: Any) -> None:
     st.text("" if value is None else str(value))
 
 
+MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~$:")
+
+
+def markdown_escaped(value: Any) -> str:
+    """For the few Streamlit labels that always render Markdown (expanders, tabs): every
+    Markdown character backslash-escaped, so a name like `**x** [y](z)` stays literal."""
+    return "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in str(value))
+
+
 def labelled(label: str, value: Any) -> None:
     """ "label: value" as plain text (the label is ours, the value may be an attacker's)."""
     st.text(f"{label}: {'' if value is None else value}")
