@@ -110,6 +110,13 @@ class DigestConfig:
 
 
 @dataclass(frozen=True)
+class DashboardConfig:
+    # The request header an SSO proxy in front of the dashboard puts the signed-in user in
+    # (e.g. "X-Forwarded-User"); None: the analyst types a name once per session.
+    user_header: str | None = None
+
+
+@dataclass(frozen=True)
 class IngestConfig:
     workers: int = 4  # orgs fetched in parallel; writes stay on one thread
     api_reserve: float = 0.1  # share of DailyApiRequests never used, left for the org's own apps
@@ -131,6 +138,7 @@ class Config:
     geoip: GeoIpConfig = field(default_factory=GeoIpConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
 
     def app(self, name: str | None) -> AppConfig | None:
         """The configured app of this name; Salesforce shows names in varying case."""
@@ -162,7 +170,9 @@ def load(path: Path | str, *, required: bool = False) -> Config:
 
 
 def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = None) -> Config:
-    _only_keys("", document, {"apps", "orgs", "detectors", "geoip", "digest", "ingest"})
+    _only_keys(
+        "", document, {"apps", "orgs", "detectors", "geoip", "digest", "ingest", "dashboard"}
+    )
     apps = {
         name: _app(f"apps.{name}", name, body)
         for name, body in _table("apps", document.get("apps", {})).items()
@@ -183,6 +193,11 @@ def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     )
     digest = _digest(_table("digest", document.get("digest", {})), base_dir)
     ingest = _ingest(_table("ingest", document.get("ingest", {})))
+    dashboard_body = _table("dashboard", document.get("dashboard", {}))
+    _only_keys("dashboard", dashboard_body, {"user_header"})
+    dashboard = DashboardConfig(
+        user_header=_opt_str("dashboard.user_header", dashboard_body.get("user_header"))
+    )
     return Config(
         path=path,
         apps=apps,
@@ -191,6 +206,7 @@ def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         geoip=geoip,
         digest=digest,
         ingest=ingest,
+        dashboard=dashboard,
     )
 
 
