@@ -30,12 +30,19 @@ from ingest.runs import new_run_id
 from ingest.timeparse import now_utc
 
 from .. import console as output
-from .. import queries
+from .. import digest, queries
 from ..progress import IngestProgress
 from ..settings import DEFAULT_CONFIG
 
 if TYPE_CHECKING:
     from ..settings import Settings
+
+DIGEST_CONFIG = """
+[digest]
+from = "tokensentry@acme-sync.example"
+to = ["secops@acme-sync.example"]
+dashboard_url = "http://localhost:{port}"
+"""
 
 PREHISTORY = timedelta(days=50)
 """How far before the world's 30 days ingest reaches: LoginHistory keeps six months, and one
@@ -70,6 +77,7 @@ def run_demo(
             + serve.config_api_orgs(fake.url, str(ca_path.resolve()), str(key_path), fake.orgs)
             + "\n"
             + files.config_import_orgs()
+            + DIGEST_CONFIG.format(port=serve_port or 8501)
         )
         config_path = demo_config if settings.config == DEFAULT_CONFIG else settings.config
         config = config_module.load(config_path, required=True)
@@ -100,6 +108,7 @@ def run_demo(
             detected = runner.run(
                 con, config, run_id=new_run_id(detect_now), now=lambda: detect_now
             )
+            outbox = write_digest(con, config, demo_dir / "outbox", detect_now, world)
             counts = queries.store_counts(con)
             by_severity = queries.severity_counts(con)
     err.print(
@@ -116,6 +125,7 @@ def run_demo(
     summary = ", ".join(f"{n} {s}" for s, n in sorted(by_severity.items())) or "none"
     err.print(f"open alerts: {summary}", highlight=False)
     err.print(f"list them:   tokensentry alerts --db {settings.db}", highlight=False)
+    err.print(f"the digest the nightly job would send: {outbox}", highlight=False)
     err.print("the stories: data/demo_stories.toml", highlight=False)
     failed = pulled.failed or any(i.failed for i in imported) or detected.failed
     if serve_port is None:
@@ -124,6 +134,15 @@ def run_demo(
 
     err.print(f"dashboard:   http://localhost:{serve_port}  (Ctrl-C stops it)")
     return serve_dashboard(settings.db, config_path, serve_port)
+
+
+def write_digest(con, config, outbox: Path, now: datetime, world) -> Path:
+    """The digest the nightly job would send the morning after the reference day, written as
+    the exact message instead of sent (`tokensentry digest --dry-run`); nothing is marked sent."""
+    message = digest.build(con, config, now=now)
+    return digest.write_eml(
+        outbox / f"digest-{world.end - timedelta(days=1):%Y-%m-%d}.eml", message
+    )
 
 
 def _ingest_key(keys_dir: Path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .cast import Org, Place
 
@@ -166,10 +166,14 @@ class World:
     """Import-only org alias → when its OauthToken exports were taken (API orgs: at ingest)."""
 
     def token(self, org: Org, app: str, app_id: str, user_id: str, username: str,
-              created: datetime) -> Token:  # fmt: skip
+              created: datetime, *, in_use: bool = False) -> Token:  # fmt: skip
+        """The (org, app, user) token; `in_use`: it was refreshed just before the 30 days too."""
         key = (org.org_id, app, user_id)
         if key not in self.tokens:
-            self.tokens[key] = Token(org, app, app_id, user_id, username, created)
+            token = Token(org, app, app_id, user_id, username, created)
+            if in_use:
+                token.uses.append(self.start - timedelta(hours=1))
+            self.tokens[key] = token
         return self.tokens[key]
 
     def of(self, org: Org) -> list[Login]:

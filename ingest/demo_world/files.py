@@ -1,21 +1,27 @@
 """The import-only orgs' evidence, written as the files their admins export.
 
 umbrella and hooli have no API access for tokensentry: each sends its EventLogFile downloads
-(Login, Logout, ApiTotalUsage, BulkApi2, one CSV per type and day, as Salesforce serves them),
-weekly OauthToken exports (Data Loader's JSON), and umbrella its LoginEvent export too. The
-partner's own token-exchange log is one JSON Lines file for every org.
+(Login, Logout, ApiTotalUsage, BulkApi2), weekly OauthToken exports (Data Loader's JSON), and
+umbrella its LoginEvent export too. The last `DAILY_DAYS` days come one CSV per type and day, as
+Salesforce serves them; the weeks before arrived as the admin's backfill, one CSV per type with
+those days' files concatenated (same header). One file per type and day for a whole month would
+make the demo spend most of its minute on per-file overhead. The partner's own token-exchange
+log is one JSON Lines file for every org.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from datetime import timedelta
 from pathlib import Path
 
 from .activity import World
 from .cast import ORGS, PARTNER_APP
 from .exports import org_logs
 from .render import COLUMNS, oauth_token
+
+DAILY_DAYS = 3
 
 
 def write_exports(world: World, root: Path) -> dict[str, Path]:
@@ -27,8 +33,16 @@ def write_exports(world: World, root: Path) -> dict[str, Path]:
         folder = root / org.alias
         folder.mkdir(parents=True, exist_ok=True)
         logs = org_logs(world, org)
+        backfill_until = f"{world.end - timedelta(days=DAILY_DAYS):%Y-%m-%d}"
+        backfill: dict[str, list[dict[str, str]]] = {}
         for (event_type, day), rows in logs.elf.items():
-            _write_csv(folder / f"{event_type}-{day}.csv", COLUMNS[event_type], rows)
+            if day < backfill_until:
+                backfill.setdefault(event_type, []).extend(rows)
+            else:
+                _write_csv(folder / f"{event_type}-{day}.csv", COLUMNS[event_type], rows)
+        for event_type, rows in backfill.items():
+            name = f"{event_type}-{world.start:%Y-%m-%d}-to-{backfill_until}-backfill.csv"
+            _write_csv(folder / name, COLUMNS[event_type], rows)
         if logs.login_events:
             _write_json(folder / "LoginEvent.json", _result(logs.login_events))
         for moment in world.oauth_snapshots.get(org.alias, []):

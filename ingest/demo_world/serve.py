@@ -2,7 +2,8 @@
 
 What each org serves is what its licences give: LoginHistory, OauthToken and the OAuth usage
 resources everywhere; EventLogFile (daily Login, Logout, ApiTotalUsage and BulkApi2 files) and
-LoginEvent where the org has Event Monitoring. Snapshots (OauthToken, OAuth usage) describe the
+LoginEvent where the org has Event Monitoring (northwind bought the add-on `ELF_DAYS` days before
+the reference day, so its EventLogFile listing starts then). Snapshots (OauthToken, OAuth usage) describe the
 tokens at the world's end, the moment the demo's ingest "runs".
 """
 
@@ -19,6 +20,8 @@ from . import cast
 from .activity import World, stable_id
 from .exports import org_logs
 from .render import API, COLUMNS, oauth_token, oauth_usage
+
+ELF_DAYS = 5
 
 APPS = (
     (cast.PARTNER_APP, cast.PARTNER_CONSUMER_KEY, cast.PARTNER_APP_ID),
@@ -68,8 +71,10 @@ def _fake_org(world: World, org: cast.Org, keys: KeyPair) -> FakeOrg:
         fake.objects["LoginEvent"] = logs.login_events
     if org.event_monitoring:
         listing = fake.objects.setdefault("EventLogFile", [])
+        first_day = f"{world.end - timedelta(days=ELF_DAYS):%Y-%m-%d}"
         for (event_type, day), rows in logs.elf.items():
-            _add_file(fake, listing, event_type, day, rows)
+            if day >= first_day:
+                _add_file(fake, listing, event_type, day, rows)
     return fake
 
 

@@ -41,7 +41,8 @@ def plan(world: World) -> Plan:
     the_plan.at("wayne", world.end - timedelta(days=6, hours=-4), _replay)
     the_plan.at("stark", world.end - timedelta(days=7, hours=-21), _chain_intact)
     the_plan.at("stark", world.end - timedelta(days=19, hours=-10), _reauthorize)
-    the_plan.at("initech", world.end - timedelta(days=5), _new_region)
+    the_plan.at("initech", world.end - timedelta(days=13), _new_region)
+    the_plan.at("initech", world.end - timedelta(days=6, hours=-9), _region_rolled_back)
     return the_plan
 
 
@@ -246,6 +247,11 @@ def _reauthorize(chain: Chain, world: World, rng: random.Random, at: datetime) -
 def _new_region(chain: Chain, world: World, rng: random.Random, at: datetime) -> None:
     """The partner starts ap-southeast-1 workers; nobody adds its NAT to the allowlist."""
     chain.egress = (*cast.EGRESS, cast.EGRESS_NEW_REGION, cast.EGRESS_NEW_REGION)
+
+
+def _region_rolled_back(chain: Chain, world: World, rng: random.Random, at: datetime) -> None:
+    """A week later the partner moves those workers back to us-east-1 (a cost decision)."""
+    chain.egress = cast.EGRESS
 
 
 def standalone(world: World, rng: random.Random) -> None:
