@@ -27,14 +27,19 @@ verdict changed; a changed inferred app bumps `updated_at` so incremental detect
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from ingest import runs
+
+if TYPE_CHECKING:
+    from .detector import Context, Finding
 
 UNIT_ID = "app_attribution"
 OAUTH_LOGIN_TYPES = ("Remote Access 2.0", "Remote Access Client")
@@ -167,6 +172,36 @@ CLEAR_SQL = """
 UPDATE events SET inferred_app = NULL, app_inferred_reason = NULL, app_confidence = NULL
 WHERE app_inferred_reason IS NOT NULL AND (app_name IS NOT NULL OR event_type <> 'login')
 """
+
+
+INFERRED_OF_EVENTS_SQL = """
+SELECT count(*), list(DISTINCT app_inferred_reason ORDER BY app_inferred_reason),
+       min(app_confidence)
+FROM events WHERE list_contains(?, event_id) AND app_name IS NULL AND inferred_app IS NOT NULL
+"""
+
+
+def mark_inferred(ctx: Context, findings: list[Finding]) -> list[Finding]:
+    """Say so in the summary and evidence of every finding that stands on an inferred app."""
+    marked = []
+    for finding in findings:
+        count, reasons, confidence = ctx.con.execute(
+            INFERRED_OF_EVENTS_SQL, [list(finding.event_ids)]
+        ).fetchone()  # type: ignore[misc]
+        if count:
+            finding = dataclasses.replace(
+                finding,
+                summary=f"{finding.summary} App inferred for {count} Login ELF use(s), "
+                f"confidence {confidence:.2f}: {reasons[0]}.",
+                evidence={
+                    **finding.evidence,
+                    "app_inferred": {
+                        "events": count, "reasons": reasons, "confidence": confidence,
+                    },
+                },
+            )  # fmt: skip
+        marked.append(finding)
+    return marked
 
 
 @dataclass

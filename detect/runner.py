@@ -23,7 +23,9 @@ from ingest import runs
 from ingest.config import Config
 from ingest.errors import ConfigError
 
-from . import attribution, egress, incidents, lifecycle, registry
+from . import egress, incidents, lifecycle, registry
+from .attribution import AttributionOutcome
+from .attribution import run as attribute_apps
 from .detector import SEVERITIES, Context, Detector, Finding, severity_rank
 
 ALERT_COLUMNS = (
@@ -60,7 +62,7 @@ class DetectorOutcome:
 class DetectSummary:
     run_id: str
     detectors: list[DetectorOutcome] = field(default_factory=list)
-    attribution: attribution.AttributionOutcome | None = None
+    attribution: AttributionOutcome | None = None
     incidents: incidents.IncidentOutcome | None = None
 
     @property
@@ -107,7 +109,7 @@ def run(
     chosen.sort(key=lambda d: d.reads_alerts)  # correlations read the alerts of this run
     summary = DetectSummary(run_id=run_id)
     # Logins the logs left app-less get their inferred app before any detector reads them.
-    summary.attribution = attribution.run(con, run_id=run_id, now=now())
+    summary.attribution = attribute_apps(con, run_id=run_id, now=now())
     known = egress.load(con, config, now())
     for detector in chosen:
         started = now()

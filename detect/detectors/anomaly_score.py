@@ -4,10 +4,15 @@ Why it matters: stolen tokens are used differently from how the integration uses
 calls, new addresses, other countries, odd hours, failures, bulk reads. No single threshold
 fits every integration, so each (org, app, user, UTC day) becomes a row of features (events,
 distinct IPs, networks and countries, failure ratio, share of events between 00:00 and 06:00
-UTC, API rows processed), an IsolationForest (fixed `random_state`) is trained on the last
-`history_days`, and a day is reported when the forest isolates it (decision score below
-`max_score`) and at least one feature is far above the entity's own median (`ratio` times it,
-and by at least `min_excess`): the alert names those features. Medium.
+in the org's own time zone (Organization.TimeZoneSidKey; UTC for import-only orgs), API rows
+processed), an IsolationForest (fixed `random_state`) is trained on the last `history_days`,
+and a day is reported when the forest isolates it (decision score below `max_score`) and at
+least one feature is far above the entity's own median (`ratio` times it, and by at least
+`min_excess`): the alert names those features.
+
+An unusual day alone is low: deploys, backfills and month-end runs are unusual too. It is
+medium when another detector's alert of medium or more (not superseded) names the same org and
+user on the same day; the alert then lists them. It runs after the other detectors for that.
 
 Blind spots: entities with fewer than `min_days` days of history; slow, low-volume abuse that
 stays within the entity's habits; a model trained on a history that already contains the abuse.
@@ -18,6 +23,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
+
+from ingest.org_profile import time_zones
 
 from ..detector import Context, Detector, Example, Finding
 from ..geo import NETWORK_SQL
@@ -32,15 +39,26 @@ SELECT org_id, coalesce(app_name, '') AS app, user_id, CAST(occurred_at AS DATE)
        count(DISTINCT {network}) AS networks,
        count(DISTINCT country_iso) AS countries,
        avg(CASE WHEN is_success IS NULL THEN 0 WHEN is_success THEN 0 ELSE 1 END) AS failure_ratio,
-       avg(CASE WHEN hour(occurred_at) < 6 THEN 1 ELSE 0 END) AS night_share,
+       avg(CASE WHEN hour(timezone(coalesce(z.zone, 'UTC'), occurred_at AT TIME ZONE 'UTC')) < 6
+           THEN 1 ELSE 0 END) AS night_share,
        coalesce(sum(rows_processed), 0) AS api_rows,
        list(event_id ORDER BY occurred_at) AS event_ids,
        list(DISTINCT source_ip) FILTER (WHERE source_ip IS NOT NULL) AS ip_list,
        max(updated_at) AS updated_at, max(occurred_at) AS occurred_at
-FROM events
+FROM events LEFT JOIN org_zones z USING (org_id)
 WHERE event_type IN ('login', 'token_exchange', 'api_request') AND user_id IS NOT NULL
   AND occurred_at >= ?
 GROUP BY ALL
+"""
+
+CORROBORATION_SQL = """
+SELECT alert_id, detector_id, severity FROM alerts
+WHERE detector_id NOT IN ('anomaly_score', 'cross_org') AND superseded_at IS NULL
+  AND list_contains(['medium', 'high', 'critical'], severity) AND org_id = ?
+  AND (user_id = ? OR list_contains(
+        CAST(json_extract(evidence, '$.users') AS VARCHAR[]), ?))
+  AND first_seen_at < ? + INTERVAL 1 DAY AND last_seen_at >= ?
+ORDER BY alert_id
 """
 
 
@@ -51,9 +69,16 @@ def score_days(ctx: Context) -> pd.DataFrame:
 
     s = ctx.settings
     start = ctx.now - timedelta(days=s["history_days"])
-    frame = ctx.con.execute(
-        DAYS_SQL.format(network=NETWORK_SQL.format(ip="source_ip")), [start]
-    ).df()
+    zones = time_zones(ctx.con)
+    ctx.con.register(
+        "org_zones", pd.DataFrame({"org_id": list(zones), "zone": list(zones.values())}, dtype=str)
+    )
+    try:
+        frame = ctx.con.execute(
+            DAYS_SQL.format(network=NETWORK_SQL.format(ip="source_ip")), [start]
+        ).df()
+    finally:
+        ctx.con.unregister("org_zones")
     if len(frame) < s["min_rows"]:
         return frame.iloc[0:0].assign(score=pd.Series(dtype=float))
     model = IsolationForest(n_estimators=200, random_state=s["random_state"], contamination="auto")
@@ -93,13 +118,24 @@ def find(ctx: Context) -> list[Finding]:
         described = ", ".join(
             f"{f} {v['value']:g} (usually {v['median']:g})" for f, v in unusual.items()
         )
+        day = pd.Timestamp(row.day).to_pydatetime()
+        corroborating = ctx.rows(
+            CORROBORATION_SQL, [row.org_id, row.user_id, row.user_id, day, day]
+        )
+        seconded = (
+            "; the same day "
+            + ", ".join(f"{a['detector_id']} ({a['severity']})" for a in corroborating)
+            + " alerted on this user"
+            if corroborating
+            else "; no other detector alerted on this user that day"
+        )
         findings.append(
             Finding(
                 dedup_key=f"{row.org_id}|{row.app}|{row.user_id}|{row.day}",
                 summary=(
                     f"{ctx.org_label(row.org_id)}: {row.app or 'no app'} user {row.user_id} on "
                     f"{row.day} was unlike its own history: {described}; IPs "
-                    f"{', '.join(sorted(row.ip_list)[:5])}."
+                    f"{', '.join(sorted(row.ip_list)[:5])}{seconded}."
                 ),
                 first_seen_at=min(pd.Timestamp(row.day).to_pydatetime(), row.occurred_at),
                 last_seen_at=row.occurred_at,
@@ -108,17 +144,19 @@ def find(ctx: Context) -> list[Finding]:
                     "score": round(float(row.score), 4),
                     "features": unusual,
                     "history_days": int(history[key]),
+                    "corroborated_by": [a["alert_id"] for a in corroborating],
                 },
                 org_id=row.org_id,
                 app_name=row.app or None,
                 user_id=row.user_id,
                 ips=sorted(row.ip_list),
+                severity="medium" if corroborating else "low",
             )
         )
     return findings
 
 
-def _history(days: int, users: int = 6, per_day: int = 12) -> list[dict]:
+def _history(days: int, users: int = 6, per_day: int = 12, **fields: str) -> list[dict]:
     """Integration users refreshing from allowlisted egress during working hours, every day."""
     return [
         refresh(
@@ -126,6 +164,7 @@ def _history(days: int, users: int = 6, per_day: int = 12) -> list[dict]:
             ALLOWED_IP,
             user_id=f"0055g00000User{user}AAA",
             country_iso="US",
+            **fields,
         )
         for day in range(days)
         for user in range(users)
@@ -133,7 +172,7 @@ def _history(days: int, users: int = 6, per_day: int = 12) -> list[dict]:
     ]
 
 
-def _outlier_day() -> list[dict]:
+def _outlier_day(**fields: str) -> list[dict]:
     """One user's day of 200 refreshes at night from 40 addresses in 4 countries."""
     return [
         refresh(
@@ -141,21 +180,26 @@ def _outlier_day() -> list[dict]:
             f"198.51.{slot % 40}.{slot % 200}",
             user_id="0055g00000User1AAA",
             country_iso=["US", "NL", "RU", "SG"][slot % 4],
+            **fields,
         )
         for slot in range(200)
     ]
 
 
 EXAMPLES = [
-    Example("a night of 200 refreshes from 40 addresses in 4 countries stands out",
-            [*_history(12), *_outlier_day()], expect=1, severity="medium"),
+    Example("a night of 200 refreshes from 40 off-allowlist addresses, which off_allowlist_ip "
+            "also flags, is medium", [*_history(12), *_outlier_day()], expect=1,
+            severity="medium"),
+    Example("the same night with nothing else to second it is low",
+            [*_history(12, app_name="Other App"), *_outlier_day(app_name="Other App")],
+            expect=1, severity="low"),
     Example("twelve ordinary days raise nothing", _history(12), expect=0),
 ]  # fmt: skip
 
 DETECTOR = Detector(
     id="anomaly_score",
     title="Unusual day for an app user (IsolationForest)",
-    severity="medium",
+    severity="low",
     description=__doc__ or "",
     find=find,
     examples=EXAMPLES,
@@ -186,5 +230,7 @@ DETECTOR = Detector(
     },
     lookback=timedelta(days=30),
     attack=("T1550.001", "T1530"),  # token use; Data from Cloud Storage
-    needs="login, token-exchange and API events with user ids",
+    needs="login, token-exchange and API events with user ids; the org's time zone",
+    reads_alerts=True,  # corroboration: runs after the detectors whose alerts it reads
+    history_setting="history_days",
 )

@@ -11,8 +11,16 @@ logins: idle >= `warn_days` → info "heartbeat due"; idle >= `expire_days` → 
 a use after >= `dormant_days` of silence → high, naming whether it came from a network the
 user had used before.
 
+A token is (org, app, user, creation time): OauthToken's `Id` is always null. Idleness is
+measured as of the org's latest token snapshot, never as of "now": when the token source stops
+delivering, nothing here ages, because that is a pipeline-health fact (the evidence says how
+long the source has been silent), not a token that expired. Each state (heartbeat due,
+expired) of a token is one alert, however many snapshots repeat it; a token re-authorized by
+the same user (a newer token of the same app) is gone and raises nothing more.
+
 Blind spots: tokens of apps that log neither in OauthToken nor through the OAuth usage
-resources; a dormant token used only through the access tokens it already minted.
+resources; a dormant token used only through the access tokens it already minted; a token
+revoked without a replacement still counts as present (snapshots store changes only).
 """
 
 from __future__ import annotations
@@ -24,10 +32,28 @@ from ..geo import network_of
 from ..testing import ALLOWED_IP, refresh, token_snapshot
 
 SNAPSHOTS_SQL = """
-SELECT org_id, app_name, user_id, token_created_at, max(occurred_at) AS last_used,
-       max(use_count) AS use_count, arg_max(event_id, occurred_at) AS event_id
-FROM events WHERE event_type = 'token_usage' AND app_name IS NOT NULL
-GROUP BY ALL
+WITH snapshots AS (
+    SELECT org_id, app_name, user_id, token_created_at, occurred_at, use_count, event_id,
+           ingested_at
+    FROM events WHERE event_type = 'token_usage' AND app_name IS NOT NULL
+),
+-- When the org's token source last delivered a change: the snapshot idleness is measured at.
+deliveries AS (SELECT org_id, max(ingested_at) AS read_at FROM snapshots GROUP BY org_id),
+tokens AS (
+    SELECT org_id, app_name, user_id, token_created_at, max(occurred_at) AS last_used,
+           max(use_count) AS use_count, arg_max(event_id, occurred_at) AS event_id,
+           max(ingested_at) AS token_read_at
+    FROM snapshots GROUP BY ALL
+)
+SELECT t.org_id, t.app_name, t.user_id, t.token_created_at, t.last_used, t.use_count,
+       t.event_id, d.read_at
+FROM tokens t JOIN deliveries d USING (org_id)
+WHERE NOT EXISTS (  -- re-authorized: a newer token of the same user and app replaced it
+    SELECT 1 FROM tokens n
+    WHERE n.org_id = t.org_id AND n.app_name = t.app_name
+      AND n.user_id IS NOT DISTINCT FROM t.user_id
+      AND n.token_created_at > t.token_created_at AND n.token_read_at > t.token_read_at
+)
 """
 
 WAKES_SQL = """
@@ -58,30 +84,41 @@ def find(ctx: Context) -> list[Finding]:
 def _idle(ctx: Context) -> list[Finding]:
     s = ctx.settings
     findings = []
-    for org_id, app, user, created, last_used, use_count, event_id in ctx.con.execute(
+    for org_id, app, user, created, last_used, use_count, event_id, read_at in ctx.con.execute(
         SNAPSHOTS_SQL
     ).fetchall():
-        idle_days = (ctx.now - last_used).total_seconds() / 86400
+        as_of = max(read_at, last_used)
+        idle_days = (as_of - last_used).total_seconds() / 86400
         if idle_days < s["warn_days"]:
             continue
         expired = idle_days >= s["expire_days"]
-        state = (
-            f"has been idle {idle_days:.0f} days: past the {s['expire_days']}-day idle timeout, "
-            "it no longer refreshes (re-authorize, and check nobody still uses it)"
+        state = "expired" if expired else "heartbeat_due"
+        silent_days = (ctx.now - read_at).total_seconds() / 86400
+        text = (
+            f"was idle {idle_days:.0f} days at the snapshot of {read_at:%Y-%m-%d}: past the "
+            f"{s['expire_days']}-day idle timeout, it no longer refreshes (re-authorize, and "
+            "check nobody still uses it)"
             if expired
-            else f"has been idle {idle_days:.0f} days: refresh it before day {s['expire_days']} "
-            "(heartbeat due) or the integration stops"
+            else f"was idle {idle_days:.0f} days at the snapshot of {read_at:%Y-%m-%d}: "
+            f"refresh it before day {s['expire_days']} (heartbeat due) or the integration stops"
         )
+        if silent_days >= 2:
+            text += (
+                f"; the org's token source has delivered nothing new for {silent_days:.0f} "
+                "days (check the pipeline)"
+            )
         findings.append(
             Finding(
-                dedup_key=f"idle|{org_id}|{app}|{user}|{created}",
-                summary=f"{ctx.org_label(org_id)}: {app} refresh token of user {user} {state}.",
+                dedup_key=f"idle|{org_id}|{app}|{user}|{created}|{state}",
+                summary=f"{ctx.org_label(org_id)}: {app} refresh token of user {user} {text}.",
                 first_seen_at=last_used,
-                last_seen_at=last_used,
+                last_seen_at=as_of,
                 event_ids=[event_id],
                 evidence={
-                    "state": "expired" if expired else "heartbeat_due",
+                    "state": state,
                     "idle_days": round(idle_days, 1),
+                    "as_of_snapshot": read_at,
+                    "source_silent_days": round(silent_days, 1),
                     "last_used": last_used,
                     "created": created,
                     "use_count": use_count,
@@ -138,13 +175,20 @@ def _wakes(ctx: Context) -> list[Finding]:
     return findings
 
 
+def _active(read: str) -> dict:
+    """Another token of the org, used right before each snapshot: the source is delivering."""
+    return token_snapshot(read, user_id="0055g00000BusyUAAV", use_count=int(read[8:10]))
+
+
 EXAMPLES = [
-    Example("a token last used 27 days ago: heartbeat due",
-            [token_snapshot("2026-11-02T10:00:00")], expect=1, severity="info"),
-    Example("a token last used 40 days ago: expired",
-            [token_snapshot("2026-10-20T10:00:00")], expect=1, severity="low"),
+    Example("a token last used 27 days before the latest snapshot: heartbeat due",
+            [token_snapshot("2026-11-02T10:00:00"), _active("2026-11-29T09:00:00")],
+            expect=1, severity="info"),
+    Example("a token last used 40 days before the latest snapshot: expired",
+            [token_snapshot("2026-10-20T10:00:00"), _active("2026-11-29T09:00:00")],
+            expect=1, severity="low"),
     Example("a token used yesterday is healthy",
-            [token_snapshot("2026-11-28T10:00:00")], expect=0),
+            [token_snapshot("2026-11-28T10:00:00"), _active("2026-11-29T09:00:00")], expect=0),
     Example(
         "a refresh token silent for 80 days is used again from a VPS",
         [refresh("2026-09-01T09:00:00", ALLOWED_IP),

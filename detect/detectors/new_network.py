@@ -6,20 +6,21 @@ closest published rule, and the Drift tokens' move from the vendor's AWS egress 
 and Tor was the cleanest signal of that campaign. This is the primary detector for machine
 logins, which impossible travel leaves alone.
 
+It watches the partner's own apps only (`[apps]` and the apps of the partner's token log, see
+`detect/scope.py`): other vendors' and Salesforce's own apps refresh from homes and carrier
+networks all day. A Login ELF row names no app: it counts under the app `detect/attribution.py`
+inferred for it, and the alert says "app inferred" with the reason.
+
 Per (org, app) it learns the networks (/24 for IPv4, /48 for IPv6) of every refresh-token use
 and alerts, medium, on the first use from a network first seen at least `learning_days` after
 the app's first use in that org; nothing during an app's learning period. An alerted network
 that falls silent for `quiet_days` and then returns alerts again (a new alert, so an analyst who
-closed the first visit still sees the second). The country is reported next to the network. It
-watches the partner's own apps only (`[apps]` and the apps of the partner's token log, see
-`detect/scope.py`): other vendors' and Salesforce's own apps refresh from homes and carrier
-networks all day. A Login ELF row names no app: it counts under the app
-`detect/attribution.py` inferred for it, and the alert says so.
+closed the first visit still sees the second). The country is reported next to the network.
 
 Blind spots: an attacker inside the partner's own egress networks (a compromised worker);
-app-less logins whose app nothing in the store reveals; apps not configured in `[apps]` and
-absent from the partner's log; an egress that rotates through a whole cloud region (use the
-allowlist or `known_egress` for those).
+app-less logins whose app nothing in the store reveals; apps neither in `[apps]` nor in the
+partner's log; an egress that rotates through a whole cloud region (use the allowlist or
+`known_egress` for those).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from ..attribution import app_sql, inferred_sql
+from ..attribution import app_sql, mark_inferred
 from ..detector import Context, Detector, Example, Finding
 from ..geo import network_of
 from ..scope import watched_apps
@@ -36,13 +37,13 @@ from ..testing import ALLOWED_IP, partner_call, refresh
 
 EVENT_APP = app_sql("e")
 USES = f"""e.grant_type = 'refresh_token' AND e.event_type IN ('login', 'token_exchange')
-          AND list_contains(?, lower({EVENT_APP})) AND e.source_ip IS NOT NULL"""
+          AND lower({EVENT_APP}) IN (SELECT app_key FROM watched_app_keys)
+          AND e.source_ip IS NOT NULL"""
 
 NEW_NETWORKS_SQL = f"""
 WITH uses AS (
     SELECT e.event_id, e.org_id, lower({EVENT_APP}) AS app_key, {EVENT_APP} AS app_name,
-           e.occurred_at, e.updated_at, e.source_ip, e.user_id, e.country_iso, n.network,
-           {inferred_sql("e")} AS inferred, e.app_inferred_reason, e.app_confidence
+           e.occurred_at, e.updated_at, e.source_ip, e.user_id, e.country_iso, n.network
     FROM events e JOIN ip_networks n ON n.ip = e.source_ip
     WHERE {USES}
 ),
@@ -77,9 +78,6 @@ SELECT u.org_id, u.app_key, any_value(u.app_name) AS app_name, u.network, u.visi
        list(DISTINCT u.source_ip) AS ips,
        list(DISTINCT u.user_id) FILTER (WHERE u.user_id IS NOT NULL) AS users,
        list(DISTINCT u.country_iso) FILTER (WHERE u.country_iso IS NOT NULL) AS countries,
-       count(*) FILTER (WHERE u.inferred) AS inferred_uses,
-       list(DISTINCT u.app_inferred_reason) FILTER (WHERE u.inferred) AS inferred_reasons,
-       min(u.app_confidence) FILTER (WHERE u.inferred) AS inferred_confidence,
        bool_or({{scope}}) AS in_scope
 FROM visits u
 WHERE u.occurred_at < u.visit_start + INTERVAL 1 DAY
@@ -89,11 +87,12 @@ HAVING bool_or({{scope}})
 
 
 def find(ctx: Context) -> list[Finding]:
-    watched = watched_apps(ctx)
+    watched = pd.DataFrame({"app_key": pd.Series(watched_apps(ctx), dtype=object)})
+    ctx.con.register("watched_app_keys", watched)
     ips = [
         ip
         for (ip,) in ctx.con.execute(
-            f"SELECT DISTINCT e.source_ip FROM events e WHERE {USES}", [watched]
+            f"SELECT DISTINCT e.source_ip FROM events e WHERE {USES}"
         ).fetchall()
     ]
     mapping = pd.DataFrame({"ip": ips, "network": [network_of(ip) for ip in ips]})
@@ -101,10 +100,11 @@ def find(ctx: Context) -> list[Finding]:
     try:
         rows = ctx.rows(
             NEW_NETWORKS_SQL.format(scope=ctx.scope_sql("u")),
-            [watched, ctx.settings["learning_days"], ctx.settings["quiet_days"]],
+            [ctx.settings["learning_days"], ctx.settings["quiet_days"]],
         )
     finally:
         ctx.con.unregister("ip_networks")
+        ctx.con.unregister("watched_app_keys")
     geo = ctx.geo()
     findings = []
     for row in rows:
@@ -114,13 +114,6 @@ def find(ctx: Context) -> list[Finding]:
             {p.country_iso for ip in row["ips"] if (p := geo.lookup(ip)) and p.country_iso}
         )
         users = row["users"] or []
-        inferred = None
-        if row["inferred_uses"]:
-            inferred = {
-                "events": row["inferred_uses"],
-                "reasons": sorted(row["inferred_reasons"]),
-                "confidence": row["inferred_confidence"],
-            }
         returned = row["is_return"]
         key = f"{row['org_id']}|{row['app_key']}|{row['network']}"
         what = (
@@ -136,14 +129,7 @@ def find(ctx: Context) -> list[Finding]:
                 if returned
                 else key,
                 summary=(
-                    f"{ctx.org_label(row['org_id'])}: {row['app_name']}"
-                    + (
-                        f" (app inferred for {inferred['events']} Login ELF use(s): "
-                        f"{inferred['reasons'][0]})"
-                        if inferred
-                        else ""
-                    )
-                    + f" {what}"
+                    f"{ctx.org_label(row['org_id'])}: {row['app_name']} {what}"
                     + (f" ({', '.join(countries)})" if countries else "")
                     + (", a network it never used in this org," if not returned else "")
                     + f" on {row['first_seen']:%Y-%m-%d} "
@@ -157,7 +143,6 @@ def find(ctx: Context) -> list[Finding]:
                     "countries": countries,
                     "users": sorted(users),
                     "learning_days": ctx.settings["learning_days"],
-                    "app_inferred": inferred,
                     "returned_after_quiet_days": ctx.settings["quiet_days"] if returned else None,
                 },
                 org_id=row["org_id"],
@@ -166,7 +151,7 @@ def find(ctx: Context) -> list[Finding]:
                 ips=sorted(row["ips"]),
             )
         )
-    return findings
+    return mark_inferred(ctx, findings)
 
 
 def _learned(days: int) -> list[dict]:

@@ -87,8 +87,15 @@ def worker(place: Place, rng: random.Random) -> str:
 def integration(world: World, org: Org, plan: Plan, rng: random.Random) -> Chain:
     assert org.integration_user
     chain = Chain(org, org.integration_user, org.username("integration"))
-    token = world.token(org, cast.PARTNER_APP, cast.PARTNER_APP_ID, chain.user_id,
-                        chain.username, world.start - timedelta(days=61), in_use=True)  # fmt: skip
+    token = world.token(
+        org,
+        cast.PARTNER_APP,
+        cast.PARTNER_APP_ID,
+        chain.user_id,
+        chain.username,
+        world.start - timedelta(days=61),
+        in_use=True,
+    )
     pending = sorted(plan.interjections.get(org.alias, []), key=lambda item: item[0])
     at = world.start + timedelta(minutes=rng.randint(0, 30), seconds=rng.randint(0, 59))
     while at < world.end:
@@ -294,8 +301,15 @@ def ui_login(world: World, org: Org, person: Person, at: datetime, place: Place,
 
 def _phone(world: World, org: Org, person: Person, rng: random.Random) -> None:
     """The Salesforce mobile app refreshes its token a few times a day on the carrier network."""
-    token = world.token(org, cast.MOBILE_APP, cast.MOBILE_APP_ID, person.user_id,
-                        org.username(person.alias), world.start - timedelta(days=95), in_use=True)  # fmt: skip
+    token = world.token(
+        org,
+        cast.MOBILE_APP,
+        cast.MOBILE_APP_ID,
+        person.user_id,
+        org.username(person.alias),
+        world.start - timedelta(days=95),
+        in_use=True,
+    )
     at = world.start + timedelta(hours=rng.randint(6, 20))
     while at < world.end:
         world.logins.append(
@@ -318,8 +332,15 @@ def _phone(world: World, org: Org, person: Person, rng: random.Random) -> None:
 
 def _vendor(world: World, org: Org, person: Person, rng: random.Random) -> None:
     """Zenith CPQ's connector refreshes as the person who installed it, from Zenith's cloud."""
-    token = world.token(org, cast.VENDOR_APP, cast.VENDOR_APP_ID, person.user_id,
-                        org.username(person.alias), world.start - timedelta(days=200), in_use=True)  # fmt: skip
+    token = world.token(
+        org,
+        cast.VENDOR_APP,
+        cast.VENDOR_APP_ID,
+        person.user_id,
+        org.username(person.alias),
+        world.start - timedelta(days=200),
+        in_use=True,
+    )
     at = world.start + timedelta(minutes=rng.randint(0, 120))
     while at < world.end:
         world.logins.append(

@@ -3,8 +3,8 @@
 What each org serves is what its licences give: LoginHistory, OauthToken and the OAuth usage
 resources everywhere; EventLogFile (daily Login, Logout, ApiTotalUsage and BulkApi2 files) and
 LoginEvent where the org has Event Monitoring (northwind bought the add-on `ELF_DAYS` days before
-the reference day, so its EventLogFile listing starts then). Snapshots (OauthToken, OAuth usage) describe the
-tokens at the world's end, the moment the demo's ingest "runs".
+the reference day, so its EventLogFile listing starts then). Snapshots (OauthToken, OAuth
+usage) describe the tokens at the world's end, the moment the demo's ingest "runs".
 """
 
 from __future__ import annotations

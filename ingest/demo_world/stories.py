@@ -38,8 +38,8 @@ def plan(world: World) -> Plan:
                 _theft(world, "drift-wave", cast.DIGITALOCEAN_VPS, True))  # fmt: skip
     the_plan.at("globex", world.end - timedelta(days=9, hours=-14), _race)
     the_plan.at("globex", world.end - timedelta(days=16, hours=-7), _retry)
-    the_plan.at("wayne", world.end - timedelta(days=6, hours=-4), _replay)
-    the_plan.at("stark", world.end - timedelta(days=7, hours=-21), _chain_intact)
+    the_plan.at("wayne", world.end - timedelta(days=3, hours=-4), _replay)
+    the_plan.at("stark", world.end - timedelta(days=10, hours=-21), _chain_intact)
     the_plan.at("stark", world.end - timedelta(days=19, hours=-10), _reauthorize)
     the_plan.at("initech", world.end - timedelta(days=13), _new_region)
     the_plan.at("initech", world.end - timedelta(days=6, hours=-9), _region_rolled_back)

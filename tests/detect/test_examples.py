@@ -21,7 +21,7 @@ CASES = [
 @pytest.mark.parametrize(("detector", "example"), CASES)
 def test_example(detector, example):
     con = db.memory()
-    insert_events(con, example.events)
+    insert_events(con, example.events, loaded_at=FIXED_NOW)  # snapshots are read "now"
     settings = registry.settings_for(detector, example.settings)
     if detector.reads_alerts:  # a correlation: the detectors it reads run first
         upstream = [d.id for d in registry.all_detectors() if not d.reads_alerts]
