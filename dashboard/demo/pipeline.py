@@ -62,7 +62,7 @@ def run_demo(
     demo_dir.mkdir(parents=True, exist_ok=True)
     key_path, keys = _ingest_key(demo_dir / "keys")
     export_dir = demo_dir / "export"
-    org_folders = files.write_exports(world, export_dir)
+    exports = files.write_exports(world, export_dir)
     partner_log = files.write_partner_log(world, export_dir / "partner" / "token-exchange.jsonl")
     detect_now = world.end  # detection's clock: the end of the reference day
     with FakeSalesforce(serve.fake_orgs(world, keys)) as fake:
@@ -84,21 +84,40 @@ def run_demo(
         err.print(
             f"demo world {world.start:%Y-%m-%d} → {world.end - timedelta(days=1):%Y-%m-%d}: "
             f"{len(fake.orgs)} orgs over HTTPS from the fake Salesforce at {fake.url}, "
-            f"{len(org_folders)} from exported files",
+            f"{len(exports)} from exported files",
             highlight=False,
         )
         with db.connect(settings.db) as con:
             _refuse_foreign_data(con, settings.db)
             with IngestProgress(enabled=True) as progress:
                 pulled = ingestion.run(
-                    con, config, run_id=new_run_id(now_utc()), now=now_utc,
-                    since=world.start - PREHISTORY, on_event=progress.update,
-                )  # fmt: skip
+                    con,
+                    config,
+                    run_id=new_run_id(now_utc()),
+                    now=now_utc,
+                    since=world.start - PREHISTORY,
+                    on_event=progress.update,
+                )
             imported = [
                 import_paths(
-                    con, [folder], org_id=org_id, run_id=new_run_id(now_utc()), now=now_utc
+                    con,
+                    export.logs,
+                    org_id=export.org_id,
+                    run_id=new_run_id(now_utc()),
+                    now=now_utc,
                 )
-                for org_id, folder in org_folders.items()
+                for export in exports
+            ]
+            imported += [  # each weekly snapshot as its import job read it, back then
+                import_paths(
+                    con,
+                    [path],
+                    org_id=export.org_id,
+                    run_id=new_run_id(moment),
+                    now=lambda moment=moment: moment,
+                )
+                for export in exports
+                for path, moment in export.snapshots
             ]
             imported.append(
                 import_paths(
@@ -113,7 +132,7 @@ def run_demo(
             by_severity = queries.severity_counts(con)
     err.print(
         f"imported {sum(i.totals.rows_new for i in imported)} new rows from "
-        f"{len(org_folders)} orgs' files and the partner's token log; store {settings.db}: "
+        f"{len(exports)} orgs' files and the partner's token log; store {settings.db}: "
         f"{counts['events']} events",
         highlight=False,
     )

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from .activity import World
@@ -24,14 +25,25 @@ from .render import COLUMNS, oauth_token
 DAILY_DAYS = 3
 
 
-def write_exports(world: World, root: Path) -> dict[str, Path]:
-    """Write every import-only org's folder under `root`; return org id → folder."""
-    folders = {}
+@dataclass
+class OrgExport:
+    """One import-only org's files: its logs, and its token snapshots with when each was taken
+    (the demo imports each snapshot "at" that moment, as the weekly import job would have)."""
+
+    org_id: str
+    logs: list[Path] = field(default_factory=list)
+    snapshots: list[tuple[Path, datetime]] = field(default_factory=list)
+
+
+def write_exports(world: World, root: Path) -> list[OrgExport]:
+    """Write every import-only org's folder under `root`."""
+    exports = []
     for org in ORGS:
         if org.delivery != "files":
             continue
         folder = root / org.alias
         folder.mkdir(parents=True, exist_ok=True)
+        export = OrgExport(org.org_id)
         logs = org_logs(world, org)
         backfill_until = f"{world.end - timedelta(days=DAILY_DAYS):%Y-%m-%d}"
         backfill: dict[str, list[dict[str, str]]] = {}
@@ -39,21 +51,23 @@ def write_exports(world: World, root: Path) -> dict[str, Path]:
             if day < backfill_until:
                 backfill.setdefault(event_type, []).extend(rows)
             else:
-                _write_csv(folder / f"{event_type}-{day}.csv", COLUMNS[event_type], rows)
+                path = folder / f"{event_type}-{day}.csv"
+                export.logs.append(_write_csv(path, COLUMNS[event_type], rows))
         for event_type, rows in backfill.items():
             name = f"{event_type}-{world.start:%Y-%m-%d}-to-{backfill_until}-backfill.csv"
-            _write_csv(folder / name, COLUMNS[event_type], rows)
+            export.logs.append(_write_csv(folder / name, COLUMNS[event_type], rows))
         if logs.login_events:
-            _write_json(folder / "LoginEvent.json", _result(logs.login_events))
+            export.logs.append(_write_json(folder / "LoginEvent.json", _result(logs.login_events)))
         for moment in world.oauth_snapshots.get(org.alias, []):
             tokens = [
                 oauth_token(token, moment)
                 for token in world.tokens.values()
                 if token.org is org and token.created <= moment
             ]
-            _write_json(folder / f"OauthToken-{moment:%Y-%m-%d}.json", _result(tokens))
-        folders[org.org_id] = folder
-    return folders
+            path = _write_json(folder / f"OauthToken-{moment:%Y-%m-%d}.json", _result(tokens))
+            export.snapshots.append((path, moment))
+        exports.append(export)
+    return exports
 
 
 def write_partner_log(world: World, path: Path) -> Path:
@@ -87,12 +101,14 @@ def _result(records: list) -> dict[str, object]:
     return {"totalSize": len(records), "done": True, "records": records}
 
 
-def _write_json(path: Path, document: object) -> None:
+def _write_json(path: Path, document: object) -> Path:
     path.write_text(json.dumps(document, indent=1), encoding="utf-8")
+    return path
 
 
-def _write_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
+def _write_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, quoting=csv.QUOTE_ALL)
         writer.writeheader()
         writer.writerows(rows)
+    return path
