@@ -33,6 +33,7 @@ from .. import console as output
 from .. import digest, queries
 from ..progress import IngestProgress
 from ..settings import DEFAULT_CONFIG
+from . import stories
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -128,6 +129,7 @@ def run_demo(
                 con, config, run_id=new_run_id(detect_now), now=lambda: detect_now
             )
             outbox = write_digest(con, config, demo_dir / "outbox", detect_now, world)
+            alerts = queries.alert_records(queries.alerts(con))
             counts = queries.store_counts(con)
             by_severity = queries.severity_counts(con)
     err.print(
@@ -145,7 +147,7 @@ def run_demo(
     err.print(f"open alerts: {summary}", highlight=False)
     err.print(f"list them:   tokensentry alerts --db {settings.db}", highlight=False)
     err.print(f"the digest the nightly job would send: {outbox}", highlight=False)
-    err.print("the stories: data/demo_stories.toml", highlight=False)
+    _report_stories(err, alerts)
     failed = pulled.failed or any(i.failed for i in imported) or detected.failed
     if serve_port is None:
         return 1 if failed else 0
@@ -162,6 +164,25 @@ def write_digest(con, config, outbox: Path, now: datetime, world) -> Path:
     return digest.write_eml(
         outbox / f"digest-{world.end - timedelta(days=1):%Y-%m-%d}.eml", message
     )
+
+
+def _report_stories(err, alerts: list[dict]) -> None:
+    """Say whether every planted story raised its alerts (when run from a checkout)."""
+    if not stories.STORIES_FILE.exists():
+        return
+    report = stories.check(stories.load(), alerts)
+    if report.clean:
+        err.print(
+            f"stories:     all {report.stories} in {stories.STORIES_FILE.name} raised what they "
+            "plant; nothing unplanned at medium or above",
+            highlight=False,
+        )
+    for story_id, rule in report.missing:
+        err.print(f"story {story_id}: no alert {rule}", highlight=False)
+    for story_id, alert in report.noisy:
+        err.print(f"story {story_id}: should stay quiet: {alert['summary']}", highlight=False)
+    for alert in report.unplanned:
+        err.print(f"unplanned {alert['severity']} alert: {alert['summary']}", highlight=False)
 
 
 def _ingest_key(keys_dir: Path):
