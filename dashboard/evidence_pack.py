@@ -54,6 +54,15 @@ def _code(value: object) -> str:
     return "`" + defang(value).replace("`", "'") + "`"
 
 
+def _around_refusals(chain: pd.DataFrame, before: int = 4) -> pd.DataFrame:
+    """The calls leading up to each refused presentation (the story is there), else the last."""
+    refused = [i for i, outcome in enumerate(chain["outcome"]) if outcome != "accepted"]
+    if not refused:
+        return chain.tail(before * 2)
+    keep = sorted({j for i in refused for j in range(max(0, i - before), i + 2)})
+    return chain.iloc[[j for j in keep if j < len(chain)]]
+
+
 def summary(
     scope: Scope,
     events: pd.DataFrame,
@@ -116,7 +125,7 @@ def summary(
         lines += ["", "## Token chain (the partner's token log)", "",
                   "| at | worker | presented | returned | IP | outcome |",
                   "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-        for row in chain.tail(12).itertuples(index=False):
+        for row in _around_refusals(chain).itertuples(index=False):
             lines.append(
                 f"| {row.at:%Y-%m-%d %H:%M:%S} | {_code(row.worker)} | "
                 f"{_code(str(row.presented)[:12])} | {_code(str(row.returned)[:12])} | "

@@ -37,6 +37,7 @@ from ingest.config import Config
 from .settings import DEFAULT_CONFIG, DEFAULT_DB
 
 REPO = Path(__file__).resolve().parent.parent
+DEMO_CONFIG = Path("data/demo/tokensentry.toml")  # what `make demo` writes
 
 
 def store_path() -> Path:
@@ -45,7 +46,11 @@ def store_path() -> Path:
 
 
 def config_path() -> Path:
-    return _locate("TOKENSENTRY_CONFIG", DEFAULT_CONFIG)
+    """TOKENSENTRY_CONFIG, else data/tokensentry.toml, else the demo's configuration."""
+    chosen = _locate("TOKENSENTRY_CONFIG", DEFAULT_CONFIG)
+    if "TOKENSENTRY_CONFIG" in os.environ or chosen.exists():
+        return chosen
+    return _locate("TOKENSENTRY_CONFIG", DEMO_CONFIG)
 
 
 def _locate(variable: str, default: Path) -> Path:

@@ -19,23 +19,16 @@ from dashboard.demo import pipeline, stories
 from dashboard.queries import health
 from ingest import db, demo_world
 from ingest.demo_world import cast
+from tests.conftest import DEMO_AS_OF
 
 REPO = Path(__file__).resolve().parent.parent
-AS_OF = date(2026, 11, 29)
+AS_OF = date.fromisoformat(DEMO_AS_OF)
 ORG = {org.alias: org.org_id for org in cast.ORGS}
 
 
 @pytest.fixture(scope="module")
-def demo_store(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    store = folder / "demo.duckdb"
-    result = CliRunner().invoke(
-        cli,
-        ["--db", str(store), "demo", "--no-serve", "--dir", str(folder), "--as-of", str(AS_OF)],
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.stderr
-    return folder, store, result.stderr
+def demo_store(demo_build):
+    return demo_build
 
 
 def alerts_of(store: Path) -> list[dict]:

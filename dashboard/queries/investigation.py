@@ -160,13 +160,15 @@ def app_activity(
                   coalesce(e.app_name, e.inferred_app) AS app, count(*) AS events,
                   count(*) FILTER (WHERE e.is_success = false) AS failures,
                   count(DISTINCT e.source_ip) AS ips,
-                  list(DISTINCT e.source_ip) FILTER (WHERE list_contains(?, e.source_ip))
-                      AS scope_ips
+                  count(*) FILTER (WHERE list_contains(?, e.source_ip)) AS scope_ip_events,
+                  coalesce(list(DISTINCT e.source_ip) FILTER (WHERE list_contains(?, e.source_ip)),
+                           []) AS scope_ips
            FROM events e
            WHERE list_contains(?, lower(coalesce(e.app_name, e.inferred_app)))
              AND e.occurred_at BETWEEN ? AND ?
            GROUP BY ALL ORDER BY day, e.org_id""",
         [
+            scope.ips,
             scope.ips,
             [app.lower() for app in scope.apps],
             scope.first_seen - margin,
