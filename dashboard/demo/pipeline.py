@@ -59,6 +59,8 @@ def run_demo(
     settings: Settings, demo_dir: Path, *, serve_port: int | None, as_of: date | None = None
 ) -> int:
     err = output.stderr()
+    with db.connect(settings.db) as con:
+        _refuse_foreign_data(con, settings.db)
     world = demo_world.build(as_of or default_as_of())
     demo_dir.mkdir(parents=True, exist_ok=True)
     key_path, keys = _ingest_key(demo_dir / "keys")
@@ -89,7 +91,6 @@ def run_demo(
             highlight=False,
         )
         with db.connect(settings.db) as con:
-            _refuse_foreign_data(con, settings.db)
             with IngestProgress(enabled=True) as progress:
                 pulled = ingestion.run(
                     con,

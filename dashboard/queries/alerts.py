@@ -82,6 +82,10 @@ def _iso(moment: Any) -> str | None:
     return pd.Timestamp(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+
 def alert_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Alerts in the CONTRACT §5 JSON shape."""
     records = []
@@ -91,9 +95,9 @@ def alert_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 "alert_id": row.alert_id,
                 "detector": row.detector,
                 "severity": row.severity,
-                "org_id": row.org_id,
-                "app": row.app,
-                "user_id": row.user_id,
+                "org_id": _text(row.org_id),  # NULL comes back from pandas as NaN: JSON null
+                "app": _text(row.app),
+                "user_id": _text(row.user_id),
                 "ips": list(row.ips),
                 "first_seen": _iso(row.first_seen),
                 "last_seen": _iso(row.last_seen),
@@ -107,7 +111,7 @@ def alert_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 "created_at": _iso(row.created_at),
                 "updated_at": _iso(row.updated_at),
                 "superseded_at": _iso(row.superseded_at),
-                "reopens_alert_id": row.reopens_alert_id,
+                "reopens_alert_id": _text(row.reopens_alert_id),
             }
         )
     return records

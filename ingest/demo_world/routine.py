@@ -54,6 +54,7 @@ class Chain:
     egress: tuple[Place, ...] = cast.EGRESS
     story: str | None = None  # the story whose consequence the next records are
     resume_at: datetime | None = None  # a story holds the routine until then
+    egress_story: str | None = None  # the story of refreshes from egress outside cast.EGRESS
 
     @property
     def current(self) -> str:
@@ -110,7 +111,8 @@ def integration(world: World, org: Org, plan: Plan, rng: random.Random) -> Chain
             reauthorize(world, chain, at, rng.choice(cast.EGRESS[:3]), rng)
             token.uses.append(at)
         else:
-            login = refresh(world, chain, at, place, rng)
+            story = chain.egress_story if place not in cast.EGRESS else None
+            login = refresh(world, chain, at, place, rng, story=story)
             token.uses.append(at)
             if org.event_monitoring:
                 _sync_calls(world, login, rng)

@@ -38,7 +38,7 @@ def plan(world: World) -> Plan:
                 _theft(world, "drift-wave", cast.DIGITALOCEAN_VPS, True))  # fmt: skip
     the_plan.at("globex", world.end - timedelta(days=9, hours=-14), _race)
     the_plan.at("globex", world.end - timedelta(days=16, hours=-7), _retry)
-    the_plan.at("wayne", world.end - timedelta(days=3, hours=-4), _replay)
+    the_plan.at("wayne", world.end - timedelta(days=4, hours=-4), _replay)
     the_plan.at("stark", world.end - timedelta(days=10, hours=-21), _chain_intact)
     the_plan.at("stark", world.end - timedelta(days=19, hours=-10), _reauthorize)
     the_plan.at("initech", world.end - timedelta(days=13), _new_region)
@@ -247,6 +247,7 @@ def _reauthorize(chain: Chain, world: World, rng: random.Random, at: datetime) -
 def _new_region(chain: Chain, world: World, rng: random.Random, at: datetime) -> None:
     """The partner starts ap-southeast-1 workers; nobody adds its NAT to the allowlist."""
     chain.egress = (*cast.EGRESS, cast.EGRESS_NEW_REGION, cast.EGRESS_NEW_REGION)
+    chain.egress_story = "new-partner-egress"
 
 
 def _region_rolled_back(chain: Chain, world: World, rng: random.Random, at: datetime) -> None:
@@ -271,7 +272,7 @@ def _side_chain(world: World, org: Org, user: str, created: datetime) -> Chain:
 
 
 def _dormant(world: World, rng: random.Random) -> None:
-    """Wayne's archive export, switched off 44 days ago, refreshes again 3 days ago."""
+    """Wayne's archive export, switched off on D-43, refreshes again on D-2."""
     org = BY_ALIAS["wayne"]
     chain = _side_chain(world, org, "archive", world.end - timedelta(days=120))
     token = world.tokens[(org.org_id, cast.PARTNER_APP, chain.user_id)]
