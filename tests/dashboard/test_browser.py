@@ -88,7 +88,7 @@ def test_alerts_render_in_chromium(server, tmp_path):
         )
         text = driver.find_element(By.TAG_NAME, "body").text
         assert "tokensentry alerts" in text
-        for ip in ("208.68.36.90", "185.220.101.33", "192.0.2.77"):
+        for ip in ("208.68.36.90", "185.220.101.33", "13.228.10.5"):
             assert ip in text
         screenshot = Path(os.environ.get("TOKENSENTRY_SCREENSHOT", tmp_path / "alerts.png"))
         driver.save_screenshot(str(screenshot))
