@@ -21,8 +21,11 @@ class Faults:
     slow_seconds: float = 0.0  # added to every API response
     truncate_log_files: bool = False  # LogFile bodies cut in half
     locked: bool = False  # the token endpoint answers inactive_org
+    usage_ignores_page: bool = False  # the apps listing answers page 0 whatever is asked
     usage_endless: bool = False  # the apps listing returns a new app on every page, forever
-    usage_shape: str = "public"  # apps list spelling: public | token_spelling | unrecognised
+    usage_shape: str = (
+        "public"  # public | token_spelling (apps list spelling), unrecognised, absent
+    )
 
 
 @dataclass

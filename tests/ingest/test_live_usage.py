@@ -100,6 +100,18 @@ def test_a_listing_that_never_ends_fails_the_unit_at_the_cap(
     assert unit(summary, "login_history").status == "ok"
 
 
+def test_a_listing_that_ignores_the_page_stops_at_the_repeat(store, initech, keys, tmp_path):
+    the_org(initech).faults.usage_ignores_page = True
+    summary = ingest(store, write_config(initech, keys, tmp_path))
+    assert unit(summary, "oauth_token").status == "ok"
+    apps_requests = [r for r in usage_requests(initech) if r.endswith("/apps/oauth/usage")]
+    assert len(apps_requests) == 2  # page 0, then page "1" repeating it: stop
+    assert (
+        count(store, "SELECT count(*) FROM raw_records WHERE source_id = 'rest:OAuthUsageToken'")
+        == 1
+    )
+
+
 def test_an_unrecognised_shape_keeps_the_oauthtoken_rows(store, initech, keys, tmp_path):
     the_org(initech).faults.usage_shape = "unrecognised"
     summary = ingest(store, write_config(initech, keys, tmp_path))
@@ -112,6 +124,14 @@ def test_an_unrecognised_shape_keeps_the_oauthtoken_rows(store, initech, keys, t
     ).fetchone()
     notes = json.loads(details)["notes"]
     assert status == "partial" and notes[0]["oauth_usage"] == "unrecognised_response"
+
+
+def test_missing_usage_resources_keep_the_oauthtoken_rows(store, initech, keys, tmp_path):
+    the_org(initech).faults.usage_shape = "absent"
+    summary = ingest(store, write_config(initech, keys, tmp_path))
+    tokens = unit(summary, "oauth_token")
+    assert tokens.status == "partial" and "NOT_FOUND" in tokens.error and not summary.failed
+    assert count(store, "SELECT count(*) FROM raw_records WHERE source_id = 'soql:OauthToken'") == 1
 
 
 def test_a_connected_app_gets_no_usage_and_the_run_says_so(store, initech, keys, tmp_path):
