@@ -1,16 +1,28 @@
-"""Rendering for the command line: tables for a terminal, JSON and CSV for pipes and scripts."""
+"""Rendering for the command line: tables for a terminal, JSON and CSV for pipes and scripts.
+
+Every string from Salesforce or a log (app names, user agents, usernames, error texts) is
+attacker-controlled. On a terminal it is shown as plain text: never parsed as rich markup,
+control characters (ANSI escapes, C0/C1, bidi overrides) shown as visible `\\x1b`-style
+escapes. In CSV a cell a spreadsheet would run as a formula is prefixed with `'`. Secrets are
+scrubbed on the way out as well as on the way in.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
+import re
 import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+
+from ingest.formats.redact import redact, scrub_text
 
 SEVERITY_STYLE = {
     "critical": "bold white on red",
@@ -36,6 +48,46 @@ CSV_FIELDS = (
 )
 
 
+# C0 and C1 controls, DEL, and the Unicode bidi/format characters that reorder or hide text
+# (Trojan Source: U+202A-U+202E, U+2066-U+2069, marks U+200E/U+200F/U+061C, U+200B-U+200D,
+# U+2028/U+2029 line separators, U+FEFF).
+_UNSAFE_CHARS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]"
+)
+# Leading characters that make Excel, LibreOffice or Sheets evaluate a cell (OWASP CSV
+# injection): = + - @, tab and carriage return.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def plain(value: object) -> str:
+    """`value` as text that is safe to print on a terminal: secrets scrubbed, every control
+    or bidi character replaced by a visible escape such as `\\x1b` or `\\u202e`."""
+    text = scrub_text("" if value is None else str(value))
+    return _UNSAFE_CHARS.sub(_visible_escape, text)
+
+
+def markup_safe(value: object) -> str:
+    """`plain(value)` escaped for interpolation into a rich markup string."""
+    return escape(plain(value))
+
+
+def csv_cell(value: object) -> object:
+    """A CSV value a spreadsheet shows as text: a leading formula character gets a `'`, and
+    control characters become visible escapes (a CSV is also read with `cat`)."""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if not isinstance(value, str):
+        return value
+    text = scrub_text(value)
+    prefix = "'" if text.startswith(_FORMULA_START) else ""
+    return prefix + _UNSAFE_CHARS.sub(_visible_escape, text)
+
+
+def _visible_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def stdout() -> Console:
     return Console(soft_wrap=not sys.stdout.isatty())
 
@@ -45,7 +97,20 @@ def stderr() -> Console:
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+    # json.dumps escapes control and non-ASCII characters, so only secrets need scrubbing;
+    # a missing value read through pandas (NaN) is written as null, which JSON parsers accept.
+    text = json.dumps(_nan_to_none(redact(value)), indent=2, default=str)
+    sys.stdout.write(text + "\n")
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(item) for item in value]
+    return value
 
 
 def alerts_csv(records: list[dict[str, Any]]) -> str:
@@ -53,9 +118,8 @@ def alerts_csv(records: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
     writer.writeheader()
     for record in records:
-        writer.writerow(
-            {**record, "ips": " ".join(record["ips"]), "evidence": json.dumps(record["evidence"])}
-        )
+        row = {**record, "ips": " ".join(record["ips"]), "evidence": json.dumps(record["evidence"])}
+        writer.writerow({name: csv_cell(row.get(name)) for name in CSV_FIELDS})
     return buffer.getvalue()
 
 
@@ -63,7 +127,7 @@ def alerts_plain(records: list[dict[str, Any]]) -> str:
     """One alert per line, tab-separated: what `cut`, `grep` and `sort` want from a pipe."""
     columns = ("severity", "detector", "status", "last_seen", "event_count", "alert_id", "summary")
     lines = ["\t".join(columns)]
-    lines += ["\t".join(str(record[c]) for c in columns) for record in records]
+    lines += ["\t".join(plain(record[c]) for c in columns) for record in records]
     return "\n".join(lines) + "\n"
 
 
@@ -72,14 +136,15 @@ def alerts_table(records: list[dict[str, Any]]) -> Table:
     for name in ("severity", "detector", "status", "last seen (UTC)", "events", "alert", "summary"):
         table.add_column(name, overflow="fold")
     for record in records:
+        # Text objects, never markup strings: `[/]` in an app name is text, not a tag.
         table.add_row(
-            f"[{SEVERITY_STYLE[record['severity']]}]{record['severity']}[/]",
-            record["detector"],
-            record["status"],
-            (record["last_seen"] or "")[:16].replace("T", " "),
-            str(record["event_count"]),
-            record["alert_id"],
-            record["summary"],
+            Text(plain(record["severity"]), style=SEVERITY_STYLE.get(record["severity"], "")),
+            Text(plain(record["detector"])),
+            Text(plain(record["status"])),
+            Text(plain((record["last_seen"] or "")[:16].replace("T", " "))),
+            Text(plain(record["event_count"])),
+            Text(plain(record["alert_id"])),
+            Text(plain(record["summary"])),
         )
     return table
 

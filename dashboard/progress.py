@@ -71,7 +71,8 @@ class IngestProgress:
             if unit.error:
                 detail += f": {unit.error}"
             self.console.print(
-                f"[{colour}]{unit.status:13}[/] {unit.alias}/{unit.source}: {detail}",
+                f"[{colour}]{unit.status:13}[/] {output.markup_safe(unit.alias)}/{unit.source}: "
+                f"{output.markup_safe(detail)}",
                 highlight=False,
             )
             for note in unit.notes:  # Salesforce text: printed as text, never as markup

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from . import private_files
 from .errors import TokensentryError
 from .formats.redact import SCRUB_SQL_MACROS
 from .sfid import SQL_MACROS
@@ -74,6 +75,7 @@ def open_store(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyC
                 f"{db_path}: no database yet; run `tokensentry import` or `tokensentry demo` first"
             )
         db_path.parent.mkdir(parents=True, exist_ok=True)
+        private_files.restrict_umask()  # the file, its WAL and spill files: owner-only
     try:
         con = duckdb.connect(target, read_only=read_only)
     except duckdb.IOException as exc:
@@ -86,6 +88,8 @@ def open_store(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyC
     limit = os.environ.get("TOKENSENTRY_DUCKDB_MEMORY")
     if limit:  # e.g. "3GB": DuckDB otherwise takes up to 80 % of the machine's memory
         con.execute("SET memory_limit = ?", [limit])
+    if target != MEMORY:
+        _keep_private(con, Path(target))
     if not read_only:
         migrate(con)
     return prepare(con)
@@ -98,6 +102,30 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
         yield con
     finally:
         con.close()
+        if str(path) != MEMORY:
+            with contextlib.suppress(OSError):  # not empty, or another process is spilling
+                spill_dir(Path(path)).rmdir()
+
+
+def spill_dir(db_path: Path) -> Path:
+    """Where DuckDB spills what does not fit in memory (raw rows included): owner-only."""
+    return db_path.with_name(db_path.name + ".tmp")
+
+
+def _keep_private(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
+    """Tighten files an older version (or another umask) created, and spill to a 0700 folder.
+
+    A read-only open of someone else's file cannot chmod it; that is theirs to fix, so it is
+    not an error here.
+    """
+    with contextlib.suppress(PermissionError):
+        for path in (db_path, db_path.with_name(db_path.name + ".wal")):
+            private_files.make_private(path)
+    try:
+        temp = private_files.private_dir(spill_dir(db_path))
+    except OSError:
+        return  # a read-only folder: DuckDB then spills nowhere rather than somewhere open
+    con.execute("SET temp_directory = ?", [str(temp)])
 
 
 def memory() -> duckdb.DuckDBPyConnection:

@@ -19,12 +19,14 @@ import duckdb
 import pyarrow as pa
 
 from .formats.redact import (
+    has_secret_name,
     is_secret_name,
     may_hold_secret,
     redact,
     scrub_optional,
     scrub_text,
 )
+from .merge import EventMerger
 from .netlist import parse_ip
 from .normalize import (
     ELF_BAD_IP_SQL,
@@ -37,9 +39,8 @@ from .normalize import (
     ELF_VALID_IPV4,
     EVENT_COLUMN_TYPES,
     EVENT_COLUMNS,
-    IDENTITY_KEY_SQL,
-    event_id_sql,
 )
+from .sqltext import quote_ident, quote_literal
 
 _ARROW_TYPES = {
     "TIMESTAMP": pa.timestamp("us"),
@@ -92,20 +93,15 @@ SALESFORCE_IP_MARKER = "salesforce.com ip"
 
 
 def redacted_column_sql(name: str) -> str:
-    """A stored ELF column: secret-named columns keep a fingerprint, the rest are scrubbed."""
-    function = "fingerprint_secret" if is_secret_name(name) else "scrub_secrets"
-    return f"{function}({quote_ident(name)})"
+    """A stored ELF column: secret-named columns keep a fingerprint, the rest are scrubbed
+    (in rows whose `_maybe_secret` test passed)."""
+    column = quote_ident(name)
+    if is_secret_name(name):
+        return f"fingerprint_secret({column})"
+    return f"CASE WHEN _maybe_secret THEN scrub_secrets({column}) ELSE {column} END"
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-class Loader:
+class Loader(EventMerger):
     """Loads batches for one run. `now` is passed in so tests pin time without patching."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, *, run_id: str, now: datetime) -> None:
@@ -225,6 +221,9 @@ class Loader:
         org_literal = quote_literal(default_org) if default_org else "NULL"
         types = ", ".join(quote_literal(t) for t in ELF_EVENT_TYPES)
         line_expr = "_line" if has_line else "CAST(NULL AS BIGINT)"
+        # One test per row over all its values (cheaper than one per value); only rows that
+        # pass it have their values scrubbed one by one on the way into raw_elf and events.
+        row_text = "concat_ws(chr(31), {})".format(", ".join(quote_ident(c) for c in columns))
         con.execute("DROP TABLE IF EXISTS elf_batch")
         con.execute(
             f"""CREATE TEMP TABLE elf_batch AS
@@ -235,7 +234,8 @@ class Loader:
                          {record_hash} AS _record_id, {ELF_TIME_SQL} AS _occurred_at,
                          coalesce(sf_id18(USER_ID_DERIVED), sf_id18(USER_ID)) AS _user_id,
                          lower(trim(coalesce(nullif(SOURCE_IP, ''), nullif(CLIENT_IP, ''))))
-                             AS _ip
+                             AS _ip,
+                         may_hold_secret({row_text}) AS _maybe_secret
                   FROM {source})"""
         )
         result = BatchResult(
@@ -259,7 +259,10 @@ class Loader:
         self._add_raw_elf_columns(columns)
         # Repeated rows are dropped before ordinals are taken, so a file with a repeated line
         # fingerprints its logins exactly like a file without it.
-        scrubbed = ", ".join(f"scrub_secrets({c}) AS {c}" for c in ELF_TEXT_COLUMNS)
+        scrubbed = ", ".join(
+            f"CASE WHEN _maybe_secret THEN scrub_secrets({c}) ELSE {c} END AS {c}"
+            for c in ELF_TEXT_COLUMNS
+        )
         events_sql = ELF_EVENTS_SQL.format(batch="elf_batch", types=types, scrubbed=scrubbed)
         with self._transaction():
             self._stage_candidates(events_sql)
@@ -394,111 +397,6 @@ class Loader:
             con.execute("DROP TABLE IF EXISTS rec_batch")
         return result
 
-    # -- events ---------------------------------------------------------------------------------
-
-    def _stage_candidates(self, select_sql: str) -> None:
-        """TEMP `event_candidates`: normalized rows with their `event_id` (see normalize.py).
-
-        Every login starts as ordinal 1 of its identity key. Only keys that repeat in this
-        batch, or that this source already delivered, are renumbered; they are few, so no
-        window sorts the whole batch.
-        """
-        con = self.con
-        con.execute("DROP TABLE IF EXISTS event_candidates")
-        con.execute(
-            f"""CREATE TEMP TABLE event_candidates AS
-            SELECT {event_id_sql("1", seen="0")} AS event_id, *
-            FROM (SELECT {IDENTITY_KEY_SQL} AS identity_key, * FROM ({select_sql})) c"""
-        )
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE candidate_seen AS
-            SELECT k.identity_key, k._source_id, count(*) AS seen
-            FROM (SELECT DISTINCT identity_key, _source_id FROM event_candidates
-                  WHERE _is_login AND _fresh) k
-            JOIN events e ON e.identity_key = k.identity_key
-                         AND list_contains(e.sources, k._source_id)
-            GROUP BY ALL"""
-        )
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE candidate_renumber AS
-            WITH affected AS (
-                SELECT identity_key, _source_id FROM candidate_seen
-                UNION
-                SELECT identity_key, _source_id FROM event_candidates
-                WHERE _is_login AND _fresh GROUP BY ALL HAVING count(*) > 1)
-            SELECT c.rowid AS candidate_row, {event_id} AS event_id
-            FROM event_candidates c
-            SEMI JOIN affected a ON a.identity_key = c.identity_key AND a._source_id = c._source_id
-            LEFT JOIN candidate_seen s
-                ON s.identity_key = c.identity_key AND s._source_id = c._source_id
-            WHERE c._is_login AND c._fresh""".format(
-                event_id=event_id_sql(
-                    "row_number() OVER (PARTITION BY c.identity_key, c._source_id "
-                    "ORDER BY c.occurred_at, c._record_key)",
-                    seen="coalesce(s.seen, 0)",
-                )
-            )
-        )
-        con.execute(
-            """UPDATE event_candidates SET event_id = r.event_id FROM candidate_renumber r
-            WHERE event_candidates.rowid = r.candidate_row"""
-        )
-        con.execute("DROP TABLE candidate_seen")
-        con.execute("DROP TABLE candidate_renumber")
-
-    def merge_events(self) -> tuple[int, int]:
-        """Merge fresh rows of TEMP `event_candidates` into events; return (new, enriched).
-
-        A login already known from another source is enriched: empty fields are filled, the
-        more precise timestamp wins (LoginHistory has whole seconds, ELF milliseconds), and
-        the source is added to `sources`. Existing non-empty values are never overwritten.
-        """
-        con = self.con
-        duplicated = con.execute(
-            "SELECT count(*) - count(DISTINCT event_id) FROM event_candidates WHERE _fresh"
-        ).fetchone()[0]  # type: ignore[index]
-        if duplicated:
-            raise AssertionError(f"{duplicated} candidate events share an event_id")
-        new, enriched = con.execute(
-            """SELECT count(*) FILTER (WHERE e.event_id IS NULL),
-                      count(*) FILTER (WHERE e.event_id IS NOT NULL)
-            FROM event_candidates c LEFT JOIN events e USING (event_id) WHERE c._fresh"""
-        ).fetchone()  # type: ignore[misc]
-        now = f"CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP)"
-        if enriched:
-            fill = ",\n".join(
-                f"{col} = coalesce(e.{col}, c.{col})"
-                for col in EVENT_COLUMNS
-                if col not in ("org_id", "occurred_at", "event_type")
-            )
-            con.execute(
-                f"""UPDATE events e SET
-                    occurred_at = greatest(e.occurred_at, c.occurred_at),
-                    {fill},
-                    sources = list_distinct(list_concat(e.sources, [c._source_id])),
-                    updated_at = {now}
-                FROM (SELECT * FROM event_candidates WHERE _fresh) c
-                WHERE e.event_id = c.event_id"""
-            )
-        if new:
-            columns = ", ".join(EVENT_COLUMNS)
-            values = ", ".join(f"c.{col}" for col in EVENT_COLUMNS)
-            anti_join = (
-                "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = c.event_id)"
-                if enriched
-                else ""
-            )
-            con.execute(
-                f"""INSERT INTO events
-                    (event_id, identity_key, {columns}, sources, first_run_id, ingested_at,
-                     updated_at)
-                SELECT c.event_id, c.identity_key, {values}, [c._source_id],
-                       {quote_literal(self.run_id)}, {now}, {now}
-                FROM event_candidates c WHERE c._fresh {anti_join}"""
-            )
-        con.execute("DROP TABLE IF EXISTS event_candidates")
-        return new, enriched
-
     # -- transactions ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -546,7 +444,7 @@ def _payload_text(payload: dict[str, Any]) -> str:
     """The payload as stored. Normalizers redact already; this is the last door before the
     table, for any record a source builds itself (one cheap test per record)."""
     text = json.dumps(payload, default=str)
-    if may_hold_secret(text):
+    if may_hold_secret(text) or has_secret_name(payload):
         text = json.dumps(redact(payload), default=str)
     return text
 

@@ -9,7 +9,7 @@ Login identity. One real login appears as a LoginHistory row, a Login ELF line a
 LoginEvent, with no id they all share. They do share org, user, source IP, outcome and the
 second of the login, so a login's `event_id` is the md5 of those plus an ordinal that tells
 apart several logins of one user from one IP in the same second (ordered by time, then by
-record). Each source computes the same id, and `load.merge_events` enriches the one row.
+record). Each source computes the same id, and `merge.py` enriches the one row.
 """
 
 from __future__ import annotations

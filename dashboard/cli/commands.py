@@ -37,7 +37,11 @@ def run_import(settings: Settings, paths: list[Path], org_id: str | None, fmt: s
             else f"{r.rows_read} rows, {r.rows_new} new, {r.rows_quarantined} quarantined, "
             f"events +{r.events_new} new / {r.events_enriched} enriched"
         )
-        err.print(f"[{colour}]{outcome.status:7}[/] {outcome.path}: {detail}", highlight=False)
+        err.print(
+            f"[{colour}]{outcome.status:7}[/] {output.markup_safe(outcome.path)}: "
+            f"{output.markup_safe(detail)}",
+            highlight=False,
+        )
 
     with db.connect(settings.db) as con:
         run_id = new_run_id(now_utc())
@@ -73,7 +77,7 @@ def run_import(settings: Settings, paths: list[Path], org_id: str | None, fmt: s
             highlight=False,
         )
         for reason, count in list(reasons.items())[:10]:
-            err.print(f"  quarantined {count}×: {reason}", highlight=False)
+            err.print(f"  quarantined {count}×: {output.markup_safe(reason)}", highlight=False)
         if totals.rows_quarantined:
             err.print("  see them: SELECT origin, line, reason FROM quarantine", highlight=False)
     return 1 if summary.failed else 0
@@ -159,7 +163,10 @@ def run_detect(
                 f"{d.findings} finding(s): {d.alerts_new} new alert(s), "
                 f"{d.alerts_updated} updated ({d.seconds:.2f} s)"
             )
-            err.print(f"[{colour}]{d.status:6}[/] {d.detector_id}: {detail}", highlight=False)
+            err.print(
+                f"[{colour}]{d.status:6}[/] {d.detector_id}: {output.markup_safe(detail)}",
+                highlight=False,
+            )
     return 1 if summary.failed else 0
 
 

@@ -15,7 +15,10 @@ from typing import Any
 
 import click
 
+from ingest import config as config_module
+from ingest import private_files
 from ingest.errors import ConfigError, InputError, TokensentryError
+from ingest.formats.redact import scrub_log_records
 from ingest.timeparse import now_utc, parse_when
 
 from .. import console as output
@@ -51,10 +54,10 @@ def _store_options(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             code = command(settings, **kwargs)
         except (ConfigError, InputError) as exc:
-            output.stderr().print(f"[red]error:[/] {exc}", highlight=False)
+            output.stderr().print(f"[red]error:[/] {output.markup_safe(exc)}", highlight=False)
             sys.exit(2)
         except TokensentryError as exc:
-            output.stderr().print(f"[red]error:[/] {exc}", highlight=False)
+            output.stderr().print(f"[red]error:[/] {output.markup_safe(exc)}", highlight=False)
             sys.exit(1)
         sys.exit(code or 0)
 
@@ -96,6 +99,8 @@ def cli(ctx: click.Context, db: Path, config_path: Path, verbose: bool) -> None:
 
     Data flows one way: import / ingest → events → detect → alerts → dashboard.
     """
+    private_files.restrict_umask()  # stores, downloads, e-mails, exports: owner-only
+    scrub_log_records()  # no library's log line carries a token either
     ctx.obj = Settings(db=db, config=config_path, verbose=verbose)
 
 

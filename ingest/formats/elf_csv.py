@@ -10,6 +10,7 @@ row loads.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import duckdb
@@ -70,7 +71,7 @@ def load_file(loader: Loader, path: Path, *, default_org: str | None) -> BatchRe
                 Problem(
                     line=int(line),
                     reason=f"{kind}: {message}",
-                    raw_text=redacted_row(columns, next(csv.reader([text]), [])),
+                    raw_text=redacted_row(columns, _split_line(text)),
                 )
                 for line, kind, message, text in bad_lines
             ),
@@ -81,6 +82,14 @@ def load_file(loader: Loader, path: Path, *, default_org: str | None) -> BatchRe
         for table in ("elf_rejects", "elf_rejects_scan"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return result
+
+
+def _split_line(text: str) -> list[str]:
+    """A rejected line's values, so secret columns can be found by position."""
+    try:
+        return next(csv.reader(io.StringIO(text.strip("\r\n"), newline="")), [])
+    except csv.Error:
+        return [text]
 
 
 def _first_error_per_line(rows: list[tuple]) -> list[tuple]:

@@ -19,8 +19,10 @@ are scrubbed in bulk without a Python loop.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 import re
 from typing import Any
 
@@ -62,13 +64,31 @@ METADATA_SUFFIXES = (
     "expirationdate",
 )
 
+# Salesforce objects and tokensentry's own source names: they mention tokens but are names,
+# and they start quarantine reasons ("OauthToken: AppName is missing").
+NOT_SECRET_NAMES = frozenset({"oauthtoken", "oauthusagetoken", "partnertokenlog"})
+
 REDACTED = "[redacted]"
 _FINGERPRINT_PREFIX = "[redacted sha256:"
 
-_SECRET_KEY_WORDS = (
-    r"[A-Za-z_.\-]*(?:token|secret|password|passwd|assertion|api_?key|session_?id)"
-    r"|(?:sid|code|code_verifier|client_assertion|jwt)"
+# Words that make `word=value` / `"word": value` in free text a secret; the Python and DuckDB
+# rules below are built from this one list.
+_KEY_WORDS = (
+    r"token|secret|password|passwd|passphrase|assertion|api[_.\-]?key|private[_.\-]?key"
+    r"|session[_.\-]?id"
+    r"|cookie|credentials?|signature"
 )
+_WHOLE_KEY_WORDS = r"sid|code|code_verifier|client_assertion|jwt|pwd|bearer"
+_KEY = (
+    rf"[A-Za-z_.\-]*(?:{_KEY_WORDS})[A-Za-z0-9_]*"  # custom-field suffixes: ns__Password__c
+    rf"|(?:{_WHOLE_KEY_WORDS})"
+)
+_ASSIGN = r"(\"?'?\s*[:=]\s*\"?'?)"
+_SESSION_ID = r"\b00D[0-9A-Za-z]{12,15}(?:!|%21)[0-9A-Za-z._\-]{8,}"
+_REFRESH_TOKEN = r"\b5Aep[0-9A-Za-z._\-]{12,}"
+_JWT = r"\beyJ[0-9A-Za-z_\-]{6,}(?:\.[0-9A-Za-z_\-]*){0,2}"
+_BEARER = r"(?i)\b(bearer)(\s+)[^\s\"',;]{4,}"
+
 # (pattern, replacement) in the order they are applied; the DuckDB twins are below.
 _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
@@ -78,7 +98,7 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         REDACTED,
     ),
-    (re.compile(r"(?i)\b(bearer)(\s+)[^\s\"',;]{4,}"), r"\1\2" + REDACTED),
+    (re.compile(_BEARER), r"\1\2" + REDACTED),
     (
         re.compile(
             r"(?i)\b(authorization)(\"?\s*[:=]\s*\"?)(?!\[redacted)[^\s\"',;]+(?:\s+[^\s\"',;]+)?"
@@ -86,20 +106,19 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
         r"\1\2" + REDACTED,
     ),
     (
-        re.compile(
-            r"(?i)(?<![A-Za-z0-9_])(" + _SECRET_KEY_WORDS + r")(\"?'?\s*[:=]\s*\"?'?)"
-            r"(?!\[redacted)(?!\s)[^\s&\"',;}<>]+"
-        ),
-        r"\1\2" + REDACTED,
+        re.compile(rf"(?i)(?<![A-Za-z0-9_])({_KEY}){_ASSIGN}(?!\[redacted)(?!\s)[^\s&\"',;}}<>]+"),
+        "key=value",  # see _redact_assignment: the name decides, as for fields
     ),
-    (re.compile(r"\b00D[0-9A-Za-z]{12,15}(?:!|%21)[0-9A-Za-z._\-]{8,}"), REDACTED),
-    (re.compile(r"\b5Aep[0-9A-Za-z._\-]{12,}"), REDACTED),
-    (re.compile(r"\beyJ[0-9A-Za-z_\-]{6,}(?:\.[0-9A-Za-z_\-]*){0,2}"), REDACTED),
+    (re.compile(_SESSION_ID), REDACTED),
+    (re.compile(_REFRESH_TOKEN), REDACTED),
+    (re.compile(_JWT), REDACTED),
 )
-# Cheap test first: most values hold none of these, and then nothing else runs.
+# Cheap test first, true for anything a rule above could change: most values match none of
+# it (a URI ending in /oauth2/token does not), and then nothing else runs.
 _MAYBE_SECRET = re.compile(
-    r"00D|5Aep|eyJ|PRIVATE KEY"
-    r"|(?i:bearer|authoriz|token|secret|passw|assertion|api_?key|session_?id|sid|code|jwt)"
+    rf"(?i:({_KEY_WORDS}|{_WHOLE_KEY_WORDS})[A-Za-z0-9_.\-]*\"?'?\s*[:=]|bearer\s|authorization)"
+    r"|00D[0-9A-Za-z]{12,15}(?:!|%21)|5Aep[0-9A-Za-z._\-]{12}|eyJ[0-9A-Za-z_\-]{6}"
+    r"|PRIVATE KEY"
 )
 
 
@@ -108,8 +127,11 @@ def normalise_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", str(name).lower())
 
 
+@functools.lru_cache(maxsize=65536)  # field names repeat on every record
 def is_secret_name(name: str) -> bool:
     key = normalise_name(name)
+    if key in NOT_SECRET_NAMES:
+        return False
     if key in SECRET_NAMES:
         return True
     if key.endswith(METADATA_SUFFIXES):
@@ -121,22 +143,51 @@ def fingerprint(value: str) -> str:
     return _FINGERPRINT_PREFIX + hashlib.sha256(value.encode()).hexdigest()[:16] + "]"
 
 
+# Lower-case fragments at least one of which every match of `_MAYBE_SECRET` contains: a
+# substring test is ten times cheaper than the regular expression on the common miss.
+_HINTS = (
+    "token", "secret", "pass", "assertion", "key", "session", "cookie", "credential",
+    "signature", "sid", "code", "jwt", "pwd", "bearer", "authorization", "00d", "5aep", "eyj",
+)  # fmt: skip
+_HINT_PATTERN = re.compile("|".join(_HINTS))
+
+
+def may_hold_secret(text: str) -> bool:
+    """False when `text` certainly holds nothing `scrub_text` would change."""
+    return _HINT_PATTERN.search(text.lower()) is not None and _MAYBE_SECRET.search(text) is not None
+
+
 def scrub_text(text: str) -> str:
     """`text` with every token-shaped string replaced (see the module docstring)."""
-    if not _MAYBE_SECRET.search(text):
+    if not may_hold_secret(text):
         return text
     for pattern, replacement in _SHAPES:
-        text = pattern.sub(replacement, text)
+        if replacement == "key=value":
+            text = pattern.sub(_redact_assignment, text)
+        else:
+            text = pattern.sub(replacement, text)
     return text
+
+
+def _redact_assignment(match: re.Match[str]) -> str:
+    """`refresh_token=…` loses its value; `token_fp=…` and `OauthToken: …` keep theirs."""
+    name = match.group(1)
+    if not is_secret_name(name):
+        return match.group(0)
+    return name + match.group(2) + REDACTED
 
 
 def scrub_optional(text: str | None) -> str | None:
     return None if text is None else scrub_text(text)
 
 
-def may_hold_secret(text: str) -> bool:
-    """False when `text` certainly holds nothing `redact` or `scrub_text` would change."""
-    return _MAYBE_SECRET.search(text) is not None
+def has_secret_name(value: Any) -> bool:
+    """True when a field anywhere in `value` (a JSON-like tree) has a secret's name."""
+    if isinstance(value, dict):
+        return any(is_secret_name(str(key)) or has_secret_name(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(has_secret_name(item) for item in value)
+    return False
 
 
 def redact(value: Any) -> Any:
@@ -211,17 +262,15 @@ def _sql_literal(text: str) -> str:
 # RE2 has no look-around, so the key=value rule keeps the character before the key (\1).
 _SQL_SHAPES: tuple[tuple[str, str], ...] = (
     (r"(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", REDACTED),
-    (r"(?i)\b(bearer)(\s+)[^\s\"',;]{4,}", r"\1\2" + REDACTED),
+    (_BEARER, r"\1\2" + REDACTED),
     (r"(?i)\b(authorization)(\"?\s*[:=]\s*\"?)[^\s\"',;]+(\s+[^\s\"',;]+)?", r"\1\2" + REDACTED),
     (
-        r"(?i)(^|[^A-Za-z0-9_])([A-Za-z_.\-]*(token|secret|password|passwd|assertion|api_?key"
-        r"|session_?id)|sid|code|code_verifier|client_assertion|jwt)(\"?'?\s*[:=]\s*\"?'?)"
-        r"[^\s&\"',;}<>\[]+",
-        r"\1\2\4" + REDACTED,
+        rf"(?i)(^|[^A-Za-z0-9_])({_KEY}){_ASSIGN}[^\s&\"',;}}<>\[]+",
+        r"\1\2\3" + REDACTED,
     ),
-    (r"\b00D[0-9A-Za-z]{12,15}(!|%21)[0-9A-Za-z._\-]{8,}", REDACTED),
-    (r"\b5Aep[0-9A-Za-z._\-]{12,}", REDACTED),
-    (r"\beyJ[0-9A-Za-z_\-]{6,}(\.[0-9A-Za-z_\-]*){0,2}", REDACTED),
+    (_SESSION_ID, REDACTED),
+    (_REFRESH_TOKEN, REDACTED),
+    (_JWT, REDACTED),
 )
 
 
@@ -237,7 +286,37 @@ def _scrub_sql() -> str:
 
 
 SCRUB_SQL_MACROS = f"""
+CREATE OR REPLACE TEMP MACRO may_hold_secret(v) AS
+    regexp_matches(v, {_sql_literal(_MAYBE_SECRET.pattern)});
 CREATE OR REPLACE TEMP MACRO scrub_secrets(v) AS {_scrub_sql()};
 CREATE OR REPLACE TEMP MACRO fingerprint_secret(v) AS CASE WHEN coalesce(v, '') = '' THEN v
     ELSE {_sql_literal(_FINGERPRINT_PREFIX)} || left(sha256(v), 16) || ']' END;
 """
+
+
+# -- logging ----------------------------------------------------------------------------------
+
+
+def scrub_log_records() -> None:
+    """Make every log record of this process pass through `scrub_text` as it is created.
+
+    Libraries log what they see (simple-salesforce and urllib3 log URLs and response texts),
+    so the message, its arguments and any traceback are rendered and scrubbed here, before
+    any handler can write them. Installing twice is harmless.
+    """
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "scrubs_secrets", False):
+        return
+
+    def scrubbed_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        try:
+            record.msg, record.args = scrub_text(record.getMessage()), None
+        except (TypeError, ValueError):  # a malformed format: keep it, scrubbed as text
+            record.msg, record.args = scrub_text(f"{record.msg!r} {record.args!r}"), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = scrub_text(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    scrubbed_record.scrubs_secrets = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(scrubbed_record)

@@ -16,7 +16,7 @@ from ..netlist import parse_ip
 from ..sfid import is_salesforce_id, to18
 from ..timeparse import parse_salesforce_time
 from .records import RecordProblem, _number, _org, _sf_id, _text, _time, flatten
-from .redact import redact
+from .redact import redact, scrub_text
 
 PARTNER_GRANTS = {
     "refresh_token": "refresh_token",
@@ -26,12 +26,37 @@ PARTNER_GRANTS = {
     "client_credentials": "client_credentials",
 }
 PARTNER_OUTCOMES = {"success", "invalid_grant", "error"}
+# CONTRACT §4: the partner log's fields, the only ones stored. A field a partner adds by
+# mistake (a raw `refresh_token`, under whatever name) is dropped; its name is kept in
+# `_dropped_fields` so the partner can be told.
+PARTNER_FIELDS = (
+    "ts", "org_id", "app", "user_id", "grant_type", "token_fp", "new_token_fp", "egress_ip",
+    "worker", "outcome", "error_description", "pkce",
+)  # fmt: skip
+# The OauthToken fields that are not secrets (Salesforce object reference: AccessToken,
+# DeleteToken and RequestToken are the others), plus the relationship a query may add.
+OAUTH_TOKEN_FIELDS = (
+    "attributes", "Id", "AppMenuItemId", "AppName", "CreatedDate", "LastUsedDate", "UseCount",
+    "UserId", "User",
+)  # fmt: skip
+
+
+def keep_known(record: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """The payload to store: only `fields` (any key case, as Data Loader upper-cases them),
+    redacted, and the names of the fields left out."""
+    wanted = {name.lower() for name in fields}
+    kept = {key: value for key, value in record.items() if str(key).lower() in wanted}
+    payload = dict(redact(kept))
+    dropped = sorted(scrub_text(str(key)) for key in record if str(key).lower() not in wanted)
+    if dropped:
+        payload["_dropped_fields"] = dropped
+    return payload
 
 
 def _snapshot(
     record: Mapping[str, Any], default_org: str | None, line: int | None, *, source_id: str,
     identity: tuple[Any, ...], created: Any, last_used: Any, use_count: float | None,
-    event: dict[str, Any],
+    event: dict[str, Any], payload: dict[str, Any],
 ) -> StagedRecord:  # fmt: skip
     """A refresh token as seen at one moment. Snapshots are keyed by owner, app, creation and
     usage, so a later snapshot with a newer last use is a new usage event."""
@@ -41,7 +66,7 @@ def _snapshot(
         source_id=source_id,
         record_id=hashlib.md5(key.encode()).hexdigest(),
         occurred_at=last_used or created,
-        payload=redact(dict(record)),
+        payload=payload,
         line=line,
         event={
             "event_type": "token_usage",
@@ -71,6 +96,7 @@ def oauth_token(
         record, default_org, line, source_id="soql:OauthToken", identity=(user_id, app),
         created=created, last_used=last_used, use_count=_number(flat, "UseCount"),
         event={"user_id": user_id, "app_name": app},
+        payload=keep_known(record, OAUTH_TOKEN_FIELDS),
     )  # fmt: skip
 
 
@@ -95,6 +121,8 @@ def oauth_usage_token(
             "user_id": user_id, "username": _text(flat, "username"), "app_name": app,
             "connected_app_id": to18(app_id) if app_id and is_salesforce_id(app_id) else None,
         },
+        # The usage resources' shape is not documented: every field is kept, redacted.
+        payload=redact(dict(record)),
     )  # fmt: skip
 
 
@@ -141,13 +169,15 @@ def partner_token_log(
     pkce = record.get("pkce")
     if pkce is not None and not isinstance(pkce, bool):
         raise RecordProblem("pkce must be true, false or null")
-    payload = redact(dict(record))
+    # The id is the whole line's, redacted, as it always was: a line is the same line whatever
+    # is stored of it.
+    identity = json.dumps(redact(dict(record)), sort_keys=True)
     return StagedRecord(
         org_id=to18(org),
         source_id="partner_token_log",
-        record_id=hashlib.md5(json.dumps(payload, sort_keys=True).encode()).hexdigest(),
+        record_id=hashlib.md5(identity.encode()).hexdigest(),
         occurred_at=occurred,
-        payload=payload,
+        payload=keep_known(record, PARTNER_FIELDS),
         line=line,
         event={
             "event_type": "token_exchange",
