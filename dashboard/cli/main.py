@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 
-from ingest import config as config_module
 from ingest import private_files
 from ingest.errors import ConfigError, InputError, TokensentryError
 from ingest.formats.redact import scrub_log_records
