@@ -65,7 +65,8 @@ def _list(values: tuple[str, ...]) -> str:
 ATTRIBUTION_SQL = f"""
 CREATE OR REPLACE TEMP TABLE app_attribution AS
 WITH candidates AS (
-    SELECT event_id, org_id, user_id, login_key, user_agent,
+    SELECT event_id, org_id, user_id, login_key, user_agent, inferred_app AS stored_app,
+           app_inferred_reason AS stored_reason, app_confidence AS stored_confidence,
            list_contains({_list(REFRESH_GRANTS)}, grant_type) AS holds_refresh_token,
            list_contains({_list(REFRESH_GRANTS)}, grant_type)
                OR list_contains({_list(OAUTH_LOGIN_TYPES)}, login_type) AS is_oauth
@@ -126,20 +127,24 @@ verdicts AS (
         END AS kind,
         s.apps AS session_apps, s.app AS session_app, s.names AS session_names, s.families,
         o.apps AS owner_apps, o.app AS owner_app, o.names AS owner_names, o.seen_in,
-        a.app AS agent_app, c.user_agent
+        a.app AS agent_app, c.user_agent, c.stored_app, c.stored_reason, c.stored_confidence
     FROM candidates c
     LEFT JOIN sessions s ON s.org_id = c.org_id AND s.login_key = c.login_key
     LEFT JOIN owners o ON o.org_id = c.org_id AND o.user_id = c.user_id
     LEFT JOIN agents a ON a.org_id = c.org_id AND a.user_agent = c.user_agent
 )
-SELECT event_id,
+SELECT *,
+    app IS DISTINCT FROM stored_app OR reason IS DISTINCT FROM stored_reason
+        OR confidence IS DISTINCT FROM stored_confidence AS changed
+FROM (
+SELECT event_id, stored_app, stored_reason, stored_confidence,
     CASE kind WHEN 'session' THEN CASE WHEN session_apps = 1 THEN session_app END
               WHEN 'owner' THEN CASE WHEN owner_apps = 1 THEN owner_app END
               WHEN 'agent' THEN agent_app END AS app,
     CASE kind
         WHEN 'session' THEN CASE WHEN session_apps = 1
-            THEN 'session: the API calls of this login''s session (' || families
-                 || ') name only ' || session_app
+            THEN 'session: the API calls of this login''s session ('
+                 || coalesce(families, 'API') || ') name only ' || session_app
             ELSE 'ambiguous: the API calls of this login''s session name ' || session_names END
         WHEN 'owner' THEN CASE WHEN owner_apps = 1
             THEN 'token owner: the user''s refresh-token activity (' || seen_in
@@ -152,25 +157,24 @@ SELECT event_id,
               WHEN 'owner' THEN CASE WHEN owner_apps = 1 THEN {OWNER_CONFIDENCE} END
               WHEN 'agent' THEN {AGENT_CONFIDENCE} END AS confidence
 FROM verdicts
+)
 """
 
 APPLY_SQL = """
 UPDATE events SET
     inferred_app = t.app, app_inferred_reason = t.reason, app_confidence = t.confidence,
-    updated_at = CASE WHEN events.inferred_app IS DISTINCT FROM t.app
+    updated_at = CASE WHEN t.app IS DISTINCT FROM t.stored_app
                       THEN CAST(? AS TIMESTAMP) ELSE events.updated_at END
-FROM app_attribution t
+FROM (SELECT * FROM app_attribution WHERE changed) t  -- usually few: join only those
 WHERE events.event_id = t.event_id
-  AND (events.inferred_app IS DISTINCT FROM t.app
-       OR events.app_inferred_reason IS DISTINCT FROM t.reason
-       OR events.app_confidence IS DISTINCT FROM t.confidence)
 """
 
 # A login whose app a later source named (LoginHistory merged into a Login ELF row) keeps the
 # logged name only; its old inference would only confuse.
 CLEAR_SQL = """
 UPDATE events SET inferred_app = NULL, app_inferred_reason = NULL, app_confidence = NULL
-WHERE app_inferred_reason IS NOT NULL AND (app_name IS NOT NULL OR event_type <> 'login')
+WHERE (inferred_app IS NOT NULL OR app_inferred_reason IS NOT NULL)
+  AND (app_name IS NOT NULL OR event_type <> 'login')
 """
 
 

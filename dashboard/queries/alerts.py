@@ -118,11 +118,12 @@ def alert_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def alert_events(con: duckdb.DuckDBPyConnection, alert_id: str) -> pd.DataFrame:
-    """The events behind one alert, oldest first."""
+    """The events behind one alert, oldest first; an app-less login shows its inferred app and
+    why (`detect/attribution.py`), never as if the log had named it."""
     return con.execute(
         """SELECT e.event_id, e.occurred_at, e.event_type, e.grant_type, e.is_success, e.status,
                   e.user_id, e.username, e.app_name, e.source_ip, e.country_iso, e.city,
-                  e.user_agent, e.sources
+                  e.user_agent, e.sources, e.inferred_app, e.app_inferred_reason
            FROM alerts a, unnest(a.event_ids) AS u(event_id)
            JOIN events e ON e.event_id = u.event_id
            WHERE a.alert_id = ? ORDER BY e.occurred_at""",

@@ -15,7 +15,8 @@ medium when another detector's alert of medium or more (not superseded) names th
 user on the same day; the alert then lists them. It runs after the other detectors for that.
 
 Blind spots: entities with fewer than `min_days` days of history; slow, low-volume abuse that
-stays within the entity's habits; a model trained on a history that already contains the abuse.
+stays within the entity's habits; a model trained on a history that already contains the abuse;
+the current UTC day, judged only once it is over.
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ def find(ctx: Context) -> list[Finding]:
     keys = ["org_id", "app", "user_id"]
     medians = frame.groupby(keys)[FEATURES].median()
     history = frame.groupby(keys)["day"].count()
-    in_scope = pd.Series(True, index=frame.index)
+    # The day in progress is not a day yet: before 06:00 every event of it is "night", and
+    # its counts are a fraction of a full day's. It is judged once it is over.
+    in_scope = pd.to_datetime(frame["day"]) < pd.Timestamp(ctx.now.date())
     if ctx.since is not None:
         in_scope &= frame["occurred_at"] >= pd.Timestamp(ctx.since)
     if ctx.changed_since is not None:

@@ -53,8 +53,14 @@ SELECT r.event_id, r.org_id, r.app_name, r.user_id, r.occurred_at, r.source_ip, 
 FROM events r
 JOIN events i ON i.org_id = r.org_id AND i.event_type = 'token_exchange' AND i.is_success
              AND i.new_token_fp = r.token_fp AND i.occurred_at <= r.occurred_at
-WHERE {scope} AND r.event_type = 'token_exchange' AND r.grant_type = 'refresh_token'
+WHERE r.event_type = 'token_exchange' AND r.grant_type = 'refresh_token'
   AND r.status = 'invalid_grant' AND r.token_fp IS NOT NULL
+  -- Re-judged when Salesforce's side of the gap arrives late (hourly ELF lands hours after).
+  AND ({scope} OR EXISTS (
+      SELECT 1 FROM events s
+      WHERE s.org_id = r.org_id AND s.user_id = r.user_id AND s.event_type = 'login'
+        AND s.occurred_at BETWEEN i.occurred_at AND r.occurred_at + INTERVAL 5 MINUTE
+        AND {late_scope}))
   AND list_contains(?, lower(r.app_name))
   AND NOT EXISTS (SELECT 1 FROM events p
                   WHERE p.org_id = r.org_id AND p.event_type = 'token_exchange'
@@ -105,7 +111,8 @@ SLACK = timedelta(minutes=5)  # Salesforce logs the rejection itself within mome
 
 def find(ctx: Context) -> list[Finding]:
     findings = []
-    for rejected in ctx.rows(REJECTED_SQL.format(scope=ctx.scope_sql("r")), [watched_apps(ctx)]):
+    sql = REJECTED_SQL.format(scope=ctx.scope_sql("r"), late_scope=ctx.scope_sql("s"))
+    for rejected in ctx.rows(sql, [watched_apps(ctx)]):
         findings.append(_judge(ctx, rejected))
     return findings
 

@@ -7,6 +7,9 @@ or `suspicious_client` alerts in at least `min_orgs` orgs within `window_hours`,
 in one critical alert.
 
 It reads other detectors' alerts (it runs after them) and groups by app name, case-insensitive.
+Alerts whose app was inferred for app-less Login ELF rows (`detect/attribution.py`) count like
+the others, so a wave seen only in orgs that export files is still a wave; the summary says how
+many of the linked alerts stand on an inferred app.
 
 Blind spots: fewer monitored orgs than `min_orgs`; an app known under different names in
 different orgs; per-org alerts an analyst already closed as false positives still count.
@@ -51,8 +54,15 @@ def find(ctx: Context) -> list[Finding]:
     return findings
 
 
+INFERRED_SQL = """
+SELECT count(*) FROM alerts
+WHERE list_contains(?, alert_id) AND evidence->>'app_inferred' IS NOT NULL
+"""
+
+
 def _finding(ctx: Context, cluster: list[tuple], orgs: set[str]) -> Finding:
     app = cluster[0][3]
+    inferred = ctx.con.execute(INFERRED_SQL, [[a[0] for a in cluster]]).fetchone()[0]  # type: ignore[index]
     detectors = sorted({a[1] for a in cluster})
     ips = sorted({ip for a in cluster for ip in a[7]})
     labels = ", ".join(ctx.org_label(o) for o in sorted(orgs))
@@ -61,12 +71,19 @@ def _finding(ctx: Context, cluster: list[tuple], orgs: set[str]) -> Finding:
         summary=(
             f"{app} raised {', '.join(detectors)} alerts in {len(orgs)} orgs within "
             f"{ctx.settings['window_hours']} h ({labels}); IPs {', '.join(ips[:6])}"
-            f"{'…' if len(ips) > 6 else ''}: treat as a compromise of the app's vendor."
+            f"{'…' if len(ips) > 6 else ''}: treat as a compromise of the app's vendor"
+            + (f" ({inferred} of the alerts stand on an inferred app)" if inferred else "")
+            + "."
         ),
         first_seen_at=min(a[4] for a in cluster),
         last_seen_at=max(a[5] for a in cluster),
         event_ids=sorted({e for a in cluster for e in a[6]}),
-        evidence={"orgs": sorted(orgs), "alerts": [a[0] for a in cluster], "detectors": detectors},
+        evidence={
+            "orgs": sorted(orgs),
+            "alerts": [a[0] for a in cluster],
+            "detectors": detectors,
+            "alerts_on_inferred_app": inferred,
+        },
         org_id=None,
         app_name=app,
         ips=ips,

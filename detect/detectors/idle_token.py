@@ -64,16 +64,20 @@ WITH touched AS (
 ),
 uses AS (
     SELECT e.event_id, e.org_id, e.app_name, e.user_id, e.occurred_at, e.updated_at, e.source_ip,
-           lag(e.occurred_at) OVER w AS prev_at, lag(e.event_id) OVER w AS prev_event_id
+           e.grant_type, lag(e.occurred_at) OVER w AS prev_at,
+           lag(e.event_id) OVER w AS prev_event_id
     FROM events e SEMI JOIN touched t
         ON t.org_id = e.org_id AND t.app_name IS NOT DISTINCT FROM e.app_name
        AND t.user_id = e.user_id
-    WHERE e.grant_type = 'refresh_token' AND coalesce(e.is_success, false)
+    WHERE e.grant_type IN ('refresh_token', 'authorization_code') AND coalesce(e.is_success, false)
       AND e.event_type IN ('login', 'token_exchange')
     WINDOW w AS (PARTITION BY e.org_id, e.app_name, e.user_id ORDER BY e.occurred_at, e.event_id)
 )
+-- A new authorization code starts a new chain: the refresh after it is measured from it, so a
+-- re-authorised integration is never a dormant token woken up.
 SELECT * FROM uses e
-WHERE prev_at IS NOT NULL AND occurred_at - prev_at >= to_days(CAST(? AS BIGINT)) AND {scope}
+WHERE grant_type = 'refresh_token' AND prev_at IS NOT NULL
+  AND occurred_at - prev_at >= to_days(CAST(? AS BIGINT)) AND {scope}
 """
 
 
@@ -194,6 +198,14 @@ EXAMPLES = [
         [refresh("2026-09-01T09:00:00", ALLOWED_IP),
          refresh("2026-11-20T03:00:00", "208.68.36.90")],
         expect=1, severity="high",
+    ),
+    Example(
+        "re-authorised after 80 days: a new chain, not a dormant token woken up",
+        [refresh("2026-09-01T09:00:00", ALLOWED_IP),
+         refresh("2026-11-20T02:59:00", ALLOWED_IP, grant_type="authorization_code",
+                 login_sub_type="OAuth Web Server"),
+         refresh("2026-11-20T03:00:00", ALLOWED_IP)],
+        expect=0,
     ),
     Example(
         "refreshes every few hours never wake a dormant token",

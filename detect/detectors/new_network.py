@@ -32,7 +32,7 @@ import pandas as pd
 from ..attribution import app_sql, mark_inferred
 from ..detector import Context, Detector, Example, Finding
 from ..geo import network_of
-from ..scope import watched_apps
+from ..scope import TRUSTED, trusted, watched_apps
 from ..testing import ALLOWED_IP, partner_call, refresh
 
 EVENT_APP = app_sql("e")
@@ -40,11 +40,15 @@ USES = f"""e.grant_type = 'refresh_token' AND e.event_type IN ('login', 'token_e
           AND lower({EVENT_APP}) IN (SELECT app_key FROM watched_app_keys)
           AND e.source_ip IS NOT NULL"""
 
+TRUSTED_SQL = "'" + TRUSTED.replace("'", "''") + "'"  # the partner's networks, as one
+
 NEW_NETWORKS_SQL = f"""
 WITH uses AS (
     SELECT e.event_id, e.org_id, lower({EVENT_APP}) AS app_key, {EVENT_APP} AS app_name,
-           e.occurred_at, e.updated_at, e.source_ip, e.user_id, e.country_iso, n.network
+           e.occurred_at, e.updated_at, e.source_ip, e.user_id, e.country_iso,
+           CASE WHEN t.ip IS NULL THEN n.network ELSE {TRUSTED_SQL} END AS network
     FROM events e JOIN ip_networks n ON n.ip = e.source_ip
+    LEFT JOIN trusted_ips t ON t.app_key = lower({EVENT_APP}) AND t.ip = e.source_ip
     WHERE {USES}
 ),
 apps AS (SELECT org_id, app_key, min(occurred_at) AS app_first FROM uses GROUP BY ALL),
@@ -97,6 +101,14 @@ def find(ctx: Context) -> list[Finding]:
     ]
     mapping = pd.DataFrame({"ip": ips, "network": [network_of(ip) for ip in ips]})
     ctx.con.register("ip_networks", mapping)
+    # Every address inside an app's allowlist (or known egress) is one network, the partner's:
+    # a partner with several allowlisted regions never "moves" between them.
+    trusted_ips = pd.DataFrame(
+        [(app, ip) for app in watched["app_key"] for ip in ips if trusted(ctx, app, ip)],
+        columns=["app_key", "ip"],
+        dtype=object,
+    )
+    ctx.con.register("trusted_ips", trusted_ips)
     try:
         rows = ctx.rows(
             NEW_NETWORKS_SQL.format(scope=ctx.scope_sql("u")),
@@ -104,6 +116,7 @@ def find(ctx: Context) -> list[Finding]:
         )
     finally:
         ctx.con.unregister("ip_networks")
+        ctx.con.unregister("trusted_ips")
         ctx.con.unregister("watched_app_keys")
     geo = ctx.geo()
     findings = []

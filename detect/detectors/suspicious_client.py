@@ -95,7 +95,7 @@ def find(ctx: Context) -> list[Finding]:
         ioc = _matching_ioc(agent, iocs["user_agents"]) if agent else None
         generic = ioc is not None and ioc["severity"] == "medium"
         if generic:
-            key = (row["org_id"], row["app_name"] or row["user_id"], agent, day)
+            key = (row["org_id"], row["app_name"] or row["user_id"], agent, row["event_type"], day)
             if key not in baselines:
                 baselines[key] = _is_baseline(ctx, row, s)
         if ioc and not (generic and baselines[key]):
@@ -143,7 +143,8 @@ def _is_baseline(ctx: Context, row: dict, s: dict) -> bool:
     """A generic scripting agent that is how this app (or, without an app, this user) always
     talks: at least `baseline_min_events` events and `baseline_share` of them, counted on the
     app's other days, so a burst of attacker calls cannot make itself the baseline (and the
-    first day of the logs still has the later days as its history)."""
+    first day of the logs still has the later days as its history). Logins and API calls are
+    baselines apart: an integration may refresh with one library and query with another."""
     column, value = (
         ("app_name", row["app_name"]) if row["app_name"] else ("user_id", row["user_id"])
     )
@@ -151,9 +152,9 @@ def _is_baseline(ctx: Context, row: dict, s: dict) -> bool:
     day_end = day_start + timedelta(days=1)
     [(same, total)] = ctx.con.execute(
         f"SELECT count(*) FILTER (WHERE user_agent = ?), count(*) FROM events "
-        f"WHERE org_id = ? AND {column} = ? AND user_agent IS NOT NULL "
+        f"WHERE org_id = ? AND {column} = ? AND user_agent IS NOT NULL AND event_type = ? "
         "AND (occurred_at < ? OR occurred_at >= ?)",
-        [row["user_agent"], row["org_id"], value, day_start, day_end],
+        [row["user_agent"], row["org_id"], value, row["event_type"], day_start, day_end],
     ).fetchall()
     return same >= s["baseline_min_events"] and same >= s["baseline_share"] * total
 

@@ -213,6 +213,7 @@ def test_theft_seen_only_in_app_less_logs_raises_allowlist_network_and_cross_org
     (wave,) = alerts(fleet, "cross_org")
     assert wave["severity"] == "critical" and wave["app"] == APP
     assert sorted(wave["evidence"]["orgs"]) == sorted(to18(o) for o in ORGS15)
+    assert wave["evidence"]["alerts_on_inferred_app"] == 6  # off_allowlist_ip + new_network
 
 
 def test_the_partners_own_refreshes_stay_quiet(store, tmp_path):
@@ -226,3 +227,46 @@ def test_the_partners_own_refreshes_stay_quiet(store, tmp_path):
         "WHERE severity IN ('medium', 'high', 'critical')"
     ).fetchall()
     assert loud == []
+
+
+def test_real_login_elf_keeps_its_login_key_and_a_persons_ui_login_gets_no_app(
+    store, tmp_path, realworld
+):
+    """Elastic's copy of a real Login ELF file: the LOGIN_KEY lands in events, the session's
+    RestApi call names the app; the same person's token for one app never makes their browser
+    login (no OAuth login type) that app's."""
+    sample = (
+        realworld / "salesforce" / "elastic-integrations" / "mock-api"
+        / "eventlogfile-0AT5j00002GVrfnGAD-Login.csv"
+    )  # fmt: skip
+    org15, user15 = "00D5j000000VI3n", "0055j000000utlP"
+    tokens = oauth_tokens(
+        tmp_path / "OauthToken.json",
+        [(to18(user15), APP, datetime(2022, 10, 1), datetime(2022, 11, 21))],
+    )
+    load(store, [sample])
+    import_paths(store, [tokens], org_id=to18(org15), run_id="i2", now=lambda: FIXED_NOW)
+    detect(store)
+    row = store.execute(
+        "SELECT login_key, login_type, inferred_app, app_inferred_reason FROM events "
+        "WHERE event_type = 'login'"
+    ).fetchone()
+    assert row == ("QfNecrLXSII6fsBq", None, None, None)
+    # The same session's REST calls carry a connected app id the OAuth Usage inventory names.
+    moment = datetime(2022, 11, 22, 4, 46, 20)
+    rest = write_elf(tmp_path / "RestApi.csv", "RestApi", [
+        restapi_row(moment, "81.2.69.142", org15=org15, user15=user15,
+                    login_key="QfNecrLXSII6fsBq", app_id15="0H45j000000AbCd")])  # fmt: skip
+    usage = tmp_path / "usage.json"
+    usage.write_text(json.dumps([{
+        "attributes": {"type": "OAuthUsageToken"}, "appName": "Acme Console",
+        "appIdentifier": "0H45j000000AbCd", "userIdentifier": user15,
+        "initialConnectionAt": "2022-10-01T00:00:00.000Z",
+        "lastUsedAt": "2022-11-22T04:46:20.000Z", "useCount": 3,
+    }]))  # fmt: skip
+    import_paths(store, [rest, usage], org_id=to18(org15), run_id="i3", now=lambda: FIXED_NOW)
+    detect(store)
+    app, reason = store.execute(
+        "SELECT inferred_app, app_inferred_reason FROM events WHERE event_type = 'login'"
+    ).fetchone()
+    assert app == "Acme Console" and reason.startswith("session:")

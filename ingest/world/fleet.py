@@ -1,0 +1,335 @@
+"""Four weeks of ordinary life in five subscriber orgs of one partner app, "Acme Sync".
+
+The partner runs workers in three regions, each egressing from its own allowlisted address;
+every org's integration user refreshes every 30 minutes from whichever region is on duty, and
+the partner logs each call (a clean rotation chain). People log in from their offices through
+the browser or SAML single sign-on, and carry phones whose Salesforce app refreshes from
+carrier networks that change every week. Evidence reaches tokensentry two ways: `api` orgs as
+LoginHistory pages with LoginGeo, `elf` orgs as event log files (Login rows without app, the
+session's RestApi / ApiTotalUsage calls, which name the app's id and name).
+
+Planted attacks and benign traps (`plants.py`) run inside this timeline: they use and advance
+the same token chains, so an attack looks exactly like what it would do to a real partner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ..sfid import to18
+from .model import ApiCall, Geo, Login, Org, PartnerCall, Timeline, Token
+
+NOW = datetime(2026, 11, 29, 12)
+START = datetime(2026, 11, 1)
+DAYS = 28
+APP = "Acme Sync"
+APP_ID15 = "0H45g000000AcMe"
+MOBILE_APP = "Salesforce for iOS"
+ALLOWLIST = ["203.0.113.0/28", "2001:db8:10::/48", "192.0.2.0/28"]
+EGRESS: dict[str, tuple[str, Geo]] = {  # address → (worker, where Salesforce places it)
+    "203.0.113.4": ("sync-us-east-1", ("US", "Ashburn", 39.0438, -77.4874)),
+    "2001:db8:10::25": ("sync-eu-west-1", ("IE", "Dublin", 53.3498, -6.2603)),
+    "192.0.2.5": ("sync-ap-south-1", ("IN", "Mumbai", 19.076, 72.8777)),
+    "203.0.113.6": ("sync-us-east-2", ("US", "Ashburn", 39.0438, -77.4874)),  # a second NAT
+}
+EGRESS_IPS = ["203.0.113.4", "2001:db8:10::25", "192.0.2.5"]  # the regions' turns
+
+
+@dataclass(frozen=True)
+class Person:
+    user: str
+    office_ip: str  # an address the bundled GeoIP database places within a few km
+    office: Geo
+    sso: bool = False  # logs in through SAML rather than a password
+
+
+def _org(alias: str, org15: str, evidence: str, zone: str | None = None) -> Org:
+    user15 = "0055g00000I" + alias[:4].capitalize()
+    return Org(alias, org15, to18(org15), evidence, to18(user15), zone)
+
+
+ORGS = [
+    _org("alpha", "00D5g00000AlPhA", "api", "America/New_York"),
+    _org("bravo", "00D5g00000BrAvO", "api", "Europe/Berlin"),
+    _org("charlie", "00D5g00000ChArL", "elf"),
+    _org("delta", "00D5g00000DeLtA", "elf"),
+    _org("echo", "00D5g00000EcHoO", "elf"),
+]
+BY_ALIAS = {org.alias: org for org in ORGS}
+PEOPLE: dict[str, list[Person]] = {
+    "alpha": [
+        Person(
+            to18("0055g00000AnaNY"), "72.229.28.185", ("US", "New York", 40.73, -73.98), sso=True
+        )
+    ],
+    "bravo": [Person(to18("0055g00000BenSB"), "95.90.0.1", ("DE", "Saarbrücken", 49.24, 6.98))],
+    "charlie": [Person(to18("0055g00000CyRot"), "86.1.1.1", ("GB", "Rotherham", 53.46, -1.38))],
+    "delta": [Person(to18("0055g00000DanDV"), "98.114.0.1", ("US", "Dover", 39.16, -75.59))],
+    "echo": [Person(to18("0055g00000EveAS"), "220.233.0.1", ("AU", "Ashfield", -33.89, 151.13))],
+}
+CARRIERS: list[tuple[str, Geo]] = [  # phone egress: T-Mobile (a city) and AT&T (a country)
+    ("172.58.{week}.{host}", ("US", "Lithonia", 33.73, -84.1)),
+    ("107.77.{week}.{host}", ("US", None, 37.751, -97.822)),
+]
+
+
+@dataclass
+class Chain:
+    """The partner's rotation chain for one org's integration user."""
+
+    org: Org
+    family: int = 0
+    generation: int = 0
+    authorized: list[datetime] = field(default_factory=lambda: [START - timedelta(days=90)])
+    uses: int = 0
+    last_used: datetime = START
+
+    @property
+    def token(self) -> str:
+        return hashlib.sha256(
+            f"{self.org.alias}:{self.family}:{self.generation}".encode()
+        ).hexdigest()[:32]
+
+    def successor(self) -> str:
+        return hashlib.sha256(
+            f"{self.org.alias}:{self.family}:{self.generation + 1}".encode()
+        ).hexdigest()[:32]
+
+
+@dataclass
+class Fleet:
+    timeline: Timeline = field(default_factory=Timeline)
+    chains: dict[str, Chain] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=lambda: random.Random(8))
+    keys: int = 0
+
+    def login_key(self) -> str:
+        self.keys += 1
+        return hashlib.md5(f"login-key-{self.keys}".encode()).hexdigest()[:16]
+
+    # -- what the partner's integration does --------------------------------------------------
+
+    def refresh(self, org: Org, at: datetime, ip: str, *, api_calls: bool = False) -> None:
+        """One successful refresh by the partner: its log line, Salesforce's login, and now
+        and then the session's API calls (the evidence that names the app in ELF orgs)."""
+        chain = self.chains[org.alias]
+        worker, geo = EGRESS.get(ip, ("sync-unknown", None))
+        self.timeline.partner_calls.append(
+            PartnerCall(
+                org,
+                at - timedelta(milliseconds=250),
+                org.integration_user,
+                ip,
+                chain.token,
+                chain.successor(),
+                worker=worker,
+                app=APP,
+            )
+        )
+        key = self.login_key()
+        self.timeline.logins.append(
+            Login(
+                org,
+                at,
+                org.integration_user,
+                ip,
+                "Remote Access 2.0",
+                "OAuth Refresh Token",
+                APP,
+                geo=geo,
+                login_key=key,
+            )
+        )
+        chain.generation += 1
+        chain.uses += 1
+        chain.last_used = at
+        if api_calls and org.evidence == "elf":
+            self.api(
+                org,
+                at + timedelta(seconds=2),
+                org.integration_user,
+                ip,
+                key,
+                "python-requests/2.31.0",
+            )
+
+    def api(
+        self,
+        org: Org,
+        at: datetime,
+        user: str,
+        ip: str,
+        key: str,
+        agent: str,
+        *,
+        entity: str = "Account",
+        rows: int = 20,
+        app: str = APP,
+        app_id15: str = APP_ID15,
+    ) -> None:
+        self.timeline.api_calls += [
+            ApiCall(org, at, user, ip, "RestApi", agent, app_id15, "", key, entity, rows),
+            ApiCall(org, at, user, ip, "ApiTotalUsage", agent, app_id15, app, key, entity),
+        ]
+
+    def reauthorize(self, org: Org, at: datetime, ip: str) -> None:
+        """A person re-connects the app: a new authorization code starts a new chain."""
+        chain = self.chains[org.alias]
+        chain.family += 1
+        chain.generation = 0
+        chain.authorized.append(at)
+        worker, geo = EGRESS[ip]
+        self.timeline.partner_calls.append(
+            PartnerCall(
+                org,
+                at,
+                org.integration_user,
+                ip,
+                None,
+                chain.token,
+                grant="authorization_code",
+                worker=worker,
+                app=APP,
+            )
+        )
+        self.timeline.logins.append(
+            Login(
+                org,
+                at,
+                org.integration_user,
+                ip,
+                "Remote Access 2.0",
+                "OAuth Web Server",
+                APP,
+                geo=geo,
+                login_key=self.login_key(),
+            )
+        )
+
+    # -- people ---------------------------------------------------------------------------------
+
+    def office_login(
+        self,
+        org: Org,
+        person: Person,
+        at: datetime,
+        ip: str | None = None,
+        geo: Geo | None = None,
+        *,
+        sso: bool | None = None,
+    ) -> None:
+        use_sso = person.sso if sso is None else sso
+        self.timeline.logins.append(
+            Login(
+                org,
+                at,
+                person.user,
+                ip or person.office_ip,
+                "SAML Sfdc Initiated SSO" if use_sso else "Application",
+                None if use_sso else "UI Username-Password",
+                None,
+                agent="Mozilla/5.0 (Macintosh) Chrome/131.0",
+                geo=geo or person.office,
+                login_key=self.login_key(),
+            )
+        )
+
+    def phone_refresh(self, org: Org, person: Person, at: datetime) -> None:
+        week = (at - START).days // 7
+        pattern, geo = CARRIERS[(at.hour + week) % 2]
+        ip = pattern.format(week=week + 1, host=10 + self.rng.randint(0, 200))
+        self.timeline.logins.append(
+            Login(
+                org,
+                at,
+                person.user,
+                ip,
+                "Remote Access 2.0",
+                "OAuth Refresh Token",
+                MOBILE_APP,
+                agent="SalesforceMobileSDK/12.1.0 iOS/18.1",
+                geo=geo,
+                login_key=self.login_key(),
+            )
+        )
+
+
+Plant = tuple[datetime, Callable[[Fleet], None]]
+
+
+def build_timeline(plants: list[Plant]) -> Fleet:
+    """The month, with each plant run at its moment inside the integration's cadence."""
+    fleet = Fleet()
+    for org in ORGS:
+        fleet.chains[org.alias] = Chain(org)
+    pending = sorted(plants, key=lambda p: p[0])
+    slots = [START + timedelta(minutes=30 * n, seconds=7) for n in range(DAYS * 48)]
+    for n, slot in enumerate(slots):
+        while pending and pending[0][0] <= slot:
+            pending.pop(0)[1](fleet)
+        for org in ORGS:
+            ip = EGRESS_IPS[(n // 4) % 3]  # regions take turns every two hours
+            fleet.refresh(
+                org, slot + timedelta(seconds=ORGS.index(org) * 11), ip, api_calls=n % 4 == 0
+            )
+    for _, plant in pending:
+        plant(fleet)
+    for day in range(DAYS):
+        midnight = START + timedelta(days=day)
+        for org in ORGS:
+            for person in PEOPLE[org.alias]:
+                if midnight.weekday() < 5:
+                    fleet.office_login(org, person, midnight + timedelta(hours=8, minutes=30 + day))
+                for hour in range(8, 21, 3):
+                    fleet.phone_refresh(org, person, midnight + timedelta(hours=hour, minutes=17))
+    _snapshots(fleet)
+    return fleet
+
+
+def _snapshots(fleet: Fleet) -> None:
+    """OauthToken read weekly; echo's token source stops delivering after its first read."""
+    for org in ORGS:
+        reads = [START + timedelta(days=d, hours=6) for d in (7, 14, 21, 28)]
+        if org.alias == "echo":
+            reads = reads[:1]
+        for read_at in reads:
+            chain = fleet.chains[org.alias]
+            created = max(at for at in chain.authorized if at <= read_at)
+            tokens = [
+                Token(
+                    org,
+                    org.integration_user,
+                    APP,
+                    created,
+                    min(read_at, NOW),
+                    40 + (read_at - START).days * 48,
+                    read_at,
+                ),
+                # a reports user who stopped refreshing before the month began
+                Token(
+                    org,
+                    to18("0055g00000RpT" + org.alias[:2]),
+                    APP,
+                    START - timedelta(days=80),
+                    START - timedelta(days=20),
+                    310,
+                    read_at,
+                ),
+            ]
+            for person in PEOPLE[org.alias]:
+                tokens.append(
+                    Token(
+                        org,
+                        person.user,
+                        MOBILE_APP,
+                        START - timedelta(days=200),
+                        read_at - timedelta(hours=10),
+                        900,
+                        read_at,
+                    )
+                )
+            fleet.timeline.tokens += tokens

@@ -1,0 +1,316 @@
+"""The attacks planted in the fleet's month, and the benign traps set beside them.
+
+Attacks follow THREATS.md: stolen partner tokens used from hosting and Tor (seen in orgs whose
+logs carry no app name, and as a wave across orgs within a day), the Drift tooling, a
+look-alike Data Loader, a dormant token woken, impossible travel through SSO and the browser,
+and the partner-side signature of theft: its newest token refused although its chain was
+intact. Each theft uses the org's live chain, so the partner's next refresh is refused exactly
+as Salesforce's rotation would refuse it.
+
+The benign traps and the month that combines both are in `traps.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from ..sfid import to18
+from .fleet import (
+    APP,
+    BY_ALIAS,
+    EGRESS,
+    EGRESS_IPS,
+    PEOPLE,
+    START,
+    Fleet,
+    Plant,
+)
+from .model import ApiCall, Benign, Login, PartnerCall, Planted
+
+SECOND_NAT = "203.0.113.6"  # where the partner's rejected calls and re-authorizations egress
+SYDNEY = ("AU", "Sydney", -33.8688, 151.2093)
+NEW_YORK = ("US", "New York", 40.73, -73.98)
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return START + timedelta(days=day, hours=hour, minutes=minute)
+
+
+class Scenario:
+    """Collects plants (timeline callbacks) with what each must or must not raise."""
+
+    def __init__(self) -> None:
+        self.plants: list[Plant] = []
+        self.attacks: list[Planted] = []
+        self.benign: list[Benign] = []
+
+    def plant(self, when: datetime, action: Callable[[Fleet], None]) -> None:
+        self.plants.append((when, action))
+
+    def expect(
+        self,
+        label: str,
+        threat: str,
+        detector: str,
+        severity: str,
+        org: str | None,
+        ips: set[str],
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        org_id = BY_ALIAS[org].org18 if org else None
+        self.attacks.append(
+            Planted(label, threat, detector, severity, org_id, frozenset(ips), start, end)
+        )
+
+    def trap(
+        self, label: str, org: str | None, ips: set[str], start: datetime, end: datetime
+    ) -> None:
+        org_id = BY_ALIAS[org].org18 if org else None
+        self.benign.append(Benign(label, org_id, frozenset(ips), start, end))
+
+    # -- attacks ----------------------------------------------------------------------------
+
+    def theft(
+        self,
+        label: str,
+        alias: str,
+        start: datetime,
+        ip: str,
+        *,
+        agent: str,
+        critical_rejection: bool = True,
+    ) -> None:
+        """A copy of the integration's current refresh token used by someone else: four
+        refreshes and a bulk export, then the partner's next refresh is refused."""
+        org = BY_ALIAS[alias]
+
+        def act(fleet: Fleet) -> None:
+            chain = fleet.chains[alias]
+            stolen = chain.token
+            for n in range(4):
+                moment = start + timedelta(minutes=6 * n)
+                key = fleet.login_key()
+                fleet.timeline.logins.append(
+                    Login(
+                        org,
+                        moment,
+                        org.integration_user,
+                        ip,
+                        "Remote Access 2.0",
+                        "OAuth Refresh Token",
+                        APP,
+                        agent=agent,
+                        login_key=key,
+                    )
+                )
+                chain.generation += 1  # the thief now holds the newest token
+                if n == 1 and org.evidence == "elf":
+                    fleet.api(
+                        org,
+                        moment + timedelta(seconds=5),
+                        org.integration_user,
+                        ip,
+                        key,
+                        agent,
+                        entity="Contact",
+                        rows=1,
+                    )
+                    fleet.timeline.api_calls.append(
+                        ApiCall(
+                            org,
+                            moment + timedelta(seconds=40),
+                            org.integration_user,
+                            ip,
+                            "BulkApi2",
+                            agent,
+                            login_key=key,
+                            entity="Contact",
+                            rows=48000,
+                        )
+                    )
+            refused = start + timedelta(minutes=20)
+            fleet.timeline.partner_calls.append(
+                PartnerCall(
+                    org,
+                    refused,
+                    org.integration_user,
+                    SECOND_NAT,
+                    stolen,
+                    None,
+                    worker=EGRESS[SECOND_NAT][0],
+                    outcome="invalid_grant",
+                    error="expired access/refresh token",
+                    app=APP,
+                )
+            )
+            fleet.timeline.logins.append(
+                Login(
+                    org,
+                    refused + timedelta(milliseconds=200),
+                    org.integration_user,
+                    SECOND_NAT,
+                    "Remote Access 2.0",
+                    "OAuth Refresh Token",
+                    APP,
+                    status="Failed: Invalid Token",
+                    geo=EGRESS[SECOND_NAT][1],
+                    login_key=fleet.login_key(),
+                )
+            )
+            fleet.reauthorize(org, start + timedelta(minutes=22), SECOND_NAT)
+
+        self.plant(start + timedelta(minutes=22), act)
+        end = start + timedelta(minutes=23)
+        self.expect(
+            label,
+            "stolen partner refresh token (Drift/Gainsight pattern)",
+            "chain_rejection",
+            "critical" if critical_rejection else "high",
+            alias,
+            {ip, SECOND_NAT},
+            start,
+            end,
+        )
+        if ip not in EGRESS and not ip.startswith("203.0.113."):
+            self.expect(
+                label,
+                "stolen partner refresh token (Drift/Gainsight pattern)",
+                "off_allowlist_ip",
+                "high",
+                alias,
+                {ip},
+                start,
+                end,
+            )
+
+    def drift_tooling(self, alias: str, when: datetime, ip: str) -> None:
+        org = BY_ALIAS[alias]
+
+        def act(fleet: Fleet) -> None:
+            for n in range(6):
+                fleet.api(
+                    org,
+                    when + timedelta(minutes=n),
+                    org.integration_user,
+                    ip,
+                    "",
+                    "Salesforce-Multi-Org-Fetcher/1.0",
+                    entity="Case",
+                    rows=10000,
+                )
+
+        self.plant(when, act)
+        self.expect(
+            "Drift fetcher user agent on the API",
+            "UNC6395 tooling (user agent)",
+            "suspicious_client",
+            "critical",
+            alias,
+            {ip},
+            when,
+            when + timedelta(minutes=6),
+        )
+
+    def lookalike(self, alias: str, when: datetime) -> None:
+        org, person = BY_ALIAS[alias], PEOPLE[alias][0]
+
+        def act(fleet: Fleet) -> None:
+            fleet.timeline.logins.append(
+                Login(
+                    org,
+                    when,
+                    person.user,
+                    person.office_ip,
+                    "Remote Access 2.0",
+                    "OAuth Device",
+                    "My Ticket Portal",
+                    agent="Mozilla/5.0",
+                    geo=person.office,
+                    login_key=fleet.login_key(),
+                )
+            )
+
+        self.plant(when, act)
+        self.expect(
+            "'My Ticket Portal' device-flow approval",
+            "UNC6040 look-alike Data Loader",
+            "suspicious_client",
+            "high",
+            alias,
+            {person.office_ip},
+            when,
+            when,
+        )
+
+    def dormant(self, alias: str, last: datetime, woken: datetime, ip: str) -> None:
+        org, user = BY_ALIAS[alias], to18("0055g00000LegBr")
+
+        def act(fleet: Fleet) -> None:
+            for moment, address in ((last, EGRESS_IPS[0]), (woken, ip)):
+                geo = EGRESS[address][1] if address in EGRESS else None
+                fleet.timeline.logins.append(
+                    Login(
+                        org,
+                        moment,
+                        user,
+                        address,
+                        "Remote Access 2.0",
+                        "OAuth Refresh Token",
+                        APP,
+                        geo=geo,
+                        login_key=fleet.login_key(),
+                    )
+                )
+
+        self.plant(woken, act)
+        self.expect(
+            "a token silent since September used from a VPS",
+            "dormant token theft",
+            "idle_token",
+            "high",
+            alias,
+            {ip},
+            woken,
+            woken,
+        )
+        self.expect(
+            "a token silent since September used from a VPS",
+            "dormant token theft",
+            "off_allowlist_ip",
+            "high",
+            alias,
+            {ip},
+            woken,
+            woken,
+        )
+
+    def travel(
+        self,
+        label: str,
+        alias: str,
+        first: datetime,
+        second: datetime,
+        ip: str,
+        geo: tuple | None,
+        *,
+        sso_first: bool,
+    ) -> None:
+        org, person = BY_ALIAS[alias], PEOPLE[alias][0]
+
+        def act(fleet: Fleet) -> None:
+            fleet.office_login(org, person, first, sso=sso_first)
+            fleet.office_login(org, person, second, ip, geo, sso=False)
+
+        self.plant(second, act)
+        self.expect(
+            label,
+            "stolen session / credentials used far away",
+            "impossible_travel",
+            "high",
+            alias,
+            {ip},
+            first,
+            second,
+        )

@@ -1,0 +1,250 @@
+"""A `Timeline` written as the files each org and the partner would hand over.
+
+API orgs: one LoginHistory SOQL page per week (with LoginGeo), delivered an hour after its last
+day ends; their Organization row (time zone). ELF orgs: Login, RestApi, BulkApi2 and
+ApiTotalUsage event log files per week, delivered five hours after its last day ends (ELF
+lands 3-6 h late); their Login rows carry no app. Both: OauthToken results per snapshot. The
+partner: one token-log file per week.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from . import formats
+from .model import ApiCall, Login, Org, PartnerCall, Timeline, Token, WorldFile
+
+LOGIN_HISTORY_DELAY = timedelta(hours=1)
+ELF_DELAY = timedelta(hours=5)
+
+
+def _day(moment: datetime) -> str:
+    """The file period: an ISO week (Salesforce serves daily or hourly files; a week per file
+    keeps the world to a few dozen files while every late-arrival order still happens)."""
+    return f"{moment:%G-W%V}"
+
+
+def _group(items: Iterable[Any], key: Callable[[Any], tuple]) -> dict[tuple, list[Any]]:
+    groups: dict[tuple, list[Any]] = defaultdict(list)
+    for item in items:
+        groups[key(item)].append(item)
+    return groups
+
+
+def _end_of(rows: list[Any]) -> datetime:
+    """The end of the UTC day of the period's newest row."""
+    newest = max(row.at for row in rows)
+    return datetime(newest.year, newest.month, newest.day) + timedelta(days=1)
+
+
+def _login_history(login: Login) -> dict[str, Any]:
+    rid = formats.record_id("0Ya5g", login.org.alias, login.at, login.user, login.ip)
+    record: dict[str, Any] = {
+        "attributes": {
+            "type": "LoginHistory",
+            "url": f"/services/data/v62.0/sobjects/LoginHistory/{rid}",
+        },
+        "Id": rid,
+        "UserId": login.user,
+        "LoginTime": formats.sf_time(login.at),
+        "LoginType": login.login_type,
+        "LoginSubType": login.sub_type,
+        "SourceIp": login.ip,
+        "Status": login.status,
+        "Application": login.app or "Browser",
+        "Browser": "Unknown" if login.login_type == "Remote Access 2.0" else "Chrome 131",
+        "Platform": "Unknown",
+        "LoginUrl": f"{login.org.alias}.my.salesforce.com",
+        "CountryIso": login.geo[0] if login.geo else None,
+    }
+    if login.geo:
+        country, city, lat, lon = login.geo
+        geo_id = formats.record_id("04F5g", rid)
+        record["LoginGeoId"] = geo_id
+        record["LoginGeo"] = {
+            "attributes": {
+                "type": "LoginGeo",
+                "url": f"/services/data/v62.0/sobjects/LoginGeo/{geo_id}",
+            },
+            "City": city,
+            "Country": country,
+            "CountryIso": country,
+            "Latitude": lat,
+            "Longitude": lon,
+        }
+    return record
+
+
+def _elf_login(login: Login) -> dict[str, str]:
+    oauth = login.login_type == "Remote Access 2.0"
+    return {
+        "EVENT_TYPE": "Login",
+        **formats.elf_times(login.at),
+        "REQUEST_ID": "4e" + hashlib.md5(f"{login.login_key}{login.at}".encode()).hexdigest()[:20],
+        "ORGANIZATION_ID": login.org.org15,
+        "USER_ID": login.user[:15],
+        "RUN_TIME": "88",
+        "CPU_TIME": "21",
+        "URI": "/services/oauth2/token" if oauth else "/index.jsp",
+        "LOGIN_KEY": login.login_key,
+        "USER_TYPE": "Standard",
+        "REQUEST_STATUS": "",
+        "BROWSER_TYPE": login.agent,
+        "API_VERSION": "62.0" if oauth else "9998.0",
+        "USER_NAME": f"{login.user[-5:].lower()}@{login.org.alias}.example",
+        "TLS_PROTOCOL": "TLSv1.3",
+        "CIPHER_SUITE": "TLS_AES_256_GCM_SHA384",
+        "LOGIN_TYPE": formats.ELF_LOGIN_TYPE[login.login_type],
+        "LOGIN_SUB_TYPE": formats.ELF_SUB_TYPE.get(login.sub_type or "", ""),
+        "LOGIN_STATUS": formats.ELF_LOGIN_STATUS[login.status],
+        "USER_ID_DERIVED": login.user,
+        "CLIENT_IP": login.ip,
+        "SOURCE_IP": login.ip,
+    }
+
+
+def _elf_api(call: ApiCall) -> dict[str, str]:
+    common = {
+        "EVENT_TYPE": call.kind,
+        **formats.elf_times(call.at),
+        "REQUEST_ID": "4f"
+        + hashlib.md5(f"{call.login_key}{call.at}{call.kind}".encode()).hexdigest()[:20],
+        "ORGANIZATION_ID": call.org.org15,
+        "USER_ID": call.user[:15],
+        "USER_ID_DERIVED": call.user,
+        "CLIENT_IP": call.ip,
+    }
+    if call.kind == "RestApi":
+        return {
+            **common,
+            "RUN_TIME": "41",
+            "CPU_TIME": "12",
+            "URI": f"/services/data/v62.0/query?q=SELECT+Id+FROM+{call.entity}",
+            "LOGIN_KEY": call.login_key,
+            "CONNECTED_APP_ID": call.app_id15,
+            "METHOD": "GET",
+            "STATUS_CODE": "200",
+            "ENTITY_NAME": call.entity,
+            "ROWS_PROCESSED": str(call.rows),
+            "USER_AGENT": call.agent,
+        }
+    if call.kind == "BulkApi2":
+        job = formats.record_id("7505g", call.org.alias, call.at)
+        return {
+            **common,
+            "LOGIN_KEY": call.login_key,
+            "JOB_ID": job,
+            "JOB_STATUS": "JobComplete",
+            "OPERATION_TYPE": "query",
+            "ENTITY_TYPE": call.entity,
+            "RECORDS_PROCESSED": str(call.rows),
+            "URI": f"/services/data/v62.0/jobs/query/{job}",
+        }
+    return {
+        **common,
+        "USER_NAME": f"{call.user[-5:].lower()}@{call.org.alias}.example",
+        "API_CLIENT_CATEGORY": "EXTERNAL_APPLICATION",
+        "API_FAMILY": "REST",
+        "API_RESOURCE": "/v62.0/query",
+        "API_VERSION": "62.0",
+        "CLIENT_NAME": call.agent,
+        "CONNECTED_APP_ID": call.app_id15,
+        "CONNECTED_APP_NAME": call.app_name,
+        "COUNTS_AGAINST_API_LIMIT": "true",
+        "ENTITY_NAME": call.entity,
+        "HTTP_METHOD": "GET",
+        "STATUS_CODE": "200",
+    }
+
+
+def _partner_line(call: PartnerCall) -> dict[str, Any]:
+    return {
+        "ts": f"{call.at:%Y-%m-%dT%H:%M:%S}.{call.at.microsecond // 1000:03d}Z",
+        "org_id": call.org.org18,
+        "app": call.app,
+        "user_id": call.user,
+        "grant_type": call.grant,
+        "token_fp": call.token,
+        "new_token_fp": call.new_token if call.outcome == "success" else None,
+        "egress_ip": call.ip,
+        "worker": call.worker,
+        "outcome": call.outcome,
+        "error_description": call.error,
+        "pkce": True if call.grant == "authorization_code" else None,
+    }
+
+
+def _oauth_token(token: Token) -> dict[str, Any]:
+    return {
+        "attributes": {"type": "OauthToken"},
+        "Id": None,  # always null: a token is its owner, app and creation time
+        "AppName": token.app,
+        "UserId": token.user,
+        "CreatedDate": formats.sf_time(token.created),
+        "LastUsedDate": formats.sf_time(token.last_used),
+        "UseCount": token.use_count,
+    }
+
+
+def render(timeline: Timeline, orgs: list[Org], root: Path) -> list[WorldFile]:
+    """Write every file under `root`; return them with the org and time each is delivered."""
+    files: list[WorldFile] = []
+
+    def add(path: Path, org: Org | None, delivered: datetime) -> None:
+        files.append(WorldFile(str(path.relative_to(root)), org.org18 if org else None, delivered))
+
+    for org in orgs:
+        folder = root / org.alias
+        logins = _group((x for x in timeline.logins if x.org is org), lambda x: (_day(x.at),))
+        if org.evidence == "api":
+            for (day,), rows in sorted(logins.items()):
+                rows.sort(key=lambda x: x.at)
+                path = formats.write_soql(
+                    folder / f"LoginHistory-{day}.json", [_login_history(x) for x in rows]
+                )
+                add(path, org, _end_of(rows) + LOGIN_HISTORY_DELAY)
+            if org.time_zone:
+                record = {
+                    "attributes": {"type": "Organization"},
+                    "Id": org.org18,
+                    "Name": org.alias,
+                    "TimeZoneSidKey": org.time_zone,
+                }
+                first = min(files, key=lambda f: f.delivered_at).delivered_at
+                add(formats.write_soql(folder / "Organization.json", [record]), org, first)
+        else:
+            for (day,), rows in sorted(logins.items()):
+                rows.sort(key=lambda x: x.at)
+                path = formats.write_elf(
+                    folder / f"Login-{day}.csv", "Login", [_elf_login(x) for x in rows]
+                )
+                add(path, org, _end_of(rows) + ELF_DELAY)
+            calls = _group(
+                (c for c in timeline.api_calls if c.org is org), lambda c: (c.kind, _day(c.at))
+            )
+            for (kind, day), rows in sorted(calls.items()):
+                rows.sort(key=lambda c: c.at)
+                path = formats.write_elf(
+                    folder / f"{kind}-{day}.csv", kind, [_elf_api(c) for c in rows]
+                )
+                add(path, org, _end_of(rows) + ELF_DELAY)
+        snapshots = _group((t for t in timeline.tokens if t.org is org), lambda t: (t.read_at,))
+        for (read_at,), tokens in sorted(snapshots.items()):
+            path = formats.write_soql(
+                folder / f"OauthToken-{read_at:%Y-%m-%dT%H%M}.json",
+                [_oauth_token(t) for t in tokens],
+            )
+            add(path, org, read_at)
+    by_day = _group(timeline.partner_calls, lambda c: (_day(c.at),))
+    for (day,), calls in sorted(by_day.items()):
+        calls.sort(key=lambda c: c.at)
+        path = formats.write_jsonl(
+            root / "partner" / f"token-log-{day}.jsonl", [_partner_line(c) for c in calls]
+        )
+        add(path, None, _end_of(calls))
+    return files
