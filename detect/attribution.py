@@ -16,6 +16,10 @@ the store, strongest first, and stops at the first kind of evidence that speaks:
 3. user agent (0.5), OAuth logins only: the login's user agent appears, in this org, with
    exactly one app and at least `MIN_AGENT_EVENTS` times.
 
+The user agent also vetoes the token owner: a person who authorised the partner's app and also
+refreshes Salesforce's own mobile app holds one token the partner logs and another nobody
+exported; when the login's client is known in the org only with other apps, no guess is made.
+
 Evidence that names several apps is ambiguous and ends the search with no guess (a user who
 holds tokens for several apps, a session whose calls name several apps): the reason is stored,
 the app stays null. Only logged app names are evidence, never another inference.
@@ -112,7 +116,8 @@ owners AS (
 ),
 agents AS (
     SELECT org_id, user_agent, count(DISTINCT lower(app_name)) AS apps, min(app_name) AS app,
-           count(*) AS uses
+           count(*) AS uses, list(DISTINCT lower(app_name)) AS keys,
+           string_agg(DISTINCT app_name, ', ' ORDER BY app_name) AS names
     FROM events a
     WHERE app_name IS NOT NULL AND user_agent IS NOT NULL
       AND EXISTS (SELECT 1 FROM candidates c
@@ -122,12 +127,17 @@ agents AS (
 verdicts AS (
     SELECT c.event_id,
         CASE WHEN s.apps IS NOT NULL THEN 'session'
+             -- The user's only app, unless the login's own client is known as another app's
+             -- (a person's phone app refreshing beside the partner's token: no guess).
+             WHEN o.apps = 1 AND c.holds_refresh_token AND a.uses >= {MIN_AGENT_EVENTS}
+                  AND NOT list_contains(a.keys, lower(o.app)) THEN 'contradicted'
              WHEN o.apps IS NOT NULL AND c.holds_refresh_token THEN 'owner'
              WHEN a.apps = 1 AND a.uses >= {MIN_AGENT_EVENTS} AND c.is_oauth THEN 'agent'
         END AS kind,
         s.apps AS session_apps, s.app AS session_app, s.names AS session_names, s.families,
         o.apps AS owner_apps, o.app AS owner_app, o.names AS owner_names, o.seen_in,
-        a.app AS agent_app, c.user_agent, c.stored_app, c.stored_reason, c.stored_confidence
+        a.app AS agent_app, a.names AS agent_names, c.user_agent,
+        c.stored_app, c.stored_reason, c.stored_confidence
     FROM candidates c
     LEFT JOIN sessions s ON s.org_id = c.org_id AND s.login_key = c.login_key
     LEFT JOIN owners o ON o.org_id = c.org_id AND o.user_id = c.user_id
@@ -152,6 +162,9 @@ SELECT event_id, stored_app, stored_reason, stored_confidence,
             ELSE 'ambiguous: the user holds refresh tokens for ' || owner_names END
         WHEN 'agent' THEN 'user agent: "' || left(user_agent, 60)
             || '" appears in this org with ' || agent_app || ' only'
+        WHEN 'contradicted' THEN 'ambiguous: the user holds refresh tokens for ' || owner_app
+            || ' only, but the login''s user agent "' || left(user_agent, 60)
+            || '" appears in this org with ' || agent_names
     END AS reason,
     CASE kind WHEN 'session' THEN CASE WHEN session_apps = 1 THEN {SESSION_CONFIDENCE} END
               WHEN 'owner' THEN CASE WHEN owner_apps = 1 THEN {OWNER_CONFIDENCE} END

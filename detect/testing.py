@@ -27,6 +27,8 @@ HUMAN = "0055g00000HuMaNAAV"
 APP = "Acme Sync"
 ALLOWLIST = ("203.0.113.0/28", "2001:db8:10::/48")
 ALLOWED_IP = "203.0.113.5"
+INFERRED_COLUMNS = {"inferred_app": "VARCHAR", "app_inferred_reason": "VARCHAR",
+                    "app_confidence": "DOUBLE"}  # fmt: skip
 
 
 def event(at: str, **fields: Any) -> dict[str, Any]:
@@ -54,6 +56,19 @@ def refresh(at: str, ip: str, **fields: Any) -> dict[str, Any]:
     """A refresh_token grant as Salesforce logs it (LoginHistory, OAuth Refresh Token)."""
     fields = {"grant_type": "refresh_token", "login_sub_type": "OAuth Refresh Token", **fields}
     return event(at, source_ip=ip, **fields)
+
+
+def elf_refresh(
+    at: str, ip: str, *, reason: str = "token owner", confidence: float = 0.8, **fields: Any
+) -> dict[str, Any]:
+    """A refresh-token login as the Login ELF logs it (no app column), with the app that
+    `detect.attribution` inferred for it."""
+    fields = {
+        "app_name": None, "sources": ["elf:Login"], "inferred_app": APP,
+        "app_inferred_reason": f"{reason}: evidence names only {APP}",
+        "app_confidence": confidence, **fields,
+    }  # fmt: skip
+    return refresh(at, ip, **fields)
 
 
 def web_login(at: str, ip: str, **fields: Any) -> dict[str, Any]:
@@ -115,8 +130,11 @@ def insert_events(
     frame["updated_at"] = now
     if "identity_key" not in frame:
         frame["identity_key"] = None
+    inferred = [col for col in INFERRED_COLUMNS if col in frame]  # detect/attribution.py's
     casts = ", ".join(
-        f"CAST({col} AS {EVENT_COLUMN_TYPES.get(col, 'VARCHAR')}) AS {col}" for col in EVENT_COLUMNS
+        f"CAST({col} AS {EVENT_COLUMN_TYPES.get(col, INFERRED_COLUMNS.get(col, 'VARCHAR'))}) "
+        f"AS {col}"
+        for col in (*EVENT_COLUMNS, *inferred)
     )
     con.register("factory_rows", frame)
     con.execute(

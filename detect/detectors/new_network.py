@@ -33,7 +33,7 @@ from ..attribution import app_sql, mark_inferred
 from ..detector import Context, Detector, Example, Finding
 from ..geo import network_of
 from ..scope import TRUSTED, trusted, watched_apps
-from ..testing import ALLOWED_IP, partner_call, refresh
+from ..testing import ALLOWED_IP, elf_refresh, partner_call, refresh
 
 EVENT_APP = app_sql("e")
 USES = f"""e.grant_type = 'refresh_token' AND e.event_type IN ('login', 'token_exchange')
@@ -192,6 +192,13 @@ EXAMPLES = [
     Example("an alerted network used daily is one alert, not one a day",
             [*_learned(15), *(refresh(f"2026-04-{d}T03:00:00", "198.51.100.77")
                               for d in range(16, 29))], expect=1),
+    Example("a Login ELF refresh from a new network counts under its inferred app",
+            [*_learned(15), elf_refresh("2026-04-16T03:00:00", "198.51.100.77")],
+            expect=1, severity="medium"),
+    Example("another vendor's app moving networks is not the partner's to judge",
+            [*(refresh(f"2026-04-{d:02d}T09:00:00", "192.0.2.1", app_name="Other App")
+               for d in range(1, 16)),
+             refresh("2026-04-16T09:00:00", "198.51.100.77", app_name="Other App")], expect=0),
     Example("the partner's own log of a call from a new egress counts too",
             [*_learned(15), partner_call("2026-04-16T03:00:00", "192.0.2.77")], expect=1),
 ]  # fmt: skip
@@ -209,6 +216,8 @@ DETECTOR = Detector(
 2. If not: look the network up (owner, hosting, Tor) and check whether the same app shows new
    networks in other orgs (`cross_org`): a vendor-side compromise looks exactly like that.
 3. Revoke the affected users' tokens for the app and review their API activity since first_seen.
+4. "App inferred" in the summary: the uses came from the Login ELF, which names no app;
+   `evidence.app_inferred` says what tied them to this app. Confirm before revoking.
 """,
     settings={"learning_days": 14, "quiet_days": 7},
     lookback=timedelta(days=60),

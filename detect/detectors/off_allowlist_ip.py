@@ -30,7 +30,7 @@ from ingest.netlist import parse_ip
 
 from ..attribution import app_sql, inferred_sql
 from ..detector import Context, Detector, Example, Finding
-from ..testing import ALLOWED_IP, APP, HUMAN, partner_call, refresh, web_login
+from ..testing import ALLOWED_IP, APP, HUMAN, elf_refresh, partner_call, refresh, web_login
 
 EVENT_APP = app_sql("e")
 INFERRED = inferred_sql("e")
@@ -243,6 +243,23 @@ EXAMPLES = [
         expect=1,
     ),
     Example(
+        "a Login ELF refresh from a VPS, app inferred from its owner's tokens: high, inferred",
+        [elf_refresh("2026-05-01T09:00:00", "198.51.100.61")],
+        expect=1,
+        severity="high",
+    ),
+    Example(
+        "...tied to the app by its user agent only: medium",
+        [elf_refresh("2026-05-01T09:00:00", "198.51.100.61", reason="user agent", confidence=0.5)],
+        expect=1,
+        severity="medium",
+    ),
+    Example(
+        "a Login ELF refresh nothing ties to an app is not judged",
+        [refresh("2026-05-01T09:00:00", "198.51.100.61", app_name=None, sources=["elf:Login"])],
+        expect=0,
+    ),
+    Example(
         "apps without an allowlist are not judged",
         [refresh("2026-05-01T09:00:00", "208.68.36.90", app_name="Other App")],
         expect=0,
@@ -271,7 +288,10 @@ DETECTOR = Detector(
    DELETE /apps/oauth/usage/{appId}/tokens), then turn on Enforce Refresh Token IP Allowlist.
 4. Look up the IP (ASN, hosting provider, Tor exit) and search the other orgs for it
    (`tokensentry alerts --format json` and filter on ips).
-5. Review the API activity of the user from that IP (ApiTotalUsage / RestApi / BulkApi2 ELF)
+5. "App inferred" in the summary: the Login ELF names no app, and `evidence.app_inferred` says
+   what tied the use to this app (the session's API calls, the user's tokens, the user agent).
+   Confirm it in the user's OAuth usage (Setup > Connected Apps OAuth Usage) before revoking.
+6. Review the API activity of the user from that IP (ApiTotalUsage / RestApi / BulkApi2 ELF)
    for record exports; report to security@salesforce.com if data left.
 """,
     settings={

@@ -44,7 +44,7 @@ import pandas as pd
 from ..attribution import app_sql, inferred_sql
 from ..detector import Context, Detector, Example, Finding
 from ..scope import network_key, trusted, watched_apps
-from ..testing import ALLOWED_IP, partner_call, refresh
+from ..testing import ALLOWED_IP, elf_refresh, partner_call, refresh
 
 EVENT_APP = app_sql("e")
 
@@ -434,6 +434,15 @@ EXAMPLES = [
          refresh("2026-05-01T09:00:40", "198.51.100.77"),
          refresh("2026-05-01T09:05:00", "2001:db8:10::25", is_success=False,
                  status="Failed: Invalid Token")],
+        expect=1, severity="medium",
+    ),
+    Example(
+        "Login ELF only: the same story counts under the inferred app",
+        [elf_refresh("2026-05-01T08:00:00", ALLOWED_IP),
+         elf_refresh("2026-05-01T09:00:00", ALLOWED_IP),
+         elf_refresh("2026-05-01T09:00:40", "198.51.100.77"),
+         elf_refresh("2026-05-01T09:05:00", ALLOWED_IP, is_success=False,
+                     status="Failed: Invalid Token")],
         expect=1, severity="medium",
     ),
     Example(

@@ -270,3 +270,54 @@ def test_real_login_elf_keeps_its_login_key_and_a_persons_ui_login_gets_no_app(
         "SELECT inferred_app, app_inferred_reason FROM events WHERE event_type = 'login'"
     ).fetchone()
     assert app == "Acme Console" and reason.startswith("session:")
+
+
+def test_a_persons_phone_app_is_not_taken_for_the_partners_app(store, tmp_path):
+    """A person authorised the partner's app (the partner's log shows it) and also refreshes
+    Salesforce's own mobile app, whose tokens nobody exported. A colleague's phone, seen on
+    the one day of LoginHistory export, ties the phone's client to Salesforce for iOS; the
+    person's phone refreshes from carrier networks get no guess, and no allowlist alert."""
+    from ..ingest.helpers import envelope, login_history, write_json
+
+    org15, org = ORGS15[0], to18(ORGS15[0])
+    phone = "SalesforceMobileSDK/11.1.0 iOS/17.4 (iPhone)"
+    colleague = "0055g00000CoLlE"
+    lines, elf, history = [], [], []
+    for d in range(6):
+        partner_at = datetime(2026, 11, 10 + d, 9, 0, 0)
+        lines.append(partner_line(partner_at, ALLOWED_IP, org=org, user=to18(HUMAN15),
+                                  token=f"h{d}", new_token=f"h{d + 1}"))  # fmt: skip
+        elf.append(login_row(partner_at + timedelta(milliseconds=200), ALLOWED_IP, org15=org15,
+                             user15=HUMAN15, login_key=f"p{d}"))  # fmt: skip
+        for h in (12, 15, 18, 21):
+            at, ip = datetime(2026, 11, 10 + d, h, 0, 0), f"100.{64 + d}.{h}.9"
+            elf.append(login_row(at, ip, org15=org15, user15=HUMAN15, login_key=f"m{d}{h}",
+                                 agent=phone))  # fmt: skip
+    for h in (8, 10, 13, 17):  # the colleague's phone, the one day LoginHistory was exported
+        at, ip = datetime(2026, 11, 10, h, 30, 0), f"100.90.{h}.4"
+        elf.append(login_row(at, ip, org15=org15, user15=colleague, login_key=f"c{h}",
+                             agent=phone))  # fmt: skip
+        history.append(login_history(f"0Ya5g00000C{h:04d}", f"{at:%Y-%m-%dT%H:%M:%S}", ip,
+                                     user=colleague, app="Salesforce for iOS"))  # fmt: skip
+    files = [
+        write_partner_log(tmp_path / "partner.jsonl", lines),
+        write_elf(tmp_path / "Login.csv", "Login", elf),
+        write_json(tmp_path / "LoginHistory.json", envelope(history)),
+    ]
+    import_paths(store, files, org_id=org, run_id="i1", now=lambda: FIXED_NOW)
+    detect(store)
+    rows = store.execute(
+        "SELECT user_agent, count(*), list(DISTINCT inferred_app), "
+        "list(DISTINCT split_part(app_inferred_reason, ':', 1)) FROM events "
+        "WHERE event_type = 'login' AND app_name IS NULL GROUP BY ALL ORDER BY 1"
+    ).fetchall()
+    assert rows == [
+        ("Java/17.0.9", 6, [APP], ["token owner"]),
+        (phone, 24, [None], ["ambiguous"]),
+    ]
+    (reason,) = store.execute(
+        "SELECT DISTINCT app_inferred_reason FROM events WHERE user_agent = ? AND app_name IS NULL",
+        [phone],
+    ).fetchone()
+    assert f"tokens for {APP} only" in reason and "Salesforce for iOS" in reason
+    assert alerts(store, "off_allowlist_ip") == []
