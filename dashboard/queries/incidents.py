@@ -25,7 +25,7 @@ SELECT m.incident_id,
          WHEN bool_or(t.status = 'resolved') THEN 'resolved'
          ELSE 'false_positive' END AS status,
     bool_or(coalesce(t.status, 'new') = 'new')
-        AND bool_or(t.status IN ('resolved', 'false_positive')) AS reopened,
+        AND bool_or(coalesce(t.status, 'new') IN ('resolved', 'false_positive')) AS reopened,
     count(*) FILTER (WHERE coalesce(t.status, 'new') = 'new') AS new_alerts
 FROM incident_alerts m LEFT JOIN triage t USING (alert_id)
 {where}
