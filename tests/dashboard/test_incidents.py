@@ -151,6 +151,8 @@ def test_cross_org_alert_links_the_incidents_it_summarises(store):
     cross = queries.incident(store, "c1")
     assert cross["linked_incidents"] == ["x1", "y1"] and cross["org_id"] is None
     assert cross["severity"] == "critical"
+    assert queries.incident(store, "y1")["linked_by"] == ["c1"]
+    assert queries.incident(store, "c1")["linked_by"] == []
 
 
 def test_incidents_filters(store):
