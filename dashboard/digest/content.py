@@ -45,11 +45,15 @@ class DigestGroup:
     reports for it: the grouping an analyst works in."""
 
     incident_id: str
-    severity: str
-    org_id: str | None
+    severity: str  # the most severe alert this digest reports for it
+    org_id: str | None  # None: a cross_org incident
     app: str | None
     alerts: tuple[DigestAlert, ...]
-    is_incident: bool = False
+    is_incident: bool = False  # an incident of several alerts (not a lone alert)
+    summary: str | None = None  # the incident's one-line summary
+    incident_severity: str | None = None  # its highest alert's, reported or not
+    total_alerts: int = 1  # every alert it holds, including those mailed before
+    reopened: bool = False  # it had been resolved, and a new alert opened it again
 
     @property
     def first_seen(self) -> datetime:
@@ -130,7 +134,7 @@ def collect(
     rows = digest_queries.digest_alerts(
         con, seen_since=seen_since, detected_since=detected_since, include_sent=resend
     )
-    groups = _groups([(_alert(row), row["incident_id"]) for row in rows])
+    groups = _groups(rows)
     health_since = digest_queries.last_sent_at(con) or min(seen_since, now - FIRST_WINDOW)
     aliases = list(config.orgs) or None
     return DigestContent(
@@ -163,23 +167,29 @@ def _alert(row: dict[str, Any]) -> DigestAlert:
     )
 
 
-def _groups(alerts: list[tuple[DigestAlert, str]]) -> list[DigestGroup]:
-    """Alerts gathered under their incident; the incident takes its most severe reported
-    alert's severity; groups ordered by severity, then org, then app (as the query sorted)."""
-    by_incident: dict[str, list[DigestAlert]] = {}
-    for alert, incident_id in alerts:
-        by_incident.setdefault(incident_id, []).append(alert)
+def _groups(rows: list[dict[str, Any]]) -> list[DigestGroup]:
+    """Alerts gathered under their incident; a group takes its most severe reported alert's
+    severity; groups ordered by severity, then org, then app, then time."""
+    by_incident: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_incident.setdefault(row["incident_id"], []).append(row)
     groups = []
     for incident_id, members in by_incident.items():
-        severity = min((a.severity for a in members), key=SEVERITIES.index)
+        alerts = tuple(_alert(row) for row in members)
+        head = members[0]
+        is_incident = head["incident_severity"] is not None and head["incident_alert_count"] > 1
         groups.append(
             DigestGroup(
                 incident_id=incident_id,
-                severity=severity,
-                org_id=members[0].org_id,
-                app=members[0].app,
-                alerts=tuple(members),
-                is_incident=len(members) > 1 or incident_id != members[0].alert_id,
+                severity=min((a.severity for a in alerts), key=SEVERITIES.index),
+                org_id=head["incident_org_id"] if is_incident else head["org_id"],
+                app=head["incident_app"] if is_incident else head["app"],
+                alerts=alerts,
+                is_incident=is_incident,
+                summary=head["incident_summary"] if is_incident else None,
+                incident_severity=head["incident_severity"],
+                total_alerts=int(head["incident_alert_count"]),
+                reopened=bool(head["incident_reopened"]),
             )
         )
     groups.sort(
