@@ -36,7 +36,12 @@ def run_digest_command(
 
 
 def run_nightly_command(settings: Settings, since: datetime | None) -> int:
-    from ..nightly import run_nightly
+    from ..nightly import NightlyLocked, run_nightly
+    from ..nightly.job import stderr_log
 
     config = settings.load_config()  # a broken configuration exits 2 before taking the lock
-    return run_nightly(settings.db, config, now=now_utc, since=since)
+    try:
+        return run_nightly(settings.db, config, now=now_utc, since=since)
+    except NightlyLocked as exc:  # one log line, like every other nightly event
+        stderr_log(str(exc))
+        return 1
