@@ -11,7 +11,7 @@ from ingest.ingestion import UnitOutcome
 
 from . import console as output
 
-STATUS_COLOUR = {"ok": "green", "not_available": "dim", "skipped": "yellow"}
+STATUS_COLOUR = {"ok": "green", "partial": "yellow", "not_available": "dim", "skipped": "yellow"}
 
 
 class IngestProgress:
@@ -74,3 +74,7 @@ class IngestProgress:
                 f"[{colour}]{unit.status:13}[/] {unit.alias}/{unit.source}: {detail}",
                 highlight=False,
             )
+            for note in unit.notes:  # Salesforce text: printed as text, never as markup
+                self.console.print(
+                    f"{'':13} {note.kind}: {note.message}", markup=False, highlight=False
+                )

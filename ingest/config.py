@@ -80,6 +80,12 @@ class OrgConfig:
     ca_bundle: Path | None = None
     sources: tuple[str, ...] | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
+    connection_error: str | None = None  # a broken connection setting: this org's ingest fails
+
+    @property
+    def import_only(self) -> bool:
+        """CONTRACT §8: an org with an org_id and no connection settings is for `import` only."""
+        return self.connection_error is None and not self.instance_url and self.auth is None
 
 
 @dataclass(frozen=True)
@@ -247,28 +253,47 @@ def _org(key: str, alias: str, body: Any, base_dir: Path) -> OrgConfig:
     kind = body.get("kind", "subscriber")
     if kind not in ("subscriber", "partner"):
         raise ConfigError(f'{key}.kind: must be "subscriber" or "partner", not {kind!r}')
+    try:
+        connection = _connection(key, body, base_dir)
+    except ConfigError as exc:
+        # CONTRACT §8: a broken connection setting fails this org's ingest only; import,
+        # detect, alerts and the other orgs still run.
+        return OrgConfig(
+            alias, org_id, kind, "", DEFAULT_LOGIN_URL, None, connection_error=str(exc)
+        )
+    return OrgConfig(alias=alias, org_id=org_id, kind=kind, **connection)
+
+
+def _connection(key: str, body: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
     instance_url = _opt_str(f"{key}.instance_url", body.get("instance_url"))
+    auth = _auth(f"{key}.auth", body.get("auth"), base_dir)
     if not instance_url:
+        if auth is None and body.get("org_id") is not None:
+            return {"instance_url": "", "login_url": DEFAULT_LOGIN_URL, "auth": None}
         raise ConfigError(f"{key}.instance_url: missing")
     _require_https(f"{key}.instance_url", instance_url)
-    login_url = _opt_str(f"{key}.login_url", body.get("login_url")) or DEFAULT_LOGIN_URL
+    # Client credentials are served on the org's My Domain host only; JWT and the others keep
+    # login.salesforce.com, which routes to the org named in the assertion.
+    default_login = (
+        instance_url
+        if auth is not None and auth.method == "client_credentials"
+        else DEFAULT_LOGIN_URL
+    )
+    login_url = _opt_str(f"{key}.login_url", body.get("login_url")) or default_login
     _require_https(f"{key}.login_url", login_url)
     sources = body.get("sources")
     if sources is not None and (
         not isinstance(sources, list) or not all(isinstance(s, str) for s in sources)
     ):
         raise ConfigError(f"{key}.sources: expected a list of source ids")
-    return OrgConfig(
-        alias=alias,
-        org_id=org_id,
-        kind=kind,
-        instance_url=instance_url.rstrip("/"),
-        login_url=login_url.rstrip("/"),
-        auth=_auth(f"{key}.auth", body.get("auth"), base_dir),
-        ca_bundle=_path(base_dir, _opt_str(f"{key}.ca_bundle", body.get("ca_bundle"))),
-        sources=tuple(sources) if sources is not None else None,
-        settings=dict(_table(f"{key}.settings", body.get("settings", {}))),
-    )
+    return {
+        "instance_url": instance_url.rstrip("/"),
+        "login_url": login_url.rstrip("/"),
+        "auth": auth,
+        "ca_bundle": _path(base_dir, _opt_str(f"{key}.ca_bundle", body.get("ca_bundle"))),
+        "sources": tuple(sources) if sources is not None else None,
+        "settings": dict(_table(f"{key}.settings", body.get("settings", {}))),
+    }
 
 
 def _auth(key: str, body: Any, base_dir: Path) -> AuthConfig | None:

@@ -22,15 +22,16 @@ from pathlib import Path
 
 import duckdb
 
-from . import runs
+from . import crash_hook, permissions, retention, runs
 from .config import Config, OrgConfig
 from .errors import InputError, TokensentryError
-from .formats import elf_csv
+from .formats import elf_csv, redact
 from .load import BatchResult, Loader
 from .salesforce import LimitExceeded, NotAvailable, OrgSession
-from .source import ElfFile, FetchContext, RecordBatch, Source, WindowDone, all_sources
+from .source import ElfFile, FetchContext, Notice, RecordBatch, Source, WindowDone, all_sources
 
 FAILED = ("failed", "limit_exceeded", "skipped")
+INGESTED = "run_id IN (SELECT run_id FROM runs WHERE stage = 'ingest')"
 
 
 @dataclass
@@ -38,8 +39,9 @@ class UnitOutcome:
     alias: str
     source: str
     org_id: str | None = None
-    status: str = "running"  # ok | failed | limit_exceeded | skipped | not_available
+    status: str = "running"  # ok | partial | failed | limit_exceeded | skipped | not_available
     result: BatchResult = field(default_factory=BatchResult)
+    notes: list[Notice] = field(default_factory=list)  # facts to report, not failures
     error: str | None = None
     seconds: float = 0.0
     started: float = field(default_factory=time.perf_counter)
@@ -49,6 +51,7 @@ class UnitOutcome:
 class IngestSummary:
     run_id: str
     units: list[UnitOutcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -95,16 +98,16 @@ def run(
     since: datetime | None = None,
     on_event: Callable[[str, UnitOutcome], None] | None = None,
 ) -> IngestSummary:
-    orgs = choose_orgs(config, aliases)
-    sources = {source.id: source for source in all_sources()}
-    for org in orgs:
-        unknown = [s for s in org.sources or () if s not in sources]
-        if unknown:
-            raise InputError(
-                f"orgs.{org.alias}.sources: unknown {', '.join(unknown)} "
-                f"(known: {', '.join(sources)})"
-            )
     summary = IngestSummary(run_id=run_id)
+    orgs = []
+    for org in choose_orgs(config, aliases):
+        if org.import_only:  # CONTRACT §8: nothing to connect to; every other command uses it
+            summary.notes.append(
+                f"orgs.{org.alias}: import-only (no instance_url / auth), skipped by ingest"
+            )
+        else:
+            orgs.append(org)
+    sources = {source.id: source for source in all_sources()}
     units: dict[tuple[str, str], UnitOutcome] = {}
     pending: dict[tuple[str, str], RecordBatch] = {}
     messages: queue.Queue[_Message] = queue.Queue(maxsize=16)
@@ -178,12 +181,34 @@ def _handle(
         runs.start(
             con, run_id=run_id, stage="ingest", unit_id=unit_id, now=now(), org_id=message.org_id
         )
+        if message.org_id:
+            gap = retention.check(
+                con, org_id=message.org_id, source_id=message.source, now=now(), run_id=run_id
+            )
+            if gap:
+                unit.notes.append(
+                    Notice(
+                        "info",
+                        gap.describe(),
+                        {
+                            "retention_gap": {
+                                "from": gap.gap_start.isoformat(),
+                                "to": gap.gap_end.isoformat(),
+                                "retention_days": gap.retention.days,
+                                "verified": gap.retention.verified,
+                            }
+                        },
+                    )
+                )
         if on_event:
             on_event("start", unit)
         return
     unit = units[key]
     if message.kind == "batch":
         batch = message.batch
+        if isinstance(batch, Notice):
+            unit.notes.append(batch)
+            return
         if isinstance(batch, RecordBatch):
             buffered = pending.setdefault(key, RecordBatch([]))
             buffered.records.extend(batch.records)
@@ -196,11 +221,15 @@ def _handle(
         if not isinstance(batch, RecordBatch):
             loader.now = now()
             unit.result.add(_write(loader, batch, unit.org_id or ""))
+            crash_hook.after_commit()
         if on_event:
             on_event("batch", unit)
         return
     _flush(key, loader, unit, pending, now)
     unit.status, unit.error = message.status or "ok", message.error
+    partial = [n.message for n in unit.notes if n.kind == "partial"]
+    if unit.status == "ok" and partial:
+        unit.status, unit.error = "partial", "; ".join(partial)
     unit.seconds = time.perf_counter() - unit.started
     r = unit.result
     runs.finish(
@@ -214,14 +243,21 @@ def _handle(
         rows_new=r.rows_new,
         rows_quarantined=r.rows_quarantined,
         error=unit.error,
-        details={
-            "events_new": r.events_new,
-            "events_enriched": r.events_enriched,
-            "seconds": round(unit.seconds, 3),
-        },
+        details=redact.redact(
+            {
+                "events_new": r.events_new,
+                "events_enriched": r.events_enriched,
+                "seconds": round(unit.seconds, 3),
+                **({"notes": [_note(n) for n in unit.notes]} if unit.notes else {}),
+            }
+        ),
     )
     if on_event:
         on_event("end", unit)
+
+
+def _note(notice: Notice) -> dict[str, object]:
+    return {"kind": notice.kind, "message": notice.message, **notice.details}
 
 
 def _flush(
@@ -235,6 +271,7 @@ def _flush(
     if buffered and (buffered.records or buffered.problems):
         loader.now = now()
         unit.result.add(_write(loader, buffered, unit.org_id or ""))
+        crash_hook.after_commit()
 
 
 def _write(loader: Loader, batch: object, org_id: str) -> BatchResult:
@@ -276,6 +313,17 @@ def _fetch_org(
                 continue
         raise _Stopped()
 
+    unknown = [s for s in org.sources or () if s not in sources]
+    problem = org.connection_error or (
+        f"orgs.{org.alias}.sources: unknown {', '.join(unknown)} (known: {', '.join(sources)})"
+        if unknown
+        else None
+    )
+    if problem:  # this org's settings are broken: its units fail, the other orgs run
+        for source_id in org.sources or list(sources):
+            put(_Message("start", org.alias, source_id, org.org_id))
+            put(_Message("end", org.alias, source_id, status="failed", error=problem))
+        return
     chosen = [sources[s] for s in org.sources] if org.sources else list(sources.values())
     options = config.ingest
     try:
@@ -305,12 +353,15 @@ def _fetch_org(
             put(_Message("start", org.alias, source.id, org.org_id))
             put(_Message("end", org.alias, source.id, status="failed", error=error))
         return
+    granted = permissions.check(session)
     stopped_by: str | None = None
     for source in chosen:
         put(_Message("start", org.alias, source.id, org_id))
         if stopped_by:
             put(_Message("end", org.alias, source.id, status="skipped", error=stopped_by))
             continue
+        for notice in permissions.notices(source.id, granted):
+            put(_Message("batch", org.alias, source.id, batch=notice))
         try:
             context = _context(con, source, org_id, since, now, options, workdir)
             for batch in source.fetch(session, context):
@@ -345,8 +396,11 @@ def _context(
     """Where this org × source resumes: --since, else its cursor minus the lag, else lookback."""
     reader = con.cursor()  # its own connection: reads committed data while the writer writes
     try:
+        # Only rows an `ingest` run stored count: an imported export shares the source id but
+        # says nothing about what this org's API has already delivered.
         cursor = reader.execute(
-            "SELECT max(occurred_at) FROM raw_records WHERE org_id = ? AND source_id = ?",
+            f"SELECT max(occurred_at) FROM raw_records WHERE org_id = ? AND source_id = ? "
+            f"AND {INGESTED}",
             [org_id, source.cursor_source],
         ).fetchone()[0]  # type: ignore[index]
         start = since or (
@@ -358,12 +412,19 @@ def _context(
                 row[0]
                 for row in reader.execute(
                     "SELECT record_id FROM raw_records WHERE org_id = ? AND source_id = ? "
-                    "AND occurred_at >= ?",
+                    f"AND occurred_at >= ? AND {INGESTED}",
                     [org_id, source.cursor_source, start - timedelta(days=2)],
                 ).fetchall()
             )
+        state = source.prepare(reader, org_id) if source.prepare else None
     finally:
         reader.close()
     return FetchContext(
-        org_id=org_id, since=start, now=now, options=options, workdir=workdir, known_records=known
+        org_id=org_id,
+        since=start,
+        now=now,
+        options=options,
+        workdir=workdir,
+        known_records=known,
+        state=state,
     )

@@ -53,6 +53,14 @@ class LimitExceeded(OrgError):
     """Salesforce answered REQUEST_LIMIT_EXCEEDED, or the API reserve was reached."""
 
 
+class QueryRejected(OrgError):
+    """Salesforce refused the query itself (MALFORMED_QUERY and kin): a caller may rephrase."""
+
+    def __init__(self, message: str, code: str | None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class NotAvailable(TokensentryError):
     """The org lacks the licence or permission for this source."""
 
@@ -252,9 +260,10 @@ class OrgSession:
                     ) from None
                 raise NotAvailable(_describe(exc)) from None
             except SalesforceMalformedRequest as exc:
-                if _error_code(exc) in ("INVALID_TYPE", "INSUFFICIENT_ACCESS"):
+                code = _error_code(exc)
+                if code in ("INVALID_TYPE", "INSUFFICIENT_ACCESS"):
                     raise NotAvailable(_describe(exc)) from None
-                raise OrgError(f"{self.org.alias}: {_describe(exc)}") from None
+                raise QueryRejected(f"{self.org.alias}: {_describe(exc)}", code) from None
             except SalesforceError as exc:
                 raise OrgError(f"{self.org.alias}: {_describe(exc)}") from None
             except requests.RequestException as exc:

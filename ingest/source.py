@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import duckdb
 
 from .config import IngestConfig
 from .load import Problem, StagedRecord
@@ -38,7 +41,19 @@ class WindowDone:
     marker: StagedRecord
 
 
-Batch = RecordBatch | ElfFile | WindowDone
+@dataclass
+class Notice:
+    """A fact about this unit that is not a failure: reported in the summary and `runs`.
+
+    `partial` marks the unit's data as incomplete (status `partial`, exit 0); `info` is only said.
+    """
+
+    kind: str  # partial | info
+    message: str
+    details: dict = field(default_factory=dict)
+
+
+Batch = RecordBatch | ElfFile | WindowDone | Notice
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,7 @@ class FetchContext:
     options: IngestConfig
     workdir: Path
     known_records: frozenset[str] = frozenset()  # record ids of `cursor_source` already stored
+    state: Any = None  # what the source's `prepare` read from the store before the fetch
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,7 @@ class Source:
     requires: str  # licence or permission; an org without it is recorded "not available"
     fetch: Callable[[OrgSession, FetchContext], Iterator[Batch]]
     known_ids: bool = False  # pass the ids already stored since the cursor (listing feeds)
+    prepare: Callable[[duckdb.DuckDBPyConnection, str], Any] | None = None  # (reader, org_id)
 
 
 def all_sources() -> list[Source]:

@@ -116,11 +116,18 @@ def run_ingest(settings: Settings, aliases: list[str], since: datetime | None, f
                         "error": u.error,
                         "seconds": round(u.seconds, 3),
                         **asdict(u.result),
+                        "notes": [
+                            {"kind": n.kind, "message": n.message, **n.details} for n in u.notes
+                        ],
                     }
                     for u in summary.units
                 ],
+                "notes": summary.notes,
             }
         )
+    elif summary.notes:
+        for note in summary.notes:
+            output.stderr().print(f"note: {note}", markup=False, highlight=False)
     return 1 if summary.failed else 0
 
 

@@ -101,7 +101,9 @@ def demo_orgs(fleet: demo_data.Fleet, keys: KeyPair) -> list[FakeOrg]:
 
 
 def _log_files(fake: FakeOrg, export: demo_data.OrgExport, end: datetime) -> None:
-    """Daily Login files for every finished day, and one hour delivered twice (Sequence 1, 2)."""
+    """Daily Login files for every finished day; on the last one the org has the hourly add-on
+    too, so that day also comes as Hourly files (one per hour with logins), and hour 10 is
+    delivered twice (Sequence 1, 2) as Salesforce does when more data for an hour arrives."""
     listing = fake.objects.setdefault("EventLogFile", [])
     today = end.strftime("%Y-%m-%d")
     days = sorted(day for day in export.elf_login if day < today)
@@ -111,11 +113,26 @@ def _log_files(fake: FakeOrg, export: demo_data.OrgExport, end: datetime) -> Non
         _add_file(fake, listing, rows, "Daily", 0, f"{day}T00:00:00.000+0000", created)
     if days:
         day = days[-1]
-        hour_rows = [r for r in export.elf_login[day] if r["TIMESTAMP"][8:10] == "10"]
-        log_date = f"{day}T10:00:00.000+0000"
-        hour = datetime.fromisoformat(day) + timedelta(hours=10)
-        _add_file(fake, listing, hour_rows, "Hourly", 1, log_date, hour + timedelta(hours=4))
-        _add_file(fake, listing, hour_rows, "Hourly", 2, log_date, hour + timedelta(hours=7))
+        for hour in sorted({r["TIMESTAMP"][8:10] for r in export.elf_login[day]}):
+            hour_rows = [r for r in export.elf_login[day] if r["TIMESTAMP"][8:10] == hour]
+            log_date = f"{day}T{hour}:00:00.000+0000"
+            start = datetime.fromisoformat(day) + timedelta(hours=int(hour))
+            _add_file(fake, listing, hour_rows, "Hourly", 1, log_date, start + timedelta(hours=4))
+            if hour == "10":
+                _add_file(
+                    fake, listing, hour_rows, "Hourly", 2, log_date, start + timedelta(hours=7)
+                )
+
+
+def redeliver(fake: FakeOrg, record_id: str, late_rows: list, created: datetime) -> None:
+    """Late rows for a 24-hour file: Salesforce replaces it with the full set and updates
+    `CreatedDate` and `LogFileLength`. The Id is kept here, the case an Id-keyed client misses."""
+    late = demo_export.elf_csv_bytes(late_rows).split(b"\n", 1)[1]
+    body = fake.log_files[record_id].rstrip(b"\n") + b"\n" + late
+    fake.log_files[record_id] = body
+    listing = next(r for r in fake.objects["EventLogFile"] if r["Id"] == record_id)
+    listing["CreatedDate"] = created.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    listing["LogFileLength"] = float(len(body))
 
 
 def _add_file(

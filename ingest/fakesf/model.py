@@ -21,6 +21,8 @@ class Faults:
     slow_seconds: float = 0.0  # added to every API response
     truncate_log_files: bool = False  # LogFile bodies cut in half
     locked: bool = False  # the token endpoint answers inactive_org
+    usage_endless: bool = False  # the apps listing returns a new app on every page, forever
+    usage_shape: str = "public"  # apps list spelling: public | token_spelling | unrecognised
 
 
 @dataclass
@@ -30,6 +32,7 @@ class FakeApp:
     app_id: str
     consumer_secret: str | None = None
     certificate_pem: bytes | None = None  # for the JWT bearer flow
+    external_client_app: bool = True  # False: a Connected App, invisible to the usage resources
 
 
 @dataclass
@@ -43,8 +46,20 @@ class FakeOrg:
     oauth_usage: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     """app id → user id → refresh tokens (Connect REST "App OAuth Usage Token" objects)."""
     licensed_objects: set[str] = field(
-        default_factory=lambda: {"LoginHistory", "OauthToken", "EventLogFile", "Organization"}
-    )
+        default_factory=lambda: {
+            "LoginHistory", "OauthToken", "EventLogFile", "Organization", "UserPermissionAccess",
+        }
+    )  # fmt: skip
+    permissions: dict[str, bool] = field(
+        default_factory=lambda: dict.fromkeys(
+            (
+                "PermissionsApiEnabled", "PermissionsCustomizeApplication",
+                "PermissionsManageUsers", "PermissionsViewEventLogFiles", "PermissionsViewAllData",
+            ),
+            True,
+        )
+    )  # fmt: skip
+    """The running user's effective permissions, as UserPermissionAccess reports them."""
     daily_api_max: int = 100_000
     api_used: int = 0
     faults: Faults = field(default_factory=Faults)

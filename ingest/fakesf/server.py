@@ -20,7 +20,7 @@ import jwt
 import trustme
 
 from . import soql
-from .model import FakeOrg
+from .model import FakeApp, FakeOrg
 
 API = re.compile(r"^/services/data/v(\d+\.\d+)/(.*)$")
 OAUTH_TOKEN_CAP = 2500  # OauthToken: at most 2,500 rows per query, however it is paged
@@ -61,13 +61,16 @@ class FakeSalesforce:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         certificate.configure_cert(context)
         self._tokens: dict[str, FakeOrg] = {}
+        self._token_users: dict[str, str] = {}  # token → the running user it was issued to
         self._cursors: dict[str, _Cursor] = {}
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
+        port = self._server.server_address[1]
+        self.url = f"https://127.0.0.1:{port}"  # plays login.salesforce.com and the instance
+        self.my_domain_url = f"https://localhost:{port}"  # plays the orgs' My Domain host
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -92,11 +95,19 @@ class FakeSalesforce:
 
     # -- token endpoint ------------------------------------------------------------------------
 
-    def issue_token(self, form: dict[str, str], basic: tuple[str, str] | None) -> dict[str, Any]:
+    def issue_token(
+        self, form: dict[str, str], basic: tuple[str, str] | None, host: str = ""
+    ) -> dict[str, Any]:
         grant = form.get("grant_type")
+        instance_url = self.url
         if grant == JWT_GRANT:
             org, user_id = self._verify_jwt(form.get("assertion", ""))
         elif grant == "client_credentials":
+            # Salesforce serves this flow on the org's My Domain host only, never on
+            # login.salesforce.com (help: "OAuth 2.0 Client Credentials Flow").
+            if host.rsplit(":", 1)[0] != "localhost":
+                raise ApiError(400, "invalid_grant", "request not supported on this domain")
+            instance_url = self.my_domain_url
             client_id, secret = basic or (form.get("client_id", ""), form.get("client_secret", ""))
             org, user_id = self._verify_client(client_id, secret)
         else:
@@ -106,13 +117,14 @@ class FakeSalesforce:
         token = f"{org.org_id[:15]}!{secrets.token_urlsafe(48)}"
         with self._lock:
             self._tokens[token] = org
+            self._token_users[token] = user_id
             self.issued_tokens.append(token)
         return {
             "access_token": token,
             "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
             "scope": "api",
-            "instance_url": self.url,
-            "id": f"{self.url}/id/{org.org_id}/{user_id}",
+            "instance_url": instance_url,
+            "id": f"{instance_url}/id/{org.org_id}/{user_id}",
             "token_type": "Bearer",
             "issued_at": str(int(time.time() * 1000)),
         }
@@ -191,7 +203,13 @@ class FakeSalesforce:
             raise ApiError(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred.")
         return org
 
-    def query(self, org: FakeOrg, text: str, version: str) -> dict[str, Any]:
+    def running_user(self, header: str | None) -> str | None:
+        with self._lock:
+            return self._token_users.get((header or "").removeprefix("Bearer ").strip())
+
+    def query(
+        self, org: FakeOrg, text: str, version: str, user_id: str | None = None
+    ) -> dict[str, Any]:
         try:
             parsed = soql.parse(text)
         except soql.MalformedQuery as exc:
@@ -206,12 +224,26 @@ class FakeSalesforce:
                 "supported. If you are attempting to use a custom object, be sure to append the "
                 "'__c' after the entity name.",
             )
-        if parsed.sobject == "LoginEvent" and soql.where_fields(parsed.where) - {"EventDate"}:
-            raise ApiError(400, "MALFORMED_QUERY", "LoginEvent can only be filtered on EventDate")
-        records = soql.run(parsed, org.objects.get(parsed.sobject, []))
+        if parsed.sobject == "LoginEvent":
+            _check_login_event_filter(parsed.where)
+        records = soql.run(parsed, self._visible(org, parsed.sobject, user_id))
         if parsed.sobject == "OauthToken":
             records = records[:OAUTH_TOKEN_CAP]
         return self._page(_Cursor(org, records, 0, version))
+
+    def _visible(self, org: FakeOrg, sobject: str, user_id: str | None) -> list[dict[str, Any]]:
+        """What the running user may see: Salesforce filters quietly instead of refusing.
+
+        Without Customize Application, OauthToken lists only the user's own tokens; without
+        Manage Users, LoginHistory only the user's own logins (object reference, both objects).
+        """
+        if sobject == "UserPermissionAccess":
+            return [{"attributes": {"type": sobject}, **org.permissions}]
+        records = org.objects.get(sobject, [])
+        own_only = (
+            sobject == "OauthToken" and not org.permissions["PermissionsCustomizeApplication"]
+        ) or (sobject == "LoginHistory" and not org.permissions["PermissionsManageUsers"])
+        return [r for r in records if r.get("UserId") == user_id] if own_only else records
 
     def next_page(self, org: FakeOrg, locator: str) -> dict[str, Any]:
         with self._lock:
@@ -248,40 +280,96 @@ class FakeSalesforce:
             raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
         return body[: len(body) // 2] if org.faults.truncate_log_files else body
 
-    def oauth_usage(self, org: FakeOrg, rest: list[str], params: dict[str, str]) -> dict[str, Any]:
+    def oauth_usage(
+        self, org: FakeOrg, rest: list[str], params: dict[str, str], version: str
+    ) -> dict[str, Any]:
+        """The Connect REST OAuth usage resources as documented: `nextPageUrl` on every page,
+        the last included, and an empty list for a page past the end. External Client Apps only.
+        """
+        base = f"/services/data/v{version}/apps/oauth/usage"
+        if org.faults.usage_shape == "unrecognised":
+            return {"usage": {"items": "unexpected"}, "currentPageUrl": f"{base}?page=0"}
+        if not rest and org.faults.usage_endless:
+            page = int(params.get("page", 0))
+            endless = [{"identifier": f"0H4{page:012d}", "label": f"Endless {page}"}]
+            return {"apps": endless, "nextPageUrl": f"{base}?page={page + 1}"}
         if not rest:
-            page, size = int(params.get("page", 0)), int(params.get("pageSize", 100))
-            apps = [app for app in org.apps if app.app_id in org.oauth_usage]
-            chunk = apps[page * size : (page + 1) * size]
-            more = (page + 1) * size < len(apps)
-            base = "/services/data/v62.0/apps/oauth/usage?page="
-            return {
-                "apps": [
-                    {
-                        "appIdentifier": a.app_id,
-                        "appDeveloperName": a.name.replace(" ", "_"),
-                        "appName": a.name,
-                    }
-                    for a in chunk
-                ],
-                "currentPageUrl": f"{base}{page}",
-                "nextPageUrl": f"{base}{page + 1}" if more else None,
-            }
+            apps = [
+                _app_object(a, org.faults.usage_shape)
+                for a in org.apps
+                if a.app_id in org.oauth_usage and a.external_client_app
+            ]
+            return _collection("apps", apps, base, params)
         app_id = rest[0]
         users = org.oauth_usage.get(app_id)
-        if users is None:
+        app = next((a for a in org.apps if a.app_id == app_id), None)
+        if users is None or app is None or not app.external_client_app:
             raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
         if rest[1:] == ["users"]:
-            return {
-                "users": [
-                    {"userIdentifier": user_id, "username": tokens[0]["username"]}
-                    for user_id, tokens in users.items()
-                    if tokens
-                ]
-            }
+            listed = [
+                {"userIdentifier": user_id, "username": tokens[0]["username"]}
+                for user_id, tokens in users.items()
+                if tokens
+            ]
+            return _collection("users", listed, f"{base}/{app_id}/users", params)
         if len(rest) == 3 and rest[2] == "tokens":
             return {"tokens": users.get(rest[1], [])}
         raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+def _check_login_event_filter(where: Any) -> None:
+    """LoginEvent (a big object) takes EventDate, or EventDate then EventIdentifier, ANDed;
+    comparison operators only on the last expression, `!=` never (platform events guide,
+    "LoginEvent": "Filter on EventDate ... comparison operators ... last expression")."""
+    if soql.where_fields(where) - {"EventDate", "EventIdentifier"}:
+        raise ApiError(400, "MALFORMED_QUERY", "LoginEvent can only be filtered on EventDate")
+    expressions: list[Any] = []
+
+    def flatten(node: Any) -> None:
+        if node is None:
+            return
+        if node[0] == "or":
+            raise ApiError(400, "MALFORMED_QUERY", "OR is not supported on LoginEvent filters")
+        if node[0] == "and":
+            flatten(node[1])
+            flatten(node[2])
+        else:
+            expressions.append(node)
+
+    flatten(where)
+    for position, node in enumerate(expressions):
+        operator = node[2] if node[0] == "cmp" else "in"
+        last = position == len(expressions) - 1
+        if operator == "!=" or operator == "in" or (operator != "=" and not last):
+            raise ApiError(
+                400,
+                "MALFORMED_QUERY",
+                "LoginEvent: comparison operators are only supported on the last expression "
+                "of the WHERE clause",
+            )
+
+
+def _collection(
+    key: str, items: list[dict[str, Any]], base: str, params: dict[str, str]
+) -> dict[str, Any]:
+    try:
+        page, size = int(params.get("page", 0)), int(params.get("pageSize", 100))
+    except ValueError:
+        raise ApiError(400, "INVALID_API_INPUT", "page and pageSize must be integers") from None
+    if page < 0 or not 1 <= size <= 1000:
+        raise ApiError(400, "INVALID_API_INPUT", "page or pageSize out of range")
+    return {
+        key: items[page * size : (page + 1) * size],  # past the end: an empty list
+        "currentPageUrl": f"{base}?page={page}&pageSize={size}",
+        "nextPageUrl": f"{base}?page={page + 1}&pageSize={size}",  # on every page, the last too
+    }
+
+
+def _app_object(app: FakeApp, shape: str) -> dict[str, Any]:
+    developer_name = app.name.replace(" ", "_")
+    if shape == "token_spelling":
+        return {"appIdentifier": app.app_id, "appDeveloperName": developer_name}
+    return {"identifier": app.app_id, "developerName": developer_name, "label": app.name}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -289,10 +377,14 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read request_log
+        pass
+
+    def _log_request_line(self) -> None:
+        """One entry per request (the base class would add a second after the response)."""
         self.fake.request_log.append(f"{self.command} {urlparse(self.path).path}")
 
     def do_POST(self) -> None:
-        self.log_message("")
+        self._log_request_line()
         length = int(self.headers.get("Content-Length", 0))
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
         if urlparse(self.path).path != "/services/oauth2/token":
@@ -305,12 +397,12 @@ class _Handler(BaseHTTPRequestHandler):
             user, _, password = base64.b64decode(header[6:]).decode().partition(":")
             basic = (user, password)
         try:
-            self._send_json(200, self.fake.issue_token(form, basic))
+            self._send_json(200, self.fake.issue_token(form, basic, self.headers.get("Host", "")))
         except ApiError as exc:
             self._send_json(exc.status, {"error": exc.error_code, "error_description": exc.message})
 
     def do_GET(self) -> None:
-        self.log_message("")
+        self._log_request_line()
         url = urlparse(self.path)
         match = API.match(url.path)
         params = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -320,7 +412,8 @@ class _Handler(BaseHTTPRequestHandler):
             org = self.fake.authorize(self.headers.get("Authorization"))
             version, rest = match.group(1), match.group(2).rstrip("/").split("/")
             if rest[0] in ("query", "queryAll") and len(rest) == 1:
-                body = self.fake.query(org, params.get("q", ""), version)
+                user_id = self.fake.running_user(self.headers.get("Authorization"))
+                body = self.fake.query(org, params.get("q", ""), version, user_id)
             elif rest[0] in ("query", "queryAll") and len(rest) == 2:
                 body = self.fake.next_page(org, rest[1])
             elif rest == ["limits"]:
@@ -330,7 +423,7 @@ class _Handler(BaseHTTPRequestHandler):
             ):
                 return self._send_csv(org, self.fake.log_file(org, rest[2]))
             elif rest[:3] == ["apps", "oauth", "usage"]:
-                body = self.fake.oauth_usage(org, rest[3:], params)
+                body = self.fake.oauth_usage(org, rest[3:], params, version)
             else:
                 raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
             self._send_json(200, body, org)

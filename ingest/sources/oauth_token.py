@@ -4,7 +4,9 @@ The evidence for the 30-day idle timeout: when each token was created, last used
 OauthToken returns at most 2,500 rows per query, so it is read in UserId order, 2,500 at a
 time, restarting after the last user seen. The OAuth usage resources (API 59.0+) list each
 app's users and their tokens with `lastUsedAt` / `useCount`. Both are snapshots: every run
-reads them whole, and an unchanged token adds nothing.
+reads them whole, and an unchanged token adds nothing. The usage resources exist only for
+External Client Apps and only from API 59.0: when they cannot be read, or answer in a shape this
+client does not know, the unit is `partial` and the OauthToken rows are kept.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
+from .. import oauth_usage
 from ..formats import tokens
 from ..salesforce import NotAvailable, OrgSession
-from ..source import Batch, FetchContext, Source, normalize_page
+from ..source import Batch, FetchContext, Notice, Source, normalize_page
 
 FIELDS = ("AppName", "UserId", "CreatedDate", "LastUsedDate", "UseCount", "AppMenuItemId")
 CAP = 2500
@@ -23,10 +26,12 @@ CAP = 2500
 def fetch(session: OrgSession, ctx: FetchContext) -> Iterator[Batch]:
     last_user: str | None = None
     operator = ">="
+    token_apps: set[str] = set()
     while True:
         where = f" WHERE UserId {operator} '{last_user}'" if last_user else ""
         soql = f"SELECT {', '.join(FIELDS)} FROM OauthToken{where} ORDER BY UserId LIMIT {CAP}"
         rows = [row for page in session.query_pages(soql) for row in page]
+        token_apps.update(str(r["AppName"]) for r in rows if r.get("AppName"))
         yield normalize_page(rows, tokens.oauth_token, ctx.org_id, "OauthToken")
         if len(rows) < CAP:
             break
@@ -34,28 +39,41 @@ def fetch(session: OrgSession, ctx: FetchContext) -> Iterator[Batch]:
         # One user holding the whole page would loop forever on ">=": move past them.
         operator = ">" if newest == last_user or rows[0].get("UserId") == newest else ">="
         last_user = newest
-    yield from _usage(session, ctx)
+    yield from _usage(session, ctx, token_apps)
 
 
-def _usage(session: OrgSession, ctx: FetchContext) -> Iterator[Batch]:
+def _usage(session: OrgSession, ctx: FetchContext, token_apps: set[str]) -> Iterator[Batch]:
+    """The usage resources; what they cannot tell is a notice, never a lost OauthToken row."""
+    listed: set[str] = set()
     try:
-        page, apps = 0, []
-        while True:
-            listing = session.rest("apps/oauth/usage", {"page": page, "pageSize": 100}) or {}
-            apps.extend(listing.get("apps", []))
-            if not listing.get("nextPageUrl"):
-                break
-            page += 1
-    except NotAvailable:
-        return  # API < 59.0 or no access: OauthToken alone still feeds the idle-token evidence
-    for app in apps:
-        app_id = app.get("appIdentifier")
-        users = (session.rest(f"apps/oauth/usage/{app_id}/users") or {}).get("users", [])
-        for user in users:
-            path = f"apps/oauth/usage/{app_id}/{user.get('userIdentifier')}/tokens"
-            listed = (session.rest(path) or {}).get("tokens", [])
-            named = [{"appName": app.get("appName"), **token} for token in listed]
+        for app, page in oauth_usage.tokens(session):
+            listed |= oauth_usage.app_names(app)
+            name = oauth_usage.first(app, oauth_usage.APP_NAME_KEYS)
+            named = [{"appName": name, **token} for token in page]
             yield normalize_page(named, tokens.oauth_usage_token, ctx.org_id, "OAuth usage token")
+    except NotAvailable as exc:
+        yield Notice(
+            "partial",
+            f"OAuth usage not available ({exc}); OauthToken rows kept",
+            {"oauth_usage": "not_available"},
+        )
+        return
+    except oauth_usage.UnknownShape as exc:
+        yield Notice(
+            "partial",
+            f"OAuth usage unavailable: unrecognised response: {exc}; OauthToken rows kept",
+            {"oauth_usage": "unrecognised_response"},
+        )
+        return
+    unlisted = sorted(app for app in token_apps if app.lower() not in listed)
+    if unlisted:
+        yield Notice(
+            "info",
+            f"{len(unlisted)} app(s) hold refresh tokens in OauthToken but have no OAuth usage "
+            "entry; the usage resources cover External Client Apps only, so a Connected App's "
+            "tokens are known from OauthToken alone",
+            {"apps_without_usage": unlisted[:50]},
+        )
 
 
 SOURCE = Source(

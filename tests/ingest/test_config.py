@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -71,30 +72,10 @@ def test_missing_default_file_means_nothing_configured(tmp_path):
     ("text", "key"),
     [
         (
-            '[orgs.acme-prod]\norg_id = "00D5g000004XyZa"\n',
-            r"orgs\.acme-prod\.instance_url: missing",
-        ),
-        (
-            '[orgs.a]\ninstance_url = "http://a.my.salesforce.com"\n',
-            r"orgs\.a\.instance_url: must be an https",
-        ),
-        (
             '[orgs.a]\ninstance_url = "https://a"\norg_id = "00D"\n',
             r"orgs\.a\.org_id: '00D' is not",
         ),
         ('[orgs.a]\ninstance_url = "https://a"\ninstnce = 1\n', r"orgs\.a\.instnce: unknown key"),
-        (
-            '[orgs.a]\ninstance_url = "https://a"\nauth = { method = "password" }\n',
-            r"orgs\.a\.auth\.method: must be one of",
-        ),
-        (
-            '[orgs.a]\ninstance_url = "https://a"\nauth = { method = "access_token" }\n',
-            r"orgs\.a\.auth\.token: missing",
-        ),
-        (
-            '[orgs.a]\ninstance_url = "https://a"\nauth = { method = "access_token", token = "00Dx!AQ" }\n',
-            r"orgs\.a\.auth\.token: write secrets as",
-        ),
         (
             '[apps.X]\nallowlist = ["10.0.0.0/8", "10.0.0.9-10.0.0.1"]\n',
             r"apps\.X\.allowlist\[1\]: .*before start",
@@ -113,3 +94,47 @@ def test_invalid_toml_names_the_file(tmp_path):
     path = write(tmp_path, "[orgs\n")
     with pytest.raises(ConfigError, match=f"^{path}: not valid TOML"):
         config.load(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[orgs.a]\nsources = ["login_history"]\n', r"^orgs\.a\.instance_url: missing"),
+        (
+            '[orgs.a]\ninstance_url = "http://a.my.salesforce.com"\n',
+            r"^orgs\.a\.instance_url: must be an https",
+        ),
+        (
+            '[orgs.a]\ninstance_url = "https://a"\nauth = { method = "password" }\n',
+            r"^orgs\.a\.auth\.method: must be one of",
+        ),
+        (
+            '[orgs.a]\ninstance_url = "https://a"\nauth = { method = "access_token" }\n',
+            r"^orgs\.a\.auth\.token: missing",
+        ),
+        (
+            '[orgs.a]\ninstance_url = "https://a"\n'
+            'auth = { method = "access_token", token = "00Dx!AQ" }\n',
+            r"^orgs\.a\.auth\.token: write secrets as",
+        ),
+    ],
+)
+def test_a_broken_connection_setting_is_that_orgs_alone(tmp_path, text, key):
+    """CONTRACT §8: the file still loads (import, detect, alerts run); that org's ingest fails."""
+    cfg = config.load(write(tmp_path, text + GOOD))
+    assert cfg.orgs["a"].connection_error is not None
+    assert re.match(key, cfg.orgs["a"].connection_error)
+    assert cfg.orgs["acme-prod"].connection_error is None
+
+
+def test_an_org_id_without_connection_settings_is_import_only(tmp_path):
+    cfg = config.load(write(tmp_path, '[orgs.archive]\norg_id = "00D5g000004XyZb"\n'))
+    org = cfg.orgs["archive"]
+    assert org.import_only and org.connection_error is None
+    assert cfg.org_alias(org.org_id) == "archive"
+
+
+def test_client_credentials_default_to_the_my_domain_host(tmp_path):
+    cfg = config.load(write(tmp_path, GOOD))
+    assert cfg.orgs["globex"].login_url == "https://globex.my.salesforce.com"  # My Domain
+    assert cfg.orgs["acme-prod"].login_url == "https://login.salesforce.com"  # JWT
