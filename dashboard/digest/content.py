@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from ingest import retention
 from ingest.config import Config
 
 from ..queries import digest as digest_queries
@@ -136,12 +137,11 @@ def collect(
     )
     groups = _groups(rows)
     health_since = digest_queries.last_sent_at(con) or min(seen_since, now - FIRST_WINDOW)
-    aliases = list(config.orgs) or None
     return DigestContent(
         now=now,
         covers_since=seen_since,
         groups=tuple(groups),
-        problems=tuple(_problems(con, health_since, now, aliases)),
+        problems=tuple(_problems(con, health_since, now, config)),
         quarantined=digest_queries.quarantined_since(con, health_since),
         partial=partial,
         notes=notes,
@@ -199,12 +199,20 @@ def _groups(rows: list[dict[str, Any]]) -> list[DigestGroup]:
 
 
 def _problems(
-    con: duckdb.DuckDBPyConnection, since: datetime, now: datetime, aliases: list[str] | None
+    con: duckdb.DuckDBPyConnection, since: datetime, now: datetime, config: Config
 ) -> list[PipelineProblem]:
+    """Failed, incomplete, not available, stale and retention-gapped units, and refused
+    digests, since the last digest sent. Error texts are stored redacted by ingest."""
+    aliases = list(config.orgs) or None
+    labels = {org.org_id: alias for alias, org in config.orgs.items() if org.org_id}
     problems = []
     for row in digest_queries.failed_units(con, since).to_dict("records"):
         detail = f"{row['status']}: {row['error']}" if row["error"] else row["status"]
         problems.append(PipelineProblem("failed", f"{row['stage']} {row['unit_id']}", detail))
+    for row in digest_queries.failed_units(con, since, ("partial",)).to_dict("records"):
+        problems.append(
+            PipelineProblem("incomplete", row["unit_id"], row["error"] or "partial data")
+        )
     for row in digest_queries.unavailable_units(con, since).to_dict("records"):
         problems.append(
             PipelineProblem("not available", row["unit_id"], row["error"] or "not available")
@@ -217,6 +225,18 @@ def _problems(
             else f"last successful fetch {last:%Y-%m-%d %H:%M} UTC"
         )
         problems.append(PipelineProblem("stale", row["unit_id"], detail))
+    for gap in retention.read_gaps(con, since=since):
+        org = labels.get(gap["org_id"], gap["org_id"])
+        problems.append(
+            PipelineProblem(
+                "retention gap",
+                f"{org}/{gap['source_id']}",
+                f"no data from {gap['gap_start']:%Y-%m-%d %H:%M} to "
+                f"{gap['gap_end']:%Y-%m-%d %H:%M} UTC: Salesforce keeps "
+                f"{gap['retention_days']} days"
+                + ("" if gap["verified"] else " (retention not confirmed in its docs)"),
+            )
+        )
     for row in digest_queries.failed_digests(con, since).to_dict("records"):
         problems.append(
             PipelineProblem(

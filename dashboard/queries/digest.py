@@ -19,8 +19,10 @@ from .incidents import STATUS_SQL
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 STALE_AFTER = timedelta(hours=26)  # one nightly run missed, plus slack for a slow night
-# Unit outcomes the health section calls failures (ingest's own vocabulary, see ingestion.py).
-FAILED_STATUSES = ("failed", "partial", "limit_exceeded", "skipped")
+# Unit outcomes the health section calls failures (ingest's own vocabulary, see ingestion.py);
+# `partial` (data incomplete, e.g. a missing permission) is reported apart from them.
+FAILED_STATUSES = ("failed", "limit_exceeded", "skipped")
+FETCHED_STATUSES = ("ok", "partial")  # a fetch that moved the cursor
 # Triage states still waiting for an analyst; a resolved or false-positive alert is not news.
 OPEN_STATUSES = ("new", "acknowledged")
 
@@ -94,16 +96,18 @@ def digest_alerts(
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def failed_units(con: duckdb.DuckDBPyConnection, since: datetime) -> pd.DataFrame:
-    """Units whose latest run since `since` failed (a unit that failed, then recovered, is
-    healthy): stage, unit, org, status and error."""
+def failed_units(
+    con: duckdb.DuckDBPyConnection, since: datetime, statuses: tuple[str, ...] = FAILED_STATUSES
+) -> pd.DataFrame:
+    """Units whose latest run since `since` ended in one of `statuses` (a unit that failed,
+    then recovered, is healthy): stage, unit, org, status and error."""
     return con.execute(
         """SELECT stage, unit_id, org_id, status, error, started_at FROM runs
            WHERE started_at >= ? AND stage <> 'digest'
            QUALIFY row_number() OVER (PARTITION BY stage, unit_id ORDER BY started_at DESC) = 1
              AND list_contains(?, status)
            ORDER BY stage, unit_id""",
-        [since, list(FAILED_STATUSES)],
+        [since, list(statuses)],
     ).df()
 
 
@@ -127,15 +131,22 @@ def stale_sources(
     succeeded). `aliases` limits them to the orgs still configured."""
     return con.execute(
         """SELECT unit_id, any_value(org_id) AS org_id,
-                  max(started_at) FILTER (WHERE status = 'ok') AS last_success
+                  max(started_at) FILTER (WHERE list_contains(?, status)) AS last_success
            FROM runs
            WHERE stage = 'ingest'
              AND (? IS NULL OR list_contains(?, split_part(unit_id, '/', 1)))
            GROUP BY unit_id
            HAVING arg_max(status, started_at) <> 'not_available'
-              AND coalesce(max(started_at) FILTER (WHERE status = 'ok'), '-infinity') < ?
+              AND coalesce(max(started_at) FILTER (WHERE list_contains(?, status)), '-infinity')
+                  < ?
            ORDER BY unit_id""",
-        [aliases, aliases, now - STALE_AFTER],
+        [
+            list(FETCHED_STATUSES),
+            aliases,
+            aliases,
+            list(FETCHED_STATUSES),
+            now - STALE_AFTER,
+        ],
     ).df()
 
 

@@ -235,7 +235,8 @@ def insert_alerts(
 
 
 def add_pipeline_trouble(con: duckdb.DuckDBPyConnection, at: datetime) -> None:
-    """One failed ingest unit, one source not available, one stale source, two quarantined rows."""
+    """One failed ingest unit, one missing a permission, one source not available, one stale
+    source, one retention gap, two quarantined rows."""
     rows = [
         ("r-old", "ingest", "acme-prod/oauth_token", ACME, at - timedelta(hours=30), "ok", None),
         ("r-new", "ingest", "acme-prod/oauth_token", ACME, at - timedelta(hours=2), "failed",
@@ -243,6 +244,8 @@ def add_pipeline_trouble(con: duckdb.DuckDBPyConnection, at: datetime) -> None:
         ("r-new", "ingest", "acme-prod/login_event", ACME, at - timedelta(hours=2),
          "not_available", "LoginEvent needs Shield or the Event Monitoring add-on"),
         ("r-new", "ingest", "acme-prod/login_history", ACME, at - timedelta(hours=2), "ok", None),
+        ("r-new", "ingest", "acme-prod/event_log_file", ACME, at - timedelta(hours=2), "partial",
+         "the integration user lacks View Event Log Files: no EventLogFile rows"),
     ]  # fmt: skip
     for run_id, stage, unit, org, started, status, error in rows:
         con.execute(
@@ -250,6 +253,10 @@ def add_pipeline_trouble(con: duckdb.DuckDBPyConnection, at: datetime) -> None:
             "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [run_id, stage, unit, org, started, started, status, error],
         )
+    con.execute(
+        "INSERT INTO retention_gaps VALUES (?, 'login_history', ?, ?, 180, 'free', true, 'r-new', ?)",
+        [ACME, at - timedelta(days=200), at - timedelta(days=180), at - timedelta(hours=2)],
+    )
     for line in (3, 9):
         con.execute(
             "INSERT INTO quarantine VALUES (?, 'r-new', 'exports/login.csv', ?, 'bad timestamp', "

@@ -84,12 +84,14 @@ def test_pipeline_health_names_failed_unavailable_stale_and_quarantine(fixed_sto
     problems = {(p.kind, p.unit) for p in content.problems}
     assert problems == {
         ("failed", "ingest acme-prod/oauth_token"),
+        ("incomplete", "acme-prod/event_log_file"),
         ("not available", "acme-prod/login_event"),
         ("stale", "acme-prod/oauth_token"),
+        ("retention gap", "acme-prod/login_history"),
     }
     assert content.quarantined == 2
     assert subject(content) == (
-        "[tokensentry] 1 critical, 2 high, 1 medium, 3 pipeline problems, 2026-05-11"
+        "[tokensentry] 1 critical, 2 high, 1 medium, 5 pipeline problems, 2026-05-11"
     )
 
 
@@ -100,7 +102,7 @@ def test_a_source_that_recovered_is_neither_failed_nor_stale(fixed_store):
         [NIGHT_1 - timedelta(minutes=30)],
     )
     content = collect(fixed_store, CONFIG, now=NIGHT_1)
-    assert {p.kind for p in content.problems} == {"not available"}
+    assert {p.kind for p in content.problems} == {"incomplete", "not available", "retention gap"}
 
 
 def test_first_window_is_the_last_day_of_data_or_since(fixed_store):
