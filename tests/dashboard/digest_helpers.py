@@ -59,7 +59,8 @@ class Recorder:
                 list(envelope.rcpt_tos),
                 envelope.original_content or envelope.content,
                 bool(session.authenticated),
-                session.ssl is not None,
+                # Set for STARTTLS and for a socket that is TLS from the start alike.
+                server.transport.get_extra_info("ssl_object") is not None,
             )
         )
         return "250 2.0.0 Message accepted for delivery"
@@ -75,7 +76,14 @@ class SmtpServer:
     """aiosmtpd on 127.0.0.1 with STARTTLS required before AUTH, and AUTH required before
     MAIL (the usual submission-port setup), its certificate issued by a throw-away CA."""
 
-    def __init__(self, folder: Path, *, port: int | None = None, starttls: bool = True) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        port: int | None = None,
+        starttls: bool = True,
+        implicit_tls: bool = False,
+    ) -> None:
         self.port = port or free_port()
         self.recorder = Recorder()
         self.ca_path = folder / "smtp-ca.pem"
@@ -95,7 +103,15 @@ class SmtpServer:
             return AuthResult(success=ok, handled=False)  # False: let aiosmtpd reply 535
 
         options: dict[str, object] = (
+            # aiosmtpd's auth_require_tls only knows STARTTLS; this socket is TLS from the start.
             {
+                "ssl_context": context,
+                "authenticator": authenticator,
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
+            if implicit_tls
+            else {
                 "tls_context": context,
                 "require_starttls": True,
                 "authenticator": authenticator,

@@ -226,6 +226,31 @@ def test_starttls_missing_means_nothing_is_sent_in_clear(tmp_path, store_path):
         assert server.recorder.login_tries == 0 and not server.messages
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # it is TLS throughout
+def test_implicit_tls(tmp_path, store_path):
+    with SmtpServer(tmp_path, implicit_tls=True) as server:
+        result = digest(store_path, write_config(tmp_path, server, security="tls"))
+        assert result.exit_code == 0, result.stderr
+        (received,) = server.messages
+    assert received.tls and received.authenticated
+
+
+def test_untrusted_certificate_is_refused(tmp_path, store_path):
+    with SmtpServer(tmp_path) as server:
+        config_path = write_config(tmp_path, server)
+        (tmp_path / "other").mkdir()
+        other = SmtpServer(tmp_path / "other")  # never started: only its different CA is used
+        config_path.write_text(
+            config_path.read_text().replace(str(server.ca_path), str(other.ca_path))
+        )
+        result = digest(store_path, config_path)
+        assert result.exit_code == 1
+        assert (
+            "TLS with SMTP server" in result.stderr and "CERTIFICATE_VERIFY_FAILED" in result.stderr
+        )
+        assert server.recorder.login_tries == 0 and not server.messages
+
+
 def test_security_none_with_credentials_is_a_config_error(tmp_path, store_path):
     with SmtpServer(tmp_path, starttls=False) as server:
         result = digest(store_path, write_config(tmp_path, server, security="none"))

@@ -121,6 +121,18 @@ def test_mail_server_down_exits_1_after_ingest_and_detect(tmp_path, store_path):
         assert con.execute("SELECT count(*) FROM digests WHERE status = 'sent'").fetchone() == (0,)
 
 
+def test_a_digest_that_cannot_be_delivered_is_a_config_error_before_any_work(tmp_path, store_path):
+    config = tmp_path / "tokensentry.toml"
+    with SmtpServer(tmp_path) as server:
+        config.write_text(config_text(server.port, server.ca_path).replace("TS_TEST_SMTP", "NO"))
+    result = nightly(store_path, config)
+    assert result.returncode == 2
+    assert "digest.password: environment variable NO_PASSWORD is not set" in result.stderr
+    assert not store_path.with_name("store.duckdb.nightly.lock").exists()
+    with db.connect(store_path, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
 HOLDER = """
 import sys, time
 from pathlib import Path
@@ -138,7 +150,8 @@ def test_the_lock_stops_an_overlapping_run_and_dies_with_its_holder(tmp_path, st
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         config = tmp_path / "tokensentry.toml"
-        config.write_text("")
+        with SmtpServer(tmp_path) as server:  # writes its CA; the run never gets to mail
+            config.write_text(config_text(server.port, server.ca_path))
         started = time.monotonic()
         blocked = nightly(store_path, config)
         assert time.monotonic() - started < 30
