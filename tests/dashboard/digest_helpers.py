@@ -48,7 +48,14 @@ class Recorder:
 
     messages: list[Received] = field(default_factory=list)
     refuse_with: str | None = None
+    unknown_recipients: set[str] = field(default_factory=set)
     login_tries: int = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if address in self.unknown_recipients:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's hook name
         if self.refuse_with:

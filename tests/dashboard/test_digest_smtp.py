@@ -148,6 +148,19 @@ def test_server_refusal_is_reported_with_its_reason(tmp_path, store_path):
                          "554 5.7.1 Message rejected: policy violation")  # fmt: skip
 
 
+def test_one_refused_recipient_is_reported_but_the_digest_counts_as_sent(tmp_path, store_path):
+    with SmtpServer(tmp_path) as server:
+        server.recorder.unknown_recipients = {"oncall@example.org"}
+        result = digest(store_path, write_config(tmp_path, server))
+        (received,) = server.messages
+    assert received.rcpt_tos == ["secops@example.org"]
+    assert result.exit_code == 1  # someone did not get it: cron must say so
+    assert "refused some recipients: oncall@example.org: 550 5.1.1 No such user here" in (
+        result.stderr
+    )
+    assert sent_attempts(store_path) == [("sent", 4)]  # accepted, so never sent again
+
+
 def test_nothing_new_sends_nothing_or_the_all_clear_when_configured(tmp_path, store_path):
     with SmtpServer(tmp_path) as server:
         config_path = write_config(tmp_path, server)
