@@ -39,12 +39,16 @@ def run_digest_command(
 
 
 def run_nightly_command(settings: Settings, since: datetime | None) -> int:
+    from detect import registry
+
     from ..digest.message import recipients
     from ..digest.smtp import check_ready
     from ..nightly import NightlyLocked, run_nightly
     from ..nightly.job import stderr_log
 
-    config = settings.load_config()  # a broken configuration exits 2 before taking the lock
+    # A broken configuration exits 2 before taking the lock, not after a night of work.
+    config = settings.load_config()
+    registry.check_config(config)
     check_ready(config.digest, recipients(config.digest))
     try:
         return run_nightly(settings.db, config, now=now_utc, since=since)

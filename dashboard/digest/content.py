@@ -83,6 +83,8 @@ class DigestContent:
     notes: tuple[str, ...] = ()
     resend: bool = False
     detector_counts: dict[str, int] = field(default_factory=dict)
+    previous_sent_at: datetime | None = None  # the last digest the server accepted
+    explicit_since: bool = False  # --since chose the window
 
     @property
     def alerts(self) -> list[DigestAlert]:
@@ -136,7 +138,8 @@ def collect(
         con, seen_since=seen_since, detected_since=detected_since, include_sent=resend
     )
     groups = _groups(rows)
-    health_since = digest_queries.last_sent_at(con) or min(seen_since, now - FIRST_WINDOW)
+    previous = digest_queries.last_sent_at(con)
+    health_since = previous or min(seen_since, now - FIRST_WINDOW)
     return DigestContent(
         now=now,
         covers_since=seen_since,
@@ -147,6 +150,8 @@ def collect(
         notes=notes,
         resend=resend,
         detector_counts=dict(Counter(row["detector"] for row in rows).most_common()),
+        previous_sent_at=previous,
+        explicit_since=since is not None,
     )
 
 

@@ -105,10 +105,10 @@ def _context(content: DigestContent, options: RenderOptions) -> dict[str, object
         "sections": sections(content, options.max_per_severity),
         "subject": subject(content),
         "headline": f"tokensentry digest, {content.now:%Y-%m-%d} (UTC): {summary}",
+        "since": _since_text(content),
         "intro": (
-            f"Alerts new or changed since {content.covers_since:%Y-%m-%d %H:%M} UTC, "
-            "grouped by incident, most severe first."
-            + (" Resent on request." if content.resend else "")
+            f"Alerts new or changed {_since_text(content)}, grouped by incident, most severe "
+            "first." + (" Resent on request." if content.resend else "")
         ),
         "partial_reason": (
             "a pipeline stage failed tonight (see Pipeline health); the alerts below are "
@@ -123,6 +123,12 @@ def _context(content: DigestContent, options: RenderOptions) -> dict[str, object
         "incident_line": incident_line,
         "colours": SEVERITY_COLOURS,
     }
+
+
+def _since_text(content: DigestContent) -> str:
+    if content.previous_sent_at is not None and not content.explicit_since:
+        return f"since the last digest ({content.previous_sent_at:%Y-%m-%d %H:%M} UTC)"
+    return f"since {content.covers_since:%Y-%m-%d %H:%M} UTC"
 
 
 def _environment(*, html: bool) -> jinja2.Environment:

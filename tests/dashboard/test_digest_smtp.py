@@ -172,7 +172,7 @@ def test_nothing_new_sends_nothing_or_the_all_clear_when_configured(tmp_path, st
         assert len(server.messages) == 2
         all_clear = server.messages[1]
     assert "all clear" in all_clear.message["Subject"]
-    assert "All clear: no new or changed alerts" in all_clear.part("plain")
+    assert "All clear: no new or changed alerts since the last digest (" in all_clear.part("plain")
     assert "All clear: no new or changed alerts" in all_clear.part("html")
 
 
