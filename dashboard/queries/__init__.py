@@ -16,6 +16,7 @@ from .alerts import (
     severity_counts,
 )
 from .controls import CONTROLS, VERDICTS, controls_csv, controls_readiness
+from .controls_snapshot import refresh_controls_snapshot
 from .egress import add_known_egress, known_egress, remove_known_egress
 from .export import csv_cell, rows_csv
 from .filters import Filters, default_filters, default_window, newest_event
@@ -48,6 +49,7 @@ __all__ = [
     "newest_event",
     "quarantine",
     "recent_runs",
+    "refresh_controls_snapshot",
     "related_alerts",
     "remove_known_egress",
     "rows_csv",
