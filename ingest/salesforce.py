@@ -27,6 +27,7 @@ from simple_salesforce.exceptions import (
     SalesforceGeneralError,
     SalesforceMalformedRequest,
     SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
 )
 from simple_salesforce.util import exception_handler
 from tenacity import Retrying as _Retrying
@@ -59,6 +60,10 @@ class QueryRejected(OrgError):
     def __init__(self, message: str, code: str | None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class ResourceNotFound(OrgError):
+    """HTTP 404 NOT_FOUND: the resource does not exist in this org (or this API version)."""
 
 
 class NotAvailable(TokensentryError):
@@ -264,6 +269,8 @@ class OrgSession:
                 if code in ("INVALID_TYPE", "INSUFFICIENT_ACCESS"):
                     raise NotAvailable(_describe(exc)) from None
                 raise QueryRejected(f"{self.org.alias}: {_describe(exc)}", code) from None
+            except SalesforceResourceNotFound as exc:
+                raise ResourceNotFound(f"{self.org.alias}: {_describe(exc)}") from None
             except SalesforceError as exc:
                 raise OrgError(f"{self.org.alias}: {_describe(exc)}") from None
             except requests.RequestException as exc:

@@ -139,10 +139,10 @@ def test_usage_errors_exit_2_and_say_what_is_wrong(env, tmp_path, args, message)
 
 def test_config_error_exits_2_naming_the_key(env, tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text('[orgs.acme-prod]\norg_id = "00D5g000004XyZa"\n')
+    bad.write_text('[digest]\nsecurity = "ssl"\n')  # a shared section: every command stops
     result = invoke(env, "detect", "--config", str(bad))
     assert result.exit_code == 2
-    assert "orgs.acme-prod.instance_url: missing" in result.stderr
+    assert "digest.security: must be" in result.stderr
 
 
 def test_alerts_without_a_database_says_what_to_do(tmp_path):

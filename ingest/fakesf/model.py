@@ -22,7 +22,9 @@ class Faults:
     truncate_log_files: bool = False  # LogFile bodies cut in half
     locked: bool = False  # the token endpoint answers inactive_org
     usage_endless: bool = False  # the apps listing returns a new app on every page, forever
-    usage_shape: str = "public"  # apps list spelling: public | token_spelling | unrecognised
+    usage_shape: str = (
+        "public"  # public | token_spelling (apps list spelling), unrecognised, absent
+    )
 
 
 @dataclass

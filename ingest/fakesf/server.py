@@ -225,7 +225,10 @@ class FakeSalesforce:
                 "'__c' after the entity name.",
             )
         if parsed.sobject == "LoginEvent":
-            _check_login_event_filter(parsed.where)
+            try:
+                soql.check_login_event_filter(parsed.where)
+            except soql.MalformedQuery as exc:
+                raise ApiError(400, "MALFORMED_QUERY", str(exc)) from None
         records = soql.run(parsed, self._visible(org, parsed.sobject, user_id))
         if parsed.sobject == "OauthToken":
             records = records[:OAUTH_TOKEN_CAP]
@@ -287,6 +290,8 @@ class FakeSalesforce:
         the last included, and an empty list for a page past the end. External Client Apps only.
         """
         base = f"/services/data/v{version}/apps/oauth/usage"
+        if org.faults.usage_shape == "absent":  # an org or API version without the resources
+            raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
         if org.faults.usage_shape == "unrecognised":
             return {"usage": {"items": "unexpected"}, "currentPageUrl": f"{base}?page=0"}
         if not rest and org.faults.usage_endless:
@@ -315,38 +320,6 @@ class FakeSalesforce:
         if len(rest) == 3 and rest[2] == "tokens":
             return {"tokens": users.get(rest[1], [])}
         raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
-
-
-def _check_login_event_filter(where: Any) -> None:
-    """LoginEvent (a big object) takes EventDate, or EventDate then EventIdentifier, ANDed;
-    comparison operators only on the last expression, `!=` never (platform events guide,
-    "LoginEvent": "Filter on EventDate ... comparison operators ... last expression")."""
-    if soql.where_fields(where) - {"EventDate", "EventIdentifier"}:
-        raise ApiError(400, "MALFORMED_QUERY", "LoginEvent can only be filtered on EventDate")
-    expressions: list[Any] = []
-
-    def flatten(node: Any) -> None:
-        if node is None:
-            return
-        if node[0] == "or":
-            raise ApiError(400, "MALFORMED_QUERY", "OR is not supported on LoginEvent filters")
-        if node[0] == "and":
-            flatten(node[1])
-            flatten(node[2])
-        else:
-            expressions.append(node)
-
-    flatten(where)
-    for position, node in enumerate(expressions):
-        operator = node[2] if node[0] == "cmp" else "in"
-        last = position == len(expressions) - 1
-        if operator == "!=" or operator == "in" or (operator != "=" and not last):
-            raise ApiError(
-                400,
-                "MALFORMED_QUERY",
-                "LoginEvent: comparison operators are only supported on the last expression "
-                "of the WHERE clause",
-            )
 
 
 def _collection(

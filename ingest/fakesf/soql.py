@@ -233,3 +233,33 @@ def project(record: dict[str, Any], query: Query) -> dict[str, Any]:
         sub = next((k for k in related if k.lower() == tail.lower()), tail)
         target[sub] = related.get(sub)
     return out
+
+
+def check_login_event_filter(where: Any) -> None:
+    """LoginEvent (a big object) takes EventDate, or EventDate then EventIdentifier, ANDed, with
+    a comparison operator on the last expression only and `!=` never (platform events guide,
+    "LoginEvent"). Raises MalformedQuery otherwise."""
+    if where_fields(where) - {"EventDate", "EventIdentifier"}:
+        raise MalformedQuery("LoginEvent can only be filtered on EventDate")
+    expressions: list[Any] = []
+
+    def flatten(node: Any) -> None:
+        if node is None:
+            return
+        if node[0] == "or":
+            raise MalformedQuery("OR is not supported on LoginEvent filters")
+        if node[0] == "and":
+            flatten(node[1])
+            flatten(node[2])
+        else:
+            expressions.append(node)
+
+    flatten(where)
+    for position, node in enumerate(expressions):
+        operator = node[2] if node[0] == "cmp" else "in"
+        last = position == len(expressions) - 1
+        if operator in ("!=", "in") or (operator != "=" and not last):
+            raise MalformedQuery(
+                "LoginEvent: comparison operators are only supported on the last expression "
+                "of the WHERE clause"
+            )

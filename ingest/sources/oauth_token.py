@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from .. import oauth_usage
 from ..formats import tokens
-from ..salesforce import NotAvailable, OrgSession
+from ..salesforce import NotAvailable, OrgSession, ResourceNotFound
 from ..source import Batch, FetchContext, Notice, Source, normalize_page
 
 FIELDS = ("AppName", "UserId", "CreatedDate", "LastUsedDate", "UseCount", "AppMenuItemId")
@@ -51,7 +51,7 @@ def _usage(session: OrgSession, ctx: FetchContext, token_apps: set[str]) -> Iter
             name = oauth_usage.first(app, oauth_usage.APP_NAME_KEYS)
             named = [{"appName": name, **token} for token in page]
             yield normalize_page(named, tokens.oauth_usage_token, ctx.org_id, "OAuth usage token")
-    except NotAvailable as exc:
+    except (NotAvailable, ResourceNotFound) as exc:
         yield Notice(
             "partial",
             f"OAuth usage not available ({exc}); OauthToken rows kept",

@@ -114,6 +114,14 @@ def test_an_unrecognised_shape_keeps_the_oauthtoken_rows(store, initech, keys, t
     assert status == "partial" and notes[0]["oauth_usage"] == "unrecognised_response"
 
 
+def test_missing_usage_resources_keep_the_oauthtoken_rows(store, initech, keys, tmp_path):
+    the_org(initech).faults.usage_shape = "absent"
+    summary = ingest(store, write_config(initech, keys, tmp_path))
+    tokens = unit(summary, "oauth_token")
+    assert tokens.status == "partial" and "NOT_FOUND" in tokens.error and not summary.failed
+    assert count(store, "SELECT count(*) FROM raw_records WHERE source_id = 'soql:OauthToken'") == 1
+
+
 def test_a_connected_app_gets_no_usage_and_the_run_says_so(store, initech, keys, tmp_path):
     for app in the_org(initech).apps:
         app.external_client_app = False
