@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from ingest import retention
 from ingest.config import Config
 
 from ..queries import digest as digest_queries
@@ -45,11 +46,15 @@ class DigestGroup:
     reports for it: the grouping an analyst works in."""
 
     incident_id: str
-    severity: str
-    org_id: str | None
+    severity: str  # the most severe alert this digest reports for it
+    org_id: str | None  # None: a cross_org incident
     app: str | None
     alerts: tuple[DigestAlert, ...]
-    is_incident: bool = False
+    is_incident: bool = False  # an incident of several alerts (not a lone alert)
+    summary: str | None = None  # the incident's one-line summary
+    incident_severity: str | None = None  # its highest alert's, reported or not
+    total_alerts: int = 1  # every alert it holds, including those mailed before
+    reopened: bool = False  # it had been resolved, and a new alert opened it again
 
     @property
     def first_seen(self) -> datetime:
@@ -78,6 +83,8 @@ class DigestContent:
     notes: tuple[str, ...] = ()
     resend: bool = False
     detector_counts: dict[str, int] = field(default_factory=dict)
+    previous_sent_at: datetime | None = None  # the last digest the server accepted
+    explicit_since: bool = False  # --since chose the window
 
     @property
     def alerts(self) -> list[DigestAlert]:
@@ -130,19 +137,21 @@ def collect(
     rows = digest_queries.digest_alerts(
         con, seen_since=seen_since, detected_since=detected_since, include_sent=resend
     )
-    groups = _groups([(_alert(row), row["incident_id"]) for row in rows])
-    health_since = digest_queries.last_sent_at(con) or min(seen_since, now - FIRST_WINDOW)
-    aliases = list(config.orgs) or None
+    groups = _groups(rows)
+    previous = digest_queries.last_sent_at(con)
+    health_since = previous or min(seen_since, now - FIRST_WINDOW)
     return DigestContent(
         now=now,
         covers_since=seen_since,
         groups=tuple(groups),
-        problems=tuple(_problems(con, health_since, now, aliases)),
+        problems=tuple(_problems(con, health_since, now, config)),
         quarantined=digest_queries.quarantined_since(con, health_since),
         partial=partial,
         notes=notes,
         resend=resend,
         detector_counts=dict(Counter(row["detector"] for row in rows).most_common()),
+        previous_sent_at=previous,
+        explicit_since=since is not None,
     )
 
 
@@ -163,23 +172,29 @@ def _alert(row: dict[str, Any]) -> DigestAlert:
     )
 
 
-def _groups(alerts: list[tuple[DigestAlert, str]]) -> list[DigestGroup]:
-    """Alerts gathered under their incident; the incident takes its most severe reported
-    alert's severity; groups ordered by severity, then org, then app (as the query sorted)."""
-    by_incident: dict[str, list[DigestAlert]] = {}
-    for alert, incident_id in alerts:
-        by_incident.setdefault(incident_id, []).append(alert)
+def _groups(rows: list[dict[str, Any]]) -> list[DigestGroup]:
+    """Alerts gathered under their incident; a group takes its most severe reported alert's
+    severity; groups ordered by severity, then org, then app, then time."""
+    by_incident: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_incident.setdefault(row["incident_id"], []).append(row)
     groups = []
     for incident_id, members in by_incident.items():
-        severity = min((a.severity for a in members), key=SEVERITIES.index)
+        alerts = tuple(_alert(row) for row in members)
+        head = members[0]
+        is_incident = head["incident_severity"] is not None and head["incident_alert_count"] > 1
         groups.append(
             DigestGroup(
                 incident_id=incident_id,
-                severity=severity,
-                org_id=members[0].org_id,
-                app=members[0].app,
-                alerts=tuple(members),
-                is_incident=len(members) > 1 or incident_id != members[0].alert_id,
+                severity=min((a.severity for a in alerts), key=SEVERITIES.index),
+                org_id=head["incident_org_id"] if is_incident else head["org_id"],
+                app=head["incident_app"] if is_incident else head["app"],
+                alerts=alerts,
+                is_incident=is_incident,
+                summary=head["incident_summary"] if is_incident else None,
+                incident_severity=head["incident_severity"],
+                total_alerts=int(head["incident_alert_count"]),
+                reopened=bool(head["incident_reopened"]),
             )
         )
     groups.sort(
@@ -189,12 +204,20 @@ def _groups(alerts: list[tuple[DigestAlert, str]]) -> list[DigestGroup]:
 
 
 def _problems(
-    con: duckdb.DuckDBPyConnection, since: datetime, now: datetime, aliases: list[str] | None
+    con: duckdb.DuckDBPyConnection, since: datetime, now: datetime, config: Config
 ) -> list[PipelineProblem]:
+    """Failed, incomplete, not available, stale and retention-gapped units, and refused
+    digests, since the last digest sent. Error texts are stored redacted by ingest."""
+    aliases = list(config.orgs) or None
+    labels = {org.org_id: alias for alias, org in config.orgs.items() if org.org_id}
     problems = []
     for row in digest_queries.failed_units(con, since).to_dict("records"):
         detail = f"{row['status']}: {row['error']}" if row["error"] else row["status"]
         problems.append(PipelineProblem("failed", f"{row['stage']} {row['unit_id']}", detail))
+    for row in digest_queries.failed_units(con, since, ("partial",)).to_dict("records"):
+        problems.append(
+            PipelineProblem("incomplete", row["unit_id"], row["error"] or "partial data")
+        )
     for row in digest_queries.unavailable_units(con, since).to_dict("records"):
         problems.append(
             PipelineProblem("not available", row["unit_id"], row["error"] or "not available")
@@ -207,6 +230,18 @@ def _problems(
             else f"last successful fetch {last:%Y-%m-%d %H:%M} UTC"
         )
         problems.append(PipelineProblem("stale", row["unit_id"], detail))
+    for gap in retention.read_gaps(con, since=since):
+        org = labels.get(gap["org_id"], gap["org_id"])
+        problems.append(
+            PipelineProblem(
+                "retention gap",
+                f"{org}/{gap['source_id']}",
+                f"no data from {gap['gap_start']:%Y-%m-%d %H:%M} to "
+                f"{gap['gap_end']:%Y-%m-%d %H:%M} UTC: Salesforce keeps "
+                f"{gap['retention_days']} days"
+                + ("" if gap["verified"] else " (retention not confirmed in its docs)"),
+            )
+        )
     for row in digest_queries.failed_digests(con, since).to_dict("records"):
         problems.append(
             PipelineProblem(

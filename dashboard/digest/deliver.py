@@ -20,7 +20,7 @@ from ingest.runs import new_run_id
 from . import state
 from .content import DigestContent, collect
 from .message import build_message, recipients, write_eml
-from .smtp import DeliveryError, send
+from .smtp import DeliveryError, check_ready, send
 
 Log = Callable[[str], None]
 
@@ -55,6 +55,7 @@ def run_digest(
         log(f"{detail}")
         return DigestOutcome("written", len(content.alerts), detail)
     chosen_to = recipients(config.digest, to)
+    check_ready(config.digest, chosen_to)
     _finish_unfinished(db_path, config, now=now, log=log)
     with db.connect(db_path) as con:
         content = collect(

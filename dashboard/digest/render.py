@@ -89,6 +89,15 @@ def _context(content: DigestContent, options: RenderOptions) -> dict[str, object
         org_text = f"org {label} ({org})" if label else f"org {defang(org)}"
         return f"{org_text}, app {defang(group.app) if group.app else 'unknown'}"
 
+    def incident_line(group: DigestGroup) -> str:
+        """ "2 new of 5 alerts, reopened, critical overall": what changed in the incident."""
+        parts = [f"{len(group.alerts)} new or changed of {group.total_alerts} alert(s)"]
+        if group.reopened:
+            parts.append("reopened after triage")
+        if group.incident_severity and group.incident_severity != group.severity:
+            parts.append(f"{group.incident_severity} overall")
+        return ", ".join(parts)
+
     counts = content.severity_counts()
     summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no new alerts"
     return {
@@ -96,10 +105,10 @@ def _context(content: DigestContent, options: RenderOptions) -> dict[str, object
         "sections": sections(content, options.max_per_severity),
         "subject": subject(content),
         "headline": f"tokensentry digest, {content.now:%Y-%m-%d} (UTC): {summary}",
+        "since": _since_text(content),
         "intro": (
-            f"Alerts new or changed since {content.covers_since:%Y-%m-%d %H:%M} UTC, "
-            "grouped by incident, most severe first."
-            + (" Resent on request." if content.resend else "")
+            f"Alerts new or changed {_since_text(content)}, grouped by incident, most severe "
+            "first." + (" Resent on request." if content.resend else "")
         ),
         "partial_reason": (
             "a pipeline stage failed tonight (see Pipeline health); the alerts below are "
@@ -111,8 +120,15 @@ def _context(content: DigestContent, options: RenderOptions) -> dict[str, object
         "alert_link": lambda alert: f"{base}/alert?id={quote(alert.alert_id, safe='')}",
         "incident_link": lambda group: f"{base}/incident?id={quote(group.incident_id, safe='')}",
         "scope": scope,
+        "incident_line": incident_line,
         "colours": SEVERITY_COLOURS,
     }
+
+
+def _since_text(content: DigestContent) -> str:
+    if content.previous_sent_at is not None and not content.explicit_since:
+        return f"since the last digest ({content.previous_sent_at:%Y-%m-%d %H:%M} UTC)"
+    return f"since {content.covers_since:%Y-%m-%d %H:%M} UTC"
 
 
 def _environment(*, html: bool) -> jinja2.Environment:

@@ -18,6 +18,27 @@ class DeliveryError(TokensentryError):
     """The server was unreachable or did not accept the message; nothing was delivered."""
 
 
+def check_ready(settings: DigestConfig, to: Sequence[str]) -> None:
+    """Fail early (exit 2) on a [digest] section that cannot deliver: no server, no
+    recipients, credentials over a plain connection, or a password reference that does not
+    resolve. The nightly job calls it before it ingests anything."""
+    if not settings.smtp_host:
+        raise ConfigError("digest.smtp_host: missing (or write the message with --dry-run FILE)")
+    if not to:
+        raise ConfigError("digest.to: no recipients (set [digest] to = [...] or pass --to)")
+    if settings.password is not None and not settings.username:
+        raise ConfigError("digest.username: missing (digest.password needs a username)")
+    if settings.username and settings.security == "none":
+        raise ConfigError(
+            "digest.security: credentials are never sent over an unencrypted connection; "
+            'use "starttls" or "tls"'
+        )
+    if settings.password is not None:
+        settings.password.resolve()  # raises naming digest.password and the variable or file
+    if settings.ca_bundle is not None and not settings.ca_bundle.is_file():
+        raise ConfigError(f"digest.ca_bundle: {settings.ca_bundle} is not a readable file")
+
+
 def send(
     message: EmailMessage | bytes,
     settings: DigestConfig,
@@ -28,16 +49,8 @@ def send(
     """Deliver `message` to `to`. Returns the recipients the server refused while accepting
     the others (empty when all were accepted); raises DeliveryError with the server's reason
     when it accepted none."""
+    check_ready(settings, to)
     host, port, security = settings.smtp_host, settings.smtp_port, settings.security
-    if not host:
-        raise ConfigError("digest.smtp_host: missing (or write the message with --dry-run FILE)")
-    if settings.password is not None and not settings.username:
-        raise ConfigError("digest.username: missing (digest.password needs a username)")
-    if settings.username and security == "none":
-        raise ConfigError(
-            "digest.security: credentials are never sent over an unencrypted connection; "
-            'use "starttls" or "tls"'
-        )
     password = settings.password.resolve().rstrip("\r\n") if settings.password else None
     context = ssl.create_default_context(
         cafile=str(settings.ca_bundle) if settings.ca_bundle else None
@@ -65,11 +78,12 @@ def send(
                 return client.send_message(message, from_addr=sender, to_addrs=list(to))
             return client.sendmail(sender, list(to), message)
     except smtplib.SMTPNotSupportedError as exc:
-        raise DeliveryError(
-            f"SMTP server {where} does not support {_what(exc, security)}; "
-            "nothing sent (credentials and digests are never sent in clear text when "
-            'security = "starttls")'
-        ) from None
+        if "STARTTLS" in str(exc).upper():
+            raise DeliveryError(
+                f"SMTP server {where} does not support STARTTLS; nothing sent (with "
+                'security = "starttls" neither credentials nor the digest travel in clear text)'
+            ) from None
+        raise DeliveryError(f"SMTP server {where} refused: {exc}") from None
     except smtplib.SMTPRecipientsRefused as exc:
         reasons = "; ".join(f"{addr}: {_reply(*reply)}" for addr, reply in exc.recipients.items())
         raise DeliveryError(f"SMTP server {where} refused every recipient: {reasons}") from None
@@ -86,10 +100,6 @@ def send(
 def _reply(code: int, text: bytes | str) -> str:
     detail = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     return f"{code} {' '.join(detail.split())}"
-
-
-def _what(exc: Exception, security: str) -> str:
-    return "STARTTLS" if security == "starttls" and "STARTTLS" in str(exc).upper() else str(exc)
 
 
 def _header(message: EmailMessage | bytes, name: str) -> str | None:

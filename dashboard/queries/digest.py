@@ -1,4 +1,5 @@
-"""What the nightly digest reports: the alert states not yet mailed, and the pipeline's health.
+"""What the nightly digest reports: the alert states not yet mailed (with the incident each
+belongs to, computed by detect), and the pipeline's health.
 
 The digest remembers what it mailed in `digests` / `digest_items` (one row per alert and
 severity), so "new since the last digest" is a set difference, not a clock comparison: an alert
@@ -14,10 +15,14 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from .incidents import STATUS_SQL
+
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 STALE_AFTER = timedelta(hours=26)  # one nightly run missed, plus slack for a slow night
-# Unit outcomes the health section calls failures (ingest's own vocabulary, see ingestion.py).
-FAILED_STATUSES = ("failed", "partial", "limit_exceeded", "skipped")
+# Unit outcomes the health section calls failures (ingest's own vocabulary, see ingestion.py);
+# `partial` (data incomplete, e.g. a missing permission) is reported apart from them.
+FAILED_STATUSES = ("failed", "limit_exceeded", "skipped")
+FETCHED_STATUSES = ("ok", "partial")  # a fetch that moved the cursor
 # Triage states still waiting for an analyst; a resolved or false-positive alert is not news.
 OPEN_STATUSES = ("new", "acknowledged")
 
@@ -47,17 +52,26 @@ def newest_event_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
     return row[0] if row else None
 
 
-DIGEST_ALERTS_SQL = """
+DIGEST_ALERTS_SQL = f"""
+WITH s AS ({STATUS_SQL.format(where="")})
 SELECT a.alert_id, a.detector_id AS detector, a.severity, a.org_id, a.app_name AS app,
        a.user_id, a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen,
        a.event_count, a.summary, coalesce(t.status, 'new') AS status,
-       a.alert_id AS incident_id
-FROM alerts a LEFT JOIN triage t USING (alert_id)
+       coalesce(m.incident_id, a.alert_id) AS incident_id,
+       i.severity AS incident_severity, i.summary AS incident_summary,
+       i.org_id AS incident_org_id, i.app_name AS incident_app,
+       coalesce(i.alert_count, 1) AS incident_alert_count,
+       coalesce(s.reopened, false) AS incident_reopened
+FROM alerts a
+LEFT JOIN triage t USING (alert_id)
+LEFT JOIN incident_alerts m USING (alert_id)
+LEFT JOIN incidents i ON i.incident_id = m.incident_id
+LEFT JOIN s ON s.incident_id = m.incident_id
 WHERE list_contains(?, coalesce(t.status, 'new'))
   AND (a.last_seen_at >= ? OR a.created_at >= ?)
   AND (? OR NOT EXISTS (
-        SELECT 1 FROM digest_items i JOIN digests d USING (attempt_id)
-        WHERE d.status = 'sent' AND i.alert_id = a.alert_id AND i.severity = a.severity))
+        SELECT 1 FROM digest_items di JOIN digests d USING (attempt_id)
+        WHERE d.status = 'sent' AND di.alert_id = a.alert_id AND di.severity = a.severity))
 ORDER BY list_position(?, a.severity), a.org_id NULLS LAST, a.app_name NULLS LAST,
          a.first_seen_at, a.alert_id
 """
@@ -82,16 +96,18 @@ def digest_alerts(
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def failed_units(con: duckdb.DuckDBPyConnection, since: datetime) -> pd.DataFrame:
-    """Units whose latest run since `since` failed (a unit that failed, then recovered, is
-    healthy): stage, unit, org, status and error."""
+def failed_units(
+    con: duckdb.DuckDBPyConnection, since: datetime, statuses: tuple[str, ...] = FAILED_STATUSES
+) -> pd.DataFrame:
+    """Units whose latest run since `since` ended in one of `statuses` (a unit that failed,
+    then recovered, is healthy): stage, unit, org, status and error."""
     return con.execute(
         """SELECT stage, unit_id, org_id, status, error, started_at FROM runs
            WHERE started_at >= ? AND stage <> 'digest'
            QUALIFY row_number() OVER (PARTITION BY stage, unit_id ORDER BY started_at DESC) = 1
              AND list_contains(?, status)
            ORDER BY stage, unit_id""",
-        [since, list(FAILED_STATUSES)],
+        [since, list(statuses)],
     ).df()
 
 
@@ -115,15 +131,22 @@ def stale_sources(
     succeeded). `aliases` limits them to the orgs still configured."""
     return con.execute(
         """SELECT unit_id, any_value(org_id) AS org_id,
-                  max(started_at) FILTER (WHERE status = 'ok') AS last_success
+                  max(started_at) FILTER (WHERE list_contains(?, status)) AS last_success
            FROM runs
            WHERE stage = 'ingest'
              AND (? IS NULL OR list_contains(?, split_part(unit_id, '/', 1)))
            GROUP BY unit_id
            HAVING arg_max(status, started_at) <> 'not_available'
-              AND coalesce(max(started_at) FILTER (WHERE status = 'ok'), '-infinity') < ?
+              AND coalesce(max(started_at) FILTER (WHERE list_contains(?, status)), '-infinity')
+                  < ?
            ORDER BY unit_id""",
-        [aliases, aliases, now - STALE_AFTER],
+        [
+            list(FETCHED_STATUSES),
+            aliases,
+            aliases,
+            list(FETCHED_STATUSES),
+            now - STALE_AFTER,
+        ],
     ).df()
 
 

@@ -48,7 +48,14 @@ class Recorder:
 
     messages: list[Received] = field(default_factory=list)
     refuse_with: str | None = None
+    unknown_recipients: set[str] = field(default_factory=set)
     login_tries: int = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if address in self.unknown_recipients:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's hook name
         if self.refuse_with:
@@ -59,7 +66,8 @@ class Recorder:
                 list(envelope.rcpt_tos),
                 envelope.original_content or envelope.content,
                 bool(session.authenticated),
-                session.ssl is not None,
+                # Set for STARTTLS and for a socket that is TLS from the start alike.
+                server.transport.get_extra_info("ssl_object") is not None,
             )
         )
         return "250 2.0.0 Message accepted for delivery"
@@ -75,7 +83,14 @@ class SmtpServer:
     """aiosmtpd on 127.0.0.1 with STARTTLS required before AUTH, and AUTH required before
     MAIL (the usual submission-port setup), its certificate issued by a throw-away CA."""
 
-    def __init__(self, folder: Path, *, port: int | None = None, starttls: bool = True) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        port: int | None = None,
+        starttls: bool = True,
+        implicit_tls: bool = False,
+    ) -> None:
         self.port = port or free_port()
         self.recorder = Recorder()
         self.ca_path = folder / "smtp-ca.pem"
@@ -95,7 +110,15 @@ class SmtpServer:
             return AuthResult(success=ok, handled=False)  # False: let aiosmtpd reply 535
 
         options: dict[str, object] = (
+            # aiosmtpd's auth_require_tls only knows STARTTLS; this socket is TLS from the start.
             {
+                "ssl_context": context,
+                "authenticator": authenticator,
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
+            if implicit_tls
+            else {
                 "tls_context": context,
                 "require_starttls": True,
                 "authenticator": authenticator,
@@ -235,7 +258,8 @@ def insert_alerts(
 
 
 def add_pipeline_trouble(con: duckdb.DuckDBPyConnection, at: datetime) -> None:
-    """One failed ingest unit, one source not available, one stale source, two quarantined rows."""
+    """One failed ingest unit, one missing a permission, one source not available, one stale
+    source, one retention gap, two quarantined rows."""
     rows = [
         ("r-old", "ingest", "acme-prod/oauth_token", ACME, at - timedelta(hours=30), "ok", None),
         ("r-new", "ingest", "acme-prod/oauth_token", ACME, at - timedelta(hours=2), "failed",
@@ -243,6 +267,8 @@ def add_pipeline_trouble(con: duckdb.DuckDBPyConnection, at: datetime) -> None:
         ("r-new", "ingest", "acme-prod/login_event", ACME, at - timedelta(hours=2),
          "not_available", "LoginEvent needs Shield or the Event Monitoring add-on"),
         ("r-new", "ingest", "acme-prod/login_history", ACME, at - timedelta(hours=2), "ok", None),
+        ("r-new", "ingest", "acme-prod/event_log_file", ACME, at - timedelta(hours=2), "partial",
+         "the integration user lacks View Event Log Files: no EventLogFile rows"),
     ]  # fmt: skip
     for run_id, stage, unit, org, started, status, error in rows:
         con.execute(
@@ -250,6 +276,10 @@ def add_pipeline_trouble(con: duckdb.DuckDBPyConnection, at: datetime) -> None:
             "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [run_id, stage, unit, org, started, started, status, error],
         )
+    con.execute(
+        "INSERT INTO retention_gaps VALUES (?, 'login_history', ?, ?, 180, 'free', true, 'r-new', ?)",
+        [ACME, at - timedelta(days=200), at - timedelta(days=180), at - timedelta(hours=2)],
+    )
     for line in (3, 9):
         con.execute(
             "INSERT INTO quarantine VALUES (?, 'r-new', 'exports/login.csv', ?, 'bad timestamp', "

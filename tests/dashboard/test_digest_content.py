@@ -84,12 +84,14 @@ def test_pipeline_health_names_failed_unavailable_stale_and_quarantine(fixed_sto
     problems = {(p.kind, p.unit) for p in content.problems}
     assert problems == {
         ("failed", "ingest acme-prod/oauth_token"),
+        ("incomplete", "acme-prod/event_log_file"),
         ("not available", "acme-prod/login_event"),
         ("stale", "acme-prod/oauth_token"),
+        ("retention gap", "acme-prod/login_history"),
     }
     assert content.quarantined == 2
     assert subject(content) == (
-        "[tokensentry] 1 critical, 2 high, 1 medium, 3 pipeline problems, 2026-05-11"
+        "[tokensentry] 1 critical, 2 high, 1 medium, 5 pipeline problems, 2026-05-11"
     )
 
 
@@ -100,7 +102,7 @@ def test_a_source_that_recovered_is_neither_failed_nor_stale(fixed_store):
         [NIGHT_1 - timedelta(minutes=30)],
     )
     content = collect(fixed_store, CONFIG, now=NIGHT_1)
-    assert {p.kind for p in content.problems} == {"not available"}
+    assert {p.kind for p in content.problems} == {"incomplete", "not available", "retention gap"}
 
 
 def test_first_window_is_the_last_day_of_data_or_since(fixed_store):
@@ -199,3 +201,58 @@ def test_digest_config_refuses_credentials_in_clear_text():
     )
     assert parsed.digest.ca_bundle == Path("/etc/certs/relay.pem")
     assert parsed.digest.max_per_severity == 5
+
+
+def group_incidents(con, now):
+    from detect import egress, incidents
+
+    incidents.update(con, CONFIG, egress.load(con, CONFIG, now), now=now)
+
+
+def test_alerts_are_grouped_into_the_incidents_detect_computed(fixed_store):
+    group_incidents(fixed_store, NIGHT_1)
+    content = collect(fixed_store, CONFIG, now=NIGHT_1)
+    shapes = [(g.severity, g.is_incident, [a.alert_id for a in g.alerts]) for g in content.groups]
+    # Acme's two alerts share 185.220.101.33; Globex's two share 198.51.100.23.
+    assert shapes == [
+        ("critical", True, ["a1reuse000000000001", "a2offallow000000002"]),
+        ("high", True, ["a3client00000000003", "a4newnet00000000004"]),
+    ]
+    text = render_text(content, render_options(CONFIG))
+    assert "* Incident a1reuse000000000001: 2 new or changed of 2 alert(s)" in text
+    assert "https://tokensentry.example.org/incident?id=a1reuse000000000001" in text
+    html = render_html(content, render_options(CONFIG))
+    assert 'href="https://tokensentry.example.org/incident?id=a3client00000000003"' in html
+
+
+def test_an_alert_that_reopens_a_resolved_incident_is_reported_with_it(fixed_store):
+    group_incidents(fixed_store, NIGHT_1)
+    for alert_id in ("a1reuse000000000001", "a2offallow000000002"):
+        fixed_store.execute(
+            "INSERT INTO triage VALUES (?, 'resolved', 'rotated', 'ana', ?)", [alert_id, NIGHT_1]
+        )
+    from .digest_helpers import FixedAlert
+
+    later = NIGHT_1 + timedelta(hours=2)
+    insert_alerts(
+        fixed_store,
+        [
+            FixedAlert(
+                "a5again00000000005", "off_allowlist_ip", "medium", "00D5g000004XyZaEAK",
+                "Acme Sync", "Acme Sync refreshed from 185.220.101.33 again.",
+                ("185.220.101.33",), later,
+            )
+        ],
+        detected_at=later,
+    )  # fmt: skip
+    group_incidents(fixed_store, later)
+    content = collect(fixed_store, CONFIG, now=later, since=later - timedelta(hours=1))
+    (group,) = content.groups
+    assert group.incident_id == "a1reuse000000000001"
+    assert [a.alert_id for a in group.alerts] == ["a5again00000000005"]
+    assert group.reopened and group.total_alerts == 3 and group.incident_severity == "critical"
+    text = render_text(content, render_options(CONFIG))
+    assert (
+        "* Incident a1reuse000000000001: 1 new or changed of 3 alert(s), reopened after "
+        "triage, critical overall" in text
+    )

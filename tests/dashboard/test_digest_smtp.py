@@ -4,6 +4,7 @@ throw-away certificate, AUTH, and the exactly-once rules."""
 from __future__ import annotations
 
 import os
+import re
 import stat
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -78,7 +79,10 @@ def test_received_message_has_headers_parts_grouping_links_and_health(tmp_path, 
     message = received.message
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
-    assert message["Subject"].startswith("[tokensentry] 1 critical, 2 high, 1 medium, 4 pipeline")
+    assert re.match(
+        r"\[tokensentry\] 1 critical, 2 high, 1 medium, \d+ pipeline problems, 20",
+        message["Subject"],
+    )
     assert message["From"] == "tokensentry@example.org"
     assert message["To"] == "secops@example.org, oncall@example.org"
     assert message["Message-ID"].startswith("<digest-")
@@ -144,6 +148,19 @@ def test_server_refusal_is_reported_with_its_reason(tmp_path, store_path):
                          "554 5.7.1 Message rejected: policy violation")  # fmt: skip
 
 
+def test_one_refused_recipient_is_reported_but_the_digest_counts_as_sent(tmp_path, store_path):
+    with SmtpServer(tmp_path) as server:
+        server.recorder.unknown_recipients = {"oncall@example.org"}
+        result = digest(store_path, write_config(tmp_path, server))
+        (received,) = server.messages
+    assert received.rcpt_tos == ["secops@example.org"]
+    assert result.exit_code == 1  # someone did not get it: cron must say so
+    assert "refused some recipients: oncall@example.org: 550 5.1.1 No such user here" in (
+        result.stderr
+    )
+    assert sent_attempts(store_path) == [("sent", 4)]  # accepted, so never sent again
+
+
 def test_nothing_new_sends_nothing_or_the_all_clear_when_configured(tmp_path, store_path):
     with SmtpServer(tmp_path) as server:
         config_path = write_config(tmp_path, server)
@@ -155,7 +172,7 @@ def test_nothing_new_sends_nothing_or_the_all_clear_when_configured(tmp_path, st
         assert len(server.messages) == 2
         all_clear = server.messages[1]
     assert "all clear" in all_clear.message["Subject"]
-    assert "All clear: no new or changed alerts" in all_clear.part("plain")
+    assert "All clear: no new or changed alerts since the last digest (" in all_clear.part("plain")
     assert "All clear: no new or changed alerts" in all_clear.part("html")
 
 
@@ -219,6 +236,31 @@ def test_starttls_missing_means_nothing_is_sent_in_clear(tmp_path, store_path):
         result = digest(store_path, write_config(tmp_path, server))
         assert result.exit_code == 1
         assert "does not support STARTTLS" in result.stderr
+        assert server.recorder.login_tries == 0 and not server.messages
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # it is TLS throughout
+def test_implicit_tls(tmp_path, store_path):
+    with SmtpServer(tmp_path, implicit_tls=True) as server:
+        result = digest(store_path, write_config(tmp_path, server, security="tls"))
+        assert result.exit_code == 0, result.stderr
+        (received,) = server.messages
+    assert received.tls and received.authenticated
+
+
+def test_untrusted_certificate_is_refused(tmp_path, store_path):
+    with SmtpServer(tmp_path) as server:
+        config_path = write_config(tmp_path, server)
+        (tmp_path / "other").mkdir()
+        other = SmtpServer(tmp_path / "other")  # never started: only its different CA is used
+        config_path.write_text(
+            config_path.read_text().replace(str(server.ca_path), str(other.ca_path))
+        )
+        result = digest(store_path, config_path)
+        assert result.exit_code == 1
+        assert (
+            "TLS with SMTP server" in result.stderr and "CERTIFICATE_VERIFY_FAILED" in result.stderr
+        )
         assert server.recorder.login_tries == 0 and not server.messages
 
 
