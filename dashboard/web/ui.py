@@ -37,6 +37,7 @@ TRIAGE_STATUSES = ("acknowledged", "resolved", "false_positive")
 FILTERS_KEY = "ts_filters"
 _PAGES: dict[str, Any] = {}  # url path -> st.Page, registered by app.py
 ANALYST_KEY = "ts_analyst"
+BUSY_KEY = "ts_busy_retries"  # how often this session waited for the pipeline
 
 
 def db_path() -> Path:
@@ -83,6 +84,7 @@ def q(name: str, *args: Any, **kwargs: Any) -> Any:
     try:
         return _cached(str(db_path()), name, args, tuple(sorted(kwargs.items())))
     except writes.StoreBusy:
+        st.session_state[BUSY_KEY] = st.session_state.get(BUSY_KEY, 0) + 1
         st.warning("The pipeline is writing to the store, retrying…", icon="⏳")
         time.sleep(BUSY_RETRY_S)
         st.rerun()
@@ -293,12 +295,30 @@ def triage_form(target_ids: list[str], *, kind: str, key: str) -> None:
         return
     forget_cached_reads()
     if outcome == "queued":
-        st.warning(
+        flash(
+            "warning",
             "The pipeline is writing to the store: your decision is saved and will be "
-            "recorded as soon as it finishes."
+            "recorded as soon as it finishes.",
         )
     else:
-        st.success(f"Set to {status}.")
+        flash("success", f"Set to {status}.")
+    st.rerun()  # so the page shows the new status and audit line at once
+
+
+FLASH_KEY = "ts_flash"
+
+
+def flash(level: str, message: str) -> None:
+    """A message for the next run (a write reruns the page to show its own effect)."""
+    st.session_state[FLASH_KEY] = (level, message)
+
+
+def show_flash() -> None:
+    level, message = st.session_state.pop(FLASH_KEY, (None, None))
+    if level == "success":
+        st.success(message)
+    elif level == "warning":
+        st.warning(message)
 
 
 def apply_pending_triage() -> None:
