@@ -72,7 +72,7 @@ def timeline(kind: str, target_id: str) -> None:
         alt.Chart(chart)
         .mark_circle(size=90)
         .encode(
-            x=alt.X("occurred_at:T", title="when (UTC)"),
+            x=alt.X("utcyearmonthdatehoursminutes(occurred_at):T", title="when (UTC)"),
             y=alt.Y("where:N", title="source IP"),
             color=alt.Color("outcome:N"),
             shape=alt.Shape("event_type:N"),

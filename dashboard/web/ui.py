@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -144,15 +145,17 @@ def grid(frame: pd.DataFrame, *, key: str | None = None, **kwargs: Any) -> Any:
     return st.dataframe(_displayable(frame), hide_index=True, key=key, width="stretch", **kwargs)
 
 
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list | tuple | np.ndarray)
+
+
 def _displayable(frame: pd.DataFrame) -> pd.DataFrame:
     """Lists become comma-joined strings and timestamps minutes, so cells read as text."""
     shown = frame.copy()
     for column in shown.columns:
         series = shown[column]
-        if series.dtype == object and series.map(lambda v: isinstance(v, list | tuple)).any():
-            shown[column] = series.map(
-                lambda v: ", ".join(map(str, v)) if isinstance(v, list | tuple) else v
-            )
+        if series.dtype == object and series.map(_is_list).any():
+            shown[column] = series.map(lambda v: ", ".join(map(str, v)) if _is_list(v) else v)
         elif pd.api.types.is_datetime64_any_dtype(series):
             shown[column] = series.dt.strftime("%Y-%m-%d %H:%M")
     return shown.reset_index(drop=True)

@@ -185,7 +185,7 @@ def test_page_retries_while_the_pipeline_holds_the_store(monkeypatch, store_copy
 def test_known_egress_recorded_from_the_apps_page(monkeypatch, store_copy):
     app = open_page(start(monkeypatch, store_copy), "apps.py")
     app.text_input(key="ts_analyst").set_value("Ada Analyst")
-    form_select = [s for s in app.selectbox if s.label.startswith("Address seen")][0]
+    form_select = next(s for s in app.selectbox if s.label.startswith("Address seen"))
     outside = form_select.options
     assert outside, "the demo's attacker addresses are outside Acme Sync's allowlist"
     form_select.set_value(outside[0])

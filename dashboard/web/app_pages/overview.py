@@ -35,10 +35,10 @@ with left:
             alt.Chart(by_day)
             .mark_bar()
             .encode(
-                x=alt.X("yearmonthdate(day):T", title="last seen (UTC day)"),
+                x=alt.X("utcyearmonthdate(day):T", title="last seen (UTC day)"),
                 y=alt.Y("sum(alerts):Q", title="open alerts"),
                 color=alt.Color("severity:N", scale=SEVERITY_COLOURS),
-                tooltip=["yearmonthdate(day):T", "severity:N", "sum(alerts):Q"],
+                tooltip=["utcyearmonthdate(day):T", "severity:N", "sum(alerts):Q"],
             ),
             width="stretch",
         )
@@ -49,10 +49,10 @@ with right:
             alt.Chart(by_day)
             .mark_bar()
             .encode(
-                x=alt.X("yearmonthdate(day):T", title="last seen (UTC day)"),
+                x=alt.X("utcyearmonthdate(day):T", title="last seen (UTC day)"),
                 y=alt.Y("sum(alerts):Q", title="open alerts"),
                 color=alt.Color("detector:N"),
-                tooltip=["yearmonthdate(day):T", "detector:N", "sum(alerts):Q"],
+                tooltip=["utcyearmonthdate(day):T", "detector:N", "sum(alerts):Q"],
             ),
             width="stretch",
         )
