@@ -339,8 +339,16 @@ def demo(settings: Settings, no_serve: bool, demo_dir: Path, port: int) -> int:
     "--stage",
     "stages",
     multiple=True,
-    type=click.Choice(["import", "detect"]),
-    help="Only this stage (repeatable; default both).",
+    type=click.Choice(["import", "detect", "dashboard"]),
+    help="Only this stage (repeatable; default import and detect). `dashboard` times every "
+    "page's queries on a generated store of --dashboard-events events and --dashboard-alerts "
+    "alerts.",
+)
+@click.option(
+    "--dashboard-events", default=10_000_000, show_default=True, type=click.IntRange(min=1000)
+)
+@click.option(
+    "--dashboard-alerts", default=100_000, show_default=True, type=click.IntRange(min=100)
 )
 @click.option(
     "--ingest-orgs",
@@ -365,8 +373,11 @@ def bench(
     stages: tuple[str, ...],
     ingest_orgs: int,
     ingest_rows: int,
+    dashboard_events: int,
+    dashboard_alerts: int,
 ) -> int:
     """Benchmark import and detection on N generated events; prints throughput and peak RSS.
+    With --stage dashboard: p50/p95 of every dashboard page's queries, cold and warm.
 
     Example: tokensentry bench --events 1000000 --format json
     """
@@ -379,4 +390,5 @@ def bench(
         stages=stages or ("import", "detect"),
         ingest_orgs=ingest_orgs,
         ingest_rows=ingest_rows,
+        dashboard_size=(dashboard_events, dashboard_alerts),
     )

@@ -19,6 +19,7 @@ from .alerts import (
 # The dashboard pages' subjects (overview, apps, tokens, search, evidence, pipeline health).
 from .apps import EgressJudge, allowlist_fit, egress_ips
 from .controls import CONTROLS, VERDICTS, controls_csv, controls_readiness
+from .controls_snapshot import refresh_controls_snapshot
 from .egress import add_known_egress, known_egress, remove_known_egress
 from .evidence import evidence_events, locations, token_chain, travel_jumps
 from .export import csv_cell, rows_csv
@@ -75,6 +76,7 @@ __all__ = [
     "quarantine",
     "quarantine_reasons",
     "recent_runs",
+    "refresh_controls_snapshot",
     "refresh_tokens",
     "related_alerts",
     "remove_known_egress",

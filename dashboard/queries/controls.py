@@ -73,12 +73,19 @@ MISSING_REASON = {
 }
 
 
+COLUMNS = [
+    "app", "org_id", "scope", "control", "control_name", "verdict", "reason",
+    "counter_examples", "positive_evidence", "evidence", "window_start", "window_end",
+]  # fmt: skip
+
+
 def controls_readiness(
     con: duckdb.DuckDBPyConnection,
     config: Config,
     window: tuple[datetime, datetime] | None = None,
     *,
     now: datetime | None = None,
+    live: bool = False,
 ) -> pd.DataFrame:
     """One row per (app, org, control), then the roll-up per app (org_id null, scope "app").
 
@@ -86,35 +93,46 @@ def controls_readiness(
     positive_evidence, evidence (up to 20 dicts: the rows behind the verdict), window_start,
     window_end. `now` (default: the wall clock) is what "the last 24 h" of monitoring counts
     back from: it is about the pipeline running, not about the data's age.
+
+    The default window is read from the snapshot detect leaves (controls_snapshot) when it was
+    computed for the same window and allowlists; any other window, or `live`, scans events.
     """
+    from .controls_snapshot import read_snapshot
+
     start, end = window or default_window(con)
+    if not config.apps:
+        return pd.DataFrame(columns=COLUMNS)
+    rows = None if live else read_snapshot(con, config, start, end)
+    if rows is None:
+        rows = judge_orgs(con, config, start, end)
+    _apply_monitoring(con, rows, now or now_utc())
+    rows += _roll_up(rows, start, end)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame["org_id"] = frame["org_id"].astype(object).where(frame["org_id"].notna(), None)
+    return frame
+
+
+def judge_orgs(
+    con: duckdb.DuckDBPyConnection, config: Config, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """The per-org rows from the window's events; monitoring left to `_apply_monitoring`
+    (verdict None) unless the app holds no refresh tokens there."""
     apps = {name.lower(): name for name in config.apps}
-    columns = [
-        "app", "org_id", "scope", "control", "control_name", "verdict", "reason",
-        "counter_examples", "positive_evidence", "evidence", "window_start", "window_end",
-    ]  # fmt: skip
-    if not apps:
-        return pd.DataFrame(columns=columns)
-    keys = sorted(apps)
-    grants = con.execute(sql.GRANTS_SQL, [start, end, keys]).fetchall()
-    facts = _facts(con, config, start, end, keys)
-    orgs = sorted({org for _, org, _ in grants})
-    monitoring = _monitoring(con, orgs, now or now_utc())
+    grants, facts = _facts(con, config, start, end, sorted(apps))
     rows: list[dict[str, Any]] = []
     for app_key, org_id, app_grants in grants:
         known = set(app_grants) - UNKNOWN_GRANTS
         no_refresh = bool(known) and known <= NO_REFRESH_GRANTS
         for control in CONTROLS:
+            counters = positives = 0
+            evidence: list = []
             if no_refresh:
-                verdict = (
+                verdict: tuple[str | None, str | None] = (
                     NOT_APPLICABLE,
                     f"flows hold no refresh token ({', '.join(sorted(known))})",
                 )
-                evidence, counters, positives = [], 0, 0
             elif control == "monitoring":
-                verdict, evidence = monitoring[org_id]
-                counters = len(evidence) if verdict[0] == FAIL else 0
-                positives = len(evidence) if verdict[0] == PASS else 0
+                verdict = (None, None)
             else:
                 found = facts.get((app_key, org_id, control), {})
                 verdict, evidence = _judge(config, apps[app_key], control, found)
@@ -129,15 +147,32 @@ def controls_readiness(
                     "window_start": start, "window_end": end,
                 }
             )  # fmt: skip
-    rows += _roll_up(rows, start, end)
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["org_id"] = frame["org_id"].astype(object).where(frame["org_id"].notna(), None)
-    return frame
+    return rows
+
+
+def _apply_monitoring(
+    con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]], now: datetime
+) -> None:
+    pending = [row for row in rows if row["control"] == "monitoring" and row["verdict"] is None]
+    monitoring = _monitoring(con, sorted({row["org_id"] for row in pending}), now)
+    for row in pending:
+        (row["verdict"], row["reason"]), row["evidence"] = monitoring[row["org_id"]]
+        row["counter_examples"] = len(row["evidence"]) if row["verdict"] == FAIL else 0
+        row["positive_evidence"] = len(row["evidence"]) if row["verdict"] == PASS else 0
+
+
+Facts = dict[tuple[str, str, str], dict[str, tuple[int, list]]]
+# The FACTS_SQL columns after (app_key, org_id, grants): (control, kind) of each count + rows.
+FACT_COLUMNS = (
+    ("pkce", "counter"), ("pkce", "positive"), ("rotation", "counter"),
+    ("rotation", "positive"), ("allowlist", "counter"), ("allowlist", "positive"),
+)  # fmt: skip
 
 
 def _facts(
     con: duckdb.DuckDBPyConnection, config: Config, start: datetime, end: datetime, keys: list
-) -> dict[tuple[str, str, str], dict[str, tuple[int, list]]]:
+) -> tuple[list[tuple[str, str, list[str]]], Facts]:
+    """(app_key, org_id, grants) seen in the window, and the evidence per control and kind."""
     allowlists = {name.lower(): app.allowlist for name, app in config.apps.items() if app.allowlist}
     outside = [
         (app_key, ip)
@@ -148,18 +183,49 @@ def _facts(
     ]
     con.register("outside", pd.DataFrame(outside, columns=["app_key", "ip"], dtype=object))
     try:
-        found = con.execute(sql.FACTS_SQL, [start, end, keys, EVIDENCE_ROWS]).fetchall()
+        found = con.execute(
+            sql.FACTS_SQL, [start, end, keys, *[EVIDENCE_ROWS] * len(FACT_COLUMNS)]
+        ).fetchall()
     finally:
         con.unregister("outside")
+    facts: Facts = defaultdict(dict)
+    grants = []
+    for app_key, org_id, app_grants, *columns in found:
+        grants.append((app_key, org_id, app_grants))
+        reused = columns.pop(8)  # between the rotation pairs and the allowlist pairs
+        for index, (control, kind) in enumerate(FACT_COLUMNS):
+            count, rows = columns[2 * index], columns[2 * index + 1]
+            if count:
+                facts[(app_key, org_id, control)][kind] = (count, rows)
+        if reused:
+            count, rows = con.execute(
+                sql.REUSED_SQL, [start, end, app_key, org_id, EVIDENCE_ROWS]
+            ).fetchone()  # type: ignore[misc]
+            old = facts[(app_key, org_id, "rotation")].get("counter", (0, []))
+            merged = sorted(old[1] + rows, key=lambda row: row["occurred_at"])[:EVIDENCE_ROWS]
+            facts[(app_key, org_id, "rotation")]["counter"] = (old[0] + count, merged)
+    _idle_facts(con, start, end, keys, facts)
+    return grants, facts
+
+
+def _idle_facts(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, keys: list, facts: Facts
+) -> None:
     lookback = start - timedelta(days=IDLE_DAYS + 1)
-    found += con.execute(
-        sql.IDLE_SQL,
-        [lookback, end, keys, lookback, keys, start, IDLE_DAYS, EVIDENCE_ROWS],
-    ).fetchall()
-    facts: dict[tuple[str, str, str], dict[str, tuple[int, list]]] = defaultdict(dict)
-    for app_key, org_id, control, kind, count, evidence in found:
-        facts[(app_key, org_id, control)][kind] = (count, evidence)
-    return facts
+    hits = con.execute(
+        sql.IDLE_HITS_SQL,
+        [lookback, end, keys, lookback, keys, start, IDLE_DAYS, start, IDLE_DAYS],
+    ).df()
+    if hits.empty:
+        return
+    counts = hits.groupby(["app_key", "org_id", "kind"]).size().to_dict()
+    con.register("idle_hits", hits)
+    try:
+        rows = con.execute(sql.IDLE_ROWS_SQL, [EVIDENCE_ROWS, start, end]).fetchall()
+    finally:
+        con.unregister("idle_hits")
+    for app_key, org_id, control, kind, _, evidence in rows:
+        facts[(app_key, org_id, control)][kind] = (counts[(app_key, org_id, kind)], evidence)
 
 
 def _judge(

@@ -1,142 +1,156 @@
-"""The SQL behind controls readiness: one pass over the window's events per question.
+"""The SQL behind controls readiness, shaped for a 10-million-event store.
 
-Every query returns, per (app_key, org_id, control, kind), the number of rows and the first
-`?` of them as structs, where kind is `counter` (a counter-example: the control is off) or
-`positive` (positive evidence that it is on). The rules are the issue's, quoted in controls.py.
+Each query is one scan with one hash aggregate per (app, org): counts of counter-examples and
+of positive evidence per control, plus the first rows of each (DuckDB's top-k `arg_min(x, t,
+n)`), never a sort or a window over the whole window's events. The rules are the issue's,
+quoted in controls.py.
 """
 
 from __future__ import annotations
 
-# The events of the configured apps in the window. `outside` (app_key, ip) is registered by the
-# caller: the addresses the app's allowlist does not hold (parsed in Python, per distinct IP).
-EVENTS_CTE = """
-ev AS MATERIALIZED (
+# One evidence row, the same shape for every control so one table can show them all.
+ROW = """{{'event_id': event_id, 'occurred_at': occurred_at, 'event_type': event_type,
+    'grant_type': grant_type, 'is_success': is_success,
+    'status': coalesce(error_description, status), 'user_id': user_id, 'source_ip': source_ip,
+    'token_fp': token_fp, 'new_token_fp': new_token_fp, 'pkce': pkce, 'detail': {detail}}}"""
+
+
+def _sample(condition: str, detail: str) -> str:
+    """count and first rows of the events matching `condition`, as two columns."""
+    return (
+        f"count(*) FILTER ({condition}), "
+        f"arg_min({ROW.format(detail=detail)}, occurred_at, ?) FILTER ({condition})"
+    )
+
+
+# `outside` (app_key, ip) is registered by the caller: the addresses an app's allowlist does not
+# hold, judged in Python (ingest.netlist) once per distinct address.
+FACTS_SQL = f"""
+WITH ev AS (
     SELECT e.event_id, e.org_id, lower(e.app_name) AS app_key, e.occurred_at, e.event_type,
            e.grant_type, e.is_success, e.status, e.error_description, e.user_id, e.source_ip,
-           e.token_fp, e.new_token_fp, e.pkce, e.sources
-    FROM events e
+           e.token_fp, e.new_token_fp, e.pkce,
+           e.event_type = 'token_exchange' AND e.grant_type = 'refresh_token'
+               AND e.token_fp IS NOT NULL AND coalesce(e.is_success, false) AS rotated_use,
+           e.grant_type = 'refresh_token' AND e.event_type IN ('login', 'token_exchange')
+               AND o.ip IS NOT NULL AND e.is_success IS NOT NULL AS outside
+    FROM events e LEFT JOIN outside o ON o.app_key = lower(e.app_name) AND o.ip = e.source_ip
     WHERE e.occurred_at BETWEEN ? AND ? AND list_contains(?, lower(e.app_name))
-)"""
-
-# Shape of one evidence row, the same for every control so one table can show them all.
-ROW = """{'event_id': event_id, 'occurred_at': occurred_at, 'event_type': event_type,
-          'grant_type': grant_type, 'is_success': is_success,
-          'status': coalesce(error_description, status), 'user_id': user_id,
-          'source_ip': source_ip, 'token_fp': token_fp, 'new_token_fp': new_token_fp,
-          'pkce': pkce, 'detail': detail}"""
-
-COLLECT = f"""
-SELECT app_key, org_id, control, kind, count(*) AS n,
-       list({ROW} ORDER BY occurred_at, event_id)[1:?] AS rows
-FROM facts GROUP BY ALL
-"""
-
-GRANTS_SQL = f"""
-WITH {EVENTS_CTE}
-SELECT app_key, org_id, list(DISTINCT grant_type ORDER BY grant_type) AS grants
-FROM ev WHERE grant_type IS NOT NULL GROUP BY ALL ORDER BY app_key, org_id
-"""
-
-DISTINCT_IPS_SQL = f"""
-WITH {EVENTS_CTE}
-SELECT DISTINCT app_key, source_ip FROM ev
-WHERE grant_type = 'refresh_token' AND source_ip IS NOT NULL
-"""
-
-FACTS_SQL = f"""
-WITH {EVENTS_CTE},
-refreshes AS (
-    SELECT * FROM ev
-    WHERE grant_type = 'refresh_token' AND event_type IN ('login', 'token_exchange')
-),
-partner_refreshes AS (
-    SELECT * FROM refreshes
-    WHERE event_type = 'token_exchange' AND token_fp IS NOT NULL AND is_success
-),
-presented AS (
-    SELECT *, row_number() OVER (PARTITION BY org_id, token_fp ORDER BY occurred_at, event_id)
-              AS presentation
-    FROM partner_refreshes
-),
-facts AS (
-    -- PKCE: an authorization-code grant without a verifier; every one with a verifier.
-    SELECT *, 'pkce' AS control,
-           CASE WHEN pkce THEN 'positive' ELSE 'counter' END AS kind,
-           CASE WHEN pkce THEN 'code verifier sent' ELSE 'no code verifier' END AS detail
-    FROM ev WHERE grant_type = 'authorization_code' AND pkce IS NOT NULL
-    UNION ALL BY NAME
-    -- Rotation: a successful refresh that returned no token or the same one ...
-    SELECT *, 'rotation' AS control,
-           CASE WHEN new_token_fp IS NULL OR new_token_fp = token_fp THEN 'counter'
-                ELSE 'positive' END AS kind,
-           CASE WHEN new_token_fp IS NULL THEN 'no new refresh token returned'
-                WHEN new_token_fp = token_fp THEN 'the same refresh token returned'
-                ELSE 'a new refresh token returned' END AS detail
-    FROM partner_refreshes
-    UNION ALL BY NAME
-    -- ... or a token Salesforce accepted a second time.
-    SELECT * EXCLUDE (presentation), 'rotation' AS control, 'counter' AS kind,
-           'presentation ' || presentation || ' of one refresh token succeeded' AS detail
-    FROM presented WHERE presentation > 1
-    UNION ALL BY NAME
-    -- Allowlist enforced: a success from outside the allowlist; an attempt there blocked.
-    SELECT r.*, 'allowlist' AS control,
-           CASE WHEN coalesce(r.is_success, false) THEN 'counter' ELSE 'positive' END AS kind,
-           CASE WHEN coalesce(r.is_success, false) THEN 'succeeded from outside the allowlist'
-                ELSE 'blocked outside the allowlist' END AS detail
-    FROM refreshes r SEMI JOIN outside o ON o.app_key = r.app_key AND o.ip = r.source_ip
-    WHERE r.is_success IS NOT NULL
+      AND e.grant_type IS NOT NULL
 )
-{COLLECT}
+SELECT app_key, org_id, list(DISTINCT grant_type ORDER BY grant_type) AS grants,
+    {_sample("grant_type = 'authorization_code' AND NOT pkce", "'no code verifier'")},
+    {_sample("grant_type = 'authorization_code' AND pkce", "'code verifier sent'")},
+    {
+    _sample(
+        "rotated_use AND (new_token_fp IS NULL OR new_token_fp = token_fp)",
+        "CASE WHEN new_token_fp IS NULL THEN 'no new refresh token returned' "
+        "ELSE 'the same refresh token returned' END",
+    )
+},
+    {
+    _sample(
+        "rotated_use AND new_token_fp IS NOT NULL AND new_token_fp <> token_fp",
+        "'a new refresh token returned'",
+    )
+},
+    count(*) FILTER (rotated_use) - count(DISTINCT token_fp) FILTER (rotated_use) AS reused,
+    {_sample("outside AND is_success", "'succeeded from outside the allowlist'")},
+    {_sample("outside AND NOT is_success", "'blocked outside the allowlist'")}
+FROM ev GROUP BY app_key, org_id ORDER BY app_key, org_id
 """
 
-# Idle timeout: for each refresh attempt in the window, the user's previous successful use of
-# the app (refresh or a new authorization). More than `idle_days` before: a success is a
-# counter-example, a refusal positive evidence. Uses before the window are read back
-# `idle_days` + 1; a user silent that long who had used the app earlier is idle too.
-IDLE_SQL = """
+_REUSE_ROW = ROW.format(
+    detail="'presentation ' || presentation || ' of one refresh token succeeded'"
+)
+
+# Only when `reused` > 0: the successful presentations after a token's first, to show them.
+REUSED_SQL = f"""
 WITH uses AS (
-    SELECT e.event_id, e.org_id, lower(e.app_name) AS app_key, e.user_id, e.occurred_at,
-           e.event_type, e.grant_type, e.is_success, e.status, e.error_description,
-           e.source_ip, e.token_fp, e.new_token_fp, e.pkce
+    SELECT e.*, lower(e.app_name) AS app_key,
+           row_number() OVER (PARTITION BY e.org_id, e.token_fp ORDER BY e.occurred_at,
+                              e.event_id) AS presentation
+    FROM events e
+    WHERE e.occurred_at BETWEEN ? AND ? AND lower(e.app_name) = ? AND e.org_id = ?
+      AND e.event_type = 'token_exchange' AND e.grant_type = 'refresh_token'
+      AND e.token_fp IS NOT NULL AND coalesce(e.is_success, false)
+)
+SELECT count(*), arg_min({_REUSE_ROW}, occurred_at, ?) FROM uses WHERE presentation > 1
+"""
+
+# Idle timeout, in steps that never sort the window's events. Step one aggregates each user's
+# refresh / authorization uses of an app per day: the day's first success, first refresh
+# success, last success and first refused refresh. Step two (a few rows per user) finds the last
+# success before each day. A day whose first success is a refresh more than `idle_days` after
+# that is a counter-example; a refresh refused before the day's first success, more than
+# `idle_days` after it, is positive evidence. Uses before the window are read back `lookback`
+# (idle_days + 1); a user silent that long who used the app at any time before is idle too
+# (`earlier`). A new authorization-code grant starts a new token: it resets the count.
+IDLE_HITS_SQL = """
+WITH days AS (
+    SELECT e.org_id, lower(e.app_name) AS app_key, e.user_id,
+           CAST(e.occurred_at AS DATE) AS day,
+           min(e.occurred_at) FILTER (WHERE e.is_success) AS first_success,
+           min(e.occurred_at) FILTER (WHERE e.is_success AND e.grant_type = 'refresh_token')
+               AS first_refresh,
+           max(e.occurred_at) FILTER (WHERE e.is_success) AS last_success,
+           min(e.occurred_at) FILTER (WHERE NOT e.is_success AND e.grant_type = 'refresh_token')
+               AS first_refusal
     FROM events e
     WHERE e.occurred_at BETWEEN ? AND ? AND list_contains(?, lower(e.app_name))
       AND e.grant_type IN ('refresh_token', 'authorization_code')
       AND e.event_type IN ('login', 'token_exchange') AND e.user_id IS NOT NULL
+      AND e.is_success IS NOT NULL
+    GROUP BY ALL
 ),
-ordered AS (
-    SELECT *, max(CASE WHEN coalesce(is_success, false) THEN occurred_at END) OVER (
-                  PARTITION BY org_id, app_key, user_id ORDER BY occurred_at, event_id
-                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_use
-    FROM uses
-),
-earlier AS (  -- users who used the app before the look-back: idle at least that long
+earlier AS (
     SELECT e.org_id, lower(e.app_name) AS app_key, e.user_id, max(e.occurred_at) AS last_before
     FROM events e
     WHERE e.occurred_at < ? AND list_contains(?, lower(e.app_name))
-      AND e.grant_type IN ('refresh_token', 'authorization_code') AND coalesce(e.is_success, false)
+      AND e.grant_type IN ('refresh_token', 'authorization_code') AND e.is_success
       AND e.event_type IN ('login', 'token_exchange') AND e.user_id IS NOT NULL
     GROUP BY ALL
 ),
 judged AS (
-    SELECT o.*, coalesce(o.previous_use, b.last_before) AS idle_since
-    FROM ordered o LEFT JOIN earlier b USING (org_id, app_key, user_id)
-    WHERE o.occurred_at >= ? AND o.grant_type = 'refresh_token' AND o.is_success IS NOT NULL
-),
-facts AS (
-    SELECT *, 'idle_timeout' AS control,
-           CASE WHEN is_success THEN 'counter' ELSE 'positive' END AS kind,
-           (CASE WHEN is_success THEN 'used' ELSE 'refused' END) || ' after '
-               || date_diff('day', idle_since, occurred_at) || ' days idle' AS detail
-    FROM judged WHERE occurred_at - idle_since > to_days(CAST(? AS BIGINT))
+    SELECT d.*, coalesce(max(d.last_success) OVER (
+               PARTITION BY d.org_id, d.app_key, d.user_id ORDER BY d.day
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), b.last_before) AS idle_since
+    FROM days d LEFT JOIN earlier b USING (org_id, app_key, user_id)
 )
-SELECT app_key, org_id, control, kind, count(*) AS n,
-       list({'event_id': event_id, 'occurred_at': occurred_at, 'event_type': event_type,
-             'grant_type': grant_type, 'is_success': is_success,
-             'status': coalesce(error_description, status), 'user_id': user_id,
-             'source_ip': source_ip, 'token_fp': token_fp, 'new_token_fp': new_token_fp,
-             'pkce': pkce, 'detail': detail} ORDER BY occurred_at, event_id)[1:?] AS rows
-FROM facts GROUP BY ALL
+SELECT app_key, org_id, user_id, idle_since, first_refusal AS at, 'positive' AS kind
+FROM judged
+WHERE day >= ? AND first_refusal < coalesce(first_success, TIMESTAMP '9999-12-31')
+  AND first_refusal - idle_since > to_days(CAST(? AS BIGINT))
+UNION ALL
+SELECT app_key, org_id, user_id, idle_since, first_refresh, 'counter'
+FROM judged
+WHERE day >= ? AND first_refresh = first_success
+  AND first_refresh - idle_since > to_days(CAST(? AS BIGINT))
+"""
+
+# The events behind the idle hits (`idle_hits` registered by the caller: a few rows).
+IDLE_ROWS_SQL = """
+SELECT h.app_key, h.org_id, 'idle_timeout' AS control, h.kind, count(*) AS n,
+       arg_min({'event_id': e.event_id, 'occurred_at': e.occurred_at,
+                'event_type': e.event_type, 'grant_type': e.grant_type,
+                'is_success': e.is_success, 'status': coalesce(e.error_description, e.status),
+                'user_id': e.user_id, 'source_ip': e.source_ip, 'token_fp': e.token_fp,
+                'new_token_fp': e.new_token_fp, 'pkce': e.pkce,
+                'detail': CASE WHEN h.kind = 'counter' THEN 'used' ELSE 'refused' END
+                          || ' after ' || date_diff('day', h.idle_since, h.at) || ' days idle'},
+               e.occurred_at, ?) AS rows
+FROM idle_hits h
+JOIN events e ON e.org_id = h.org_id AND lower(e.app_name) = h.app_key
+             AND e.user_id = h.user_id AND e.occurred_at = h.at
+WHERE e.occurred_at BETWEEN ? AND ? AND e.grant_type = 'refresh_token'
+  AND e.event_type IN ('login', 'token_exchange') AND e.is_success = (h.kind = 'counter')
+GROUP BY ALL
+"""
+
+DISTINCT_IPS_SQL = """
+SELECT DISTINCT lower(e.app_name) AS app_key, e.source_ip FROM events e
+WHERE e.occurred_at BETWEEN ? AND ? AND list_contains(?, lower(e.app_name))
+  AND e.grant_type = 'refresh_token' AND e.source_ip IS NOT NULL
 """
 
 # Monitoring: the org's last ingest or import (runs naming the org, or events loaded for it)

@@ -57,3 +57,22 @@ CREATE TABLE known_egress (
     removed_by VARCHAR,
     removed_at TIMESTAMP
 );
+
+-- Controls readiness computed for the default window (the last 30 days of data) after detect,
+-- so the controls page reads a few rows instead of scanning 30 days of events. Keyed by the
+-- window and the apps' allowlists it was computed with; any other window is computed live.
+-- Monitoring is never stored: it depends on the wall clock, and is recomputed on every read.
+CREATE TABLE controls_snapshot (
+    window_start TIMESTAMP NOT NULL,
+    window_end TIMESTAMP NOT NULL,
+    config_key VARCHAR NOT NULL,          -- md5 of the configured apps and their allowlists
+    computed_at TIMESTAMP NOT NULL,
+    app VARCHAR NOT NULL,
+    org_id VARCHAR NOT NULL,
+    control VARCHAR NOT NULL,
+    verdict VARCHAR,                      -- null: judged at read time (monitoring)
+    reason VARCHAR,
+    counter_examples BIGINT NOT NULL,
+    positive_evidence BIGINT NOT NULL,
+    evidence JSON NOT NULL
+);

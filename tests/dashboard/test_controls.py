@@ -243,3 +243,41 @@ def test_the_default_window_is_the_last_30_days_of_data(store):
     frame = queries.controls_readiness(store, config(), now=NOW)
     row = frame[(frame["control"] == "pkce") & (frame["scope"] == "org")].iloc[0]
     assert row["verdict"] == "pass" and row["window_end"] == datetime(2026, 3, 2, 9)
+
+
+def test_the_snapshot_detect_leaves_answers_the_default_window_only(store):
+    _put(store, _code("2026-05-02T09:00:00", True), refresh("2026-05-03T09:00:00", OUTSIDE))
+    live = queries.controls_readiness(store, config(), now=NOW, live=True)
+    assert queries.refresh_controls_snapshot(store, config(), now=NOW) == 5
+    stored = queries.controls_readiness(store, config(), now=NOW)
+    columns = ["app", "org_id", "control", "verdict", "reason", "counter_examples"]
+    assert stored[columns].equals(live[columns])
+    assert stored.iloc[0]["evidence"] == live.iloc[0]["evidence"]  # timestamps restored
+    # The snapshot must never answer for other facts: prove it by planting a wrong verdict.
+    store.execute("UPDATE controls_snapshot SET verdict = 'fail' WHERE control = 'pkce'")
+    assert _row(queries.controls_readiness(store, config(), now=NOW), "pkce") == "fail"
+    wider = config({APP: ["203.0.113.0/28", "208.68.36.0/24"]})
+    assert _row(queries.controls_readiness(store, wider, now=NOW), "pkce") == "pass"
+    _put(store, _code("2026-05-04T09:00:00", True))  # newer data: another default window
+    assert _row(queries.controls_readiness(store, config(), now=NOW), "pkce") == "pass"
+
+
+def _row(frame, control: str) -> str:
+    return frame[(frame["control"] == control) & (frame["scope"] == "org")].iloc[0]["verdict"]
+
+
+def test_cli_detect_refreshes_the_snapshot(tmp_path):
+    from click.testing import CliRunner
+
+    from dashboard.cli import cli
+    from ingest import db
+
+    path = tmp_path / "store.duckdb"
+    with db.connect(path) as con:
+        _put(con, _code("2026-05-02T09:00:00", True))
+    toml = tmp_path / "t.toml"
+    toml.write_text(f'[apps."{APP}"]\nallowlist = ["203.0.113.0/28"]\n')
+    result = CliRunner().invoke(cli, ["--db", str(path), "--config", str(toml), "detect"])
+    assert result.exit_code == 0, result.output
+    with db.connect(path, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM controls_snapshot").fetchone() == (5,)
