@@ -108,6 +108,10 @@ def link(url_path: str, target_id: str, label: str) -> None:
     st.page_link(_PAGES[url_path], label=f"{label} · {target_id}", query_params={"id": target_id})
 
 
+def page_link(url_path: str, label: str) -> None:
+    st.page_link(_PAGES[url_path], label=label)
+
+
 # --- attacker-controlled text ------------------------------------------------------------------
 
 
