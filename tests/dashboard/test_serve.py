@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -38,3 +40,14 @@ def test_cli_binds_loopback_unless_asked(monkeypatch, demo_db, args, host, warns
     assert result.exit_code == 0, result.output
     assert calls == [host]
     assert ("no authentication of its own" in result.stderr) is warns
+
+
+def test_config_names_the_sso_user_header():
+    from ingest import config
+    from ingest.errors import ConfigError
+
+    parsed = config.parse({"dashboard": {"user_header": "X-Forwarded-User"}}, base_dir=Path())
+    assert parsed.dashboard.user_header == "X-Forwarded-User"
+    assert config.parse({}, base_dir=Path()).dashboard.user_header is None
+    with pytest.raises(ConfigError, match=r"dashboard\.user_heder: unknown key"):
+        config.parse({"dashboard": {"user_heder": "x"}}, base_dir=Path())
