@@ -195,3 +195,33 @@ def test_known_egress_recorded_from_the_apps_page(monkeypatch, store_copy):
         assert con.execute("SELECT network, added_by FROM known_egress").fetchall() == [
             (outside[0], "Ada Analyst")
         ]
+
+
+def test_queue_triages_several_selected_incidents_at_once(monkeypatch, store_copy, plant):
+    first = plant(store_copy, alert_id="plantedqueue00000001", app="Acme Sync", ip="198.51.100.71")
+    second = plant(store_copy, alert_id="plantedqueue00000002", app="Acme Sync", ip="198.51.100.72")
+    assert first != second
+    app = open_page(start(monkeypatch, store_copy), "queue.py")
+    app.text_input(key="queue_text").set_value("plantedqueue").run()
+    assert sorted(app.dataframe[0].value["link"]) == [
+        f"/incident?id={first}",
+        f"/incident?id={second}",
+    ]
+    app.session_state["queue_grid_incident"] = {
+        "selection": {"rows": [0, 1], "columns": [], "cells": []}
+    }
+    app.text_input(key="ts_analyst").set_value("Ada Analyst").run()
+    app.selectbox(key="queue_triage_status").set_value("acknowledged")
+    app.text_area(key="queue_triage_note").set_value("same partner outage")
+    app.button(key="FormSubmitter:queue_triage-Apply to 2 incidents").click().run()
+    assert not app.exception
+    with db.connect(store_copy, read_only=True) as con:
+        assert con.execute(
+            "SELECT target_id, to_status, note FROM audit_log WHERE target_kind = 'incident' "
+            "ORDER BY target_id"
+        ).fetchall() == [
+            (first, "acknowledged", "same partner outage"),
+            (second, "acknowledged", "same partner outage"),
+        ]
+    statuses = set(app.dataframe[0].value["status"])
+    assert statuses == {"acknowledged"}
