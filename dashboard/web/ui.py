@@ -36,6 +36,7 @@ BUSY_RETRY_S = 3.0
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 TRIAGE_STATUSES = ("acknowledged", "resolved", "false_positive")
 FILTERS_KEY = "ts_filters"
+STALE_STYLE = "background-color: #fee2e2"
 _PAGES: dict[str, Any] = {}  # url path -> st.Page, registered by app.py
 ANALYST_KEY = "ts_analyst"
 BUSY_KEY = "ts_busy_retries"  # how often this session waited for the pipeline
@@ -134,13 +135,28 @@ def labelled(label: str, value: Any) -> None:
     st.text(f"{label}: {'' if value is None else value}")
 
 
-def table(frame: pd.DataFrame, *, empty: str = "Nothing here.", max_rows: int = 200) -> None:
-    """A small table rendered as HTML-escaped text cells the browser (and a test) can read.
-    Larger lists go to `grid` (a canvas-drawn data grid)."""
+def table(
+    frame: pd.DataFrame,
+    *,
+    empty: str = "Nothing here.",
+    max_rows: int = 200,
+    highlight: pd.Series | None = None,
+) -> None:
+    """A small table rendered as HTML-escaped text cells the browser (and a test) can read,
+    rows where `highlight` is true tinted red. Larger lists go to `grid` (a data grid)."""
     if frame.empty:
         st.caption(empty)
         return
-    st.table(_displayable(frame.head(max_rows)))
+    shown = _displayable(frame.head(max_rows))
+    if highlight is None:
+        st.table(shown)
+    else:
+        marked = highlight.head(max_rows).reset_index(drop=True).astype(bool)
+        st.table(
+            shown.style.apply(
+                lambda row: [STALE_STYLE if marked[row.name] else ""] * len(row), axis=1
+            )
+        )
     if len(frame) > max_rows:
         st.caption(f"first {max_rows} of {len(frame):,} rows")
 

@@ -105,6 +105,7 @@ ui.table(
         stale=fresh["stale"].map({True: "STALE (> 26 h)", False: ""}),
     )[["stale", "org", "stage", "source", "last_success", "hours_since", "last_status"]],
     empty="No ingest or import has run yet.",
+    highlight=fresh["stale"],
 )
 gaps = ui.q("retention_gaps")
 if not gaps.empty:
