@@ -26,7 +26,7 @@ from dashboard import queries
 from detect.geo import ATTRIBUTION as GEO_ATTRIBUTION
 from ingest import config as config_module
 from ingest import db
-from ingest.errors import TokensentryError
+from ingest.errors import ConfigError, TokensentryError
 from ingest.timeparse import now_utc
 
 from . import writes
@@ -57,7 +57,11 @@ def _config(path: str, mtime: float) -> config_module.Config:
 
 def config() -> config_module.Config:
     path = config_path()
-    return _config(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    try:
+        return _config(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    except ConfigError as exc:  # a typo in the TOML: say where, not a traceback
+        st.error(f"The configuration cannot be read: {exc}")
+        st.stop()
 
 
 @contextlib.contextmanager

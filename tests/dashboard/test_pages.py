@@ -225,3 +225,18 @@ def test_queue_triages_several_selected_incidents_at_once(monkeypatch, store_cop
         ]
     statuses = set(app.dataframe[0].value["status"])
     assert statuses == {"acknowledged"}
+
+
+def test_missing_store_explains_what_to_run(monkeypatch, tmp_path):
+    app = start(monkeypatch, tmp_path / "absent.duckdb")
+    assert "run `tokensentry import` or `tokensentry demo` first" in app.info[0].value
+
+
+def test_broken_config_is_reported_not_raised(monkeypatch, demo_db, tmp_path):
+    broken = tmp_path / "tokensentry.toml"
+    broken.write_text("[apps.x]\nallowlist = ['not an ip']\n")
+    monkeypatch.setenv("TOKENSENTRY_DB", str(demo_db))
+    monkeypatch.setenv("TOKENSENTRY_CONFIG", str(broken))
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    assert not app.exception
+    assert "apps.x.allowlist" in app.error[0].value
