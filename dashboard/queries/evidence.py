@@ -74,7 +74,8 @@ def token_chain(
     where, with what outcome, and the token Salesforce returned (oldest first)."""
     return con.execute(
         f"""SELECT e.occurred_at AS at, e.worker, e.token_fp AS presented,
-                   e.new_token_fp AS returned, e.source_ip AS ip, e.country_iso AS country,
+                   coalesce(e.new_token_fp, '(none)') AS returned, e.source_ip AS ip,
+                   e.country_iso AS country,
                    e.city,
                    CASE WHEN e.is_success THEN 'accepted'
                         WHEN e.is_success = false THEN 'refused' ELSE 'unknown' END AS outcome,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -45,28 +45,52 @@ def plant_alert(
     ip: str = "198.51.100.66",
     detector: str = "off_allowlist_ip",
     severity: str = "high",
-    when: datetime | None = None,
+    places: list[tuple[str, str, str, float, float]] | None = None,
+    token_fps: list[tuple[str, str, str | None, bool]] | None = None,
 ) -> str:
-    """An event and an alert of our own in the store, grouped into an incident by detect's
-    real grouping; returns the incident id (the alert's, being the first)."""
+    """Events and an alert of our own in the store, grouped into an incident by detect's real
+    grouping; returns the incident id (the alert's, being the first).
+
+    `places`: one event per (ip, city, country, latitude, longitude), an hour apart.
+    `token_fps`: one token-exchange event per (worker, presented, returned, accepted).
+    """
+    places = places or [(ip, "Amsterdam", "NL", 52.37, 4.89)]
     with db.connect(store) as con:
-        newest = when or con.execute("SELECT max(occurred_at) FROM events").fetchone()[0]
+        newest = con.execute("SELECT max(occurred_at) FROM events").fetchone()[0]
         org = con.execute("SELECT min(org_id) FROM events").fetchone()[0]
-        event_id = f"planted-{alert_id}"
+        rows = [
+            dict(source_ip=place_ip, city=city, country_iso=country, latitude=lat,
+                 longitude=lon, is_success=True, event_type="login")
+            for place_ip, city, country, lat, lon in places
+        ] + [
+            dict(source_ip=ip, worker=worker, token_fp=presented, new_token_fp=returned,
+                 is_success=accepted, event_type="token_exchange")
+            for worker, presented, returned, accepted in token_fps or []
+        ]  # fmt: skip
+        event_ids = []
+        start = newest - timedelta(hours=len(rows))
+        for index, row in enumerate(rows):
+            event_id = f"planted-{alert_id}-{index}"
+            event_ids.append(event_id)
+            at = start + timedelta(hours=index + 1)
+            values = {
+                "event_id": event_id, "org_id": org, "occurred_at": at,
+                "grant_type": "refresh_token", "user_id": "005PLANTED0000000A",
+                "app_name": app, "user_agent": app, "sources": ["test"],
+                "first_run_id": "test", "ingested_at": at, "updated_at": at, **row,
+            }  # fmt: skip
+            con.execute(
+                f"INSERT INTO events ({', '.join(values)}) "
+                f"VALUES ({', '.join('?' for _ in values)})",
+                list(values.values()),
+            )
+        ips = sorted({row["source_ip"] for row in rows})
         con.execute(
-            """INSERT INTO events (event_id, org_id, occurred_at, event_type, grant_type,
-                   is_success, user_id, app_name, source_ip, country_iso, city, latitude,
-                   longitude, user_agent, sources, first_run_id, ingested_at, updated_at)
-               VALUES (?, ?, ?, 'login', 'refresh_token', true, '005PLANTED0000000A', ?, ?,
-                       'NL', 'Amsterdam', 52.37, 4.89, ?, ['test'], 'test', ?, ?)""",
-            [event_id, org, newest, app, ip, app, newest, newest],
-        )
-        con.execute(
-            """INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, '005PLANTED0000000A', [?], ?, ?, 1,
-                   [?], ?, ?, '{"planted": true}', 'test', 'test', ?, ?)""",
+            """INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, '005PLANTED0000000A', ?, ?, ?, ?,
+                   ?, ?, ?, '{"planted": true}', 'test', 'test', ?, ?)""",
             [
-                alert_id, detector, f"planted|{alert_id}", severity, org, app, ip,
-                newest - timedelta(minutes=5), newest, event_id, f"{app} used from {ip}",
+                alert_id, detector, f"planted|{alert_id}", severity, org, app, ips,
+                start, newest, len(rows), event_ids, f"{app} used from {ip}",
                 f"{app} refreshed a token from {ip}, outside its allowlist", newest, newest,
             ],
         )  # fmt: skip

@@ -240,3 +240,33 @@ def test_broken_config_is_reported_not_raised(monkeypatch, demo_db, tmp_path):
     app = AppTest.from_file(APP, default_timeout=60).run()
     assert not app.exception
     assert "apps.x.allowlist" in app.error[0].value
+
+
+def test_impossible_travel_draws_the_jump_and_lists_places_as_text(monkeypatch, store_copy, plant):
+    alert_id = "plantedtravel0000001"
+    plant(
+        store_copy, alert_id=alert_id, app="Acme Sync", detector="impossible_travel",
+        places=[("192.0.2.10", "Boston", "US", 42.36, -71.06),
+                ("198.51.100.10", "Singapore", "SG", 1.29, 103.85)],
+    )  # fmt: skip
+    app = open_page(start(monkeypatch, store_copy), "alert.py", id=alert_id)
+    deck = app.get("deck_gl_json_chart")
+    assert deck and "ArcLayer" in deck[0].proto.json
+    text = all_text(app)
+    assert "Boston" in text and "Singapore" in text
+    jumps = next(t.value for t in app.table if "from_ip" in t.value.columns)
+    assert jumps[["from_ip", "to_ip"]].values.tolist() == [["192.0.2.10", "198.51.100.10"]]
+
+
+def test_refresh_token_reuse_shows_the_token_chain(monkeypatch, store_copy, plant):
+    alert_id = "plantedreuse00000001"
+    plant(
+        store_copy, alert_id=alert_id, app="Acme Sync", detector="refresh_token_reuse",
+        token_fps=[("worker-1", "fp-A", "fp-B", True), ("worker-2", "fp-A", None, False)],
+    )  # fmt: skip
+    app = open_page(start(monkeypatch, store_copy), "alert.py", id=alert_id)
+    chain = next(t.value for t in app.table if "presented" in t.value.columns)
+    assert chain[["worker", "presented", "returned", "outcome"]].values.tolist() == [
+        ["worker-1", "fp-A", "fp-B", "accepted"],
+        ["worker-2", "fp-A", "(none)", "refused"],
+    ]
