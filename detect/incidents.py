@@ -265,7 +265,6 @@ def _assign(
 
     incidents: dict[str, _Incident] = {}
     index: dict[tuple[str | None, str], list[_Incident]] = defaultdict(list)
-    membership: dict[str, str] = {}
 
     def add(incident: _Incident, keys: Iterable[str], first: datetime, last: datetime) -> None:
         incident.first_seen = min(incident.first_seen, first)
@@ -278,7 +277,6 @@ def _assign(
     for row in rows:  # existing members first define the incidents they belong to
         alert, incident_id, _, org, *_, first, last = row
         if incident_id is not None:
-            membership[alert] = incident_id
             incident = incidents.setdefault(incident_id, _Incident(incident_id, org, first, last))
             add(incident, keys_of(row), first, last)
     assigned: list[tuple[str, str, str, datetime]] = []
@@ -304,7 +302,6 @@ def _assign(
             incidents[alert] = incident
             link = "first"
         add(incident, keys, first, last)
-        membership[alert] = incident.incident_id
         assigned.append((alert, incident.incident_id, link, now))
     return assigned
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ from .. import queries
 from .pipeline import ALLOWLIST, EVENTS_SQL, ORGS, TOKENS_SQL
 
 TARGET_MS = 300.0
+QUEUE_ROWS = 5000  # the queue page's cap
+QUEUE_STATUSES = ("new", "acknowledged")  # the queue page's default status filter
 DETECTORS = [
     "off_allowlist_ip", "new_network", "suspicious_client", "refresh_token_reuse",
     "impossible_travel", "idle_token", "anomaly_score", "cross_org",
@@ -103,6 +105,7 @@ class Subject:
     """What the detail pages open: the most severe incident and alert, an attacker address."""
 
     filters: queries.Filters
+    queue: queries.Filters
     window: tuple[datetime, datetime]
     incident_id: str
     alert_id: str
@@ -125,39 +128,38 @@ def _optional(
 
 
 def page_queries() -> dict[str, list[tuple[str, Call | None]]]:
-    """Every query function each page calls, with the default filters."""
+    """Every query each page makes (as dashboard/web/app_pages call them), default filters."""
     return {
         "overview": [
             ("default_window", lambda con, s: queries.default_window(con)),
-            ("severity_counts", lambda con, s: queries.severity_counts(con)),
-            _optional("open_alerts_by_day", lambda f, con, s: f(con, s.filters)),
             _optional("alerts_by_status", lambda f, con, s: f(con, s.filters)),
+            _optional("open_alerts_by_day", lambda f, con, s: f(con, s.filters)),
             _optional(
                 "top_open", lambda f, con, s: (f(con, s.filters, "app"), f(con, s.filters, "org"))
             ),
-            _optional("filter_options", lambda f, con, s: f(con)),
             _optional("freshness", lambda f, con, s: f(con, s.now)),
+            _optional("retention_gaps", lambda f, con, s: f(con)),
         ],
         "queue": [
-            ("incidents", lambda con, s: queries.incidents(con, s.filters)),
-            ("alerts", lambda con, s: queries.alerts(con, s.filters)),
+            ("incidents", lambda con, s: queries.incidents(con, s.queue, limit=QUEUE_ROWS)),
+            ("alerts", lambda con, s: queries.alerts(con, s.queue, limit=QUEUE_ROWS)),
         ],
         "incident": [
             ("incident", lambda con, s: queries.incident(con, s.incident_id)),
             ("incident_alerts", lambda con, s: queries.incident_alerts(con, s.incident_id)),
-            ("audit_trail", lambda con, s: queries.audit_trail(con, s.incident_id)),
+            ("alert (runbook)", lambda con, s: queries.alert(con, s.incident_id)),
             _optional("evidence_events", lambda f, con, s: f(con, "incident", s.incident_id)),
             _optional("locations", lambda f, con, s: f(con, "incident", s.incident_id)),
             _optional("token_chain", lambda f, con, s: f(con, "incident", s.incident_id)),
+            ("audit_trail", lambda con, s: queries.audit_trail(con, s.incident_id)),
         ],
         "alert": [
             ("alert", lambda con, s: queries.alert(con, s.alert_id)),
-            ("alert_events", lambda con, s: queries.alert_events(con, s.alert_id)),
-            ("related_alerts", lambda con, s: queries.related_alerts(con, s.alert_id)),
-            ("audit_trail", lambda con, s: queries.audit_trail(con, s.alert_id)),
             _optional("evidence_events", lambda f, con, s: f(con, "alert", s.alert_id)),
             _optional("locations", lambda f, con, s: f(con, "alert", s.alert_id)),
             _optional("token_chain", lambda f, con, s: f(con, "alert", s.alert_id)),
+            ("related_alerts", lambda con, s: queries.related_alerts(con, s.alert_id)),
+            ("audit_trail", lambda con, s: queries.audit_trail(con, s.alert_id)),
         ],
         "apps": [
             ("known_egress", lambda con, s: queries.known_egress(con, s.now)),
@@ -176,23 +178,26 @@ def page_queries() -> dict[str, list[tuple[str, Call | None]]]:
             ),
         ],
         "tokens": [
-            _optional("refresh_tokens", lambda f, con, s: f(con, s.filters, s.now)),
+            _optional("refresh_tokens", lambda f, con, s: f(con, s.filters, s.window[1])),
             _optional("dormant_wakes", lambda f, con, s: f(con, s.filters)),
         ],
         "pipeline": [
-            ("recent_runs", lambda con, s: queries.recent_runs(con)),
-            ("quarantine", lambda con, s: queries.quarantine(con)),
             ("store_counts", lambda con, s: queries.store_counts(con)),
-            _optional("runs", lambda f, con, s: f(con)),
-            _optional("detector_runs", lambda f, con, s: f(con)),
+            _optional("freshness", lambda f, con, s: f(con, s.now)),
             _optional("unavailable_sources", lambda f, con, s: f(con)),
-            _optional("quarantine_reasons", lambda f, con, s: f(con)),
             _optional("retention_gaps", lambda f, con, s: f(con)),
+            _optional("detector_runs", lambda f, con, s: f(con)),
+            _optional(
+                "runs",
+                lambda f, con, s: [f(con, stage, 200) for stage in ("ingest", "import", "detect")],
+            ),
+            _optional("quarantine_reasons", lambda f, con, s: f(con)),
+            ("quarantine", lambda con, s: queries.quarantine(con, 200)),
         ],
         "search": [
+            _optional("search_summary", lambda f, con, s: f(con, s.ip)),
             _optional("search_alerts", lambda f, con, s: f(con, s.ip)),
             _optional("search_events", lambda f, con, s: f(con, s.ip)),
-            _optional("search_summary", lambda f, con, s: f(con, s.ip)),
         ],
     }
 
@@ -262,6 +267,7 @@ def _subject(con: duckdb.DuckDBPyConnection) -> Subject:
     ip = con.execute("SELECT ips[1] FROM alerts WHERE alert_id = ?", [alert_id]).fetchone()[0]  # type: ignore[index]
     return Subject(
         filters=filters, window=window,  # type: ignore[arg-type]
+        queue=replace(filters, statuses=QUEUE_STATUSES),
         incident_id=str(top.iloc[0]["incident_id"]), alert_id=alert_id, ip=ip,
         now=window[1], config=bench_config(),
     )  # fmt: skip

@@ -253,11 +253,13 @@ def run_bench(
     finally:
         if temporary:
             shutil.rmtree(folder, ignore_errors=True)
+    dashboard = figures.get("dashboard")
     if fmt == "json":
         output.print_json(figures)
     else:
-        dashboard = figures.pop("dashboard", None)
         for key, value in figures.items():
+            if key == "dashboard":
+                continue
             output.stdout().print(f"{key:24} {value}", highlight=False)
         if dashboard is not None:
             from .report import print_dashboard

@@ -162,11 +162,7 @@ def _apply_monitoring(
 
 
 Facts = dict[tuple[str, str, str], dict[str, tuple[int, list]]]
-# The FACTS_SQL columns after (app_key, org_id, grants): (control, kind) of each count + rows.
-FACT_COLUMNS = (
-    ("pkce", "counter"), ("pkce", "positive"), ("rotation", "counter"),
-    ("rotation", "positive"), ("allowlist", "counter"), ("allowlist", "positive"),
-)  # fmt: skip
+ABUNDANT = 10_000  # a fact with more rows is sampled (first rows found), not sorted by time
 
 
 def _facts(
@@ -181,31 +177,56 @@ def _facts(
         and (address := parse_ip(ip)) is not None
         and address not in allowlists[app_key]
     ]
+    window = [start, end, keys]
+    counts: dict[tuple[int, str, str], int] = {}
+    reused: dict[tuple[str, str], tuple[int, list]] = {}
+    grants = []
     con.register("outside", pd.DataFrame(outside, columns=["app_key", "ip"], dtype=object))
     try:
-        found = con.execute(
-            sql.FACTS_SQL, [start, end, keys, *[EVIDENCE_ROWS] * len(FACT_COLUMNS)]
-        ).fetchall()
+        for app_key, org_id, app_grants, *columns in con.execute(sql.FACTS_SQL, window).fetchall():
+            grants.append((app_key, org_id, app_grants))
+            *per_fact, maybe_reused = columns
+            counts.update({(i, app_key, org_id): n for i, n in enumerate(per_fact) if n})
+            if maybe_reused:
+                [(count, rows)] = con.execute(
+                    sql.REUSED_SQL, [start, end, app_key, org_id, EVIDENCE_ROWS]
+                ).fetchall()
+                if count:
+                    reused[(app_key, org_id)] = (count, rows)
+        facts = _evidence(con, window, counts)
     finally:
         con.unregister("outside")
-    facts: Facts = defaultdict(dict)
-    grants = []
-    for app_key, org_id, app_grants, *columns in found:
-        grants.append((app_key, org_id, app_grants))
-        reused = columns.pop(8)  # between the rotation pairs and the allowlist pairs
-        for index, (control, kind) in enumerate(FACT_COLUMNS):
-            count, rows = columns[2 * index], columns[2 * index + 1]
-            if count:
-                facts[(app_key, org_id, control)][kind] = (count, rows)
-        if reused:
-            count, rows = con.execute(
-                sql.REUSED_SQL, [start, end, app_key, org_id, EVIDENCE_ROWS]
-            ).fetchone()  # type: ignore[misc]
-            old = facts[(app_key, org_id, "rotation")].get("counter", (0, []))
-            merged = sorted(old[1] + rows, key=lambda row: row["occurred_at"])[:EVIDENCE_ROWS]
-            facts[(app_key, org_id, "rotation")]["counter"] = (old[0] + count, merged)
+    for (app_key, org_id), (count, rows) in reused.items():
+        # A token Salesforce accepted twice: rotation counter-examples next to the others.
+        old_count, old_rows = facts[(app_key, org_id, "rotation")].get("counter", (0, []))
+        merged = sorted(old_rows + rows, key=lambda row: row["occurred_at"])[:EVIDENCE_ROWS]
+        facts[(app_key, org_id, "rotation")]["counter"] = (old_count + count, merged)
     _idle_facts(con, start, end, keys, facts)
     return grants, facts
+
+
+def _evidence(
+    con: duckdb.DuckDBPyConnection, window: list, counts: dict[tuple[int, str, str], int]
+) -> Facts:
+    """The rows behind each counted fact: the first by time, or a sample of abundant ones."""
+    rows: dict[tuple[int, str, str], list] = {}
+    rare = [key for key, n in counts.items() if n <= ABUNDANT]
+    if rare:
+        keys = [value for _, app_key, org_id in rare for value in (app_key, org_id)]
+        found = con.execute(
+            sql.evidence_sql(rare), [*window, *keys, *keys, EVIDENCE_ROWS]
+        ).fetchall()
+        rows.update({(fact, app, org): evidence for app, org, fact, evidence in found})
+    facts: Facts = defaultdict(dict)
+    for (index, app_key, org_id), n in counts.items():
+        if n > ABUNDANT:
+            sample = con.execute(
+                sql.sample_sql(index), [*window, app_key, org_id, EVIDENCE_ROWS]
+            ).fetchall()
+            rows[(index, app_key, org_id)] = [row for (row,) in sample]
+        control, kind, *_ = sql.FACTS[index]
+        facts[(app_key, org_id, control)][kind] = (n, rows.get((index, app_key, org_id), []))
+    return facts
 
 
 def _idle_facts(

@@ -14,19 +14,29 @@ ROW = """{{'event_id': event_id, 'occurred_at': occurred_at, 'event_type': event
     'status': coalesce(error_description, status), 'user_id': user_id, 'source_ip': source_ip,
     'token_fp': token_fp, 'new_token_fp': new_token_fp, 'pkce': pkce, 'detail': {detail}}}"""
 
+# (control, kind, condition, detail) of every fact FACTS_SQL counts and EVIDENCE_SQL shows.
+FACTS = (
+    ("pkce", "counter", "grant_type = 'authorization_code' AND NOT pkce", "'no code verifier'"),
+    ("pkce", "positive", "grant_type = 'authorization_code' AND pkce", "'code verifier sent'"),
+    (
+        "rotation", "counter", "rotated_use AND (new_token_fp IS NULL OR new_token_fp = token_fp)",
+        "CASE WHEN new_token_fp IS NULL THEN 'no new refresh token returned' "
+        "ELSE 'the same refresh token returned' END",
+    ),
+    (
+        "rotation", "positive",
+        "rotated_use AND new_token_fp IS NOT NULL AND new_token_fp <> token_fp",
+        "'a new refresh token returned'",
+    ),
+    ("allowlist", "counter", "outside AND is_success", "'succeeded from outside the allowlist'"),
+    ("allowlist", "positive", "outside AND NOT is_success", "'blocked outside the allowlist'"),
+)  # fmt: skip
 
-def _sample(condition: str, detail: str) -> str:
-    """count and first rows of the events matching `condition`, as two columns."""
-    return (
-        f"count(*) FILTER ({condition}), "
-        f"arg_min({ROW.format(detail=detail)}, occurred_at, ?) FILTER ({condition})"
-    )
-
-
-# `outside` (app_key, ip) is registered by the caller: the addresses an app's allowlist does not
-# hold, judged in Python (ingest.netlist) once per distinct address.
-FACTS_SQL = f"""
-WITH ev AS (
+# The window's events of the configured apps, with the two flags the facts need. `outside`
+# (app_key, ip) is registered by the caller: the addresses an app's allowlist does not hold,
+# judged in Python (ingest.netlist) once per distinct address.
+EVENTS_CTE = """
+ev AS (
     SELECT e.event_id, e.org_id, lower(e.app_name) AS app_key, e.occurred_at, e.event_type,
            e.grant_type, e.is_success, e.status, e.error_description, e.user_id, e.source_ip,
            e.token_fp, e.new_token_fp, e.pkce,
@@ -37,28 +47,77 @@ WITH ev AS (
     FROM events e LEFT JOIN outside o ON o.app_key = lower(e.app_name) AND o.ip = e.source_ip
     WHERE e.occurred_at BETWEEN ? AND ? AND list_contains(?, lower(e.app_name))
       AND e.grant_type IS NOT NULL
-)
+)"""
+
+# Counts only: one scan, one small hash aggregate. `maybe_reused` compares successful partner
+# refreshes with their distinct token hashes; a hash collision can only raise it, and REUSED_SQL
+# then checks the real fingerprints, so a reuse is never missed nor invented.
+FACTS_SQL = f"""
+WITH {EVENTS_CTE}
 SELECT app_key, org_id, list(DISTINCT grant_type ORDER BY grant_type) AS grants,
-    {_sample("grant_type = 'authorization_code' AND NOT pkce", "'no code verifier'")},
-    {_sample("grant_type = 'authorization_code' AND pkce", "'code verifier sent'")},
-    {
-    _sample(
-        "rotated_use AND (new_token_fp IS NULL OR new_token_fp = token_fp)",
-        "CASE WHEN new_token_fp IS NULL THEN 'no new refresh token returned' "
-        "ELSE 'the same refresh token returned' END",
-    )
-},
-    {
-    _sample(
-        "rotated_use AND new_token_fp IS NOT NULL AND new_token_fp <> token_fp",
-        "'a new refresh token returned'",
-    )
-},
-    count(*) FILTER (rotated_use) - count(DISTINCT token_fp) FILTER (rotated_use) AS reused,
-    {_sample("outside AND is_success", "'succeeded from outside the allowlist'")},
-    {_sample("outside AND NOT is_success", "'blocked outside the allowlist'")}
+    {", ".join(f"count(*) FILTER ({condition})" for _, _, condition, _ in FACTS)},
+    count(*) FILTER (rotated_use) - count(DISTINCT hash(token_fp)) FILTER (rotated_use)
+        AS maybe_reused
 FROM ev GROUP BY app_key, org_id ORDER BY app_key, org_id
 """
+
+
+def _which(alias: str = "") -> str:
+    """The indexes (into FACTS) of the facts an `ev` row is, as a list expression."""
+    return (
+        "["
+        + ", ".join(
+            f"CASE WHEN {condition} THEN {index} END"
+            for index, (_, _, condition, _) in enumerate(FACTS)
+        )
+        + "]"
+    )
+
+
+_DETAIL = (
+    "CASE fact "
+    + " ".join(f"WHEN {index} THEN {detail}" for index, (_, _, _, detail) in enumerate(FACTS))
+    + " END"
+)
+
+
+def evidence_sql(wanted: list[tuple[int, str, str]]) -> str:
+    """The first rows (by time) of each wanted (fact index, app_key, org_id), in one scan
+    that keeps only their rows (parameters after the window's: app_key, org_id per fact, then
+    the row limit). Only facts with few rows come here; an abundant one goes to sample_sql."""
+    arms = " OR ".join(
+        f"(app_key = ? AND org_id = ? AND ({FACTS[index][2]}))" for index, _, _ in wanted
+    )
+    which = (
+        "CASE "
+        + " ".join(
+            f"WHEN app_key = ? AND org_id = ? AND ({FACTS[index][2]}) THEN {index}"
+            for index, _, _ in wanted
+        )
+        + " END"
+    )
+    return f"""
+WITH {EVENTS_CTE},
+facts AS (SELECT *, {which} AS fact FROM ev WHERE {arms}),
+firsts AS (
+    SELECT * FROM facts QUALIFY row_number() OVER (
+        PARTITION BY app_key, org_id, fact ORDER BY occurred_at, event_id) <= ?
+)
+SELECT app_key, org_id, fact,
+       list({ROW.format(detail=_DETAIL)} ORDER BY occurred_at, event_id)
+FROM firsts GROUP BY ALL
+"""
+
+
+def sample_sql(index: int) -> str:
+    """Some rows of one abundant fact of one (app, org): LIMIT without ORDER BY stops early."""
+    _, _, condition, detail = FACTS[index]
+    return f"""
+WITH {EVENTS_CTE}
+SELECT {ROW.format(detail=detail)} FROM ev WHERE app_key = ? AND org_id = ? AND ({condition})
+LIMIT ?
+"""
+
 
 _REUSE_ROW = ROW.format(
     detail="'presentation ' || presentation || ' of one refresh token succeeded'"

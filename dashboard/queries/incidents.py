@@ -25,7 +25,7 @@ SELECT m.incident_id,
          WHEN bool_or(t.status = 'resolved') THEN 'resolved'
          ELSE 'false_positive' END AS status,
     bool_or(coalesce(t.status, 'new') = 'new')
-        AND bool_or(t.status IN ('resolved', 'false_positive')) AS reopened,
+        AND bool_or(coalesce(t.status, 'new') IN ('resolved', 'false_positive')) AS reopened,
     count(*) FILTER (WHERE coalesce(t.status, 'new') = 'new') AS new_alerts
 FROM incident_alerts m LEFT JOIN triage t USING (alert_id)
 {where}
@@ -61,12 +61,23 @@ def incidents(
 
 
 def incident(con: duckdb.DuckDBPyConnection, incident_id: str) -> dict[str, Any] | None:
-    """One incident with its status, or None."""
+    """One incident with its status, or None. `linked_incidents`: the per-org incidents a
+    cross_org incident summarises; `linked_by`: the cross_org incidents summarising this one."""
     sql = f"""
         WITH s AS ({STATUS_SQL.format(where="WHERE m.incident_id = ?")})
         SELECT {INCIDENT_COLUMNS}
         FROM incidents i JOIN s USING (incident_id) WHERE i.incident_id = ?"""
-    return one_record(con.execute(sql, [incident_id, incident_id]))
+    record = one_record(con.execute(sql, [incident_id, incident_id]))
+    if record is not None:
+        record["linked_by"] = [
+            row[0]
+            for row in con.execute(
+                "SELECT incident_id FROM incidents WHERE list_contains(linked_incidents, ?) "
+                "ORDER BY incident_id",
+                [incident_id],
+            ).fetchall()
+        ]
+    return record
 
 
 def incident_alerts(con: duckdb.DuckDBPyConnection, incident_id: str) -> pd.DataFrame:

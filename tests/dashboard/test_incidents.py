@@ -151,6 +151,8 @@ def test_cross_org_alert_links_the_incidents_it_summarises(store):
     cross = queries.incident(store, "c1")
     assert cross["linked_incidents"] == ["x1", "y1"] and cross["org_id"] is None
     assert cross["severity"] == "critical"
+    assert queries.incident(store, "y1")["linked_by"] == ["c1"]
+    assert queries.incident(store, "c1")["linked_by"] == []
 
 
 def test_incidents_filters(store):
@@ -192,3 +194,40 @@ def test_detect_groups_real_detector_alerts(store):
         ("ok",),
         ("ok",),
     ]
+
+
+def test_cli_lists_incidents_as_json_and_csv(tmp_path):
+    import csv
+    import io
+    import json
+
+    from click.testing import CliRunner
+
+    from dashboard.cli import cli
+    from ingest import db
+
+    path = tmp_path / "store.duckdb"
+    with db.connect(path) as con:
+        put_alert(con, "a1", ips=[ATTACKER], severity="critical")
+        put_alert(con, "a2", ips=[ATTACKER], hours=1)
+        put_alert(con, "b1", ips=["192.0.2.1"], hours=2, severity="low", app="=SUM(A1)")
+        group(con)
+    runner_ = CliRunner()
+    listed = runner_.invoke(cli, ["--db", str(path), "alerts", "--incidents", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    records = json.loads(listed.stdout)
+    assert [(r["incident_id"], r["alert_count"], r["severity"]) for r in records] == [
+        ("a1", 2, "critical"),
+        ("b1", 1, "low"),
+    ]
+    assert records[0]["ips"] == [ATTACKER] and records[0]["status"] == "new"
+    high = runner_.invoke(
+        cli, ["--db", str(path), "alerts", "--incidents", "--format", "json", "--severity", "high"]
+    )
+    assert [r["incident_id"] for r in json.loads(high.stdout)] == ["a1"]
+    table = runner_.invoke(cli, ["--db", str(path), "alerts", "--incidents", "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(table.stdout)))
+    assert [row["incident_id"] for row in rows] == ["a1", "b1"]
+    assert rows[1]["app"] == "'=SUM(A1)"  # never a formula in a spreadsheet
+    plain = runner_.invoke(cli, ["--db", str(path), "alerts", "--incidents"])
+    assert plain.exit_code == 0 and "a1" in plain.stdout
