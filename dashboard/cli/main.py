@@ -341,14 +341,26 @@ def nightly(settings: Settings, since: str | None) -> int:
 
 @cli.command()
 @click.option("--port", default=8501, show_default=True, type=int)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; anything but loopback belongs behind your SSO proxy.",
+)
 @_store_options
-def dashboard(settings: Settings, port: int) -> int:
-    """Serve the Streamlit app on http://127.0.0.1:PORT (Ctrl-C stops it)."""
-    from ..web.serve import serve
+def dashboard(settings: Settings, port: int, host: str) -> int:
+    """Serve the Streamlit app on http://HOST:PORT (Ctrl-C stops it).
+
+    Example: tokensentry dashboard --port 8501
+    """
+    from ..web.serve import exposure_warning, serve
 
     if not settings.db.exists():
         raise InputError(f"{settings.db}: no database yet; run `tokensentry demo` or `import`")
-    return serve(settings.db, settings.config, port)
+    warning = exposure_warning(host)
+    if warning:
+        click.echo(warning, err=True)
+    return serve(settings.db, settings.config, port, host)
 
 
 @cli.command()

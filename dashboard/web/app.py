@@ -16,21 +16,36 @@ from dashboard.web import ui
 
 PAGES = Path(__file__).resolve().parent / "app_pages"
 
-st.set_page_config(page_title="tokensentry", page_icon="🛡️", layout="wide")
+st.set_page_config(page_title="tokensentry", page_icon=":material/shield:", layout="wide")
 
 pages = [
-    st.Page(PAGES / "overview.py", title="Overview", icon="📊", default=True),
-    st.Page(PAGES / "queue.py", title="Queue", icon="📥", url_path="queue"),
-    st.Page(PAGES / "search.py", title="Search", icon="🔎", url_path="search"),
-    st.Page(PAGES / "apps.py", title="Apps & allowlists", icon="🧩", url_path="apps"),
-    st.Page(PAGES / "controls.py", title="Controls readiness", icon="✅", url_path="controls"),
-    st.Page(PAGES / "tokens.py", title="Tokens", icon="🔑", url_path="tokens"),
-    st.Page(PAGES / "pipeline.py", title="Pipeline", icon="🛠️", url_path="pipeline"),
+    st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page(PAGES / "queue.py", title="Queue", icon=":material/inbox:", url_path="queue"),
+    st.Page(PAGES / "search.py", title="Search", icon=":material/search:", url_path="search"),
+    st.Page(PAGES / "apps.py", title="Apps & allowlists", icon=":material/apps:", url_path="apps"),
+    st.Page(
+        PAGES / "controls.py",
+        title="Controls readiness",
+        icon=":material/verified_user:",
+        url_path="controls",
+    ),
+    st.Page(PAGES / "tokens.py", title="Tokens", icon=":material/key:", url_path="tokens"),
+    st.Page(PAGES / "pipeline.py", title="Pipeline", icon=":material/build:", url_path="pipeline"),
     # Reached from a row's link (…?id=); hidden from the menu because they need an id.
     st.Page(
-        PAGES / "incident.py", title="Incident", icon="🚨", url_path="incident", visibility="hidden"
+        PAGES / "incident.py",
+        title="Incident",
+        icon=":material/crisis_alert:",
+        url_path="incident",
+        visibility="hidden",
     ),
-    st.Page(PAGES / "alert.py", title="Alert", icon="🔔", url_path="alert", visibility="hidden"),
+    st.Page(
+        PAGES / "alert.py",
+        title="Alert",
+        icon=":material/notifications:",
+        url_path="alert",
+        visibility="hidden",
+    ),
 ]
 ui.register_pages(pages)
 page = st.navigation(pages)
@@ -38,5 +53,6 @@ page = st.navigation(pages)
 ui.apply_pending_triage()
 ui.sidebar_filters()
 ui.analyst_field()
+ui.show_flash()
 page.run()
 ui.footer()

@@ -15,7 +15,8 @@ from dashboard import queries
 from dashboard.web import ui
 
 
-def header(record: dict[str, Any], kind: str) -> None:
+def header(record: dict[str, Any], kind: str) -> Any:
+    """Title, summary, the key figures, who/what/where; returns the column for the triage form."""
     st.title(f"{kind.capitalize()} {record[f'{kind}_id']}")
     ui.text(record["summary"])
     columns = st.columns(4)
@@ -26,12 +27,16 @@ def header(record: dict[str, Any], kind: str) -> None:
         int(record["alert_count"] if kind == "incident" else record["event_count"]),
     )
     columns[3].metric("detectors" if kind == "incident" else "detector", _detectors(record))
-    ui.labelled("Org", ui.org_label(record["org_id"]) or "several (cross-org)")
-    ui.labelled("App", record["app"])
-    ui.labelled("User", record["user_id"])
-    ui.labelled("IPs", ", ".join(record["ips"]))
-    ui.labelled("First seen (UTC)", record["first_seen"])
-    ui.labelled("Last seen (UTC)", record["last_seen"])
+    facts, form = st.columns([3, 2], gap="large")
+    with facts:
+        ui.labelled("Org", ui.org_label(record["org_id"]) or "several (cross-org)")
+        ui.labelled("App", record["app"])
+        ui.labelled("User", record["user_id"])
+        ui.labelled("IPs", ", ".join(record["ips"]))
+        ui.labelled("First seen (UTC)", f"{record['first_seen']:%Y-%m-%d %H:%M:%S}")
+        ui.labelled("Last seen (UTC)", f"{record['last_seen']:%Y-%m-%d %H:%M:%S}")
+        ui.labelled("Detectors", _detectors(record))
+    return form
 
 
 def _detectors(record: dict[str, Any]) -> str:
@@ -72,7 +77,7 @@ def timeline(kind: str, target_id: str) -> None:
         alt.Chart(chart)
         .mark_circle(size=90)
         .encode(
-            x=alt.X("occurred_at:T", title="when (UTC)"),
+            x=alt.X("utcyearmonthdatehoursminutes(occurred_at):T", title="when (UTC)"),
             y=alt.Y("where:N", title="source IP"),
             color=alt.Color("outcome:N"),
             shape=alt.Shape("event_type:N"),

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -25,18 +26,24 @@ from dashboard import queries
 from detect.geo import ATTRIBUTION as GEO_ATTRIBUTION
 from ingest import config as config_module
 from ingest import db
-from ingest.errors import TokensentryError
+from ingest.errors import ConfigError, TokensentryError
 from ingest.timeparse import now_utc
 
 from . import writes
 
 CACHE_TTL_S = 30
+# What the sidebar offers (every org and app the store has seen) changes with a new org or app,
+# not with each night's rows; a distinct over 10 M events is worth keeping for ten minutes.
+CATALOG_QUERIES = {"filter_options"}
+CATALOG_TTL_S = 600
 BUSY_RETRY_S = 3.0
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 TRIAGE_STATUSES = ("acknowledged", "resolved", "false_positive")
 FILTERS_KEY = "ts_filters"
+STALE_STYLE = "background-color: #fee2e2"
 _PAGES: dict[str, Any] = {}  # url path -> st.Page, registered by app.py
 ANALYST_KEY = "ts_analyst"
+BUSY_KEY = "ts_busy_retries"  # how often this session waited for the pipeline
 
 
 def db_path() -> Path:
@@ -54,7 +61,11 @@ def _config(path: str, mtime: float) -> config_module.Config:
 
 def config() -> config_module.Config:
     path = config_path()
-    return _config(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    try:
+        return _config(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    except ConfigError as exc:  # a typo in the TOML: say where, not a traceback
+        st.error(f"The configuration cannot be read: {exc}")
+        st.stop()
 
 
 @contextlib.contextmanager
@@ -63,8 +74,7 @@ def _read_only(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=500)
-def _cached(path: str, name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]):
+def _read(path: str, name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]):
     function = getattr(queries, name)
     return writes.with_retry(
         lambda: _read_only(path),
@@ -74,15 +84,29 @@ def _cached(path: str, name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str
     )
 
 
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=500)
+def _cached(path: str, name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]):
+    return _read(path, name, args, kwargs)
+
+
+@st.cache_data(ttl=CATALOG_TTL_S, show_spinner=False, max_entries=20)
+def _cached_catalog(
+    path: str, name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]
+):
+    return _read(path, name, args, kwargs)
+
+
 def q(name: str, *args: Any, **kwargs: Any) -> Any:
     """`dashboard.queries.<name>(con, *args, **kwargs)`, cached for a short while.
 
     While the pipeline holds the store the page says so and retries; a store that does not
     exist yet gets the command that creates it.
     """
+    cache = _cached_catalog if name in CATALOG_QUERIES else _cached
     try:
-        return _cached(str(db_path()), name, args, tuple(sorted(kwargs.items())))
+        return cache(str(db_path()), name, args, tuple(sorted(kwargs.items())))
     except writes.StoreBusy:
+        st.session_state[BUSY_KEY] = st.session_state.get(BUSY_KEY, 0) + 1
         st.warning("The pipeline is writing to the store, retrying…", icon="⏳")
         time.sleep(BUSY_RETRY_S)
         st.rerun()
@@ -93,7 +117,7 @@ def q(name: str, *args: Any, **kwargs: Any) -> Any:
 
 def forget_cached_reads() -> None:
     """After a write, so the page shows the decision at once rather than after the TTL."""
-    _cached.clear()
+    _cached.clear()  # the catalog (orgs, apps) does not change with triage or known egress
 
 
 def register_pages(pages: list[Any]) -> None:
@@ -103,6 +127,10 @@ def register_pages(pages: list[Any]) -> None:
 def link(url_path: str, target_id: str, label: str) -> None:
     """A link to /incident?id=… or /alert?id=…; the label is ours (ids are hex digests)."""
     st.page_link(_PAGES[url_path], label=f"{label} · {target_id}", query_params={"id": target_id})
+
+
+def page_link(url_path: str, label: str) -> None:
+    st.page_link(_PAGES[url_path], label=label)
 
 
 # --- attacker-controlled text ------------------------------------------------------------------
@@ -127,13 +155,28 @@ def labelled(label: str, value: Any) -> None:
     st.text(f"{label}: {'' if value is None else value}")
 
 
-def table(frame: pd.DataFrame, *, empty: str = "Nothing here.", max_rows: int = 200) -> None:
-    """A small table rendered as HTML-escaped text cells the browser (and a test) can read.
-    Larger lists go to `grid` (a canvas-drawn data grid)."""
+def table(
+    frame: pd.DataFrame,
+    *,
+    empty: str = "Nothing here.",
+    max_rows: int = 200,
+    highlight: pd.Series | None = None,
+) -> None:
+    """A small table rendered as HTML-escaped text cells the browser (and a test) can read,
+    rows where `highlight` is true tinted red. Larger lists go to `grid` (a data grid)."""
     if frame.empty:
         st.caption(empty)
         return
-    st.table(_displayable(frame.head(max_rows)))
+    shown = _displayable(frame.head(max_rows))
+    if highlight is None:
+        st.table(shown)
+    else:
+        marked = highlight.head(max_rows).reset_index(drop=True).astype(bool)
+        st.table(
+            shown.style.apply(
+                lambda row: [STALE_STYLE if marked[row.name] else ""] * len(row), axis=1
+            )
+        )
     if len(frame) > max_rows:
         st.caption(f"first {max_rows} of {len(frame):,} rows")
 
@@ -142,15 +185,17 @@ def grid(frame: pd.DataFrame, *, key: str | None = None, **kwargs: Any) -> Any:
     return st.dataframe(_displayable(frame), hide_index=True, key=key, width="stretch", **kwargs)
 
 
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list | tuple | np.ndarray)
+
+
 def _displayable(frame: pd.DataFrame) -> pd.DataFrame:
     """Lists become comma-joined strings and timestamps minutes, so cells read as text."""
     shown = frame.copy()
     for column in shown.columns:
         series = shown[column]
-        if series.dtype == object and series.map(lambda v: isinstance(v, list | tuple)).any():
-            shown[column] = series.map(
-                lambda v: ", ".join(map(str, v)) if isinstance(v, list | tuple) else v
-            )
+        if series.dtype == object and series.map(_is_list).any():
+            shown[column] = series.map(lambda v: ", ".join(map(str, v)) if _is_list(v) else v)
         elif pd.api.types.is_datetime64_any_dtype(series):
             shown[column] = series.dt.strftime("%Y-%m-%d %H:%M")
     return shown.reset_index(drop=True)
@@ -293,12 +338,30 @@ def triage_form(target_ids: list[str], *, kind: str, key: str) -> None:
         return
     forget_cached_reads()
     if outcome == "queued":
-        st.warning(
+        flash(
+            "warning",
             "The pipeline is writing to the store: your decision is saved and will be "
-            "recorded as soon as it finishes."
+            "recorded as soon as it finishes.",
         )
     else:
-        st.success(f"Set to {status}.")
+        flash("success", f"Set to {status}.")
+    st.rerun()  # so the page shows the new status and audit line at once
+
+
+FLASH_KEY = "ts_flash"
+
+
+def flash(level: str, message: str) -> None:
+    """A message for the next run (a write reruns the page to show its own effect)."""
+    st.session_state[FLASH_KEY] = (level, message)
+
+
+def show_flash() -> None:
+    level, message = st.session_state.pop(FLASH_KEY, (None, None))
+    if level == "success":
+        st.success(message)
+    elif level == "warning":
+        st.warning(message)
 
 
 def apply_pending_triage() -> None:

@@ -13,16 +13,16 @@ if record is None:
     st.info("No alert with this id. Open one from the queue or an incident.")
     st.stop()
 
-detail.header(record, "alert")
+form_column = detail.header(record, "alert")
+with form_column:
+    st.subheader("Triage this alert only")
+    ui.triage_form([alert_id], kind="alert", key="alert_triage")
 ui.text(record["title"])
 if record.get("incident_id"):
     ui.link("incident", record["incident_id"], "part of incident")
 if record.get("triage_note"):
     ui.labelled("Note", record["triage_note"])
     ui.labelled("By", record["analyst"])
-
-st.subheader("Triage this alert only")
-ui.triage_form([alert_id], kind="alert", key="alert_triage")
 
 detail.runbook(record)
 detail.evidence(record)

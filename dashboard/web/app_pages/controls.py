@@ -31,14 +31,14 @@ st.download_button(
 
 rollup = readiness[readiness["scope"] == "app"]
 st.header("Per app (all orgs)")
-ui.table(
-    rollup.pivot_table(
+if rollup.empty:
+    st.caption("No roll-up.")
+else:
+    verdicts = rollup.pivot_table(
         index="app", columns="control_name", values="verdict", aggfunc="first"
-    ).reset_index()
-    if not rollup.empty
-    else rollup,
-    empty="No roll-up.",
-)
+    )
+    order = [name for name in queries.CONTROLS.values() if name in verdicts.columns]
+    ui.table(verdicts[order].reset_index())
 
 st.header("Per app and org")
 per_org = readiness[readiness["scope"] == "org"]

@@ -6,15 +6,24 @@ import streamlit as st
 
 from dashboard.web import detail, ui
 
+EVIDENCE_ALERTS = 10
+
 incident_id = st.query_params.get("id", "").strip()
 record = ui.q("incident", incident_id) if incident_id else None
 if record is None:
     st.title("Incident")
     st.info("No incident with this id. Open one from the queue.")
-    st.page_link("app_pages/queue.py", label="Go to the queue")
+    ui.page_link("queue", "Go to the queue")
     st.stop()
 
-detail.header(record, "incident")
+form_column = detail.header(record, "incident")
+with form_column:
+    st.subheader("Triage")
+    st.caption(
+        "Applies to the alerts it holds now; an alert that joins later starts as new and "
+        "reopens it."
+    )
+    ui.triage_form([incident_id], kind="incident", key="incident_triage")
 if record.get("reopened"):
     st.warning("Reopened: new alerts joined after part of it was resolved.")
 if record.get("linked_incidents"):
@@ -22,12 +31,7 @@ if record.get("linked_incidents"):
     for linked in record["linked_incidents"]:
         ui.link("incident", linked, "linked incident")
 
-st.subheader("Triage")
 alerts = ui.q("incident_alerts", incident_id)
-st.caption(
-    "Applies to the alerts it holds now; an alert that joins later starts as new and reopens it."
-)
-ui.triage_form([incident_id], kind="incident", key="incident_triage")
 
 st.subheader(f"Alerts ({len(alerts)})")
 ui.table(
@@ -47,6 +51,14 @@ ui.table(
 )
 for alert in alerts.itertuples():
     ui.link("alert", alert.alert_id, f"{alert.severity} {alert.detector}")
+
+st.subheader("Evidence per alert")
+for alert in alerts.head(EVIDENCE_ALERTS).itertuples():
+    full = ui.q("alert", alert.alert_id) or {}
+    with st.expander(f"{alert.detector} · {alert.severity} · {alert.alert_id}"):
+        st.json(full.get("evidence") or {}, expanded=2)  # a JSON viewer: values stay text
+if len(alerts) > EVIDENCE_ALERTS:
+    st.caption(f"first {EVIDENCE_ALERTS} of {len(alerts)} alerts; open an alert for the rest")
 
 first = alerts.iloc[0] if not alerts.empty else None
 if first is not None:

@@ -35,10 +35,10 @@ with left:
             alt.Chart(by_day)
             .mark_bar()
             .encode(
-                x=alt.X("yearmonthdate(day):T", title="last seen (UTC day)"),
+                x=alt.X("utcyearmonthdate(day):T", title="last seen (UTC day)"),
                 y=alt.Y("sum(alerts):Q", title="open alerts"),
                 color=alt.Color("severity:N", scale=SEVERITY_COLOURS),
-                tooltip=["yearmonthdate(day):T", "severity:N", "sum(alerts):Q"],
+                tooltip=["utcyearmonthdate(day):T", "severity:N", "sum(alerts):Q"],
             ),
             width="stretch",
         )
@@ -49,10 +49,10 @@ with right:
             alt.Chart(by_day)
             .mark_bar()
             .encode(
-                x=alt.X("yearmonthdate(day):T", title="last seen (UTC day)"),
+                x=alt.X("utcyearmonthdate(day):T", title="last seen (UTC day)"),
                 y=alt.Y("sum(alerts):Q", title="open alerts"),
                 color=alt.Color("detector:N"),
-                tooltip=["yearmonthdate(day):T", "detector:N", "sum(alerts):Q"],
+                tooltip=["utcyearmonthdate(day):T", "detector:N", "sum(alerts):Q"],
             ),
             width="stretch",
         )
@@ -105,6 +105,7 @@ ui.table(
         stale=fresh["stale"].map({True: "STALE (> 26 h)", False: ""}),
     )[["stale", "org", "stage", "source", "last_success", "hours_since", "last_status"]],
     empty="No ingest or import has run yet.",
+    highlight=fresh["stale"],
 )
 gaps = ui.q("retention_gaps")
 if not gaps.empty:

@@ -33,6 +33,7 @@ ui.table(
         ]
     ],
     empty="No ingest or import has run yet.",
+    highlight=fresh["stale"],
 )
 
 st.header("Sources not available")

@@ -1,4 +1,5 @@
-"""Queue (`/queue`): incidents first, filtered and sorted; select one or many and triage them."""
+"""Queue (`/queue`): incidents first (or single alerts), filtered and sorted; select one or many
+and set their status with a note; every change lands in the audit trail."""
 
 from __future__ import annotations
 
@@ -10,24 +11,30 @@ from dashboard import queries
 from dashboard.web import ui
 from detect import registry
 
+MAX_ROWS = 5000  # the queue is for working, not for export: the CLI lists everything
+
 st.title("Queue")
 base = ui.filters()
 
 with st.expander("Filters", expanded=True):
-    first, second, third = st.columns(3)
-    statuses = first.multiselect(
-        "Status",
-        list(queries.ALERT_STATUSES),
-        default=["new", "acknowledged"],
-        key="queue_status",
+    first, second, third, fourth = st.columns(4)
+    view = (
+        first.segmented_control(
+            "Show", ["incidents", "alerts"], default="incidents", key="queue_view"
+        )
+        or "incidents"
     )
-    severities = second.multiselect("Severity", list(ui.SEVERITIES), key="queue_severity")
-    detectors = third.multiselect("Detector", sorted(registry.by_id()), key="queue_detector")
+    statuses = second.multiselect(
+        "Status", list(queries.ALERT_STATUSES), default=["new", "acknowledged"],
+        key="queue_status",
+    )  # fmt: skip
+    severities = third.multiselect("Severity", list(ui.SEVERITIES), key="queue_severity")
+    detectors = fourth.multiselect("Detector", sorted(registry.by_id()), key="queue_detector")
     first, second, third = st.columns(3)
     ip = first.text_input("IP address", key="queue_ip").strip() or None
     text = second.text_input("Text (id, summary, user, app)", key="queue_text").strip() or None
     sort = third.selectbox(
-        "Sort by", ["severity", "last seen", "first seen", "alerts"], key="queue_sort"
+        "Sort by", ["severity", "last seen", "first seen", "size"], key="queue_sort"
     )
 
 filters = replace(
@@ -38,56 +45,49 @@ filters = replace(
     ip=ip,
     text=text,
 )
-incidents = ui.q("incidents", filters)
-order = {
-    "severity": None,
-    "last seen": ("last_seen", False),
-    "first seen": ("first_seen", False),
-    "alerts": ("alert_count", False),
-}[sort]
-if order is not None and not incidents.empty:
-    incidents = incidents.sort_values(order[0], ascending=order[1], kind="stable")
+kind = "incident" if view == "incidents" else "alert"
+if kind == "incident":
+    rows = ui.q("incidents", filters, limit=MAX_ROWS)
+    size = "alert_count"
+else:
+    rows = ui.q("alerts", filters, limit=MAX_ROWS).rename(columns={"detector": "detectors"})
+    size = "event_count"
+id_column = f"{kind}_id"
+order = {"last seen": "last_seen", "first seen": "first_seen", "size": size}.get(sort)
+if order is not None and not rows.empty:
+    rows = rows.sort_values(order, ascending=False, kind="stable")
 
-st.caption(f"{len(incidents):,} incident(s) match; select rows to triage them together.")
-shown = incidents.assign(
-    link="/incident?id=" + incidents["incident_id"],
-    org=incidents["org_id"].map(ui.org_label),
+st.caption(
+    f"{len(rows):,} {kind}(s) match"
+    + (f" (the first {MAX_ROWS:,})" if len(rows) == MAX_ROWS else "")
+    + "; select rows to triage them together."
+)
+shown = rows.assign(
+    link=f"/{kind}?id=" + rows[id_column],
+    org=rows["org_id"].map(ui.org_label),
 )[
     [
-        "link",
-        "severity",
-        "status",
-        "org",
-        "app",
-        "user_id",
-        "ips",
-        "first_seen",
-        "last_seen",
-        "alert_count",
-        "summary",
-        "detectors",
+        "link", "severity", "status", "org", "app", "user_id", "ips", "first_seen",
+        "last_seen", size, "summary", "detectors",
     ]
-]
+]  # fmt: skip
 event = ui.grid(
     shown,
-    key="queue_grid",
+    key=f"queue_grid_{kind}",
     on_select="rerun",
     selection_mode="multi-row",
-    column_config={
-        "link": st.column_config.LinkColumn("incident", display_text=r"/incident\?id=(.*)"),
-    },
+    column_config={"link": st.column_config.LinkColumn(kind, display_text=r"id=(.*)$")},
 )
-selected_rows = event.selection.rows if event is not None else []
-selected = [incidents.iloc[row]["incident_id"] for row in selected_rows]
+selected = [rows.iloc[row][id_column] for row in (event.selection.rows if event else [])]
 
-st.subheader("Triage the selected incidents")
+st.subheader(f"Triage the selected {kind}s")
 if selected:
     st.text("Selected: " + ", ".join(selected))
-ui.triage_form(selected, kind="incident", key="queue_triage")
+ui.triage_form(selected, kind=kind, key="queue_triage")
 
-if not incidents.empty:
+if not rows.empty:
     st.subheader("Most urgent")
     # Also as plain text, readable without the data grid (screen readers, browser tests).
-    for row in incidents.head(10).itertuples():
-        ui.link("incident", row.incident_id, f"{row.severity} · {row.status}")
+    for row in rows.head(10).itertuples():
+        ui.link(kind, getattr(row, id_column), f"{row.severity} · {row.status}")
         ui.text(row.summary)
