@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dashboard import output
+from dashboard import console as output
 from dashboard.cli import cli
 
 from .ingest.helpers import elf_login, envelope, login_history, write_elf, write_json
