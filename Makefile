@@ -6,13 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: demo test lint format bench clean help chromium
+.PHONY: demo test lint format bench clean help chromium screenshots
 
 help:
 	@echo "make demo [ARGS=--no-serve]   demo fleet → import → detect → dashboard on :8501"
 	@echo "make test                     the whole test suite (installs what it needs)"
 	@echo "make lint / make format       ruff check / ruff format"
 	@echo "make bench                    tokensentry bench --events 1000000 --format json"
+	@echo "make screenshots              docs/screenshots/*.png of the main pages (demo data)"
 
 $(BIN)/tokensentry: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -37,6 +38,9 @@ chromium:
 
 test: $(BIN)/tokensentry chromium
 	$(BIN)/python -m pytest $(ARGS)
+
+screenshots: $(BIN)/tokensentry chromium
+	$(BIN)/python -m tests.dashboard.screenshots docs/screenshots
 
 lint: $(BIN)/tokensentry
 	$(BIN)/ruff check .

@@ -147,3 +147,42 @@ def alerts_table(records: list[dict[str, Any]]) -> Table:
             Text(plain(record["summary"])),
         )
     return table
+
+
+INCIDENT_FIELDS = (
+    "incident_id",
+    "severity",
+    "status",
+    "org_id",
+    "app",
+    "user_id",
+    "ips",
+    "first_seen",
+    "last_seen",
+    "alert_count",
+    "detectors",
+    "summary",
+)
+
+
+def incidents_plain(records: list[dict[str, Any]]) -> str:
+    columns = ("severity", "status", "alert_count", "last_seen", "incident_id", "summary")
+    lines = ["\t".join(columns)]
+    lines += ["\t".join(str(record[c]) for c in columns) for record in records]
+    return "\n".join(lines) + "\n"
+
+
+def incidents_table(records: list[dict[str, Any]]) -> Table:
+    table = Table(show_lines=False, expand=False, pad_edge=False)
+    for name in ("severity", "status", "alerts", "last seen (UTC)", "incident", "summary"):
+        table.add_column(name, overflow="fold")
+    for record in records:
+        table.add_row(
+            Text(record["severity"], style=SEVERITY_STYLE[record["severity"]]),
+            Text(record["status"] + (" (reopened)" if record.get("reopened") else "")),
+            Text(str(record["alert_count"])),
+            Text((record["last_seen"] or "")[:16].replace("T", " ")),
+            Text(record["incident_id"]),
+            Text(record["summary"]),  # Text, not markup: summaries quote attacker strings
+        )
+    return table

@@ -11,6 +11,8 @@ import duckdb
 
 from ingest.config import Config
 
+from .egress import KnownEgress
+
 Severity = Literal["info", "low", "medium", "high", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
 
@@ -46,6 +48,9 @@ class Context:
     now: datetime
     since: datetime | None = None  # scan events that occurred at or after this (None: all)
     changed_since: datetime | None = None  # ...and were loaded or enriched since (None: all)
+    known_egress: KnownEgress = field(
+        default_factory=KnownEgress
+    )  # the partner's, not an attacker's
 
     def scope_sql(self, alias: str = "e") -> str:
         """SQL predicate selecting the events this scan covers."""

@@ -23,7 +23,7 @@ from ingest import runs
 from ingest.config import Config
 from ingest.errors import ConfigError
 
-from . import lifecycle, registry
+from . import egress, incidents, lifecycle, registry
 from .attribution import AttributionOutcome
 from .attribution import run as attribute_apps
 from .detector import SEVERITIES, Context, Detector, Finding, severity_rank
@@ -63,11 +63,17 @@ class DetectSummary:
     run_id: str
     detectors: list[DetectorOutcome] = field(default_factory=list)
     attribution: AttributionOutcome | None = None
+    incidents: incidents.IncidentOutcome | None = None
 
     @property
     def failed(self) -> bool:
         attributed = self.attribution is None or self.attribution.status == "ok"
-        return not attributed or any(outcome.status != "ok" for outcome in self.detectors)
+        grouping_failed = self.incidents is not None and self.incidents.status != "ok"
+        return (
+            not attributed
+            or grouping_failed
+            or any(outcome.status != "ok" for outcome in self.detectors)
+        )
 
 
 def alert_id(detector_id: str, dedup_key: str) -> str:
@@ -104,6 +110,7 @@ def run(
     summary = DetectSummary(run_id=run_id)
     # Logins the logs left app-less get their inferred app before any detector reads them.
     summary.attribution = attribute_apps(con, run_id=run_id, now=now())
+    known = egress.load(con, config, now())
     for detector in chosen:
         started = now()
         changed_since = None
@@ -116,6 +123,7 @@ def run(
             now=started,
             since=since - detector.lookback if since is not None else None,
             changed_since=changed_since,
+            known_egress=known,
         )
         runs.start(con, run_id=run_id, stage="detect", unit_id=detector.id, now=started)
         tick = ticker()
@@ -138,6 +146,7 @@ def run(
             },
         )
         summary.detectors.append(outcome)
+    summary.incidents = incidents.run(con, config, known, run_id=run_id, now=now, clock=ticker)
     return summary
 
 

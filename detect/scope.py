@@ -36,7 +36,10 @@ def trusted(ctx: Context, app: str | None, ip: str | None) -> bool:
     config = ctx.config.app(app)
     if config is None or ip is None:
         return False
-    return any(nets is not None and ip in nets for nets in (config.allowlist, config.known_egress))
+    listed = any(
+        nets is not None and ip in nets for nets in (config.allowlist, config.known_egress)
+    )
+    return listed or ctx.known_egress.covers(ip, app)  # and what analysts recorded (incidents)
 
 
 def network_key(ctx: Context, app: str | None, ip: str | None) -> str | None:

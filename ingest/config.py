@@ -105,6 +105,15 @@ class DigestConfig:
     to: tuple[str, ...] = ()
     dashboard_url: str | None = None
     send_when_empty: bool = False
+    ca_bundle: Path | None = None  # extra CA for a TLS-inspecting relay or a local test server
+    max_per_severity: int = 10  # the body lists this many incidents per severity, then a count
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    # The request header an SSO proxy in front of the dashboard puts the signed-in user in
+    # (e.g. "X-Forwarded-User"); None: the analyst types a name once per session.
+    user_header: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,7 @@ class Config:
     geoip: GeoIpConfig = field(default_factory=GeoIpConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
 
     def app(self, name: str | None) -> AppConfig | None:
         """The configured app of this name; Salesforce shows names in varying case."""
@@ -160,7 +170,9 @@ def load(path: Path | str, *, required: bool = False) -> Config:
 
 
 def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = None) -> Config:
-    _only_keys("", document, {"apps", "orgs", "detectors", "geoip", "digest", "ingest"})
+    _only_keys(
+        "", document, {"apps", "orgs", "detectors", "geoip", "digest", "ingest", "dashboard"}
+    )
     apps = {
         name: _app(f"apps.{name}", name, body)
         for name, body in _table("apps", document.get("apps", {})).items()
@@ -181,6 +193,11 @@ def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     )
     digest = _digest(_table("digest", document.get("digest", {})), base_dir)
     ingest = _ingest(_table("ingest", document.get("ingest", {})))
+    dashboard_body = _table("dashboard", document.get("dashboard", {}))
+    _only_keys("dashboard", dashboard_body, {"user_header"})
+    dashboard = DashboardConfig(
+        user_header=_opt_str("dashboard.user_header", dashboard_body.get("user_header"))
+    )
     return Config(
         path=path,
         apps=apps,
@@ -189,6 +206,7 @@ def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         geoip=geoip,
         digest=digest,
         ingest=ingest,
+        dashboard=dashboard,
     )
 
 
@@ -328,6 +346,8 @@ def _digest(body: Mapping[str, Any], base_dir: Path) -> DigestConfig:
             "to",
             "dashboard_url",
             "send_when_empty",
+            "ca_bundle",
+            "max_per_severity",
         },
     )
     security = body.get("security", "starttls")
@@ -340,6 +360,17 @@ def _digest(body: Mapping[str, Any], base_dir: Path) -> DigestConfig:
     if not isinstance(to, list) or not all(isinstance(a, str) for a in to):
         raise ConfigError("digest.to: expected a list of addresses")
     password = body.get("password")
+    if security == "none" and (password or body.get("username")):
+        raise ConfigError(
+            "digest.security: credentials are never sent over an unencrypted connection; "
+            'use "starttls" or "tls", or remove digest.username and digest.password'
+        )
+    cap = body.get("max_per_severity", 10)
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        raise ConfigError("digest.max_per_severity: expected a whole number of at least 1")
+    send_when_empty = body.get("send_when_empty", False)
+    if not isinstance(send_when_empty, bool):
+        raise ConfigError("digest.send_when_empty: expected true or false")
     return DigestConfig(
         smtp_host=_opt_str("digest.smtp_host", body.get("smtp_host")),
         smtp_port=port,
@@ -349,7 +380,9 @@ def _digest(body: Mapping[str, Any], base_dir: Path) -> DigestConfig:
         sender=_opt_str("digest.from", body.get("from")),
         to=tuple(to),
         dashboard_url=_opt_str("digest.dashboard_url", body.get("dashboard_url")),
-        send_when_empty=bool(body.get("send_when_empty", False)),
+        send_when_empty=send_when_empty,
+        ca_bundle=_path(base_dir, _opt_str("digest.ca_bundle", body.get("ca_bundle"))),
+        max_per_severity=cap,
     )
 
 

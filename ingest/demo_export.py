@@ -68,11 +68,9 @@ def write_partner_log(path: Path, fleet: Fleet) -> Path:
     return path
 
 
-def elf_csv_bytes(rows: list[dict[str, str]]) -> bytes:
+def elf_csv_bytes(rows: list[dict[str, str]], header: list[str] = ELF_HEADER) -> bytes:
     buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer, fieldnames=ELF_HEADER, quoting=csv.QUOTE_ALL, lineterminator="\n"
-    )
+    writer = csv.DictWriter(buffer, fieldnames=header, quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue().encode()

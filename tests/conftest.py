@@ -34,3 +34,25 @@ def realworld() -> Path:
     if not REALWORLD.exists():
         pytest.skip(f"real-world samples not found at {REALWORLD} (set TOKENSENTRY_SHARED)")
     return REALWORLD
+
+
+DEMO_AS_OF = "2026-11-29"  # a pinned reference date: the same demo world, the same alert ids
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory) -> tuple[Path, Path, str]:
+    """`tokensentry demo --no-serve` once per session (folder, store, its stderr), shared by
+    the demo's and the notebooks' tests: building it is the slow part."""
+    from click.testing import CliRunner
+
+    from dashboard.cli import cli
+
+    folder = tmp_path_factory.mktemp("demo")
+    store = folder / "demo.duckdb"
+    result = CliRunner().invoke(
+        cli,
+        ["--db", str(store), "demo", "--no-serve", "--dir", str(folder), "--as-of", DEMO_AS_OF],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.stderr
+    return folder, store, result.stderr

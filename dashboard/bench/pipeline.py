@@ -135,13 +135,20 @@ def _peak_rss_mb() -> float:
 
 
 def measure(
-    events: int, workdir: Path, stages: tuple[str, ...] = ("import", "detect")
+    events: int,
+    workdir: Path,
+    stages: tuple[str, ...] = ("import", "detect"),
+    dashboard_size: tuple[int, int] = (10_000_000, 100_000),
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {"events": events}
     if "import" in stages:
         figures.update(measure_import(events, workdir))
     if "detect" in stages:
         figures.update(measure_detect(events, workdir))
+    if "dashboard" in stages:
+        from .dashboard import measure_dashboard
+
+        figures["dashboard"] = measure_dashboard(workdir, *dashboard_size)
     figures["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     figures["machine"] = {
         "cpus": os.cpu_count(),
@@ -228,6 +235,7 @@ def run_bench(
     stages: tuple[str, ...] = ("import", "detect"),
     ingest_orgs: int = 0,
     ingest_rows: int = 50_000,
+    dashboard_size: tuple[int, int] = (10_000_000, 100_000),
 ) -> int:
     temporary = workdir is None
     folder = Path(tempfile.mkdtemp(prefix="tokensentry-bench-")) if temporary else workdir
@@ -236,7 +244,7 @@ def run_bench(
     err = output.stderr()
     try:
         with err.status(f"benchmarking {events:,} events in {folder} …"):
-            figures = measure(events, folder, stages)
+            figures = measure(events, folder, stages, dashboard_size)
         if ingest_orgs:
             from .ingest import measure as measure_ingest
 
@@ -245,10 +253,18 @@ def run_bench(
     finally:
         if temporary:
             shutil.rmtree(folder, ignore_errors=True)
+    dashboard = figures.get("dashboard")
     if fmt == "json":
         output.print_json(figures)
     else:
         for key, value in figures.items():
+            if key == "dashboard":
+                continue
             output.stdout().print(f"{key:24} {value}", highlight=False)
+        if dashboard is not None:
+            from .report import print_dashboard
+
+            print_dashboard(dashboard)
     failed = any(status != "ok" for status in figures.get("detector_status", {}).values())
+    failed = failed or any("error" in r for r in (dashboard or {}).get("queries", {}).values())
     return 1 if failed else 0

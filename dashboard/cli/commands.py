@@ -151,6 +151,8 @@ def run_detect(
             since=since,
             rescan_all=rescan_all,
         )
+        # The controls page reads this instead of scanning 30 days of events.
+        queries.refresh_controls_snapshot(con, config, now=now_utc())
     if fmt == "json":
         output.print_json(
             {"run_id": summary.run_id, "detectors": [asdict(d) for d in summary.detectors]}
@@ -205,14 +207,63 @@ def list_alerts(
     return 0
 
 
+def list_incidents(
+    settings: Settings,
+    fmt: str,
+    detectors: list[str],
+    statuses: list[str],
+    since: datetime | None,
+    min_severity: str | None,
+) -> int:
+    if not settings.db.exists():
+        raise InputError(f"{settings.db}: no database yet; run `tokensentry demo` or `import`")
+    order = ("info", "low", "medium", "high", "critical")
+    filters = queries.Filters(
+        detectors=detectors,
+        statuses=statuses,
+        start=since,
+        severities=order[order.index(min_severity) :] if min_severity else (),
+    )
+    with db.connect(settings.db, read_only=True) as con:
+        records = queries.incident_records(queries.incidents(con, filters))
+    if fmt == "json":
+        output.print_json(records)
+    elif fmt == "csv":
+        sys.stdout.write(queries.rows_csv(records, output.INCIDENT_FIELDS))
+    elif not records:
+        output.stderr().print("no incidents match")
+    elif sys.stdout.isatty():
+        output.stdout().print(output.incidents_table(records))
+    else:
+        sys.stdout.write(output.incidents_plain(records))
+    return 0
+
+
 def set_triage(
-    settings: Settings, alert_id: str, status: str, note: str | None, analyst: str | None
+    settings: Settings,
+    target_ids: list[str],
+    status: str,
+    note: str | None,
+    analyst: str | None,
+    only_alert: bool = False,
 ) -> int:
     with db.connect(settings.db) as con:
-        if not con.execute("SELECT 1 FROM alerts WHERE alert_id = ?", [alert_id]).fetchone():
-            raise InputError(f"alert {alert_id}: no such alert (see `tokensentry alerts`)")
-        queries.set_triage(
-            con, alert_id, status, note=note, analyst=analyst or getpass.getuser(), now=now_utc()
+        changes = queries.triage(
+            con,
+            target_ids,
+            status,
+            note=note,
+            analyst=analyst or getpass.getuser(),
+            now=now_utc(),
+            kind="alert" if only_alert else "auto",
+            via="cli",
         )
-    output.stderr().print(f"{output.markup_safe(alert_id)}: {status}", highlight=False)
+    err = output.stderr()
+    for change in changes:
+        if change.incident_id is None:
+            err.print(
+                f"{change.target_kind} {change.target_id}: {change.from_status} → {status}",
+                highlight=False,
+                markup=False,
+            )
     return 0

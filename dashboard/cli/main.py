@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,9 @@ def detect(
     is_flag=True,
     help="Also list alerts a full re-scan (`detect --all`) no longer finds.",
 )
+@click.option(
+    "--incidents", "as_incidents", is_flag=True, help="List incidents (grouped alerts) instead."
+)
 @_store_options
 def alerts(
     settings: Settings,
@@ -187,13 +191,18 @@ def alerts(
     since: str | None,
     min_severity: str | None,
     include_superseded: bool,
+    as_incidents: bool,
 ) -> int:
-    """List alerts, most severe first.
+    """List alerts, most severe first; with --incidents, the incidents that group them.
 
-    Example: tokensentry alerts --format json --status new --severity high
+    Example: tokensentry alerts --incidents --status new --severity high
     """
-    from .commands import list_alerts
+    from .commands import list_alerts, list_incidents
 
+    if as_incidents:
+        return list_incidents(
+            settings, fmt, list(detectors), list(statuses), _when(since), min_severity
+        )
     return list_alerts(
         settings,
         fmt,
@@ -206,7 +215,7 @@ def alerts(
 
 
 @cli.command()
-@click.argument("alert_id")
+@click.argument("target_ids", metavar="ID...", nargs=-1, required=True)
 @click.option(
     "--status",
     required=True,
@@ -214,29 +223,144 @@ def alerts(
 )
 @click.option("--note", help="Why (kept with the decision).")
 @click.option("--analyst", help="Who decided (default: $USER).")
+@click.option(
+    "--alert",
+    "only_alert",
+    is_flag=True,
+    help="The id is an alert even when it also names an incident (its first alert).",
+)
 @_store_options
 def triage(
-    settings: Settings, alert_id: str, status: str, note: str | None, analyst: str | None
+    settings: Settings,
+    target_ids: tuple[str, ...],
+    status: str,
+    note: str | None,
+    analyst: str | None,
+    only_alert: bool,
 ) -> int:
-    """Record an analyst's decision on an alert; detection never overwrites it.
+    """Record an analyst's decision on alerts or incidents, appended to the audit trail;
+    detection never overwrites it. An incident id applies to every alert it holds now.
 
     Example: tokensentry triage 3f2a9c... --status false_positive --note "new NAT gateway"
     """
     from .commands import set_triage
 
-    return set_triage(settings, alert_id, status, note, analyst)
+    return set_triage(settings, list(target_ids), status, note, analyst, only_alert)
+
+
+@cli.group()
+def egress() -> None:
+    """Known egress: addresses judged to be the partner's own, honoured by the detectors and by
+    incident linking until they expire.
+
+    Example: tokensentry egress add 198.51.100.7 --app "Acme Sync" --days 90 --note "new NAT"
+    """
+
+
+@egress.command(name="add")
+@click.argument("network")
+@click.option("--app", "app_name", help="Only for this app (default: any app).")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 3650))
+@click.option("--note", help="Why it is the partner's (kept with the entry).")
+@click.option("--analyst", help="Who decided (default: $USER).")
+@_store_options
+def egress_add(
+    settings: Settings,
+    network: str,
+    app_name: str | None,
+    days: int,
+    note: str | None,
+    analyst: str | None,
+) -> int:
+    """Record NETWORK (address, CIDR or start-end) as known egress for DAYS."""
+    from .egress import add
+
+    return add(settings, network, app_name, days, note, analyst)
+
+
+@egress.command(name="list")
+@click.option("--all", "include_inactive", is_flag=True, help="Also expired and removed entries.")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@_store_options
+def egress_list(settings: Settings, include_inactive: bool, fmt: str) -> int:
+    """List known egress entries."""
+    from .egress import list_entries
+
+    return list_entries(settings, include_inactive, fmt)
+
+
+@egress.command(name="remove")
+@click.argument("egress_id")
+@click.option("--analyst", help="Who decided (default: $USER).")
+@_store_options
+def egress_remove(settings: Settings, egress_id: str, analyst: str | None) -> int:
+    """Stop honouring an entry (it stays listed with --all, marked removed)."""
+    from .egress import remove
+
+    return remove(settings, egress_id, analyst)
+
+
+@cli.command()
+@click.option("--since", help="Cover alerts last seen since WHEN instead of since the last digest.")
+@click.option(
+    "--dry-run",
+    "dry_run",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the exact message to FILE.eml (mode 0600) instead of sending; records nothing.",
+)
+@click.option("--to", "to", multiple=True, help="Send to ADDR instead of digest.to (repeatable).")
+@click.option("--resend", is_flag=True, help="Include alerts an earlier digest already covered.")
+@_store_options
+def digest(
+    settings: Settings, since: str | None, dry_run: Path | None, to: tuple[str, ...], resend: bool
+) -> int:
+    """Email the alerts that are new or rose in severity since the last digest actually sent,
+    with the pipeline's health ([digest] settings). Exit 1 when the server refused it: nothing
+    is then marked sent, and the next run includes those alerts.
+
+    Example: tokensentry digest --dry-run /tmp/digest.eml
+    """
+    from .nightly_commands import run_digest_command
+
+    return run_digest_command(settings, _when(since), dry_run, to, resend)
+
+
+@cli.command()
+@click.option("--since", help="Ingest from WHEN instead of each source's cursor.")
+@_store_options
+def nightly(settings: Settings, since: str | None) -> int:
+    """ingest → detect → digest in one process, for cron or a systemd timer. An OS lock beside
+    the database makes an overlapping start exit 1 at once; one line per event on stderr.
+
+    Example: tokensentry --db /var/lib/tokensentry/store.duckdb nightly
+    """
+    from .nightly_commands import run_nightly_command
+
+    return run_nightly_command(settings, _when(since))
 
 
 @cli.command()
 @click.option("--port", default=8501, show_default=True, type=int)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; anything but loopback belongs behind your SSO proxy.",
+)
 @_store_options
-def dashboard(settings: Settings, port: int) -> int:
-    """Serve the Streamlit app on http://127.0.0.1:PORT (Ctrl-C stops it)."""
-    from ..web.serve import serve
+def dashboard(settings: Settings, port: int, host: str) -> int:
+    """Serve the Streamlit app on http://HOST:PORT (Ctrl-C stops it).
+
+    Example: tokensentry dashboard --port 8501
+    """
+    from ..web.serve import exposure_warning, serve
 
     if not settings.db.exists():
         raise InputError(f"{settings.db}: no database yet; run `tokensentry demo` or `import`")
-    return serve(settings.db, settings.config, port)
+    warning = exposure_warning(host)
+    if warning:
+        click.echo(warning, err=True)
+    return serve(settings.db, settings.config, port, host)
 
 
 @cli.command()
@@ -250,16 +374,31 @@ def dashboard(settings: Settings, port: int) -> int:
     help="Where the demo export and its config are written.",
 )
 @click.option("--port", default=8501, show_default=True, type=int)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The demo world's last day (default: yesterday, UTC); the same date gives the same "
+    "alert ids.",
+)
 @_store_options
-def demo(settings: Settings, no_serve: bool, demo_dir: Path, port: int) -> int:
-    """The embedded default: a 3-org demo fleet in Salesforce's formats, imported, detected,
-    and shown in the dashboard.
+def demo(
+    settings: Settings, no_serve: bool, demo_dir: Path, port: int, as_of: datetime | None
+) -> int:
+    """The embedded default: a partner and seven subscriber orgs over 30 days with the planted
+    stories of data/demo_stories.toml, ingested over HTTPS from a fake Salesforce and imported
+    from exported files, detected, digested to DIR/outbox/, and shown in the dashboard.
 
-    Example: tokensentry demo --no-serve
+    Example: tokensentry demo --no-serve --as-of 2026-05-12
     """
     from ..demo import run_demo
 
-    return run_demo(settings, demo_dir, serve_port=None if no_serve else port)
+    return run_demo(
+        settings,
+        demo_dir,
+        serve_port=None if no_serve else port,
+        as_of=as_of.date() if as_of else None,
+    )
 
 
 @cli.command()
@@ -274,8 +413,16 @@ def demo(settings: Settings, no_serve: bool, demo_dir: Path, port: int) -> int:
     "--stage",
     "stages",
     multiple=True,
-    type=click.Choice(["import", "detect"]),
-    help="Only this stage (repeatable; default both).",
+    type=click.Choice(["import", "detect", "dashboard"]),
+    help="Only this stage (repeatable; default import and detect). `dashboard` times every "
+    "page's queries on a generated store of --dashboard-events events and --dashboard-alerts "
+    "alerts.",
+)
+@click.option(
+    "--dashboard-events", default=10_000_000, show_default=True, type=click.IntRange(min=1000)
+)
+@click.option(
+    "--dashboard-alerts", default=100_000, show_default=True, type=click.IntRange(min=100)
 )
 @click.option(
     "--ingest-orgs",
@@ -300,8 +447,11 @@ def bench(
     stages: tuple[str, ...],
     ingest_orgs: int,
     ingest_rows: int,
+    dashboard_events: int,
+    dashboard_alerts: int,
 ) -> int:
     """Benchmark import and detection on N generated events; prints throughput and peak RSS.
+    With --stage dashboard: p50/p95 of every dashboard page's queries, cold and warm.
 
     Example: tokensentry bench --events 1000000 --format json
     """
@@ -314,4 +464,5 @@ def bench(
         stages=stages or ("import", "detect"),
         ingest_orgs=ingest_orgs,
         ingest_rows=ingest_rows,
+        dashboard_size=(dashboard_events, dashboard_alerts),
     )

@@ -1,77 +1,141 @@
-"""`tokensentry demo`: the embedded default, end to end, in one command.
+"""`tokensentry demo`: the whole product on the demo world, through production's code paths.
 
-The demo fleet (ingest.demo_data) is served by the local fake Salesforce over HTTPS, pulled by
-`tokensentry ingest`'s own code through simple-salesforce with the JWT bearer flow, joined by
-the partner's token-exchange log through `import`, detected, and shown in the dashboard. The
-fake Salesforce lives only while the demo runs.
+The demo world (ingest.demo_world) is built for a reference date. Its API orgs are served by
+the local fake Salesforce over HTTPS and pulled by `tokensentry ingest`'s own code through
+simple-salesforce with the JWT bearer flow; the import-only orgs' exported event log files and
+the partner's token-exchange log go through `import`; then `detect` and the digest the nightly
+job would send (written to DIR/outbox/). Detection runs "as of" the end of the reference day,
+so the same date gives the same alerts with the same ids. The fake Salesforce lives only while
+the demo runs.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from detect import runner
 from ingest import config as config_module
-from ingest import db, demo_data, demo_export, ingestion
+from ingest import db, demo_world, ingestion
+from ingest.demo_world import files, serve
+from ingest.demo_world.cast import ORGS
 from ingest.errors import InputError
-from ingest.fakesf.fleet import config_text, demo_orgs, new_key_pair
+from ingest.fakesf.fleet import new_key_pair
 from ingest.fakesf.server import FakeSalesforce
 from ingest.importer import import_paths
 from ingest.runs import new_run_id
 from ingest.timeparse import now_utc
 
 from .. import console as output
-from .. import queries
+from .. import digest, queries
 from ..progress import IngestProgress
 from ..settings import DEFAULT_CONFIG
+from . import stories
 
 if TYPE_CHECKING:
     from ..settings import Settings
 
+DIGEST_CONFIG = """
+[digest]
+from = "tokensentry@acme-sync.example"
+to = ["secops@acme-sync.example"]
+dashboard_url = "http://localhost:{port}"
+"""
 
-def run_demo(settings: Settings, demo_dir: Path, *, serve_port: int | None) -> int:
+PREHISTORY = timedelta(days=50)
+"""How far before the world's 30 days ingest reaches: LoginHistory keeps six months, and one
+story (a token dormant for 40 days) needs its last use before the window."""
+
+
+def default_as_of(today: date | None = None) -> date:
+    """The last whole UTC day before today."""
+    return (today or datetime.now(UTC).date()) - timedelta(days=1)
+
+
+def run_demo(
+    settings: Settings, demo_dir: Path, *, serve_port: int | None, as_of: date | None = None
+) -> int:
     err = output.stderr()
-    fleet = demo_data.build(now=now_utc())
-    keys_dir = demo_dir / "keys"
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    keys = new_key_pair()
-    key_path = keys_dir / "ingest-jwt.pem"
-    key_path.write_bytes(keys.private_pem)
-    os.chmod(key_path, 0o600)
-    partner_log = demo_export.write_partner_log(
-        demo_dir / "partner" / "token-exchange.jsonl", fleet
-    )
-    with FakeSalesforce(demo_orgs(fleet, keys)) as fake:
-        ca_path = keys_dir / "fake-salesforce-ca.pem"
+    with db.connect(settings.db) as con:
+        _refuse_foreign_data(con, settings.db)
+    world = demo_world.build(as_of or default_as_of())
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    key_path, keys = _ingest_key(demo_dir / "keys")
+    export_dir = demo_dir / "export"
+    exports = files.write_exports(world, export_dir)
+    partner_log = files.write_partner_log(world, export_dir / "partner" / "token-exchange.jsonl")
+    detect_now = world.end  # detection's clock: the end of the reference day
+    with FakeSalesforce(serve.fake_orgs(world, keys)) as fake:
+        ca_path = demo_dir / "keys" / "fake-salesforce-ca.pem"
         shutil.copyfile(fake.ca_path, ca_path)
         demo_config = demo_dir / "tokensentry.toml"
         demo_config.write_text(
-            "# Written by `tokensentry demo`. The orgs point at the demo's local fake Salesforce,\n"
-            "# which only runs during `tokensentry demo`.\n\n"
-            + demo_export.config_text_apps()
+            "# Written by `tokensentry demo`. The API orgs point at the demo's local fake\n"
+            "# Salesforce, which only runs during `tokensentry demo`; the rest are import-only.\n\n"
+            + files.config_apps()
             + "\n"
-            + config_text(fake.url, str(ca_path.resolve()), str(key_path.resolve()), fake.orgs)
+            + serve.config_api_orgs(fake.url, str(ca_path.resolve()), str(key_path), fake.orgs)
+            + "\n"
+            + files.config_import_orgs()
+            + DIGEST_CONFIG.format(port=serve_port or 8501)
         )
         config_path = demo_config if settings.config == DEFAULT_CONFIG else settings.config
         config = config_module.load(config_path, required=True)
-        err.print(f"fake Salesforce for {len(fake.orgs)} demo orgs at {fake.url}")
+        err.print(
+            f"demo world {world.start:%Y-%m-%d} → {world.end - timedelta(days=1):%Y-%m-%d}: "
+            f"{len(fake.orgs)} orgs over HTTPS from the fake Salesforce at {fake.url}, "
+            f"{len(exports)} from exported files",
+            highlight=False,
+        )
         with db.connect(settings.db) as con:
-            _refuse_foreign_data(con, settings.db)
             with IngestProgress(enabled=True) as progress:
                 pulled = ingestion.run(
-                    con, config, run_id=new_run_id(now_utc()), now=now_utc, on_event=progress.update
+                    con,
+                    config,
+                    run_id=new_run_id(now_utc()),
+                    now=now_utc,
+                    since=world.start - PREHISTORY,
+                    on_event=progress.update,
                 )
-            imported = import_paths(
-                con, [partner_log], org_id=None, run_id=new_run_id(now_utc()), now=now_utc
+            imported = [
+                import_paths(
+                    con,
+                    export.logs,
+                    org_id=export.org_id,
+                    run_id=new_run_id(now_utc()),
+                    now=now_utc,
+                )
+                for export in exports
+            ]
+            imported += [  # each weekly snapshot as its import job read it, back then
+                import_paths(
+                    con,
+                    [path],
+                    org_id=export.org_id,
+                    run_id=new_run_id(moment),
+                    now=lambda moment=moment: moment,
+                )
+                for export in exports
+                for path, moment in export.snapshots
+            ]
+            imported.append(
+                import_paths(
+                    con, [partner_log], org_id=None, run_id=new_run_id(now_utc()), now=now_utc
+                )
             )
-            detected = runner.run(con, config, run_id=new_run_id(now_utc()), now=now_utc)
+            detected = runner.run(
+                con, config, run_id=new_run_id(detect_now), now=lambda: detect_now
+            )
+            outbox = write_digest(con, config, demo_dir / "outbox", detect_now, world)
+            alerts = queries.alert_records(queries.alerts(con))
             counts = queries.store_counts(con)
             by_severity = queries.severity_counts(con)
     err.print(
-        f"partner token log: {imported.totals.rows_new} calls; store {settings.db}: "
+        f"imported {sum(i.totals.rows_new for i in imported)} new rows from "
+        f"{len(exports)} orgs' files and the partner's token log; store {settings.db}: "
         f"{counts['events']} events",
         highlight=False,
     )
@@ -83,21 +147,61 @@ def run_demo(settings: Settings, demo_dir: Path, *, serve_port: int | None) -> i
     summary = ", ".join(f"{n} {s}" for s, n in sorted(by_severity.items())) or "none"
     err.print(f"open alerts: {summary}", highlight=False)
     err.print(f"list them:   tokensentry alerts --db {settings.db}", highlight=False)
-    failed = pulled.failed or imported.failed or detected.failed
+    err.print(f"the digest the nightly job would send: {outbox}", highlight=False)
+    _report_stories(err, alerts)
+    failed = pulled.failed or any(i.failed for i in imported) or detected.failed
     if serve_port is None:
         return 1 if failed else 0
-    from ..web.serve import serve
+    from ..web.serve import serve as serve_dashboard
 
     err.print(f"dashboard:   http://localhost:{serve_port}  (Ctrl-C stops it)")
-    return serve(settings.db, config_path, serve_port)
+    return serve_dashboard(settings.db, config_path, serve_port)
+
+
+def write_digest(con, config, outbox: Path, now: datetime, world) -> Path:
+    """The digest the nightly job would send the morning after the reference day, written as
+    the exact message instead of sent (`tokensentry digest --dry-run`); nothing is marked sent."""
+    message = digest.build(con, config, now=now)
+    return digest.write_eml(
+        outbox / f"digest-{world.end - timedelta(days=1):%Y-%m-%d}.eml", message
+    )
+
+
+def _report_stories(err, alerts: list[dict]) -> None:
+    """Say whether every planted story raised its alerts (when run from a checkout)."""
+    if not stories.STORIES_FILE.exists():
+        return
+    report = stories.check(stories.load(), alerts)
+    if report.clean:
+        err.print(
+            f"stories:     all {report.stories} in {stories.STORIES_FILE.name} raised what they "
+            "plant; nothing unplanned at medium or above",
+            highlight=False,
+        )
+    for story_id, rule in report.missing:
+        err.print(f"story {story_id}: no alert {rule}", highlight=False)
+    for story_id, alert in report.noisy:
+        err.print(f"story {story_id}: should stay quiet: {alert['summary']}", highlight=False)
+    for alert in report.unplanned:
+        err.print(f"unplanned {alert['severity']} alert: {alert['summary']}", highlight=False)
+
+
+def _ingest_key(keys_dir: Path):
+    """The ingest job's JWT key pair: a fresh one per demo run, private key readable by us only."""
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    keys = new_key_pair()
+    key_path = (keys_dir / "ingest-jwt.pem").resolve()
+    key_path.write_bytes(keys.private_pem)
+    os.chmod(key_path, 0o600)
+    return key_path, keys
 
 
 def _refuse_foreign_data(con, db_path: Path) -> None:
-    """Never mix the demo fleet into a store that holds real orgs."""
-    demo_orgs_ids = [org.org_id for org in demo_data.ORGS]
+    """Never mix the demo world into a store that holds real orgs."""
+    demo_org_ids = [org.org_id for org in ORGS]
     foreign = con.execute(
         "SELECT DISTINCT org_id FROM events WHERE NOT list_contains(?, org_id) LIMIT 3",
-        [demo_orgs_ids],
+        [demo_org_ids],
     ).fetchall()
     if foreign:
         raise InputError(

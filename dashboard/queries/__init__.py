@@ -6,17 +6,94 @@ Functions take an open connection (and filters) and return DataFrames or plain r
 imports Streamlit; none pulls a whole table into pandas: they aggregate in DuckDB.
 """
 
-from .alerts import ALERT_STATUSES, alert_events, alert_records, alerts, set_triage, severity_counts
+from .alerts import (
+    alert,
+    alert_events,
+    alert_records,
+    alerts,
+    related_alerts,
+    set_triage,
+    severity_counts,
+)
+
+# The dashboard pages' subjects (overview, apps, tokens, search, evidence, pipeline health).
+from .apps import EgressJudge, allowlist_fit, egress_ips
+from .controls import CONTROLS, VERDICTS, controls_csv, controls_readiness
+from .controls_snapshot import refresh_controls_snapshot
+from .egress import add_known_egress, known_egress, remove_known_egress
+from .evidence import evidence_events, locations, token_chain, travel_jumps
+from .export import csv_cell, rows_csv
+from .filters import Filters, default_filters, default_window, newest_event
+from .health import (
+    detector_runs,
+    freshness,
+    quarantine_reasons,
+    retention_gaps,
+    runs,
+    unavailable_sources,
+)
+from .incidents import incident, incident_alerts, incident_of, incident_records, incidents
+from .overview import alerts_by_status, filter_options, open_alerts_by_day, top_open
 from .pipeline import quarantine, recent_runs, store_counts
+from .search import search_alerts, search_events, search_kind, search_summary
+from .tokens import dormant_wakes, refresh_tokens, token_states
+from .triage import ALERT_STATUSES, audit_trail, triage
 
 __all__ = [
     "ALERT_STATUSES",
+    "CONTROLS",
+    "VERDICTS",
+    "EgressJudge",
+    "Filters",
+    "add_known_egress",
+    "alert",
     "alert_events",
     "alert_records",
     "alerts",
+    "alerts_by_status",
+    "allowlist_fit",
+    "audit_trail",
+    "controls_csv",
+    "controls_readiness",
+    "csv_cell",
+    "default_filters",
+    "default_window",
+    "detector_runs",
+    "dormant_wakes",
+    "egress_ips",
+    "evidence_events",
+    "filter_options",
+    "freshness",
+    "incident",
+    "incident_alerts",
+    "incident_of",
+    "incident_records",
+    "incidents",
+    "known_egress",
+    "locations",
+    "newest_event",
+    "open_alerts_by_day",
     "quarantine",
+    "quarantine_reasons",
     "recent_runs",
+    "refresh_controls_snapshot",
+    "refresh_tokens",
+    "related_alerts",
+    "remove_known_egress",
+    "retention_gaps",
+    "rows_csv",
+    "runs",
+    "search_alerts",
+    "search_events",
+    "search_kind",
+    "search_summary",
     "set_triage",
     "severity_counts",
     "store_counts",
+    "token_chain",
+    "token_states",
+    "top_open",
+    "travel_jumps",
+    "triage",
+    "unavailable_sources",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Any
@@ -9,15 +10,16 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-ALERT_STATUSES = ("new", "acknowledged", "resolved", "false_positive")
+from .filters import Filters, where
+from .records import one_record
 
 ALERTS_SQL = """
 SELECT a.alert_id, a.detector_id AS detector, a.severity, a.org_id, a.app_name AS app,
        a.user_id, a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen,
        a.event_count, a.summary, coalesce(t.status, 'new') AS status, a.evidence, a.title,
        a.created_at, a.updated_at, t.note AS triage_note, t.analyst, a.superseded_at,
-       a.reopens_alert_id
-FROM alerts a LEFT JOIN triage t USING (alert_id)
+       a.reopens_alert_id, m.incident_id
+FROM alerts a LEFT JOIN triage t USING (alert_id) LEFT JOIN incident_alerts m USING (alert_id)
 WHERE (? OR a.superseded_at IS NULL)
   AND (? IS NULL OR list_contains(?, a.detector_id))
   AND (? IS NULL OR list_contains(?, coalesce(t.status, 'new')))
@@ -32,6 +34,7 @@ ORDER BY list_position(['info','low','medium','high','critical'], a.severity) DE
 
 def alerts(
     con: duckdb.DuckDBPyConnection,
+    filters: Filters | None = None,
     *,
     detectors: list[str] | None = None,
     statuses: list[str] | None = None,
@@ -39,13 +42,22 @@ def alerts(
     org_id: str | None = None,
     min_severity: str | None = None,
     include_superseded: bool = False,
+    limit: int | None = None,
 ) -> pd.DataFrame:
-    """Alerts matching the filters; superseded ones (a full re-scan no longer finds them) only
-    when asked."""
+    """Alerts, most severe first: `filters` (the dashboard's) and the CLI's keyword options;
+    superseded ones (a full re-scan no longer finds them) only when asked."""
     detectors = detectors or None
     statuses = statuses or None
+    predicate, params = where(
+        filters or Filters(),
+        "a",
+        status_sql="coalesce(t.status, 'new')",
+        detectors_sql="[a.detector_id]",
+        id_sql="a.alert_id",
+    )
+    sql = ALERTS_SQL.replace("ORDER BY", f"AND {predicate}\nORDER BY", 1)
     return con.execute(
-        ALERTS_SQL,
+        sql + ("\nLIMIT ?" if limit is not None else ""),
         [
             include_superseded,
             detectors,
@@ -58,6 +70,8 @@ def alerts(
             org_id,
             min_severity,
             min_severity,
+            *params,
+            *([limit] if limit is not None else []),
         ],
     ).df()
 
@@ -66,6 +80,10 @@ def _iso(moment: Any) -> str | None:
     if moment is None or (isinstance(moment, float) and pd.isna(moment)) or moment is pd.NaT:
         return None
     return pd.Timestamp(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
 
 
 def alert_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -77,9 +95,9 @@ def alert_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 "alert_id": row.alert_id,
                 "detector": row.detector,
                 "severity": row.severity,
-                "org_id": row.org_id,
-                "app": row.app,
-                "user_id": row.user_id,
+                "org_id": _text(row.org_id),  # NULL comes back from pandas as NaN: JSON null
+                "app": _text(row.app),
+                "user_id": _text(row.user_id),
                 "ips": list(row.ips),
                 "first_seen": _iso(row.first_seen),
                 "last_seen": _iso(row.last_seen),
@@ -93,7 +111,7 @@ def alert_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 "created_at": _iso(row.created_at),
                 "updated_at": _iso(row.updated_at),
                 "superseded_at": _iso(row.superseded_at),
-                "reopens_alert_id": row.reopens_alert_id,
+                "reopens_alert_id": _text(row.reopens_alert_id),
             }
         )
     return records
@@ -102,15 +120,27 @@ def alert_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def alert_events(con: duckdb.DuckDBPyConnection, alert_id: str) -> pd.DataFrame:
     """The events behind one alert, oldest first; an app-less login shows its inferred app and
     why (`detect/attribution.py`), never as if the log had named it."""
+    ids, first, last = _event_scope(con, alert_id)
     return con.execute(
         """SELECT e.event_id, e.occurred_at, e.event_type, e.grant_type, e.is_success, e.status,
                   e.user_id, e.username, e.app_name, e.source_ip, e.country_iso, e.city,
                   e.user_agent, e.sources, e.inferred_app, e.app_inferred_reason
-           FROM alerts a, unnest(a.event_ids) AS u(event_id)
-           JOIN events e ON e.event_id = u.event_id
-           WHERE a.alert_id = ? ORDER BY e.occurred_at""",
-        [alert_id],
+           FROM events e
+           WHERE e.occurred_at BETWEEN ? AND ? AND list_contains(?, e.event_id)
+           ORDER BY e.occurred_at, e.event_id""",
+        [first, last, ids],
     ).df()
+
+
+def _event_scope(con: duckdb.DuckDBPyConnection, alert_id: str) -> tuple[list[str], Any, Any]:
+    """An alert's event ids and time span. The span, passed as constants, lets DuckDB skip
+    every row group of `events` outside it (min/max per group): one alert's events are found
+    without reading 10 million rows."""
+    row = con.execute(
+        "SELECT event_ids, first_seen_at, last_seen_at FROM alerts WHERE alert_id = ?",
+        [alert_id],
+    ).fetchall()
+    return (list(row[0][0]), row[0][1], row[0][2]) if row else ([], None, None)
 
 
 def severity_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -131,12 +161,96 @@ def set_triage(
     analyst: str | None,
     now: datetime,
 ) -> None:
-    """Record an analyst's decision; the only write this module makes."""
-    if status not in ALERT_STATUSES:
-        raise ValueError(f"status must be one of {', '.join(ALERT_STATUSES)}")
-    con.execute(
-        """INSERT INTO triage VALUES (?, ?, ?, ?, ?) ON CONFLICT (alert_id) DO UPDATE SET
-           status = excluded.status, note = excluded.note, analyst = excluded.analyst,
-           updated_at = excluded.updated_at""",
-        [alert_id, status, note, analyst, now],
+    """One alert's decision, audited like every other (see `triage.triage`)."""
+    from .triage import triage
+
+    triage(con, [alert_id], status, note=note, analyst=analyst or "unknown", now=now, kind="alert")
+
+
+def alert(con: duckdb.DuckDBPyConnection, alert_id: str) -> dict[str, Any] | None:
+    """One alert for its page: the row, its triage, its incident, the detector's runbook, and
+    how its app was inferred when the logs did not name it."""
+    record = one_record(
+        con.execute(
+            """SELECT a.alert_id, a.detector_id AS detector, a.severity,
+                      coalesce(t.status, 'new') AS status, a.org_id, a.app_name AS app,
+                      a.user_id, a.ips, a.first_seen_at AS first_seen,
+                      a.last_seen_at AS last_seen, a.event_count, a.title, a.summary, a.evidence,
+                      a.created_at, a.updated_at, t.note AS triage_note, t.analyst,
+                      t.updated_at AS triaged_at, m.incident_id
+               FROM alerts a LEFT JOIN triage t USING (alert_id)
+               LEFT JOIN incident_alerts m USING (alert_id)
+               WHERE a.alert_id = ?""",
+            [alert_id],
+        )
     )
+    if record is None:
+        return None
+    detector = _catalog().get(record["detector"])
+    record["runbook"] = detector.runbook if detector else None
+    record["detector_description"] = detector.description if detector else None
+    record["attack"] = list(detector.attack) if detector else []
+    record["app_inference"] = _app_inference(con, alert_id, record["evidence"])
+    return record
+
+
+@functools.lru_cache(maxsize=1)
+def _catalog() -> dict[str, Any]:
+    from detect import registry
+
+    return registry.by_id()
+
+
+def _app_inference(
+    con: duckdb.DuckDBPyConnection, alert_id: str, evidence: Any
+) -> dict[str, Any] | None:
+    """Whether the alert's app was inferred, and why: from the evidence the detector kept, or
+    from the events' `inferred_app` columns when the store has them (app attribution)."""
+    found: dict[str, Any] = {}
+    if isinstance(evidence, dict):
+        found.update({k: v for k, v in evidence.items() if "infer" in k.lower()})
+    has_columns = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'events' "
+        "AND column_name IN ('inferred_app', 'app_inferred_reason')"
+    ).fetchone()[0]  # type: ignore[index]
+    if has_columns == 2:
+        ids, first, last = _event_scope(con, alert_id)
+        rows = con.execute(
+            """SELECT e.inferred_app, e.app_inferred_reason, count(*) AS events
+               FROM events e
+               WHERE e.occurred_at BETWEEN ? AND ? AND list_contains(?, e.event_id)
+                 AND e.app_name IS NULL AND e.inferred_app IS NOT NULL
+               GROUP BY ALL ORDER BY events DESC, e.inferred_app""",
+            [first, last, ids],
+        ).fetchall()
+        if rows:
+            found["events"] = [
+                {"inferred_app": app, "reason": reason, "events": count}
+                for app, reason, count in rows
+            ]
+    return found or None
+
+
+def related_alerts(
+    con: duckdb.DuckDBPyConnection, alert_id: str, *, limit: int = 100
+) -> pd.DataFrame:
+    """Other alerts with the same app, user or IP, in any org: most severe, most recent first."""
+    return con.execute(
+        """WITH me AS (SELECT lower(app_name) AS app, user_id, ips FROM alerts WHERE alert_id = ?)
+           SELECT a.alert_id, a.detector_id AS detector, a.severity,
+                  coalesce(t.status, 'new') AS status, a.org_id, a.app_name AS app, a.user_id,
+                  a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen, a.summary,
+                  concat_ws(', ',
+                      CASE WHEN list_has_any(a.ips, me.ips) THEN 'same IP' END,
+                      CASE WHEN a.user_id = me.user_id THEN 'same user' END,
+                      CASE WHEN lower(a.app_name) = me.app THEN 'same app' END) AS relation
+           FROM alerts a CROSS JOIN me LEFT JOIN triage t USING (alert_id)
+           WHERE a.alert_id <> ?
+             AND (list_has_any(a.ips, me.ips) OR a.user_id = me.user_id
+                  OR lower(a.app_name) = me.app)
+           ORDER BY list_has_any(a.ips, me.ips) DESC, a.user_id = me.user_id DESC,
+                    list_position(['info','low','medium','high','critical'], a.severity) DESC,
+                    a.last_seen_at DESC, a.alert_id
+           LIMIT ?""",
+        [alert_id, alert_id, limit],
+    ).df()

@@ -1,87 +1,58 @@
-"""The analysts' alert list (v0; the full dashboard is its own issue).
+"""tokensentry's analyst dashboard: the entry script `streamlit run` executes on every rerun.
 
-Every number comes from `dashboard.queries`. Each rerun opens a short read-only connection and
-closes it at once: DuckDB allows one writer or many readers, and a cached connection would lock
-the nightly ingest out.
+`st.navigation` over one module per page in `app_pages/` (not `pages/`, which would switch on
+Streamlit's legacy discovery), each at the stable URL path of CONTRACT §7 that digests and
+tickets link to. The sidebar filters (org, app, window) are built here, once for every page,
+and kept in the URL. Pages only lay out widgets; every number comes from `dashboard.queries`.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import duckdb
-import pandas as pd
 import streamlit as st
 
-from dashboard import queries
-from detect.geo import ATTRIBUTION as GEO_ATTRIBUTION
-from ingest import db
-from ingest.errors import TokensentryError
+from dashboard.web import ui
 
-DB_PATH = Path(os.environ.get("TOKENSENTRY_DB", "data/tokensentry.duckdb"))
+PAGES = Path(__file__).resolve().parent / "app_pages"
 
-SEVERITIES = ["critical", "high", "medium", "low", "info"]
+st.set_page_config(page_title="tokensentry", page_icon=":material/shield:", layout="wide")
 
-
-@st.cache_data(ttl=30, show_spinner=False)
-def load_alerts(db_path: str) -> tuple[pd.DataFrame, dict[str, int]]:
-    with db.connect(db_path, read_only=True) as con:
-        frame = queries.alerts(con)
-        counts = queries.store_counts(con)
-    return frame, counts
-
-
-st.set_page_config(page_title="tokensentry · alerts", page_icon="🛡️", layout="wide")
-st.title("tokensentry alerts")
-st.caption(f"Store: `{DB_PATH}`")
-
-try:
-    alerts, counts = load_alerts(str(DB_PATH))
-except TokensentryError as exc:
-    st.info(str(exc))
-    st.stop()
-except duckdb.IOException:
-    st.warning("The pipeline is writing to the store; this page retries in a moment.")
-    st.stop()
-
-with st.sidebar:
-    st.header("Filters")
-    chosen_severity = st.multiselect(
-        "Severity", SEVERITIES, default=SEVERITIES[:4], key="alerts_severity"
-    )
-    detectors = sorted(alerts["detector"].unique()) if not alerts.empty else []
-    chosen_detectors = st.multiselect(
-        "Detector", detectors, default=detectors, key="alerts_detector"
-    )
-    chosen_status = st.multiselect(
-        "Status", list(queries.ALERT_STATUSES), default=["new", "acknowledged"], key="alerts_status"
-    )
-
-shown = alerts[
-    alerts["severity"].isin(chosen_severity)
-    & alerts["detector"].isin(chosen_detectors)
-    & alerts["status"].isin(chosen_status)
+pages = [
+    st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page(PAGES / "queue.py", title="Queue", icon=":material/inbox:", url_path="queue"),
+    st.Page(PAGES / "search.py", title="Search", icon=":material/search:", url_path="search"),
+    st.Page(PAGES / "apps.py", title="Apps & allowlists", icon=":material/apps:", url_path="apps"),
+    st.Page(
+        PAGES / "controls.py",
+        title="Controls readiness",
+        icon=":material/verified_user:",
+        url_path="controls",
+    ),
+    st.Page(PAGES / "tokens.py", title="Tokens", icon=":material/key:", url_path="tokens"),
+    st.Page(PAGES / "pipeline.py", title="Pipeline", icon=":material/build:", url_path="pipeline"),
+    # Reached from a row's link (…?id=); hidden from the menu because they need an id.
+    st.Page(
+        PAGES / "incident.py",
+        title="Incident",
+        icon=":material/crisis_alert:",
+        url_path="incident",
+        visibility="hidden",
+    ),
+    st.Page(
+        PAGES / "alert.py",
+        title="Alert",
+        icon=":material/notifications:",
+        url_path="alert",
+        visibility="hidden",
+    ),
 ]
+ui.register_pages(pages)
+page = st.navigation(pages)
 
-columns = st.columns(len(SEVERITIES) + 1)
-for column, severity in zip(columns, SEVERITIES, strict=False):
-    column.metric(severity, int((shown["severity"] == severity).sum()))
-columns[-1].metric("events in store", f"{counts['events']:,}")
-
-if shown.empty:
-    st.success("No alerts match these filters.")
-else:
-    table = shown.assign(ips=shown["ips"].map(", ".join))[
-        ["severity", "detector", "status", "last_seen", "event_count", "ips", "summary", "alert_id"]
-    ]
-    table["last_seen"] = table["last_seen"].dt.strftime("%Y-%m-%d %H:%M")
-    st.table(table.rename(columns={"last_seen": "last seen (UTC)", "event_count": "events"}))
-    st.caption(f"{len(shown)} of {len(alerts)} alerts")
-
-st.divider()
-st.caption(
-    "Triage from the command line: `tokensentry triage ALERT_ID --status acknowledged`. "
-    "Severity ranks: critical > high > medium > low > info."
-)
-st.caption(GEO_ATTRIBUTION)  # the GeoLite2 licence asks for it wherever its data shows
+ui.apply_pending_triage()
+ui.sidebar_filters()
+ui.analyst_field()
+ui.show_flash()
+page.run()
+ui.footer()

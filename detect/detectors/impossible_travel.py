@@ -79,7 +79,9 @@ def find(ctx: Context) -> list[Finding]:
     findings = []
     for row in rows:
         ip1, ip2 = row["prev_ip"], row["source_ip"]
-        if any(ip1 in net or ip2 in net for net in infrastructure):
+        if any(ip1 in net or ip2 in net for net in infrastructure) or (
+            ctx.known_egress.covers(ip1) or ctx.known_egress.covers(ip2)
+        ):
             continue  # an egress of the partner's servers says nothing about where a person is
         here = geo.place(
             ip1, row["prev_latitude"], row["prev_longitude"], row["prev_country"], row["prev_city"]

@@ -121,6 +121,8 @@ def find(ctx: Context) -> list[Finding]:
     geo = ctx.geo()
     findings = []
     for row in rows:
+        if all(ctx.known_egress.covers(ip, row["app_name"]) for ip in row["ips"]):
+            continue  # an analyst judged these addresses the partner's own egress
         countries = row["countries"] or sorted(
             {p.country_iso for ip in row["ips"] if (p := geo.lookup(ip)) and p.country_iso}
         )

@@ -84,7 +84,8 @@ WHERE e.org_id = ? AND e.user_id IS NOT DISTINCT FROM ? AND e.event_type = 'logi
 
 def _off_allowlist(ctx: Context, app: str | None, ip: str) -> bool:
     config = ctx.config.app(app)
-    return bool(config and config.allowlist and ip not in config.allowlist)
+    outside = bool(config and config.allowlist and ip not in config.allowlist)
+    return outside and not ctx.known_egress.covers(ip, app)
 
 
 def _verdict(ctx: Context, uses: list[dict], later: dict) -> dict:

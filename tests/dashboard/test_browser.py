@@ -1,97 +1,85 @@
-"""The dashboard in a real headless Chromium, served by a real `tokensentry dashboard`."""
+"""The dashboard in a real headless Chromium, served by a real `tokensentry dashboard`: every
+page by its URL (CONTRACT §7), and one incident triaged by clicking its page's form."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.common.keys import Keys
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from .browser import BrowserMissing, chromium, dashboard, open_page, wait_for
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+PLANTED_ALERT = "plantedbrowser000001"
 
 
 @pytest.fixture
-def server(demo_db, tmp_path):
-    port = free_port()
-    script = Path(sys.executable).with_name("tokensentry")
-    process = subprocess.Popen(
-        [str(script), "--db", str(demo_db), "dashboard", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "HOME": str(tmp_path)},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("dashboard did not come up: " + process.stdout.read().decode()[-2000:])
-    yield url
-    process.terminate()
-    process.wait(timeout=15)
-
-
-def browser(tmp_path: Path) -> webdriver.Chrome:
-    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if binary is None or driver is None:
-        pytest.fail(
-            "Debian's chromium and chromium-driver are not installed; `make test` installs them"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in (
-        *CHROMIUM_FLAGS,
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(driver), options=options)
-
-
-def test_alerts_render_in_chromium(server, tmp_path):
-    driver = browser(tmp_path)
+def browser(tmp_path):
     try:
-        driver.get(server)
-        WebDriverWait(driver, 60).until(
-            lambda d: "208.68.36.90" in d.find_element(By.TAG_NAME, "body").text
+        driver = chromium(tmp_path / "profile")
+    except BrowserMissing as exc:
+        pytest.fail(str(exc))
+    yield driver
+    driver.quit()
+
+
+def test_every_page_by_url_and_triage_by_clicking(store_copy, plant, browser, tmp_path):
+    incident = plant(store_copy, alert_id=PLANTED_ALERT, app="Acme Sync", ip="198.51.100.66")
+    config = store_copy.parent / "tokensentry.toml"
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    pages = {
+        "": "Open alerts by severity",
+        "queue": "incident(s) match",
+        f"incident?id={incident}": "198.51.100.66",
+        f"alert?id={PLANTED_ALERT}": "198.51.100.66",
+        "apps": "Egress seen for refresh-token use",
+        "controls": "Per app and org",
+        "tokens": "Refresh tokens",
+        "pipeline": "Freshness per org and source",
+        "search?q=198.51.100.66": "Newest events",
+    }
+    with dashboard(store_copy, config, tmp_path) as url:
+        for path, expect in pages.items():
+            text = open_page(browser, f"{url}/{path}", expect)
+            assert "Traceback" not in text
+            name = path.split("?")[0] or "overview"
+            browser.save_screenshot(str(shots / f"{name}.png"))
+            assert (shots / f"{name}.png").stat().st_size > 10_000
+        text = open_page(browser, f"{url}/queue", "Most urgent")
+        assert (
+            "Acme Sync refreshed a token from 198.51.100.66" in text
+        )  # the planted one, as page text
+
+        # Triage the planted incident by clicking the form on its page.
+        open_page(browser, f"{url}/incident?id={incident}", "Apply to 1 incident")
+        name_field = browser.find_element(
+            By.CSS_SELECTOR, 'input[aria-label="Your name (for the audit trail)"]'
         )
-        text = driver.find_element(By.TAG_NAME, "body").text
-        assert "tokensentry alerts" in text
-        for ip in ("208.68.36.90", "185.220.101.33", "192.0.2.77"):
-            assert ip in text
-        screenshot = Path(os.environ.get("TOKENSENTRY_SCREENSHOT", tmp_path / "alerts.png"))
-        driver.save_screenshot(str(screenshot))
-        assert screenshot.stat().st_size > 10_000
-    finally:
-        driver.quit()
+        name_field.send_keys("Ada Analyst", Keys.TAB)
+        wait_for(browser, "Apply to 1 incident")
+        status = browser.find_element(
+            By.CSS_SELECTOR, 'div[data-testid="stSelectbox"] input[aria-label*="Set status"]'
+        )
+        status.click()
+        wait_for(browser, "false_positive")  # the option list is open
+        option = next(
+            o for o in browser.find_elements(By.CSS_SELECTOR, '[role="option"]')
+            if o.text.strip() == "resolved"
+        )  # fmt: skip
+        option.click()
+        note = browser.find_element(By.CSS_SELECTOR, 'textarea[aria-label="Note"]')
+        note.send_keys("rotated the partner's token")
+        button = next(
+            b for b in browser.find_elements(By.CSS_SELECTOR, "button")
+            if b.text.strip() == "Apply to 1 incident"
+        )  # fmt: skip
+        button.click()
+        wait_for(browser, "Set to resolved.")
+        browser.save_screenshot(str(shots / "triaged.png"))
+
+        # Reopen: a new session reads the status and the note back from the store.
+        text = open_page(browser, f"{url}/incident?id={incident}", "Audit trail")
+        assert "status\nresolved" in text
+        assert "rotated the partner's token" in text
+        assert "Ada Analyst" in text
+        assert "Set to resolved." not in text

@@ -122,7 +122,12 @@ def test_a_failing_detector_is_recorded_and_the_others_still_run(store, monkeypa
     summary = runner.run(store, config(), run_id="d1", now=Clock(), detector_ids=["broken", *ONLY])
     assert summary.failed
     statuses = dict(store.execute("SELECT unit_id, status FROM runs").fetchall())
-    assert statuses == {"app_attribution": "ok", "broken": "failed", "off_allowlist_ip": "ok"}
+    assert statuses == {
+        "app_attribution": "ok",
+        "broken": "failed",
+        "incidents": "ok",
+        "off_allowlist_ip": "ok",
+    }
     error = store.execute("SELECT error FROM runs WHERE unit_id = 'broken'").fetchone()[0]
     assert error == "detector broken: RuntimeError: threshold table missing"
     assert len(alert_rows(store)) == 1

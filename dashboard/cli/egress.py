@@ -1,0 +1,89 @@
+"""Bodies of `tokensentry egress add | list | remove`."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+
+from ingest import db
+from ingest.errors import InputError
+from ingest.timeparse import now_utc
+
+from .. import console as output
+from .. import queries
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+FIELDS = ("egress_id", "network", "app", "state", "expires_at", "added_by", "added_at", "note")
+
+
+def add(
+    settings: Settings,
+    network: str,
+    app_name: str | None,
+    days: int,
+    note: str | None,
+    analyst: str | None,
+) -> int:
+    now = now_utc()
+    with db.connect(settings.db) as con:
+        egress_id = queries.add_known_egress(
+            con,
+            network,
+            app_name=app_name,
+            expires_at=now + timedelta(days=days),
+            analyst=analyst or getpass.getuser(),
+            now=now,
+            note=note,
+        )
+    output.stderr().print(
+        f"{egress_id}: {network} is known egress for {days} days; "
+        "the next `tokensentry detect` honours it",
+        highlight=False,
+        markup=False,
+    )
+    return 0
+
+
+def list_entries(settings: Settings, include_inactive: bool, fmt: str) -> int:
+    if not settings.db.exists():
+        raise InputError(f"{settings.db}: no database yet; run `tokensentry demo` or `import`")
+    with db.connect(settings.db, read_only=True) as con:
+        frame = queries.known_egress(con, now_utc(), include_inactive=include_inactive)
+    records = [
+        {name: (None if value != value else value) for name, value in row.items()}  # NaN → None
+        for row in frame.astype(object).to_dict(orient="records")
+    ]
+    if fmt == "json":
+        output.print_json(records)
+    elif fmt == "csv":
+        sys.stdout.write(queries.rows_csv(records, FIELDS))
+    elif not records:
+        output.stderr().print("no known egress recorded")
+    else:
+        table = Table(pad_edge=False)
+        for name in FIELDS:
+            table.add_column(name, overflow="fold")
+        for record in records:
+            table.add_row(*(Text("" if record[n] is None else str(record[n])) for n in FIELDS))
+        output.stdout().print(table)
+    return 0
+
+
+def remove(settings: Settings, egress_id: str, analyst: str | None) -> int:
+    with db.connect(settings.db) as con:
+        removed = queries.remove_known_egress(
+            con, egress_id, analyst=analyst or getpass.getuser(), now=now_utc()
+        )
+    if not removed:
+        raise InputError(
+            f"known egress {egress_id}: no active entry (see `tokensentry egress list`)"
+        )
+    output.stderr().print(f"{egress_id}: removed", highlight=False, markup=False)
+    return 0

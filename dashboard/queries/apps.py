@@ -1,0 +1,131 @@
+"""Apps and their allowlists: every egress address seen refreshing an app's tokens, which are
+outside its allowlist, and whether the allowlist fits Salesforce's limits.
+
+Salesforce's Refresh Token IP Allowlist takes up to 128 start-end ranges and no more than 256
+addresses in all (SALESFORCE.md §8.2); a CIDR is one range. An IPv6 range wider than 256
+addresses can never fit, so it is flagged on its own.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from ingest.netlist import IpAllowlist
+
+from .filters import Filters
+
+MAX_RANGES = 128
+MAX_ADDRESSES = 256
+# A refresh-token use: the refresh grant itself, seen as a login or in the partner's token log.
+REFRESH_USE = (
+    "e.grant_type = 'refresh_token' AND e.event_type IN ('login', 'token_exchange') "
+    "AND e.source_ip IS NOT NULL"
+)
+
+
+def egress_ips(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> pd.DataFrame:
+    """Per app and source address: refresh-token uses, failures, orgs, first and last seen."""
+    filters = filters or Filters()
+    clauses, params = [REFRESH_USE], []
+    if filters.org_ids:
+        clauses.append("list_contains(?, e.org_id)")
+        params.append(list(filters.org_ids))
+    if filters.apps:
+        clauses.append("list_contains(?, lower(e.app_name))")
+        params.append([app.lower() for app in filters.apps])
+    if filters.start is not None:
+        clauses.append("e.occurred_at >= ?")
+        params.append(filters.start)
+    if filters.end is not None:
+        clauses.append("e.occurred_at <= ?")
+        params.append(filters.end)
+    return con.execute(
+        f"""SELECT coalesce(e.app_name, '(unknown app)') AS app, e.source_ip AS ip,
+                   count(*) AS uses,
+                   count(*) FILTER (WHERE e.is_success = false) AS failures,
+                   count(DISTINCT e.org_id) AS orgs,
+                   min(e.occurred_at) AS first_seen, max(e.occurred_at) AS last_seen
+            FROM events e WHERE {" AND ".join(clauses)}
+            GROUP BY ALL ORDER BY app, uses DESC, ip LIMIT 5000""",
+        params,
+    ).df()
+
+
+@dataclass(frozen=True)
+class EgressJudge:
+    """Whether an address is inside an app's allowlist or a recorded known egress."""
+
+    allowlists: dict[str, IpAllowlist | None]  # lower-case app name -> allowlist
+    known: list[tuple[str | None, IpAllowlist]]  # (lower-case app or None for any, network)
+
+    @classmethod
+    def build(
+        cls,
+        allowlists: dict[str, IpAllowlist | None],
+        known_egress: Iterable[tuple[str | None, str]],
+    ) -> EgressJudge:
+        known = []
+        for app, network in known_egress:
+            try:
+                known.append((app.lower() if app else None, IpAllowlist.parse([network])))
+            except ValueError:
+                continue  # validated on entry; an unreadable legacy row simply does not apply
+        return cls({name.lower(): allow for name, allow in allowlists.items()}, known)
+
+    def mark(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Add `allowlist` (configured / none), `inside_allowlist`, `known_egress`, `outside`."""
+        apps = frame["app"].str.lower()
+        configured = apps.map(lambda app: self.allowlists.get(app) is not None)
+        inside = [
+            (allow := self.allowlists.get(app)) is not None and ip in allow
+            for app, ip in zip(apps, frame["ip"], strict=True)
+        ]
+        known = [
+            any(scope in (None, app) and ip in net for scope, net in self.known)
+            for app, ip in zip(apps, frame["ip"], strict=True)
+        ]
+        return frame.assign(
+            allowlist=configured.map({True: "configured", False: "none"}),
+            inside_allowlist=inside,
+            known_egress=known,
+            outside=[
+                c and not i and not k for c, i, k in zip(configured, inside, known, strict=True)
+            ],
+        )
+
+
+def allowlist_fit(entries: Iterable[str]) -> dict[str, object]:
+    """Ranges, addresses, and whether they fit Salesforce's limits; IPv6 ranges too wide."""
+    ranges, addresses, wide_ipv6 = 0, 0, []
+    for entry in entries:
+        text = entry.strip()
+        if "-" in text:
+            start, end = (ipaddress.ip_address(part.strip()) for part in text.split("-", 1))
+            version, size = start.version, int(end) - int(start) + 1
+        else:
+            network = ipaddress.ip_network(text, strict=False)
+            version, size = network.version, network.num_addresses
+        ranges += 1
+        addresses += size
+        if version == 6 and size > MAX_ADDRESSES:
+            wide_ipv6.append(text)
+    problems = []
+    if ranges > MAX_RANGES:
+        problems.append(f"{ranges} ranges (Salesforce takes at most {MAX_RANGES})")
+    if addresses > MAX_ADDRESSES:
+        problems.append(f"{addresses:,} addresses (Salesforce takes at most {MAX_ADDRESSES})")
+    problems.extend(
+        f"IPv6 range {text} is wider than {MAX_ADDRESSES} addresses" for text in wide_ipv6
+    )
+    return {
+        "ranges": ranges,
+        "addresses": addresses,
+        "wide_ipv6": wide_ipv6,
+        "fits": not problems,
+        "problems": problems,
+    }

@@ -1,0 +1,130 @@
+"""Incidents: the queue's rows, one incident, and the alerts it holds.
+
+An incident's status is not stored: it follows from the triage of the alerts it holds, so a
+resolved incident that gains a new alert is open again while its resolved alerts keep their
+triage. Open beats acknowledged beats resolved beats false positive.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from .filters import Filters, where
+from .records import one_record
+
+SEVERITY_ORDER = "list_position(['info','low','medium','high','critical'], {})"
+
+# Per incident: its status, and whether it was reopened (new alerts next to closed ones).
+STATUS_SQL = """
+SELECT m.incident_id,
+    CASE WHEN bool_or(coalesce(t.status, 'new') = 'new') THEN 'new'
+         WHEN bool_or(t.status = 'acknowledged') THEN 'acknowledged'
+         WHEN bool_or(t.status = 'resolved') THEN 'resolved'
+         ELSE 'false_positive' END AS status,
+    bool_or(coalesce(t.status, 'new') = 'new')
+        AND bool_or(coalesce(t.status, 'new') IN ('resolved', 'false_positive')) AS reopened,
+    count(*) FILTER (WHERE coalesce(t.status, 'new') = 'new') AS new_alerts
+FROM incident_alerts m LEFT JOIN triage t USING (alert_id)
+{where}
+GROUP BY m.incident_id
+"""
+
+INCIDENT_COLUMNS = """
+i.incident_id, i.severity, s.status, i.org_id, i.app_name AS app, i.user_id, i.ips,
+i.first_seen_at AS first_seen, i.last_seen_at AS last_seen, i.alert_count, i.summary,
+i.detectors, s.reopened, s.new_alerts, i.linked_incidents, i.created_at, i.updated_at
+"""
+
+
+def incidents(
+    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, *, limit: int | None = None
+) -> pd.DataFrame:
+    """The queue: incidents matching `filters`, most severe first, then most recent."""
+    predicate, params = where(
+        filters or Filters(),
+        "i",
+        status_sql="s.status",
+        detectors_sql="i.detectors",
+        id_sql="i.incident_id",
+    )
+    sql = f"""
+        WITH s AS ({STATUS_SQL.format(where="")})
+        SELECT {INCIDENT_COLUMNS}
+        FROM incidents i JOIN s USING (incident_id)
+        WHERE {predicate}
+        ORDER BY {SEVERITY_ORDER.format("i.severity")} DESC, i.last_seen_at DESC, i.incident_id
+        {"LIMIT ?" if limit is not None else ""}"""
+    return con.execute(sql, params + ([limit] if limit is not None else [])).df()
+
+
+def incident(con: duckdb.DuckDBPyConnection, incident_id: str) -> dict[str, Any] | None:
+    """One incident with its status, or None. `linked_incidents`: the per-org incidents a
+    cross_org incident summarises; `linked_by`: the cross_org incidents summarising this one."""
+    sql = f"""
+        WITH s AS ({STATUS_SQL.format(where="WHERE m.incident_id = ?")})
+        SELECT {INCIDENT_COLUMNS}
+        FROM incidents i JOIN s USING (incident_id) WHERE i.incident_id = ?"""
+    record = one_record(con.execute(sql, [incident_id, incident_id]))
+    if record is not None:
+        record["linked_by"] = [
+            row[0]
+            for row in con.execute(
+                "SELECT incident_id FROM incidents WHERE list_contains(linked_incidents, ?) "
+                "ORDER BY incident_id",
+                [incident_id],
+            ).fetchall()
+        ]
+    return record
+
+
+def incident_alerts(con: duckdb.DuckDBPyConnection, incident_id: str) -> pd.DataFrame:
+    """The alerts an incident holds, oldest first, with their own status and why they joined."""
+    return con.execute(
+        """SELECT a.alert_id, a.detector_id AS detector, a.severity,
+                  coalesce(t.status, 'new') AS status, a.org_id, a.app_name AS app, a.user_id,
+                  a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen,
+                  a.event_count, a.summary, m.link, m.joined_at, t.note AS triage_note,
+                  t.analyst, t.updated_at AS triaged_at
+           FROM incident_alerts m JOIN alerts a USING (alert_id)
+           LEFT JOIN triage t USING (alert_id)
+           WHERE m.incident_id = ?
+           ORDER BY a.first_seen_at, a.alert_id""",
+        [incident_id],
+    ).df()
+
+
+def incident_of(con: duckdb.DuckDBPyConnection, alert_id: str) -> str | None:
+    row = con.execute(
+        "SELECT incident_id FROM incident_alerts WHERE alert_id = ?", [alert_id]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def incident_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Incidents as JSON-ready dicts (the `alerts --incidents --format json` shape)."""
+    from .alerts import _iso
+
+    records = []
+    for row in frame.itertuples(index=False):
+        records.append(
+            {
+                "incident_id": row.incident_id,
+                "severity": row.severity,
+                "status": row.status,
+                "org_id": row.org_id,
+                "app": row.app,
+                "user_id": row.user_id,
+                "ips": list(row.ips),
+                "first_seen": _iso(row.first_seen),
+                "last_seen": _iso(row.last_seen),
+                "alert_count": int(row.alert_count),
+                "summary": row.summary,
+                "detectors": list(row.detectors),
+                "reopened": bool(row.reopened),
+                "linked_incidents": list(row.linked_incidents),
+            }
+        )
+    return records

@@ -1,0 +1,56 @@
+"""Search (`/search?q=`): an IP, a user or an app across every org, with its alerts and events."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import queries
+from dashboard.web import ui
+
+st.title("Search")
+if "search_q" not in st.session_state:
+    st.session_state["search_q"] = st.query_params.get("q", "")
+needle = st.text_input(
+    "IP address, user (id or username) or app, across every org", key="search_q"
+).strip()
+if needle:
+    st.query_params["q"] = needle
+else:
+    st.query_params.pop("q", None)
+    st.caption("Searches the whole store, not only the sidebar's window.")
+    st.stop()
+
+kind = queries.search_kind(needle)
+ui.labelled("Searching for", f"{needle} ({'IP address' if kind == 'ip' else 'user or app'})")
+
+per_org = ui.q("search_summary", needle)
+alerts = ui.q("search_alerts", needle)
+st.header(f"Alerts ({len(alerts)})")
+ui.table(
+    alerts.assign(org=alerts["org_id"].map(ui.org_label))[
+        [
+            "severity",
+            "status",
+            "detector",
+            "org",
+            "app",
+            "user_id",
+            "ips",
+            "last_seen",
+            "summary",
+            "alert_id",
+        ]
+    ]
+    if not alerts.empty
+    else alerts,
+    empty="No alert matches.",
+    max_rows=100,
+)
+for alert in alerts.head(10).itertuples():
+    ui.link("alert", alert.alert_id, f"{alert.severity} {alert.detector}")
+
+st.header("Events per org")
+ui.table(per_org.assign(org=per_org["org_id"].map(ui.org_label)), empty="No event matches.")
+if not per_org.empty:
+    st.header("Newest events")
+    ui.grid(ui.q("search_events", needle))

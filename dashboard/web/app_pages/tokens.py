@@ -1,0 +1,70 @@
+"""Tokens (`/tokens`): refresh tokens by app, org and idle age: heartbeat due (25 days or more),
+expired (30 or more), and dormant tokens that were used again."""
+
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+from dashboard import queries
+from dashboard.web import ui
+
+st.title("Refresh tokens")
+filters = ui.filters()
+tokens = ui.q("refresh_tokens", filters, filters.end)
+ui.labelled("Idle age measured at", f"{filters.end:%Y-%m-%d %H:%M} UTC (end of the window)")
+
+columns = st.columns(4)
+columns[0].metric("tokens", len(tokens))
+for column, state in zip(columns[1:], ("active", "heartbeat due", "expired"), strict=True):
+    column.metric(state, int((tokens["state"] == state).sum()))
+
+if tokens.empty:
+    st.info("No OauthToken or OAuth usage snapshots in the store for these filters.")
+else:
+    states = queries.token_states(tokens)
+    st.altair_chart(
+        alt.Chart(states)
+        .mark_bar()
+        .encode(
+            x=alt.X("sum(tokens):Q", title="tokens"),
+            y=alt.Y("app:N", title=None),
+            color=alt.Color(
+                "state:N",
+                scale=alt.Scale(
+                    domain=["active", "heartbeat due", "expired"],
+                    range=["#16a34a", "#f59e0b", "#dc2626"],
+                ),
+            ),
+            tooltip=["app:N", "org_id:N", "state:N", "sum(tokens):Q"],
+        ),
+        width="stretch",
+    )
+    due = tokens[tokens["state"] != "active"]
+    st.subheader(f"Heartbeat due or expired ({len(due)})")
+    ui.table(
+        due.assign(org=due["org_id"].map(ui.org_label))[
+            [
+                "state",
+                "idle_days",
+                "app",
+                "org",
+                "user_id",
+                "username",
+                "last_used",
+                "created",
+                "use_count",
+            ]
+        ]
+        if not due.empty
+        else due,
+        empty=f"No token idle {queries.tokens.HEARTBEAT_DAYS} days or more.",
+    )
+    st.subheader("Every token")
+    ui.grid(tokens)
+
+st.subheader("Dormant tokens used again")
+wakes = ui.q("dormant_wakes", filters)
+ui.table(wakes, empty="No dormant token woke up.")
+for wake in wakes.head(20).itertuples():
+    ui.link("alert", wake.alert_id, f"{wake.severity} dormant token")

@@ -1,0 +1,380 @@
+"""What every page shares: cached reads, the sidebar filters kept in the URL, the analyst's name,
+triage writes, and safe ways to show attacker-controlled text.
+
+Reads: `q("incidents", filters)` calls `dashboard.queries.incidents` through `st.cache_data`
+with a short TTL; each cache miss opens its own short read-only connection and closes it at
+once. No connection is cached: DuckDB lets one process write or many read, so a held
+connection would lock the nightly ingest out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from detect.geo import ATTRIBUTION as GEO_ATTRIBUTION
+from ingest import config as config_module
+from ingest import db
+from ingest.errors import ConfigError, TokensentryError
+from ingest.timeparse import now_utc
+
+from . import writes
+
+CACHE_TTL_S = 30
+# What the sidebar offers (every org and app the store has seen) changes with a new org or app,
+# not with each night's rows; a distinct over 10 M events is worth keeping for ten minutes.
+CATALOG_QUERIES = {"filter_options"}
+CATALOG_TTL_S = 600
+BUSY_RETRY_S = 3.0
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+TRIAGE_STATUSES = ("acknowledged", "resolved", "false_positive")
+FILTERS_KEY = "ts_filters"
+STALE_STYLE = "background-color: #fee2e2"
+_PAGES: dict[str, Any] = {}  # url path -> st.Page, registered by app.py
+ANALYST_KEY = "ts_analyst"
+BUSY_KEY = "ts_busy_retries"  # how often this session waited for the pipeline
+
+
+def db_path() -> Path:
+    return Path(os.environ.get("TOKENSENTRY_DB", "data/tokensentry.duckdb"))
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("TOKENSENTRY_CONFIG", "data/tokensentry.toml"))
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _config(path: str, mtime: float) -> config_module.Config:
+    return config_module.load(path)
+
+
+def config() -> config_module.Config:
+    path = config_path()
+    try:
+        return _config(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    except ConfigError as exc:  # a typo in the TOML: say where, not a traceback
+        st.error(f"The configuration cannot be read: {exc}")
+        st.stop()
+
+
+@contextlib.contextmanager
+def _read_only(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    with db.connect(path, read_only=True) as con:
+        yield con
+
+
+def _read(path: str, name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]):
+    function = getattr(queries, name)
+    return writes.with_retry(
+        lambda: _read_only(path),
+        lambda con: function(con, *args, **dict(kwargs)),
+        attempts=3,
+        wait_s=0.2,
+    )
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=500)
+def _cached(path: str, name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]):
+    return _read(path, name, args, kwargs)
+
+
+@st.cache_data(ttl=CATALOG_TTL_S, show_spinner=False, max_entries=20)
+def _cached_catalog(
+    path: str, name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]
+):
+    return _read(path, name, args, kwargs)
+
+
+def q(name: str, *args: Any, **kwargs: Any) -> Any:
+    """`dashboard.queries.<name>(con, *args, **kwargs)`, cached for a short while.
+
+    While the pipeline holds the store the page says so and retries; a store that does not
+    exist yet gets the command that creates it.
+    """
+    cache = _cached_catalog if name in CATALOG_QUERIES else _cached
+    try:
+        return cache(str(db_path()), name, args, tuple(sorted(kwargs.items())))
+    except writes.StoreBusy:
+        st.session_state[BUSY_KEY] = st.session_state.get(BUSY_KEY, 0) + 1
+        st.warning("The pipeline is writing to the store, retrying…", icon="⏳")
+        time.sleep(BUSY_RETRY_S)
+        st.rerun()
+    except TokensentryError as exc:
+        st.info(str(exc))
+        st.stop()
+
+
+def forget_cached_reads() -> None:
+    """After a write, so the page shows the decision at once rather than after the TTL."""
+    _cached.clear()  # the catalog (orgs, apps) does not change with triage or known egress
+
+
+def register_pages(pages: list[Any]) -> None:
+    _PAGES.update({page.url_path: page for page in pages})
+
+
+def link(url_path: str, target_id: str, label: str) -> None:
+    """A link to /incident?id=… or /alert?id=…; the label is ours (ids are hex digests)."""
+    st.page_link(_PAGES[url_path], label=f"{label} · {target_id}", query_params={"id": target_id})
+
+
+def page_link(url_path: str, label: str) -> None:
+    st.page_link(_PAGES[url_path], label=label)
+
+
+# --- attacker-controlled text ------------------------------------------------------------------
+
+
+def text(value: Any) -> None:
+    """Show a value as plain text: never Markdown, never HTML."""
+    st.text("" if value is None else str(value))
+
+
+MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~$:")
+
+
+def markdown_escaped(value: Any) -> str:
+    """For the few Streamlit labels that always render Markdown (expanders, tabs): every
+    Markdown character backslash-escaped, so a name like `**x** [y](z)` stays literal."""
+    return "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in str(value))
+
+
+def labelled(label: str, value: Any) -> None:
+    """ "label: value" as plain text (the label is ours, the value may be an attacker's)."""
+    st.text(f"{label}: {'' if value is None else value}")
+
+
+def table(
+    frame: pd.DataFrame,
+    *,
+    empty: str = "Nothing here.",
+    max_rows: int = 200,
+    highlight: pd.Series | None = None,
+) -> None:
+    """A small table rendered as HTML-escaped text cells the browser (and a test) can read,
+    rows where `highlight` is true tinted red. Larger lists go to `grid` (a data grid)."""
+    if frame.empty:
+        st.caption(empty)
+        return
+    shown = _displayable(frame.head(max_rows))
+    if highlight is None:
+        st.table(shown)
+    else:
+        marked = highlight.head(max_rows).reset_index(drop=True).astype(bool)
+        st.table(
+            shown.style.apply(
+                lambda row: [STALE_STYLE if marked[row.name] else ""] * len(row), axis=1
+            )
+        )
+    if len(frame) > max_rows:
+        st.caption(f"first {max_rows} of {len(frame):,} rows")
+
+
+def grid(frame: pd.DataFrame, *, key: str | None = None, **kwargs: Any) -> Any:
+    return st.dataframe(_displayable(frame), hide_index=True, key=key, width="stretch", **kwargs)
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list | tuple | np.ndarray)
+
+
+def _displayable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lists become comma-joined strings and timestamps minutes, so cells read as text."""
+    shown = frame.copy()
+    for column in shown.columns:
+        series = shown[column]
+        if series.dtype == object and series.map(_is_list).any():
+            shown[column] = series.map(lambda v: ", ".join(map(str, v)) if _is_list(v) else v)
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            shown[column] = series.dt.strftime("%Y-%m-%d %H:%M")
+    return shown.reset_index(drop=True)
+
+
+# --- the analyst ------------------------------------------------------------------------------
+
+
+def analyst_from_headers(headers: Mapping[str, str] | None, header: str | None) -> str | None:
+    """The signed-in user the SSO proxy vouches for, when a header is configured and present."""
+    if not header or not headers:
+        return None
+    wanted = header.lower()
+    for name, value in headers.items():
+        if name.lower() == wanted and value and value.strip():
+            return value.strip()
+    return None
+
+
+def analyst() -> str | None:
+    """Who is triaging: the proxy's user header when configured, else the name typed once."""
+    header = config().dashboard.user_header
+    if header:
+        return analyst_from_headers(dict(st.context.headers), header)
+    return st.session_state.get(ANALYST_KEY) or None
+
+
+def analyst_field() -> None:
+    """In the sidebar: the proxy's user, or a field the analyst fills once per session."""
+    header = config().dashboard.user_header
+    if header:
+        who = analyst_from_headers(dict(st.context.headers), header)
+        st.sidebar.text(f"Analyst: {who or f'(no {header} header from the proxy)'}")
+    else:
+        st.sidebar.text_input("Your name (for the audit trail)", key=ANALYST_KEY)
+
+
+def org_label(org_id: str | None) -> str:
+    """ "alias (org id)" when the configuration names the org, else the id."""
+    if not org_id:
+        return ""
+    alias = config().org_alias(org_id)
+    return f"{alias} ({org_id})" if alias else org_id
+
+
+# --- filters kept in the URL ------------------------------------------------------------------
+
+
+def _url_list(name: str) -> list[str]:
+    return [value for value in st.query_params.get_all(name) if value]
+
+
+def _url_date(name: str) -> date | None:
+    try:
+        return date.fromisoformat(st.query_params.get(name, ""))
+    except ValueError:
+        return None
+
+
+def sidebar_filters() -> queries.Filters:
+    """Org, app and time window in the sidebar, the same on every page, mirrored in the URL so
+    a link reopens the same view. The default window ends at the newest event in the store."""
+    options = q("filter_options")
+    default_start, default_end = q("default_window")
+    default_range = (default_start.date(), default_end.date())
+    if "ts_orgs" not in st.session_state:
+        st.session_state["ts_orgs"] = [o for o in _url_list("org") if o in options["orgs"]]
+    if "ts_apps" not in st.session_state:
+        st.session_state["ts_apps"] = [a for a in _url_list("app") if a in options["apps"]]
+    if "ts_window" not in st.session_state:
+        start, end = _url_date("from"), _url_date("to")
+        st.session_state["ts_window"] = (start, end) if start and end else default_range
+    with st.sidebar:
+        st.header("Filters")
+        orgs = st.multiselect(
+            "Org",
+            options["orgs"],
+            key="ts_orgs",
+            format_func=org_label,
+        )
+        apps = st.multiselect("App", options["apps"], key="ts_apps")
+        window = st.date_input("Window (UTC days)", key="ts_window")
+        if st.button("Reset to the last 30 days of data", key="ts_reset"):
+            st.session_state.pop("ts_window", None)
+            for name in ("from", "to"):
+                st.query_params.pop(name, None)
+            st.rerun()
+    start_day, end_day = (window[0], window[-1]) if window else default_range
+    st.query_params["org"] = orgs
+    st.query_params["app"] = apps
+    if (start_day, end_day) != default_range:
+        st.query_params["from"], st.query_params["to"] = start_day.isoformat(), end_day.isoformat()
+    else:
+        st.query_params.pop("from", None)
+        st.query_params.pop("to", None)
+    filters = queries.Filters(
+        org_ids=tuple(orgs),
+        apps=tuple(apps),
+        start=datetime.combine(start_day, datetime.min.time()),
+        end=datetime.combine(end_day, datetime.min.time()) + timedelta(days=1, microseconds=-1),
+    )
+    st.session_state[FILTERS_KEY] = filters
+    return filters
+
+
+def filters() -> queries.Filters:
+    return st.session_state.get(FILTERS_KEY) or queries.Filters()
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+
+def triage_form(target_ids: list[str], *, kind: str, key: str) -> None:
+    """Status + note + (analyst) → one triage for every id; the audit trail records it."""
+    with st.form(key=key, clear_on_submit=False):
+        status = st.selectbox("Set status", TRIAGE_STATUSES, key=f"{key}_status")
+        note = st.text_area("Note", key=f"{key}_note", placeholder="Why (kept in the audit trail)")
+        submitted = st.form_submit_button(
+            f"Apply to {len(target_ids)} {kind}{'s' if len(target_ids) != 1 else ''}",
+            disabled=not target_ids,
+        )
+    if not submitted:
+        return
+    who = analyst()
+    if not who:
+        st.error("Fill in your name in the sidebar first: every decision names its analyst.")
+        return
+    try:
+        outcome = writes.triage(
+            db_path(),
+            target_ids,
+            status,
+            note=note or None,
+            analyst=who,
+            now=now_utc(),
+            kind=kind,
+        )
+    except TokensentryError as exc:
+        st.error(str(exc))
+        return
+    forget_cached_reads()
+    if outcome == "queued":
+        flash(
+            "warning",
+            "The pipeline is writing to the store: your decision is saved and will be "
+            "recorded as soon as it finishes.",
+        )
+    else:
+        flash("success", f"Set to {status}.")
+    st.rerun()  # so the page shows the new status and audit line at once
+
+
+FLASH_KEY = "ts_flash"
+
+
+def flash(level: str, message: str) -> None:
+    """A message for the next run (a write reruns the page to show its own effect)."""
+    st.session_state[FLASH_KEY] = (level, message)
+
+
+def show_flash() -> None:
+    level, message = st.session_state.pop(FLASH_KEY, (None, None))
+    if level == "success":
+        st.success(message)
+    elif level == "warning":
+        st.warning(message)
+
+
+def apply_pending_triage() -> None:
+    """Triage queued while the pipeline held the store: apply it now if the lock is free."""
+    if writes.pending(db_path()):
+        with contextlib.suppress(writes.StoreBusy):
+            if writes.flush(db_path()):
+                forget_cached_reads()
+        if writes.pending(db_path()):
+            writes.start_flusher(db_path())
+            st.info("Decisions made while the pipeline was writing are waiting to be recorded.")
+
+
+def footer() -> None:
+    st.divider()
+    st.caption(GEO_ATTRIBUTION)  # the GeoLite2 licence asks for it wherever its data shows

@@ -1,0 +1,195 @@
+"""The dashboard's writes: triage and known egress through a short read-write connection.
+
+DuckDB allows one writer per file, and `ingest` / `detect` hold it for their whole run. A write
+is retried for a few seconds; if the pipeline still holds the store, the analyst's decision is
+appended to a spool file next to the store (with the moment it was made) and a background
+thread applies it as soon as the lock is free. So a triage made while the pipeline runs is
+never lost, and its audit line keeps the time the analyst decided, not the time it landed.
+
+No Streamlit here: the page calls these functions, and the tests call them directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from dashboard import queries
+from ingest import db
+from ingest.errors import InputError, TokensentryError
+
+T = TypeVar("T")
+WRITE_ATTEMPTS = 6
+WRITE_WAIT_S = 0.5  # doubled per attempt, capped at 2 s: about 7 s in all
+FLUSH_EVERY_S = 2.0
+
+
+class StoreBusy(Exception):
+    """The pipeline holds DuckDB's single-writer lock."""
+
+
+def is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text or "in use by another" in text
+
+
+def with_retry(
+    open_connection: Callable[[], contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]],
+    action: Callable[[duckdb.DuckDBPyConnection], T],
+    *,
+    attempts: int,
+    wait_s: float,
+) -> T:
+    """Run `action` on a fresh connection; retry while another process holds the lock."""
+    for attempt in range(attempts):
+        try:
+            with open_connection() as con:
+                return action(con)
+        except (TokensentryError, duckdb.IOException) as exc:
+            if not is_lock_error(exc):
+                raise
+            if attempt == attempts - 1:
+                raise StoreBusy(str(exc)) from None
+            time.sleep(min(wait_s * 2**attempt, 2.0))
+    raise AssertionError("unreachable")
+
+
+def write(
+    db_path: Path,
+    action: Callable[[duckdb.DuckDBPyConnection], T],
+    *,
+    attempts: int = WRITE_ATTEMPTS,
+    wait_s: float = WRITE_WAIT_S,
+) -> T:
+    return with_retry(lambda: db.connect(db_path), action, attempts=attempts, wait_s=wait_s)
+
+
+def spool_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".pending-triage.jsonl")
+
+
+@contextlib.contextmanager
+def _locked_spool(db_path: Path) -> Iterator[Any]:
+    path = spool_path(db_path)
+    with path.open("a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # one flusher or appender at a time, across processes
+        try:
+            yield handle
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _apply(con: duckdb.DuckDBPyConnection, entry: dict[str, Any]) -> int:
+    changes = queries.triage(
+        con,
+        entry["ids"],
+        entry["status"],
+        note=entry["note"],
+        analyst=entry["analyst"],
+        now=datetime.fromisoformat(entry["now"]),
+        kind=entry["kind"],
+        via="dashboard",
+    )
+    return len(changes)
+
+
+def triage(
+    db_path: Path,
+    ids: list[str],
+    status: str,
+    *,
+    note: str | None,
+    analyst: str,
+    now: datetime,
+    kind: str = "auto",
+    attempts: int = WRITE_ATTEMPTS,
+    wait_s: float = WRITE_WAIT_S,
+) -> str:
+    """Record the decision now ("written") or queue it until the pipeline lets go ("queued").
+    InputError (unknown id, missing analyst) propagates: nothing is written or queued."""
+    entry = {
+        "ids": list(ids),
+        "status": status,
+        "note": note,
+        "analyst": analyst,
+        "now": now.isoformat(),
+        "kind": kind,
+    }
+    try:
+        write(db_path, lambda con: _apply(con, entry), attempts=attempts, wait_s=wait_s)
+        return "written"
+    except StoreBusy:
+        with _locked_spool(db_path) as handle:
+            handle.write(json.dumps(entry) + "\n")
+            handle.flush()
+        start_flusher(db_path)
+        return "queued"
+
+
+def pending(db_path: Path) -> int:
+    path = spool_path(db_path)
+    if not path.exists():
+        return 0
+    with path.open(encoding="utf-8") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def flush(db_path: Path) -> int:
+    """Apply every queued decision in one transaction-per-decision; return how many landed.
+    Raises StoreBusy when the pipeline still holds the store (nothing is lost)."""
+    if not spool_path(db_path).exists():
+        return 0
+    with _locked_spool(db_path) as handle:
+        handle.seek(0)
+        entries = [json.loads(line) for line in handle if line.strip()]
+        if not entries:
+            return 0
+
+        def apply_all(con: duckdb.DuckDBPyConnection) -> int:
+            landed = 0
+            for entry in entries:
+                try:
+                    _apply(con, entry)
+                    landed += 1
+                except InputError as exc:  # e.g. an alert a re-detection superseded meanwhile
+                    print(f"tokensentry dashboard: queued triage dropped: {exc}", file=sys.stderr)
+            return landed
+
+        landed = write(db_path, apply_all, attempts=1, wait_s=0)
+        handle.seek(0)
+        handle.truncate()
+    return landed
+
+
+_flushers: dict[Path, threading.Thread] = {}
+_flushers_lock = threading.Lock()
+
+
+def start_flusher(db_path: Path, every_s: float = FLUSH_EVERY_S) -> threading.Thread:
+    """A daemon thread (one per store) that applies the spool as soon as the lock is free."""
+
+    def run() -> None:
+        while pending(db_path):
+            try:
+                flush(db_path)
+            except StoreBusy:
+                time.sleep(every_s)
+
+    with _flushers_lock:
+        current = _flushers.get(db_path)
+        if current is not None and current.is_alive():
+            return current
+        thread = threading.Thread(target=run, name=f"triage-flush:{db_path.name}", daemon=True)
+        _flushers[db_path] = thread
+        thread.start()
+        return thread

@@ -1,0 +1,180 @@
+"""What happened in the demo world, before it is written in any Salesforce format.
+
+One `Login` becomes a LoginHistory record, a LoginEvent and a Login ELF row (whichever the org
+delivers); an `ApiCall` an ApiTotalUsage row; a `BulkJob` a BulkApi2 row; a `PartnerCall` a line
+of the partner's token-exchange log. `story` names the planted story a record belongs to
+(`data/demo_stories.toml`), None for routine traffic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .cast import Org, Place
+
+SUCCESS = "Success"
+BLOCKED_IP = "Failed: IP Address Not Allowed"
+INVALID_TOKEN = "Failed: Invalid Token"
+
+
+@dataclass
+class Login:
+    org: Org
+    at: datetime
+    user_id: str
+    username: str
+    place: Place
+    login_type: str  # LoginHistory label: "Remote Access 2.0" | "Application"
+    sub_type: str | None  # "OAuth Refresh Token", "OAuth Web Server", "UI Username-Password"...
+    app: str | None
+    app_id: str | None
+    user_agent: str
+    status: str = SUCCESS
+    story: str | None = None
+    record_id: str = ""
+    login_key: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == SUCCESS
+
+
+@dataclass
+class ApiCall:
+    """An ApiTotalUsage row: one REST or Bulk call made with an access token of `app`."""
+
+    org: Org
+    at: datetime
+    user_id: str
+    username: str
+    place: Place
+    app: str
+    app_id: str
+    family: str  # REST | Bulk2
+    resource: str
+    entity: str
+    method: str = "GET"
+    status_code: int = 200
+    login_key: str = ""
+    story: str | None = None
+
+
+@dataclass
+class BulkJob:
+    """A BulkApi2 row: one job-state change of a Bulk API 2.0 query job."""
+
+    org: Org
+    at: datetime
+    user_id: str
+    place: Place
+    entity: str
+    records: int
+    job_id: str
+    status: str = "JobComplete"
+    login_key: str = ""
+    story: str | None = None
+
+
+@dataclass
+class Logout:
+    org: Org
+    at: datetime
+    user_id: str
+    place: Place
+    login_key: str
+    session_type: str  # U (UI) | O (OAuth)
+
+
+@dataclass
+class PartnerCall:
+    """One call the partner's own software made to a token endpoint (CONTRACT §4)."""
+
+    org: Org
+    at: datetime
+    user_id: str
+    grant_type: str
+    token_fp: str | None
+    new_token_fp: str | None
+    place: Place
+    worker: str
+    outcome: str = "success"
+    error_description: str | None = None
+    pkce: bool | None = None
+    story: str | None = None
+
+    def line(self) -> dict[str, object]:
+        return {
+            "ts": self.at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{self.at.microsecond // 1000:03d}Z",
+            "org_id": self.org.org_id,
+            "app": "Acme Sync",
+            "user_id": self.user_id,
+            "grant_type": self.grant_type,
+            "token_fp": self.token_fp,
+            "new_token_fp": self.new_token_fp,
+            "egress_ip": self.place.ip,
+            "worker": self.worker,
+            "outcome": self.outcome,
+            "error_description": self.error_description,
+            "pkce": self.pkce,
+        }
+
+
+@dataclass
+class Token:
+    """A refresh token as OauthToken and the OAuth usage resources describe it."""
+
+    org: Org
+    app: str
+    app_id: str
+    user_id: str
+    username: str
+    created: datetime
+    uses: list[datetime] = field(default_factory=list)  # successful refreshes (and the grant)
+
+    def as_of(self, moment: datetime) -> tuple[datetime, int]:
+        """Last use and use count that a snapshot taken at `moment` shows."""
+        seen = [at for at in self.uses if at <= moment]
+        return (max(seen) if seen else self.created), len(seen)
+
+
+def fingerprint(*parts: object) -> str:
+    """A keyed-hash-like stand-in for a refresh token's fingerprint (never the token)."""
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def stable_id(prefix: str, *parts: object) -> str:
+    digest = hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest().upper()
+    return (prefix + digest)[:18]
+
+
+@dataclass
+class World:
+    """The demo world's 30 days: `start` inclusive to `end` exclusive (UTC)."""
+
+    start: datetime
+    end: datetime
+    seed: int
+    logins: list[Login] = field(default_factory=list)
+    api_calls: list[ApiCall] = field(default_factory=list)
+    bulk_jobs: list[BulkJob] = field(default_factory=list)
+    logouts: list[Logout] = field(default_factory=list)
+    partner_calls: list[PartnerCall] = field(default_factory=list)
+    tokens: dict[tuple[str, str, str], Token] = field(default_factory=dict)
+    oauth_snapshots: dict[str, list[datetime]] = field(default_factory=dict)
+    """Import-only org alias → when its OauthToken exports were taken (API orgs: at ingest)."""
+
+    def token(self, org: Org, app: str, app_id: str, user_id: str, username: str,
+              created: datetime, *, in_use: bool = False) -> Token:  # fmt: skip
+        """The (org, app, user) token; `in_use`: it was refreshed just before the 30 days too."""
+        key = (org.org_id, app, user_id)
+        if key not in self.tokens:
+            token = Token(org, app, app_id, user_id, username, created)
+            if in_use:
+                token.uses.append(self.start - timedelta(hours=1))
+            self.tokens[key] = token
+        return self.tokens[key]
+
+    def of(self, org: Org) -> list[Login]:
+        return [login for login in self.logins if login.org.org_id == org.org_id]

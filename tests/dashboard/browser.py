@@ -1,0 +1,117 @@
+"""Drive the real dashboard in Debian's headless Chromium (chromium-driver), never a downloaded
+browser: the browser test and the README screenshot generator share it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+FOOTER = "GeoLite2 data created by MaxMind"
+
+
+class BrowserMissing(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def dashboard(store: Path, config: Path, home: Path) -> Iterator[str]:
+    """`tokensentry dashboard` on a free loopback port; yields its URL, stops it after."""
+    port = free_port()
+    script = Path(sys.executable).with_name("tokensentry")
+    process = subprocess.Popen(
+        [str(script), "--db", str(store), "--config", str(config), "dashboard",
+         "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "HOME": str(home)},
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            process.kill()
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise RuntimeError("dashboard did not come up: " + output[-2000:])
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def chromium(profile: Path, width: int = 1400, height: int = 1000) -> webdriver.Chrome:
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if binary is None or driver is None:
+        raise BrowserMissing(
+            "Debian's chromium and chromium-driver are not installed; `make test` installs them"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def body_text(driver: webdriver.Chrome) -> str:
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def open_page(driver: webdriver.Chrome, url: str, expect: str, timeout: float = 60) -> str:
+    """Load `url` and wait until the page has run to its end (the footer) and shows `expect`
+    and the app is no longer running; fail on a Streamlit exception box."""
+    driver.get(url)
+    return wait_for(driver, expect, timeout)
+
+
+def wait_for(driver: webdriver.Chrome, expect: str, timeout: float = 60) -> str:
+    def ready(d: webdriver.Chrome) -> bool:
+        if d.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]'):
+            return True
+        text = body_text(d)
+        running = d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
+        return expect in text and FOOTER in text and not running
+
+    try:
+        WebDriverWait(driver, timeout, poll_frequency=0.3).until(ready)
+    except TimeoutException:
+        page = body_text(driver)[:3000]
+        raise AssertionError(f"{expect!r} not shown; page text:\n{page}") from None
+    errors = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
+    assert not errors, errors[0].text
+    return body_text(driver)

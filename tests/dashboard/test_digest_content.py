@@ -1,0 +1,258 @@
+"""The digest's content and rendering on a fixed data set: golden text, grouping, cap,
+defanging, escaping, subject counts, pipeline health; no SMTP here."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dashboard.digest import build, collect
+from dashboard.digest.defang import clean, defang
+from dashboard.digest.message import build_message, render_options
+from dashboard.digest.render import render_html, render_text, subject
+from ingest import config as config_module
+from ingest.errors import ConfigError
+
+from .digest_helpers import (
+    NIGHT_1,
+    add_pipeline_trouble,
+    insert_alerts,
+    night_one_alerts,
+    night_two_alerts,
+)
+
+GOLDEN = Path(__file__).parent / "golden" / "digest.txt"
+CONFIG = config_module.parse(
+    {
+        "digest": {
+            "from": "tokensentry@example.org",
+            "to": ["secops@example.org"],
+            "dashboard_url": "https://tokensentry.example.org/",
+        },
+        "orgs": {
+            "acme-prod": {
+                "org_id": "00D5g000004XyZaEAK",
+                "instance_url": "https://acme.my.salesforce.com",
+            }
+        },
+    },
+    base_dir=Path("."),
+)
+
+
+@pytest.fixture
+def fixed_store(store):
+    insert_alerts(store, night_one_alerts(), detected_at=NIGHT_1)
+    add_pipeline_trouble(store, NIGHT_1)
+    return store
+
+
+def test_plain_text_matches_the_golden_file(fixed_store):
+    content = collect(fixed_store, CONFIG, now=NIGHT_1)
+    text = render_text(content, render_options(CONFIG))
+    if os.environ.get("TOKENSENTRY_UPDATE_GOLDEN"):
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8"), (
+        "the text digest changed; if on purpose, rerun with TOKENSENTRY_UPDATE_GOLDEN=1 and "
+        "review the diff of tests/dashboard/golden/digest.txt"
+    )
+
+
+def test_content_groups_by_severity_then_org_and_app(fixed_store):
+    content = collect(fixed_store, CONFIG, now=NIGHT_1)
+    assert [(g.severity, g.org_id, g.alerts[0].detector) for g in content.groups] == [
+        ("critical", "00D5g000004XyZaEAK", "refresh_token_reuse"),
+        ("high", "00D5g000004XyZaEAK", "off_allowlist_ip"),
+        ("high", "00D5g000007PqRsEAK", "suspicious_client"),
+        ("medium", "00D5g000007PqRsEAK", "new_network"),
+    ]
+    assert content.severity_counts() == {"critical": 1, "high": 2, "medium": 1}
+    assert content.detector_counts == {
+        "refresh_token_reuse": 1,
+        "off_allowlist_ip": 1,
+        "suspicious_client": 1,
+        "new_network": 1,
+    }
+
+
+def test_pipeline_health_names_failed_unavailable_stale_and_quarantine(fixed_store):
+    content = collect(fixed_store, CONFIG, now=NIGHT_1)
+    problems = {(p.kind, p.unit) for p in content.problems}
+    assert problems == {
+        ("failed", "ingest acme-prod/oauth_token"),
+        ("incomplete", "acme-prod/event_log_file"),
+        ("not available", "acme-prod/login_event"),
+        ("stale", "acme-prod/oauth_token"),
+        ("retention gap", "acme-prod/login_history"),
+    }
+    assert content.quarantined == 2
+    assert subject(content) == (
+        "[tokensentry] 1 critical, 2 high, 1 medium, 5 pipeline problems, 2026-05-11"
+    )
+
+
+def test_a_source_that_recovered_is_neither_failed_nor_stale(fixed_store):
+    fixed_store.execute(
+        "INSERT INTO runs (run_id, stage, unit_id, org_id, started_at, status) "
+        "VALUES ('r-late', 'ingest', 'acme-prod/oauth_token', NULL, ?, 'ok')",
+        [NIGHT_1 - timedelta(minutes=30)],
+    )
+    content = collect(fixed_store, CONFIG, now=NIGHT_1)
+    assert {p.kind for p in content.problems} == {"incomplete", "not available", "retention gap"}
+
+
+def test_first_window_is_the_last_day_of_data_or_since(fixed_store):
+    insert_alerts(fixed_store, night_two_alerts(), detected_at=NIGHT_1 + timedelta(days=1))
+    day_two = collect(fixed_store, CONFIG, now=NIGHT_1 + timedelta(days=1))
+    assert [a.alert_id for a in day_two.alerts] == ["b1travel00000000001"]
+    everything = collect(
+        fixed_store, CONFIG, now=NIGHT_1 + timedelta(days=1), since=NIGHT_1 - timedelta(days=2)
+    )
+    assert len(everything.alerts) == 5
+
+
+def test_triaged_alerts_are_not_news(fixed_store):
+    fixed_store.execute(
+        "INSERT INTO triage VALUES ('a2offallow000000002', 'false_positive', 'VPN', 'ana', ?)",
+        [NIGHT_1],
+    )
+    content = collect(fixed_store, CONFIG, now=NIGHT_1)
+    assert "a2offallow000000002" not in {a.alert_id for a in content.alerts}
+
+
+def test_cap_per_severity_points_to_the_dashboard(store):
+    many = [
+        alert.__class__(**{**alert.__dict__, "alert_id": f"hi{n:017d}", "severity": "high"})
+        for n, alert in enumerate(night_one_alerts() * 4)
+    ]
+    insert_alerts(store, many, detected_at=NIGHT_1)
+    capped = config_module.parse(
+        {"digest": {"dashboard_url": "https://ts.example.org", "max_per_severity": 3}},
+        base_dir=Path("."),
+    )
+    content = collect(store, capped, now=NIGHT_1)
+    text = render_text(content, render_options(capped))
+    assert "== HIGH (16) ==" in text
+    assert text.count("https://ts.example.org/alert?id=") == 3
+    assert "... and 13 more in the dashboard: https://ts.example.org/queue" in text
+    assert "and 13 more in the dashboard" in render_html(content, render_options(capped))
+
+
+def test_both_parts_defang_and_the_html_escapes(fixed_store):
+    content = collect(fixed_store, CONFIG, now=NIGHT_1)
+    message = build_message(content, CONFIG, ("secops@example.org",))
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    for part in (text, html):
+        assert "https://evil" not in part and "evil.example.com" not in part
+        assert "hxxps[:]//evil[.]example[.]com/x" in part
+        assert "\u202e" not in part
+        assert "opsexe[.]moc" in part
+    assert "<b>Reports</b>" not in html
+    assert "Globex &lt;b&gt;Reports&lt;/b&gt;" in html
+    assert "<style" not in html and "<img" not in html and "<script" not in html
+    assert 'href="https://tokensentry.example.org/alert?id=a1reuse000000000001"' in html
+    assert message.get_content_type() == "multipart/alternative"
+
+
+def test_message_id_follows_what_the_digest_covers(fixed_store):
+    first = collect(fixed_store, CONFIG, now=NIGHT_1)
+    later = collect(fixed_store, CONFIG, now=NIGHT_1 + timedelta(minutes=5))
+    assert first.message_id("example.org") == later.message_id("example.org")
+    fixed_store.execute(
+        "UPDATE alerts SET severity = 'critical' WHERE alert_id = 'a4newnet00000000004'"
+    )
+    risen = collect(fixed_store, CONFIG, now=NIGHT_1)
+    assert risen.message_id("example.org") != first.message_id("example.org")
+
+
+def test_build_returns_the_message_the_next_run_would_send(fixed_store):
+    message = build(fixed_store, CONFIG, now=NIGHT_1)
+    assert message["Subject"].startswith("[tokensentry] 1 critical, 2 high")
+    assert message["To"] == "secops@example.org"
+    assert message["Message-ID"].endswith("@example.org>")
+
+
+def test_defang_removes_controls_and_breaks_links():
+    assert defang("see http://a.example.net/p") == "see hxxp[:]//a[.]example[.]net/p"
+    assert defang("FTP://files.example.org") == "FxP[:]//files[.]example[.]org"
+    assert defang("mail ana@acme.com now") == "mail ana@acme[.]com now"
+    assert defang("203.0.113.9 and simple-salesforce/1.12.10") == (
+        "203.0.113.9 and simple-salesforce/1.12.10"
+    )
+    assert clean("a\u202eb\u2066c\u200bd\x1b[31me\x00f\nnext") == "abcd[31mef next"
+    assert defang("x" * 1000).endswith("…") and len(defang("x" * 1000)) == 300
+
+
+def test_digest_config_refuses_credentials_in_clear_text():
+    with pytest.raises(ConfigError, match="never sent over an unencrypted connection"):
+        config_module.parse(
+            {"digest": {"security": "none", "username": "u", "password": {"env": "P"}}},
+            base_dir=Path("."),
+        )
+    with pytest.raises(ConfigError, match="max_per_severity"):
+        config_module.parse({"digest": {"max_per_severity": 0}}, base_dir=Path("."))
+    parsed = config_module.parse(
+        {"digest": {"ca_bundle": "certs/relay.pem", "max_per_severity": 5}}, base_dir=Path("/etc")
+    )
+    assert parsed.digest.ca_bundle == Path("/etc/certs/relay.pem")
+    assert parsed.digest.max_per_severity == 5
+
+
+def group_incidents(con, now):
+    from detect import egress, incidents
+
+    incidents.update(con, CONFIG, egress.load(con, CONFIG, now), now=now)
+
+
+def test_alerts_are_grouped_into_the_incidents_detect_computed(fixed_store):
+    group_incidents(fixed_store, NIGHT_1)
+    content = collect(fixed_store, CONFIG, now=NIGHT_1)
+    shapes = [(g.severity, g.is_incident, [a.alert_id for a in g.alerts]) for g in content.groups]
+    # Acme's two alerts share 185.220.101.33; Globex's two share 198.51.100.23.
+    assert shapes == [
+        ("critical", True, ["a1reuse000000000001", "a2offallow000000002"]),
+        ("high", True, ["a3client00000000003", "a4newnet00000000004"]),
+    ]
+    text = render_text(content, render_options(CONFIG))
+    assert "* Incident a1reuse000000000001: 2 new or changed of 2 alert(s)" in text
+    assert "https://tokensentry.example.org/incident?id=a1reuse000000000001" in text
+    html = render_html(content, render_options(CONFIG))
+    assert 'href="https://tokensentry.example.org/incident?id=a3client00000000003"' in html
+
+
+def test_an_alert_that_reopens_a_resolved_incident_is_reported_with_it(fixed_store):
+    group_incidents(fixed_store, NIGHT_1)
+    for alert_id in ("a1reuse000000000001", "a2offallow000000002"):
+        fixed_store.execute(
+            "INSERT INTO triage VALUES (?, 'resolved', 'rotated', 'ana', ?)", [alert_id, NIGHT_1]
+        )
+    from .digest_helpers import FixedAlert
+
+    later = NIGHT_1 + timedelta(hours=2)
+    insert_alerts(
+        fixed_store,
+        [
+            FixedAlert(
+                "a5again00000000005", "off_allowlist_ip", "medium", "00D5g000004XyZaEAK",
+                "Acme Sync", "Acme Sync refreshed from 185.220.101.33 again.",
+                ("185.220.101.33",), later,
+            )
+        ],
+        detected_at=later,
+    )  # fmt: skip
+    group_incidents(fixed_store, later)
+    content = collect(fixed_store, CONFIG, now=later, since=later - timedelta(hours=1))
+    (group,) = content.groups
+    assert group.incident_id == "a1reuse000000000001"
+    assert [a.alert_id for a in group.alerts] == ["a5again00000000005"]
+    assert group.reopened and group.total_alerts == 3 and group.incident_severity == "critical"
+    text = render_text(content, render_options(CONFIG))
+    assert (
+        "* Incident a1reuse000000000001: 1 new or changed of 3 alert(s), reopened after "
+        "triage, critical overall" in text
+    )

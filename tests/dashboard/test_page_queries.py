@@ -1,0 +1,157 @@
+"""The query modules behind the pages: planted rows in an in-memory store, exact answers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from dashboard import queries
+from ingest.netlist import IpAllowlist
+
+NOW = datetime(2026, 11, 29, 12, 0)
+
+
+def event(con, event_id, *, at, ip, app="Acme Sync", org="00D000000000001AAA", **extra):
+    columns = {
+        "event_id": event_id, "org_id": org, "occurred_at": at, "event_type": "login",
+        "grant_type": "refresh_token", "is_success": True, "user_id": "005000000000001AAA",
+        "app_name": app, "source_ip": ip, "sources": ["test"], "first_run_id": "t",
+        "ingested_at": at, "updated_at": at, **extra,
+    }  # fmt: skip
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    con.execute(f"INSERT INTO events ({names}) VALUES ({marks})", list(columns.values()))
+
+
+def run(con, unit, *, stage="ingest", status="ok", finished, org="00D000000000001AAA", error=None):
+    con.execute(
+        "INSERT INTO runs (run_id, stage, unit_id, org_id, started_at, finished_at, status, error)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [f"r-{unit}-{finished}", stage, unit, org, finished - timedelta(minutes=1), finished,
+         status, error],
+    )  # fmt: skip
+
+
+def test_allowlist_fit_counts_ranges_and_addresses():
+    assert queries.allowlist_fit(["203.0.113.0/25", "198.51.100.7"]) == {
+        "ranges": 2, "addresses": 129, "wide_ipv6": [], "fits": True, "problems": [],
+    }  # fmt: skip
+    too_many = queries.allowlist_fit([f"10.0.{i // 256}.{i % 256}" for i in range(129)])
+    assert not too_many["fits"] and too_many["ranges"] == 129
+    assert "129 ranges (Salesforce takes at most 128)" in too_many["problems"]
+    wide = queries.allowlist_fit(["203.0.113.0/24", "198.51.100.1"])
+    assert wide["addresses"] == 257 and not wide["fits"]
+    ipv6 = queries.allowlist_fit(["2001:db8::/120", "2001:db8:1::/64"])
+    assert ipv6["wide_ipv6"] == ["2001:db8:1::/64"]
+    assert queries.allowlist_fit(["10.0.0.1 - 10.0.0.10"])["addresses"] == 10
+
+
+def test_egress_seen_is_judged_against_allowlist_and_known_egress(store):
+    for i, ip in enumerate(["203.0.113.5", "203.0.113.5", "192.0.2.9", "198.51.100.20"]):
+        event(store, f"e{i}", at=NOW - timedelta(hours=i), ip=ip, is_success=i != 2)
+    event(store, "other", at=NOW, ip="192.0.2.9", app="Other App")
+    event(store, "old", at=NOW - timedelta(days=90), ip="192.0.2.200")
+    window = queries.Filters(start=NOW - timedelta(days=30), end=NOW)
+    seen = queries.egress_ips(store, window)
+    assert "192.0.2.200" not in set(seen["ip"])  # outside the window
+    judge = queries.EgressJudge.build(
+        {"Acme Sync": IpAllowlist.parse(["203.0.113.0/28"]), "Other App": None},
+        [("acme sync", "198.51.100.0/24")],
+    )
+    marked = judge.mark(seen).set_index(["app", "ip"])
+    assert marked.loc[("Acme Sync", "203.0.113.5"), "uses"] == 2
+    assert marked.loc[("Acme Sync", "203.0.113.5"), "inside_allowlist"]
+    assert marked.loc[("Acme Sync", "198.51.100.20"), "known_egress"]
+    assert not marked.loc[("Acme Sync", "198.51.100.20"), "outside"]
+    assert marked.loc[("Acme Sync", "192.0.2.9"), "outside"]
+    assert marked.loc[("Acme Sync", "192.0.2.9"), "failures"] == 1
+    # An app without an allowlist has no "outside": there is nothing to be outside of.
+    assert not marked.loc[("Other App", "192.0.2.9"), "outside"]
+
+
+def test_freshness_flags_sources_older_than_26_hours(store):
+    run(store, "acme/login_history", finished=NOW - timedelta(hours=2))
+    run(store, "acme/oauth_token", finished=NOW - timedelta(hours=27))
+    run(store, "acme/oauth_token", status="failed", finished=NOW - timedelta(hours=1), error="x")
+    run(store, "acme/login_event", status="skipped", finished=NOW, error="no licence")
+    fresh = queries.freshness(store, NOW).set_index("source")
+    assert not fresh.loc["login_history", "stale"]
+    assert fresh.loc["oauth_token", "stale"]
+    assert fresh.loc["oauth_token", "last_status"] == "failed"
+    assert fresh.loc["oauth_token", "hours_since"] == 27.0
+    assert "login_event" not in fresh.index  # not offered by the org: listed apart
+    unavailable = queries.unavailable_sources(store)
+    assert unavailable[["source", "reason"]].values.tolist() == [["login_event", "no licence"]]
+
+
+def test_retention_gaps_degrade_to_empty_without_the_table(store):
+    assert queries.retention_gaps(store).empty
+
+
+def test_tokens_by_idle_age_at_the_window_end(store):
+    for user, idle_days in (("u_active", 3), ("u_due", 26), ("u_expired", 40)):
+        event(
+            store, f"t-{user}", at=NOW - timedelta(days=idle_days), ip=None,
+            event_type="token_usage", user_id=user, use_count=5,
+            token_created_at=NOW - timedelta(days=100),
+        )  # fmt: skip
+    tokens = queries.refresh_tokens(store, None, NOW).set_index("user_id")
+    assert tokens.loc["u_active", "state"] == "active"
+    assert tokens.loc["u_due", "state"] == "heartbeat due"
+    assert tokens.loc["u_expired", "state"] == "expired"
+    assert tokens.loc["u_expired", "idle_days"] == 40.0
+    states = queries.token_states(tokens.reset_index())
+    assert states["tokens"].sum() == 3
+
+
+def test_search_finds_an_ip_or_a_user_across_orgs(store):
+    event(store, "a", at=NOW, ip="192.0.2.9", org="00D000000000001AAA")
+    event(store, "b", at=NOW, ip="192.0.2.9", org="00D000000000002AAA", username="eve@x.example")
+    assert queries.search_kind("192.0.2.9") == "ip"
+    assert queries.search_kind("eve") == "text"
+    per_org = queries.search_summary(store, " 192.0.2.9 ")
+    assert sorted(per_org["org_id"]) == ["00D000000000001AAA", "00D000000000002AAA"]
+    assert queries.search_events(store, "EVE@x")["org_id"].tolist() == ["00D000000000002AAA"]
+    assert queries.search_events(store, "100%").empty  # LIKE wildcards are literal
+
+
+def test_travel_jumps_join_consecutive_places():
+    places = pd.DataFrame(
+        {
+            "ip": ["192.0.2.1", "192.0.2.2", "192.0.2.3"],
+            "country": ["US", "NL", "NL"],
+            "city": ["Boston", "Amsterdam", "Amsterdam"],
+            "latitude": [42.36, 52.37, 52.37],
+            "longitude": [-71.06, 4.89, 4.89],
+            "first_seen": [NOW, NOW + timedelta(minutes=30), NOW + timedelta(hours=1)],
+            "last_seen": [NOW, NOW + timedelta(minutes=40), NOW + timedelta(hours=1)],
+        }
+    )
+    jumps = queries.travel_jumps(places)
+    assert jumps[["from_ip", "to_ip"]].values.tolist() == [["192.0.2.1", "192.0.2.2"]]
+    assert jumps.loc[0, "source"] == [-71.06, 42.36]
+
+
+@pytest.mark.parametrize(
+    ("headers", "header", "expected"),
+    [
+        ({"X-Forwarded-User": " ada@corp.example "}, "x-forwarded-user", "ada@corp.example"),
+        ({"X-Forwarded-User": ""}, "X-Forwarded-User", None),
+        ({"Other": "bo"}, "X-Forwarded-User", None),
+        ({"X-Forwarded-User": "ada"}, None, None),
+    ],
+)
+def test_analyst_comes_from_the_sso_proxy_header_when_configured(headers, header, expected):
+    from dashboard.web.ui import analyst_from_headers
+
+    assert analyst_from_headers(headers, header) == expected
+
+
+def test_markdown_labels_escape_every_markup_character():
+    from dashboard.web.ui import markdown_escaped
+
+    escaped = markdown_escaped("**b** [l](http://e) <img>")
+    assert "**" not in escaped.replace("\\*", "")
+    assert escaped.startswith("\\*\\*b\\*\\*")
