@@ -271,7 +271,7 @@ def _monitoring(
     if not orgs:
         return verdicts
     for org, last_load, failed_at, error, unit, detect_ok, detect_failed in con.execute(
-        sql.MONITORING_SQL, [list(orgs), list(orgs)]
+        sql.MONITORING_SQL, [list(orgs)]
     ).fetchall():
         evidence = [
             {"what": "last ingest or import", "at": last_load},
