@@ -15,6 +15,8 @@ each control gets exactly one verdict, with the rows that prove it:
 - `no evidence` otherwise, saying what is missing.
 
 The roll-up per app fails when any org fails, passes only when every org it applies to passes.
+Each verdict carries up to 20 rows: the first by time, or, for a fact with more than 10,000
+rows (every successful refresh of a busy integration), the first 20 the scan meets.
 """
 
 from __future__ import annotations
