@@ -259,8 +259,9 @@ def build_store(path: Path, events: int, alerts: int) -> dict[str, Any]:
 
 
 def _subject(con: duckdb.DuckDBPyConnection) -> Subject:
-    filters = queries.default_filters(con)
-    window = (filters.start, filters.end)
+    # The pages' own default: the last 30 days of data in whole UTC days (their date picker).
+    window = queries.day_window(queries.default_window(con))
+    filters = queries.Filters().with_window(window)
     top = queries.incidents(con, filters, limit=1)
     alert_id = con.execute(
         "SELECT alert_id FROM alerts ORDER BY list_position(['info','low','medium','high',"

@@ -19,7 +19,7 @@ from .controls import CONTROLS, VERDICTS, controls_csv, controls_readiness
 from .controls_snapshot import refresh_controls_snapshot
 from .egress import add_known_egress, known_egress, remove_known_egress
 from .export import csv_cell, rows_csv
-from .filters import Filters, default_filters, default_window, newest_event
+from .filters import Filters, day_window, default_filters, default_window, newest_event
 from .incidents import incident, incident_alerts, incident_of, incident_records, incidents
 from .pipeline import quarantine, recent_runs, store_counts
 from .triage import ALERT_STATUSES, audit_trail, triage
@@ -38,6 +38,7 @@ __all__ = [
     "controls_csv",
     "controls_readiness",
     "csv_cell",
+    "day_window",
     "default_filters",
     "default_window",
     "incident",
