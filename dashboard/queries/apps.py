@@ -44,14 +44,16 @@ def egress_ips(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> pd.Da
     if filters.end is not None:
         clauses.append("e.occurred_at <= ?")
         params.append(filters.end)
+    # Per org first, then per address: cheaper than count(DISTINCT org) over millions of rows.
     return con.execute(
-        f"""SELECT coalesce(e.app_name, '(unknown app)') AS app, e.source_ip AS ip,
-                   count(*) AS uses,
-                   count(*) FILTER (WHERE e.is_success = false) AS failures,
-                   count(DISTINCT e.org_id) AS orgs,
-                   min(e.occurred_at) AS first_seen, max(e.occurred_at) AS last_seen
-            FROM events e WHERE {" AND ".join(clauses)}
-            GROUP BY ALL ORDER BY app, uses DESC, ip LIMIT 5000""",
+        f"""WITH per_org AS (
+                SELECT coalesce(e.app_name, '(unknown app)') AS app, e.source_ip AS ip, e.org_id,
+                       count(*) AS uses, count(*) FILTER (WHERE e.is_success = false) AS failures,
+                       min(e.occurred_at) AS first_seen, max(e.occurred_at) AS last_seen
+                FROM events e WHERE {" AND ".join(clauses)} GROUP BY ALL)
+            SELECT app, ip, sum(uses)::BIGINT AS uses, sum(failures)::BIGINT AS failures,
+                   count(*) AS orgs, min(first_seen) AS first_seen, max(last_seen) AS last_seen
+            FROM per_org GROUP BY ALL ORDER BY app, uses DESC, ip LIMIT 5000""",
         params,
     ).df()
 

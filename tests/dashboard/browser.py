@@ -100,15 +100,20 @@ def open_page(driver: webdriver.Chrome, url: str, expect: str, timeout: float = 
 
 
 def wait_for(driver: webdriver.Chrome, expect: str, timeout: float = 60) -> str:
+    """Wait until the page shows `expect` and the footer (the script ran to its end), and its
+    text has stopped changing (Streamlit may rerun once a session's widgets register)."""
+    last: list[str] = []
+
     def ready(d: webdriver.Chrome) -> bool:
         if d.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]'):
             return True
         text = body_text(d)
-        running = d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
-        return expect in text and FOOTER in text and not running
+        last.append(text)
+        settled = len(last) >= 4 and len(set(last[-4:])) == 1
+        return expect in text and FOOTER in text and settled
 
     try:
-        WebDriverWait(driver, timeout, poll_frequency=0.3).until(ready)
+        WebDriverWait(driver, timeout, poll_frequency=0.4).until(ready)
     except TimeoutException:
         page = body_text(driver)[:3000]
         raise AssertionError(f"{expect!r} not shown; page text:\n{page}") from None

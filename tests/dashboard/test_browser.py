@@ -79,7 +79,7 @@ def test_every_page_by_url_and_triage_by_clicking(store_copy, plant, browser, tm
 
         # Reopen: a new session reads the status and the note back from the store.
         text = open_page(browser, f"{url}/incident?id={incident}", "Audit trail")
-        assert "status\nresolved" in text
+        assert "status\nresolved" in text, text
         assert "rotated the partner's token" in text
         assert "Ada Analyst" in text
         assert "Set to resolved." not in text

@@ -11,8 +11,11 @@ from dashboard.web import ui
 
 st.title("Refresh tokens")
 filters = ui.filters()
-tokens = ui.q("refresh_tokens", filters, filters.end)
-ui.labelled("Idle age measured at", f"{filters.end:%Y-%m-%d %H:%M} UTC (end of the window)")
+# The data's "now": the window's end, or the newest event when the window reaches past it.
+newest = ui.q("newest_event")
+as_of = min(filters.end, newest) if newest is not None else filters.end
+tokens = ui.q("refresh_tokens", filters, as_of)
+ui.labelled("Idle age measured at", f"{as_of:%Y-%m-%d %H:%M} UTC (the newest data in the window)")
 
 columns = st.columns(4)
 columns[0].metric("tokens", len(tokens))
