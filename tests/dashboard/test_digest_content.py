@@ -17,6 +17,7 @@ from ingest import config as config_module
 from ingest.errors import ConfigError
 
 from .digest_helpers import (
+    CONFIG,
     NIGHT_1,
     add_pipeline_trouble,
     insert_alerts,
@@ -25,22 +26,6 @@ from .digest_helpers import (
 )
 
 GOLDEN = Path(__file__).parent / "golden" / "digest.txt"
-CONFIG = config_module.parse(
-    {
-        "digest": {
-            "from": "tokensentry@example.org",
-            "to": ["secops@example.org"],
-            "dashboard_url": "https://tokensentry.example.org/",
-        },
-        "orgs": {
-            "acme-prod": {
-                "org_id": "00D5g000004XyZaEAK",
-                "instance_url": "https://acme.my.salesforce.com",
-            }
-        },
-    },
-    base_dir=Path("."),
-)
 
 
 @pytest.fixture
