@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,20 +22,30 @@ def run_digest_command(
     resend: bool,
 ) -> int:
     from ..digest import run_digest
+    from ..nightly import NightlyLocked, nightly_lock
     from ..nightly.job import line_logger
 
     if not settings.db.exists():
         raise InputError(f"{settings.db}: no database yet; run `tokensentry import` or `ingest`")
-    outcome = run_digest(
-        settings.db,
-        settings.load_config(),
-        now=now_utc,
-        log=line_logger("digest"),
-        since=since,
-        dry_run=dry_run,
-        to=to,
-        resend=resend,
-    )
+    config = settings.load_config()
+    log = line_logger("digest")
+    # A dry run records nothing, so it needs no lock; a real one must not race the night's run.
+    lock = contextlib.nullcontext() if dry_run else nightly_lock(settings.db)
+    try:
+        with lock:
+            outcome = run_digest(
+                settings.db,
+                config,
+                now=now_utc,
+                log=log,
+                since=since,
+                dry_run=dry_run,
+                to=to,
+                resend=resend,
+            )
+    except NightlyLocked as exc:
+        log(str(exc))
+        return 1
     return 1 if outcome.status == "failed" else 0
 
 

@@ -47,12 +47,14 @@ def run_digest(
 ) -> DigestOutcome:
     if dry_run is not None:
         with db.connect(db_path) as con:
-            content = collect(con, config, now=now(), since=since, resend=resend, partial=partial)
+            content = collect(
+                con, config, now=now(), since=since, resend=resend, partial=partial, notes=notes
+            )
         chosen = to or config.digest.to
         message = build_message(content, config, recipients(config.digest, to) if chosen else ())
         write_eml(dry_run, message)
         detail = f"wrote {dry_run} ({len(content.alerts)} alert(s)); nothing sent or recorded"
-        log(f"{detail}")
+        log(detail)
         return DigestOutcome("written", len(content.alerts), detail)
     chosen_to = recipients(config.digest, to)
     check_ready(config.digest, chosen_to)
@@ -63,7 +65,7 @@ def run_digest(
         )
         if content.is_empty and not config.digest.send_when_empty:
             detail = "nothing new since the last digest; none sent (send_when_empty = false)"
-            log(f"{detail}")
+            log(detail)
             return DigestOutcome("skipped", 0, detail)
         message = build_message(content, config, chosen_to)
         attempt_id = state.begin(con, content, message, chosen_to)
@@ -104,7 +106,7 @@ def _deliver(
         )  # fmt: skip
     accepted = [address for address in to if address not in refused]
     detail = f"sent {subject!r} to {', '.join(accepted)} ({message['Message-ID']})"
-    log(f"{detail}")
+    log(detail)
     if refused:
         log(f"the server refused some recipients: {_refused_text(refused)}")
         return DigestOutcome("failed", len(content.alerts), _refused_text(refused))

@@ -33,6 +33,7 @@ class Section:
     severity: str
     groups: tuple[DigestGroup, ...]
     alert_count: int
+    group_count: int
     hidden: int  # alerts of this severity left out by the cap
 
 
@@ -68,7 +69,8 @@ def sections(content: DigestContent, cap: int) -> list[Section]:
             continue
         shown = tuple(groups[:cap])
         total = sum(len(g.alerts) for g in groups)
-        result.append(Section(severity, shown, total, total - sum(len(g.alerts) for g in shown)))
+        hidden = total - sum(len(g.alerts) for g in shown)
+        result.append(Section(severity, shown, total, len(groups), hidden))
     return result
 
 
@@ -120,6 +122,10 @@ def _context(content: DigestContent, options: RenderOptions) -> dict[str, object
         "alert_link": lambda alert: f"{base}/alert?id={quote(alert.alert_id, safe='')}",
         "incident_link": lambda group: f"{base}/incident?id={quote(group.incident_id, safe='')}",
         "scope": scope,
+        "seen": lambda alert: (
+            f"seen {alert.first_seen:%Y-%m-%d %H:%M} to {alert.last_seen:%Y-%m-%d %H:%M} UTC, "
+            f"{alert.event_count} event(s)" + (f", {alert.status}" if alert.status != "new" else "")
+        ),
         "incident_line": incident_line,
         "colours": SEVERITY_COLOURS,
     }
@@ -143,7 +149,7 @@ def _environment(*, html: bool) -> jinja2.Environment:
     environment.filters["d"] = defang
     environment.filters["when"] = _when
     environment.filters["ips"] = lambda ips: ", ".join(defang(ip) for ip in ips) or "none"
-    environment.filters["wrap"] = _wrap
+    environment.filters["para"] = _paragraph
     return environment
 
 
@@ -151,7 +157,15 @@ def _when(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M}"
 
 
-def _wrap(text: str, indent: int) -> str:
-    """Wrap a text-part paragraph; continuation lines indented under its first line."""
-    lines = textwrap.wrap(text, width=TEXT_WIDTH - indent, break_on_hyphens=False)
-    return ("\n" + " " * indent).join(lines)
+def _paragraph(text: str, first_indent: int, indent: int) -> str:
+    """A text-part paragraph wrapped at TEXT_WIDTH, its first line indented by `first_indent`
+    and the rest by `indent`; a URL or other long word is never split."""
+    lines = textwrap.wrap(
+        text,
+        width=TEXT_WIDTH,
+        initial_indent=" " * first_indent,
+        subsequent_indent=" " * indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return "\n".join(lines)

@@ -49,13 +49,17 @@ def begin(
                 bytes(message),
             ],
         )
-        rows = [
-            (attempt_id, alert.alert_id, alert.severity, group.incident_id)
-            for group in content.groups
-            for alert in group.alerts
-        ]
-        if rows:
-            con.executemany("INSERT INTO digest_items VALUES (?, ?, ?, ?)", rows)
+        members = [(alert, group.incident_id) for group in content.groups for alert in group.alerts]
+        if members:  # one statement over lists: executemany costs a round trip per row
+            con.execute(
+                "INSERT INTO digest_items SELECT ?, unnest(?), unnest(?), unnest(?)",
+                [
+                    attempt_id,
+                    [alert.alert_id for alert, _ in members],
+                    [alert.severity for alert, _ in members],
+                    [incident_id for _, incident_id in members],
+                ],
+            )
         con.execute("COMMIT")
     except duckdb.Error:
         con.execute("ROLLBACK")

@@ -44,6 +44,8 @@ def lock_path(db_path: Path) -> Path:
 
 @contextlib.contextmanager
 def nightly_lock(db_path: Path) -> Iterator[Path]:
+    """Hold the store's nightly lock, or raise NightlyLocked at once. `tokensentry digest`
+    takes it too, so a digest run by hand never mails what the night's run is mailing."""
     path = lock_path(db_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -53,7 +55,7 @@ def nightly_lock(db_path: Path) -> Iterator[Path]:
         holder = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip() or "unknown"
         os.close(descriptor)
         raise NightlyLocked(
-            f"{path}: another `tokensentry nightly` (pid {holder}) is still running; "
+            f"{path}: another `tokensentry nightly` or `digest` (pid {holder}) is still running; "
             "this start exits without doing anything"
         ) from None
     try:

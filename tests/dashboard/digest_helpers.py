@@ -18,6 +18,8 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from ingest import config as config_module
+
 USERNAME = "tokensentry"
 PASSWORD = "s3cret-smtp"
 NIGHT_1 = datetime(2026, 5, 11, 2, 0)
@@ -286,3 +288,22 @@ def add_pipeline_trouble(con: duckdb.DuckDBPyConnection, at: datetime) -> None:
             "NULL, ?)",
             [f"q{line}", line, at - timedelta(hours=1)],
         )
+
+
+# The configuration the content tests render with: links, and one org with an alias.
+CONFIG = config_module.parse(
+    {
+        "digest": {
+            "from": "tokensentry@example.org",
+            "to": ["secops@example.org"],
+            "dashboard_url": "https://tokensentry.example.org/",
+        },
+        "orgs": {
+            "acme-prod": {
+                "org_id": "00D5g000004XyZaEAK",
+                "instance_url": "https://acme.my.salesforce.com",
+            }
+        },
+    },
+    base_dir=Path("."),
+)

@@ -15,9 +15,8 @@ from dashboard.digest import collect
 from dashboard.digest.defang import defang
 from dashboard.digest.message import build_message
 
-from .digest_helpers import NIGHT_1, FixedAlert, add_pipeline_trouble, insert_alerts
+from .digest_helpers import CONFIG, NIGHT_1, FixedAlert, add_pipeline_trouble, insert_alerts
 from .digest_helpers import night_one_alerts as night_one
-from .test_digest_content import CONFIG
 
 HOSTILE_APP = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>Evil</b>"
 PHONE_WIDTH = 390  # CSS pixels of a common phone in portrait

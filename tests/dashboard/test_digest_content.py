@@ -17,6 +17,7 @@ from ingest import config as config_module
 from ingest.errors import ConfigError
 
 from .digest_helpers import (
+    CONFIG,
     NIGHT_1,
     add_pipeline_trouble,
     insert_alerts,
@@ -24,23 +25,7 @@ from .digest_helpers import (
     night_two_alerts,
 )
 
-GOLDEN = Path(__file__).parent / "golden" / "digest.txt"
-CONFIG = config_module.parse(
-    {
-        "digest": {
-            "from": "tokensentry@example.org",
-            "to": ["secops@example.org"],
-            "dashboard_url": "https://tokensentry.example.org/",
-        },
-        "orgs": {
-            "acme-prod": {
-                "org_id": "00D5g000004XyZaEAK",
-                "instance_url": "https://acme.my.salesforce.com",
-            }
-        },
-    },
-    base_dir=Path("."),
-)
+GOLDEN_DIR = Path(__file__).parent / "golden"
 
 
 @pytest.fixture
@@ -50,15 +35,22 @@ def fixed_store(store):
     return store
 
 
-def test_plain_text_matches_the_golden_file(fixed_store):
+@pytest.mark.parametrize(
+    ("golden", "grouped"),
+    [("digest.txt", True), ("digest-ungrouped.txt", False)],
+    ids=["incidents", "lone-alerts"],
+)
+def test_plain_text_matches_the_golden_file(fixed_store, golden, grouped):
+    if grouped:
+        group_incidents(fixed_store, NIGHT_1)
     content = collect(fixed_store, CONFIG, now=NIGHT_1)
     text = render_text(content, render_options(CONFIG))
+    path = GOLDEN_DIR / golden
     if os.environ.get("TOKENSENTRY_UPDATE_GOLDEN"):
-        GOLDEN.parent.mkdir(exist_ok=True)
-        GOLDEN.write_text(text, encoding="utf-8")
-    assert text == GOLDEN.read_text(encoding="utf-8"), (
-        "the text digest changed; if on purpose, rerun with TOKENSENTRY_UPDATE_GOLDEN=1 and "
-        "review the diff of tests/dashboard/golden/digest.txt"
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), (
+        f"the text digest changed; if on purpose, rerun with TOKENSENTRY_UPDATE_GOLDEN=1 and "
+        f"review the diff of tests/dashboard/golden/{golden}"
     )
 
 
@@ -136,10 +128,10 @@ def test_cap_per_severity_points_to_the_dashboard(store):
     )
     content = collect(store, capped, now=NIGHT_1)
     text = render_text(content, render_options(capped))
-    assert "== HIGH (16) ==" in text
+    assert "== HIGH: 16 incident(s), 16 alert(s) ==" in text
     assert text.count("https://ts.example.org/alert?id=") == 3
-    assert "... and 13 more in the dashboard: https://ts.example.org/queue" in text
-    assert "and 13 more in the dashboard" in render_html(content, render_options(capped))
+    assert "... and 13 more alert(s) in the dashboard: https://ts.example.org/queue" in text
+    assert "and 13 more alert(s) in the dashboard" in render_html(content, render_options(capped))
 
 
 def test_both_parts_defang_and_the_html_escapes(fixed_store):
@@ -218,7 +210,7 @@ def test_alerts_are_grouped_into_the_incidents_detect_computed(fixed_store):
         ("critical", True, ["a1reuse000000000001", "a2offallow000000002"]),
         ("high", True, ["a3client00000000003", "a4newnet00000000004"]),
     ]
-    text = render_text(content, render_options(CONFIG))
+    text = " ".join(render_text(content, render_options(CONFIG)).split())
     assert "* Incident a1reuse000000000001: 2 new or changed of 2 alert(s)" in text
     assert "https://tokensentry.example.org/incident?id=a1reuse000000000001" in text
     html = render_html(content, render_options(CONFIG))
@@ -251,7 +243,7 @@ def test_an_alert_that_reopens_a_resolved_incident_is_reported_with_it(fixed_sto
     assert group.incident_id == "a1reuse000000000001"
     assert [a.alert_id for a in group.alerts] == ["a5again00000000005"]
     assert group.reopened and group.total_alerts == 3 and group.incident_severity == "critical"
-    text = render_text(content, render_options(CONFIG))
+    text = " ".join(render_text(content, render_options(CONFIG)).split())
     assert (
         "* Incident a1reuse000000000001: 1 new or changed of 3 alert(s), reopened after "
         "triage, critical overall" in text

@@ -93,7 +93,7 @@ def test_received_message_has_headers_parts_grouping_links_and_health(tmp_path, 
         assert "https://tokensentry.example.org/alert?id=a4newnet00000000004" in part
         assert "Quarantined rows since the last digest: 2" in part
         assert "LoginEvent needs Shield" in part
-    critical, high, medium = (text.index(f"== {s} (") for s in ("CRITICAL", "HIGH", "MEDIUM"))
+    critical, high, medium = (text.index(f"== {s}: ") for s in ("CRITICAL", "HIGH", "MEDIUM"))
     assert critical < text.index("refresh_token_reuse, org") < high < medium
     assert (
         high < text.index("off_allowlist_ip, org") < text.index("suspicious_client, org") < medium

@@ -158,11 +158,19 @@ def test_the_lock_stops_an_overlapping_run_and_dies_with_its_holder(tmp_path, st
         assert blocked.returncode == 1
         (line,) = blocked.stderr.splitlines()
         assert LOG_LINE.match(line)
-        assert f"another `tokensentry nightly` (pid {holder.pid}) is still running" in line
+        assert (
+            f"another `tokensentry nightly` or `digest` (pid {holder.pid}) is still running" in line
+        )
         with db.connect(store_path, read_only=True) as con:  # it did nothing at all
             assert con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
         with pytest.raises(NightlyLocked), nightly_lock(store_path):
             pass
+        by_hand = subprocess.run(
+            [str(SCRIPT), "--db", str(store_path), "--config", str(config), "digest"],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "TS_TEST_SMTP_PASSWORD": PASSWORD},
+        )  # fmt: skip
+        assert by_hand.returncode == 1 and "is still running" in by_hand.stderr
     finally:
         os.kill(holder.pid, signal.SIGKILL)  # what an OOM kill or `kill -9` does
         holder.wait(timeout=30)
