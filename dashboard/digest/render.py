@@ -92,7 +92,8 @@ def _context(content: DigestContent, options: RenderOptions) -> dict[str, object
         return f"{org_text}, app {defang(group.app) if group.app else 'unknown'}"
 
     def incident_line(group: DigestGroup) -> str:
-        """ "2 new of 5 alerts, reopened, critical overall": what changed in the incident."""
+        """What changed in the incident: how many of its alerts are news, whether a new alert
+        reopened it after triage, and its overall severity when that is higher."""
         parts = [f"{len(group.alerts)} new or changed of {group.total_alerts} alert(s)"]
         if group.reopened:
             parts.append("reopened after triage")
