@@ -296,11 +296,20 @@ def test_every_spelling_of_a_secret_field_is_secret(name):
     [
         "token_fp", "new_token_fp", "UseCount", "tokenCount", "token_type", "STATUS_CODE",
         "postalCode", "LOGIN_KEY", "SESSION_KEY", "AppName", "LoginSubType", "errorCode",
+        "OauthToken", "partner_token_log", "TOKENSENTRY_DB", "device_session_key",
     ],
 )  # fmt: skip
 def test_fields_that_only_describe_a_secret_are_kept(name):
     assert not is_secret_name(name)
     assert redact({name: "kept"}) == {name: "kept"}
+
+
+def test_names_that_only_mention_a_token_keep_their_value_in_free_text():
+    """Python decides `name: value` by the field-name rules. The DuckDB twin, which has no
+    look-around, redacts every token-named assignment in an ELF value: stricter, never looser."""
+    for text in ("OauthToken: AppName is missing", "token_fp=fp-1", "TOKENSENTRY_DB=/data/x"):
+        assert scrub_text(text) == text
+    assert scrub_text("x_refresh_token: abc") == "x_refresh_token: [redacted]"
 
 
 @pytest.mark.parametrize(
