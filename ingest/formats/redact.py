@@ -84,9 +84,12 @@ _KEY = (
     rf"|(?:{_WHOLE_KEY_WORDS})"
 )
 _ASSIGN = r"(\"?'?\s*[:=]\s*\"?'?)"
-_SESSION_ID = r"\b00D[0-9A-Za-z]{12,15}(?:!|%21)[0-9A-Za-z._\-]{8,}"
-_REFRESH_TOKEN = r"\b5Aep[0-9A-Za-z._\-]{12,}"
-_JWT = r"\beyJ[0-9A-Za-z_\-]{6,}(?:\.[0-9A-Za-z_\-]*){0,2}"
+# Token shapes, without what may precede them: not a letter or digit (an underscore may, as in
+# `sid_00D…`). Python says so with a look-behind; RE2 keeps the character (\1) instead.
+_SESSION_ID = r"00D[0-9A-Za-z]{12,15}(?:!|%21)[0-9A-Za-z._\-]{8,}"
+_REFRESH_TOKEN = r"5Aep[0-9A-Za-z._\-]{12,}"
+_JWT = r"eyJ[0-9A-Za-z_\-]{6,}(?:\.[0-9A-Za-z_\-]*){0,2}"
+_NOT_AFTER_ALNUM = r"(?<![A-Za-z0-9])"
 _BEARER = r"(?i)\b(bearer)(\s+)[^\s\"',;]{4,}"
 
 # (pattern, replacement) in the order they are applied; the DuckDB twins are below.
@@ -109,9 +112,9 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(rf"(?i)(?<![A-Za-z0-9_])({_KEY}){_ASSIGN}(?!\[redacted)(?!\s)[^\s&\"',;}}<>]+"),
         "key=value",  # see _redact_assignment: the name decides, as for fields
     ),
-    (re.compile(_SESSION_ID), REDACTED),
-    (re.compile(_REFRESH_TOKEN), REDACTED),
-    (re.compile(_JWT), REDACTED),
+    (re.compile(_NOT_AFTER_ALNUM + _SESSION_ID), REDACTED),
+    (re.compile(_NOT_AFTER_ALNUM + _REFRESH_TOKEN), REDACTED),
+    (re.compile(_NOT_AFTER_ALNUM + _JWT), REDACTED),
 )
 # Cheap test first, true for anything a rule above could change: most values match none of
 # it (a URI ending in /oauth2/token does not), and then nothing else runs.
@@ -129,7 +132,7 @@ def normalise_name(name: str) -> str:
 
 @functools.lru_cache(maxsize=65536)  # field names repeat on every record
 def is_secret_name(name: str) -> bool:
-    key = normalise_name(name)
+    key = normalise_name(name).replace("tokensentry", "")  # our own name holds "token"
     if key in NOT_SECRET_NAMES:
         return False
     if key in SECRET_NAMES:
@@ -268,9 +271,9 @@ _SQL_SHAPES: tuple[tuple[str, str], ...] = (
         rf"(?i)(^|[^A-Za-z0-9_])({_KEY}){_ASSIGN}[^\s&\"',;}}<>\[]+",
         r"\1\2\3" + REDACTED,
     ),
-    (_SESSION_ID, REDACTED),
-    (_REFRESH_TOKEN, REDACTED),
-    (_JWT, REDACTED),
+    (rf"(^|[^A-Za-z0-9]){_SESSION_ID}", r"\1" + REDACTED),
+    (rf"(^|[^A-Za-z0-9]){_REFRESH_TOKEN}", r"\1" + REDACTED),
+    (rf"(^|[^A-Za-z0-9]){_JWT}", r"\1" + REDACTED),
 )
 
 

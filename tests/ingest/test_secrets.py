@@ -64,13 +64,15 @@ def marker(where: str) -> str:
 
 
 def _elf_files(tmp_path: Path) -> list[Path]:
-    header = [*ELF_LOGIN_HEADER, "ACCESS_TOKEN", "Refresh_Token__c"]
+    # The last column's name is itself a token: a header must not become a stored name.
+    header = [*ELF_LOGIN_HEADER, "ACCESS_TOKEN", "Refresh_Token__c", f"X_{REFRESH_TOKEN}"]
     good = {
         **elf_login("20261101093000.500", "203.0.113.5"),
         "URI": f"/services/oauth2/token?{FREE_TEXT}",
         "BROWSER_TYPE": f"{marker('ElfAgent')} Bearer {BEARER}",
         "ACCESS_TOKEN": NAMED["AccessToken"],
         "Refresh_Token__c": NAMED["refresh-token"],
+        f"X_{REFRESH_TOKEN}": "1",
     }
     bad = {**good, "TIMESTAMP": "not-a-time", "TIMESTAMP_DERIVED": "", "LOGIN_KEY": "k2"}
     bad["USER_NAME"] = marker("ElfQuarantine")
@@ -296,11 +298,20 @@ def test_every_spelling_of_a_secret_field_is_secret(name):
     [
         "token_fp", "new_token_fp", "UseCount", "tokenCount", "token_type", "STATUS_CODE",
         "postalCode", "LOGIN_KEY", "SESSION_KEY", "AppName", "LoginSubType", "errorCode",
+        "OauthToken", "partner_token_log", "TOKENSENTRY_DB", "device_session_key",
     ],
 )  # fmt: skip
 def test_fields_that_only_describe_a_secret_are_kept(name):
     assert not is_secret_name(name)
     assert redact({name: "kept"}) == {name: "kept"}
+
+
+def test_names_that_only_mention_a_token_keep_their_value_in_free_text():
+    """Python decides `name: value` by the field-name rules. The DuckDB twin, which has no
+    look-around, redacts every token-named assignment in an ELF value: stricter, never looser."""
+    for text in ("OauthToken: AppName is missing", "token_fp=fp-1", "TOKENSENTRY_DB=/data/x"):
+        assert scrub_text(text) == text
+    assert scrub_text("x_refresh_token: abc") == "x_refresh_token: [redacted]"
 
 
 @pytest.mark.parametrize(
@@ -309,6 +320,7 @@ def test_fields_that_only_describe_a_secret_are_kept(name):
         (f"sid={SESSION_ID}", "sid=[redacted]"),
         (f"session {SESSION_ID} expired", "session [redacted] expired"),
         (SESSION_ID.replace("!", "%21"), "[redacted]"),
+        (f"sid_{SESSION_ID},X_{REFRESH_TOKEN}", "sid_[redacted],X_[redacted]"),
         (f"token {REFRESH_TOKEN}.", "token [redacted]"),
         (f"jwt {JWT} end", "jwt [redacted] end"),
         (f"Authorization: Bearer {BEARER}", "Authorization: [redacted]"),
