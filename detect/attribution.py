@@ -24,6 +24,13 @@ Evidence that names several apps is ambiguous and ends the search with no guess 
 holds tokens for several apps, a session whose calls name several apps): the reason is stored,
 the app stays null. Only logged app names are evidence, never another inference.
 
+Limits: the token-owner rule trusts the token inventory to be complete; a person who authorised
+the partner's app and refreshes another app whose tokens nobody exported (no OauthToken export,
+no LoginHistory) gets the partner's app. The user-agent veto is spoofable: a thief who copies a
+client the org knows as another app's escapes the token-owner rule (never the session rule,
+whose connected app id comes from Salesforce). Import OauthToken / OAuth Usage and the API
+event log files to close both.
+
 Results go to `events.inferred_app / app_inferred_reason / app_confidence` (migration 004);
 `app_name` stays the logged fact. One set-based pass over the store, rewritten only where the
 verdict changed; a changed inferred app bumps `updated_at` so incremental detectors re-read it.

@@ -23,10 +23,12 @@ in order, what explains such a rejection besides theft:
   Trail entries deactivating, freezing or resetting the user, revoking or uninstalling the app,
   or changing its refresh token policy.
 
-Explained rejections are info (the evidence says by what). What remains is high; critical when
+Explained rejections are info (the evidence says by what). What remains is high. Critical when
 Salesforce's logs show a successful refresh of that user and app from outside the app's
 allowlist between issue and rejection (the thief's side, app inferred where the Login ELF
-carries none). Evidence: the chain, both sides, the gap, every check and its verdict.
+carries none), whatever else explains the rejection: Salesforce freezes a user whose tokens
+refresh from anonymizers, and that freeze does not excuse the refresh behind it. Evidence: the
+chain, both sides, the gap, every check and its verdict.
 
 Blind spots: tokens issued before the partner's log begins (no issuing call); theft whose
 rejection the partner does not log; a thief inside the partner's allowlist (high, never
@@ -200,15 +202,18 @@ def _judge(ctx: Context, r: dict) -> Finding:
         e for e in salesforce if e["is_success"] is False and e["occurred_at"] >= at - SLACK
     ]
     explained = [c["check"] for c in checks if c["explains"]]
-    if explained:
-        severity, verdict = "info", f"explained by {', '.join(explained)}"
-    elif thief:
+    if thief:
+        # A foreign refresh in the gap is theft whatever else happened: Salesforce's own
+        # containment freezes a user whose tokens refresh from anonymizers, and that freeze
+        # must not excuse the refresh that caused it.
         severity = "critical"
         verdict = (
             f"someone else used it: Salesforce logged {len(thief)} successful refresh(es) of "
             f"this user from {', '.join(sorted({e['source_ip'] for e in thief}))}, outside the "
-            "allowlist, in between"
+            "allowlist, in between" + (f" (also seen: {', '.join(explained)})" if explained else "")
         )
+    elif explained:
+        severity, verdict = "info", f"explained by {', '.join(explained)}"
     else:
         severity, verdict = "high", "nothing explains it: someone else likely used the token"
     inferred = sorted({e["app_inferred_reason"] for e in thief if e["inferred"]})
@@ -230,7 +235,7 @@ def _judge(ctx: Context, r: dict) -> Finding:
             *(e["event_id"] for e in failures),
         ],
         evidence={
-            "classification": "chain_intact_rejection" if not explained else "explained",
+            "classification": "explained" if explained and not thief else "chain_intact_rejection",
             "token_fp": r["token_fp"],
             "gap_s": round((at - issued_at).total_seconds()),
             "chain": [_link(c) for c in chain[-s["chain_links"] :]],
@@ -321,6 +326,11 @@ EXAMPLES = [
             [*_CHAIN, event("2026-05-01T09:20:00", user_id=USER, grant_type="refresh_token",
                             is_success=False, status="User is frozen"),
              _rejected("2026-05-01T09:30:00", "g3")], expect=1, severity="info"),
+    Example("a thief's Tor refresh froze the user (Salesforce's containment): still critical",
+            [*_CHAIN, refresh("2026-05-01T09:10:00", "198.51.100.66"),
+             event("2026-05-01T09:20:00", user_id=USER, grant_type="refresh_token",
+                   is_success=False, status="User is frozen"),
+             _rejected("2026-05-01T09:30:00", "g3")], expect=1, severity="critical"),
     Example("a clean chain raises nothing",
             [*_CHAIN, _call("2026-05-01T09:30:00", "g3", "g4")], expect=0),
     Example("a token presented before is a reuse, not a chain-intact rejection",

@@ -39,11 +39,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import timedelta
 
-import pandas as pd
-
-from ..attribution import app_sql, inferred_sql
+from ..attribution import app_sql
 from ..detector import Context, Detector, Example, Finding
-from ..scope import network_key, trusted, watched_apps
+from ..possible_reuse import from_salesforce_logs
+from ..scope import network_key
 from ..testing import ALLOWED_IP, elf_refresh, partner_call, refresh
 
 EVENT_APP = app_sql("e")
@@ -68,69 +67,9 @@ FROM calls c SEMI JOIN reused r USING (org_id, token_fp)
 ORDER BY c.org_id, c.token_fp, c.occurred_at, c.event_id
 """
 
-REFRESHES = f"""e.event_type = 'login' AND e.grant_type = 'refresh_token'
-    AND list_contains(?, lower({EVENT_APP})) AND e.user_id IS NOT NULL"""
-
-SALESFORCE_SQL = f"""
-WITH touched AS (
-    SELECT DISTINCT org_id, lower({EVENT_APP}) AS app_key, user_id FROM events e
-    WHERE {{scope}} AND {REFRESHES}
-),
-successes AS (
-    SELECT e.event_id, e.org_id, lower({EVENT_APP}) AS app_key, {EVENT_APP} AS app_name,
-           e.user_id, e.occurred_at, e.updated_at, e.source_ip, n.network,
-           {inferred_sql("e")} AS inferred, e.app_inferred_reason
-    FROM events e
-    JOIN reuse_networks n ON n.app_key = lower({EVENT_APP}) AND n.ip = e.source_ip
-    SEMI JOIN touched t
-        ON t.org_id = e.org_id AND t.app_key = lower({EVENT_APP}) AND t.user_id = e.user_id
-    WHERE {REFRESHES} AND coalesce(e.is_success, false)
-),
-pairs AS (
-    SELECT *, lag(event_id) OVER w AS prev_event_id, lag(occurred_at) OVER w AS prev_at,
-           lag(source_ip) OVER w AS prev_ip, lag(network) OVER w AS prev_network,
-           lag(inferred) OVER w AS prev_inferred, lag(app_inferred_reason) OVER w AS prev_reason
-    FROM successes
-    WINDOW w AS (PARTITION BY org_id, app_key, user_id ORDER BY occurred_at, event_id)
-),
-first_seen AS (
-    SELECT org_id, app_key, user_id, network, min(occurred_at) AS first_at
-    FROM successes GROUP BY ALL
-),
-candidates AS (
-    SELECT * FROM pairs
-    WHERE prev_network IS NOT NULL AND network <> prev_network
-      AND occurred_at - prev_at <= to_seconds(CAST(? AS BIGINT))
-)
--- Networks the user refreshed from before the pair: an integration that alternates between
--- networks outside its allowlist has two or more and is never "possible reuse" (inside the
--- allowlist they are one network).
-SELECT c.*, count(f.network) AS networks_before
-FROM candidates c
-LEFT JOIN first_seen f
-    ON f.org_id = c.org_id AND f.app_key = c.app_key AND f.user_id = c.user_id
-   AND f.first_at < c.prev_at
-GROUP BY ALL
-HAVING count(f.network) <= 1
-"""
-
-NETWORK_IPS_SQL = f"""
-SELECT lower({EVENT_APP}) AS app_key, any_value({EVENT_APP}) AS app, e.source_ip
-FROM events e WHERE {REFRESHES} AND e.source_ip IS NOT NULL GROUP BY ALL
-"""
-
-FAILURES_SQL = f"""
-SELECT e.event_id, e.occurred_at, e.status, {inferred_sql("e")} AS inferred,
-       e.app_inferred_reason FROM events e
-WHERE e.org_id = ? AND lower({EVENT_APP}) = ? AND e.user_id = ? AND e.event_type = 'login'
-  AND e.grant_type = 'refresh_token' AND NOT coalesce(e.is_success, true)
-  AND e.occurred_at > ? AND e.occurred_at <= ?
-ORDER BY e.occurred_at, e.event_id
-"""
-
 
 def find(ctx: Context) -> list[Finding]:
-    return _from_partner_log(ctx) + _from_salesforce_logs(ctx)
+    return _from_partner_log(ctx) + from_salesforce_logs(ctx)
 
 
 RANK = {"retry": 0, "race": 1, "theft": 2}
@@ -287,76 +226,6 @@ def _from_partner_log(ctx: Context) -> list[Finding]:
                 user_id=first["user_id"],
                 ips=sorted({first["source_ip"], later["source_ip"]}),
                 severity=v["severity"],
-            )
-        )
-    return findings
-
-
-def _networks(ctx: Context, watched: list[str]) -> pd.DataFrame:
-    """(app, ip) → network key: the app's allowlist as one network, else the /24 or /48."""
-    rows = ctx.con.execute(NETWORK_IPS_SQL, [watched]).fetchall()
-    return pd.DataFrame(
-        [(key, ip, network_key(ctx, app, ip)) for key, app, ip in rows],
-        columns=["app_key", "ip", "network"],
-    )
-
-
-def _from_salesforce_logs(ctx: Context) -> list[Finding]:
-    s = ctx.settings
-    watched = watched_apps(ctx)
-    ctx.con.register("reuse_networks", _networks(ctx, watched))
-    try:
-        pairs = ctx.rows(
-            SALESFORCE_SQL.format(scope=ctx.scope_sql()),
-            [watched, watched, s["window_s"]],
-        )
-    finally:
-        ctx.con.unregister("reuse_networks")
-    findings = []
-    for pair in pairs:
-        org_id, app, user = pair["org_id"], pair["app_name"], pair["user_id"]
-        end = pair["occurred_at"] + timedelta(seconds=s["failure_window_s"])
-        failures = ctx.rows(FAILURES_SQL, [org_id, app.lower(), user, pair["occurred_at"], end])
-        if not failures:
-            continue
-        gap = (pair["occurred_at"] - pair["prev_at"]).total_seconds()
-        reasons = sorted(
-            {r for r in (pair["prev_reason"], pair["app_inferred_reason"]) if r}
-            | {f["app_inferred_reason"] for f in failures if f["inferred"]}
-        )
-        inferred = pair["prev_inferred"] or pair["inferred"] or any(f["inferred"] for f in failures)
-        findings.append(
-            Finding(
-                dedup_key=f"salesforce|{org_id}|{app}|{user}|{pair['prev_at']:%Y-%m-%dT%H}",
-                summary=(
-                    f"{ctx.org_label(org_id)}: possible refresh-token reuse for {app}"
-                    + (f" (app inferred: {reasons[0]})" if inferred and reasons else "")
-                    + f", user {user}: refreshes from {pair['prev_ip']} and {pair['source_ip']} "
-                    f"{gap:.0f} s apart, then {len(failures)} failed refresh(es) "
-                    f"({failures[0]['status']})."
-                ),
-                first_seen_at=pair["prev_at"],
-                last_seen_at=failures[-1]["occurred_at"],
-                event_ids=[
-                    pair["prev_event_id"],
-                    pair["event_id"],
-                    *(f["event_id"] for f in failures),
-                ],
-                evidence={
-                    "classification": "possible_reuse",
-                    "networks": [pair["prev_network"], pair["network"]],
-                    "inside_allowlist": [
-                        trusted(ctx, app, pair["prev_ip"]),
-                        trusted(ctx, app, pair["source_ip"]),
-                    ],
-                    "failures": [f["status"] for f in failures],
-                    "app_inferred": reasons if inferred else None,
-                },
-                org_id=org_id,
-                app_name=app,
-                user_id=user,
-                ips=sorted({pair["prev_ip"], pair["source_ip"]}),
-                severity="medium",
             )
         )
     return findings
