@@ -38,22 +38,9 @@ def _attacks():
     return scenario().attacks  # the plan alone, without writing files
 
 
-# The other half of issue 8 (branch `attribution`, item 3): its chain_rejection explains this
-# wave's rejection by the partner's own 503 retry in the same chain seventeen days earlier; a
-# retry is one use, and a reuse that revoked nothing cannot explain a later rejection.
-ATTRIBUTION_GAPS = {("chain_rejection", "vendor-compromise wave: charlie")}
-
-
 def _attack_params():
-    params = []
-    for attack in _attacks():
-        marks = ()
-        if (attack.detector, attack.label) in ATTRIBUTION_GAPS:
-            marks = pytest.mark.xfail(strict=True, reason="branch attribution: chain_rejection "
-                                      "counts a 503 retry as a family-revoking reuse")  # fmt: skip
-        params.append(pytest.param(attack, marks=marks,
-                                   id=f"{attack.detector}-{attack.severity}: {attack.label}"))  # fmt: skip
-    return params
+    return [pytest.param(attack, id=f"{attack.detector}-{attack.severity}: {attack.label}")
+            for attack in _attacks()]  # fmt: skip
 
 
 @pytest.mark.parametrize("attack", _attack_params())
@@ -114,7 +101,7 @@ def test_precision_and_recall(world_run):
     world, alerts = world_run
     result = score(world, alerts)
     assert result["precision"] == 1.0, result["false_positives"]
-    assert len(result["missed"]) <= len(ATTRIBUTION_GAPS), result["missed"]
+    assert result["missed"] == [], result["missed"]
 
 
 def test_a_thief_returning_after_the_analyst_closed_the_alert_raises_a_new_linked_alert(
