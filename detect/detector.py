@@ -48,9 +48,8 @@ class Context:
     now: datetime
     since: datetime | None = None  # scan events that occurred at or after this (None: all)
     changed_since: datetime | None = None  # ...and were loaded or enriched since (None: all)
-    known_egress: KnownEgress = field(
-        default_factory=KnownEgress
-    )  # the partner's, not an attacker's
+    # Addresses the partner owns besides its allowlists (config + analyst-recorded, unexpired).
+    known_egress: KnownEgress = field(default_factory=KnownEgress)
 
     def scope_sql(self, alias: str = "e") -> str:
         """SQL predicate selecting the events this scan covers."""

@@ -39,9 +39,11 @@ from .pipeline import ALLOWLIST, EVENTS_SQL, ORGS, TOKENS_SQL
 TARGET_MS = 300.0
 QUEUE_ROWS = 5000  # the queue page's cap
 QUEUE_STATUSES = ("new", "acknowledged")  # the queue page's default status filter
+# Per-org detectors only: a real cross_org alert has no org and comes once per app and day, so
+# spreading it over every org as here would chain whole days of one app into one incident.
 DETECTORS = [
     "off_allowlist_ip", "new_network", "suspicious_client", "refresh_token_reuse",
-    "impossible_travel", "idle_token", "anomaly_score", "cross_org",
+    "impossible_travel", "idle_token", "anomaly_score",
 ]  # fmt: skip
 
 # Alerts over the events' 30 days: each names a few of the events' ids, an attacker address out
@@ -257,8 +259,9 @@ def build_store(path: Path, events: int, alerts: int) -> dict[str, Any]:
 
 
 def _subject(con: duckdb.DuckDBPyConnection) -> Subject:
-    filters = queries.default_filters(con)
-    window = (filters.start, filters.end)
+    # The pages' own default: the last 30 days of data in whole UTC days (their date picker).
+    window = queries.day_window(queries.default_window(con))
+    filters = queries.Filters().with_window(window)
     top = queries.incidents(con, filters, limit=1)
     alert_id = con.execute(
         "SELECT alert_id FROM alerts ORDER BY list_position(['info','low','medium','high',"

@@ -23,7 +23,7 @@ from .controls_snapshot import refresh_controls_snapshot
 from .egress import add_known_egress, known_egress, remove_known_egress
 from .evidence import evidence_events, locations, token_chain, travel_jumps
 from .export import csv_cell, rows_csv
-from .filters import Filters, default_filters, default_window, newest_event
+from .filters import Filters, day_window, default_filters, default_window, newest_event
 from .health import (
     detector_runs,
     freshness,
@@ -56,6 +56,7 @@ __all__ = [
     "controls_csv",
     "controls_readiness",
     "csv_cell",
+    "day_window",
     "default_filters",
     "default_window",
     "detector_runs",

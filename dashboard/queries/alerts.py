@@ -13,20 +13,25 @@ import pandas as pd
 from .filters import Filters, where
 from .records import one_record
 
-ALERTS_SQL = """
+SEVERITY_RANK = "list_position(['info','low','medium','high','critical'], {})"
+
+# Two steps: the page of ids is chosen over the few columns the filters and the order need,
+# then only its rows are read whole (a queue of 100 k alerts is not converted to pandas).
+ALERTS_SQL = f"""
+WITH page AS (
+    SELECT a.alert_id, {SEVERITY_RANK.format("a.severity")} AS rank, a.last_seen_at
+    FROM alerts a LEFT JOIN triage t USING (alert_id)
+    WHERE {{predicate}}
+    ORDER BY rank DESC, a.last_seen_at DESC, a.alert_id
+    {{limit}}
+)
 SELECT a.alert_id, a.detector_id AS detector, a.severity, a.org_id, a.app_name AS app,
        a.user_id, a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen,
        a.event_count, a.summary, coalesce(t.status, 'new') AS status, a.evidence, a.title,
        a.created_at, a.updated_at, t.note AS triage_note, t.analyst, m.incident_id
-FROM alerts a LEFT JOIN triage t USING (alert_id) LEFT JOIN incident_alerts m USING (alert_id)
-WHERE (? IS NULL OR list_contains(?, a.detector_id))
-  AND (? IS NULL OR list_contains(?, coalesce(t.status, 'new')))
-  AND (? IS NULL OR a.last_seen_at >= ?)
-  AND (? IS NULL OR a.org_id = ?)
-  AND (? IS NULL OR list_position(['info','low','medium','high','critical'], a.severity)
-                    >= list_position(['info','low','medium','high','critical'], ?))
-ORDER BY list_position(['info','low','medium','high','critical'], a.severity) DESC,
-         a.last_seen_at DESC, a.alert_id
+FROM page p JOIN alerts a USING (alert_id) LEFT JOIN triage t USING (alert_id)
+LEFT JOIN incident_alerts m USING (alert_id)
+ORDER BY p.rank DESC, p.last_seen_at DESC, a.alert_id
 """
 
 
@@ -42,8 +47,6 @@ def alerts(
     limit: int | None = None,
 ) -> pd.DataFrame:
     """Alerts, most severe first: `filters` (the dashboard's) and the CLI's keyword options."""
-    detectors = detectors or None
-    statuses = statuses or None
     predicate, params = where(
         filters or Filters(),
         "a",
@@ -51,24 +54,28 @@ def alerts(
         detectors_sql="[a.detector_id]",
         id_sql="a.alert_id",
     )
-    sql = ALERTS_SQL.replace("ORDER BY", f"AND {predicate}\nORDER BY", 1)
-    return con.execute(
-        sql + ("\nLIMIT ?" if limit is not None else ""),
-        [
-            detectors,
-            detectors,
-            statuses,
-            statuses,
-            since,
-            since,
-            org_id,
-            org_id,
-            min_severity,
-            min_severity,
-            *params,
-            *([limit] if limit is not None else []),
-        ],
-    ).df()
+    clauses = [predicate]
+    if detectors:
+        clauses.append("list_contains(?, a.detector_id)")
+        params.append(list(detectors))
+    if statuses:
+        clauses.append("list_contains(?, coalesce(t.status, 'new'))")
+        params.append(list(statuses))
+    if since is not None:
+        clauses.append("a.last_seen_at >= ?")
+        params.append(since)
+    if org_id is not None:
+        clauses.append("a.org_id = ?")
+        params.append(org_id)
+    if min_severity is not None:
+        clauses.append(f"{SEVERITY_RANK.format('a.severity')} >= {SEVERITY_RANK.format('?')}")
+        params.append(min_severity)
+    if limit is not None:
+        params.append(limit)
+    sql = ALERTS_SQL.format(
+        predicate=" AND ".join(clauses), limit="LIMIT ?" if limit is not None else ""
+    )
+    return con.execute(sql, params).df()
 
 
 def _iso(moment: Any) -> str | None:

@@ -15,6 +15,8 @@ each control gets exactly one verdict, with the rows that prove it:
 - `no evidence` otherwise, saying what is missing.
 
 The roll-up per app fails when any org fails, passes only when every org it applies to passes.
+Each verdict carries up to 20 rows: the first by time, or, for a fact with more than 10,000
+rows (every successful refresh of a busy integration), the first 20 the scan meets.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from ingest.timeparse import now_utc
 
 from . import controls_sql as sql
 from .export import rows_csv
-from .filters import default_window
+from .filters import day_window, default_window
 
 PASS, FAIL, NO_EVIDENCE, NOT_APPLICABLE = "pass", "fail", "no evidence", "not applicable"
 VERDICTS = (PASS, FAIL, NO_EVIDENCE, NOT_APPLICABLE)
@@ -92,14 +94,15 @@ def controls_readiness(
     Columns: app, org_id, scope, control, control_name, verdict, reason, counter_examples,
     positive_evidence, evidence (up to 20 dicts: the rows behind the verdict), window_start,
     window_end. `now` (default: the wall clock) is what "the last 24 h" of monitoring counts
-    back from: it is about the pipeline running, not about the data's age.
+    back from: it is about the pipeline running, not about the data's age. The default window
+    is the last 30 days of data in whole UTC days (`day_window`), as the dashboard picks it.
 
-    The default window is read from the snapshot detect leaves (controls_snapshot) when it was
+    That window is read from the snapshot detect leaves (controls_snapshot) when it was
     computed for the same window and allowlists; any other window, or `live`, scans events.
     """
     from .controls_snapshot import read_snapshot
 
-    start, end = window or default_window(con)
+    start, end = window or day_window(default_window(con))
     if not config.apps:
         return pd.DataFrame(columns=COLUMNS)
     rows = None if live else read_snapshot(con, config, start, end)
@@ -271,7 +274,7 @@ def _monitoring(
     if not orgs:
         return verdicts
     for org, last_load, failed_at, error, unit, detect_ok, detect_failed in con.execute(
-        sql.MONITORING_SQL, [list(orgs), list(orgs)]
+        sql.MONITORING_SQL, [list(orgs)]
     ).fetchall():
         evidence = [
             {"what": "last ingest or import", "at": last_load},

@@ -19,7 +19,7 @@ import duckdb
 from ingest.config import Config
 
 from .controls import CONTROLS, judge_orgs
-from .filters import default_window
+from .filters import day_window, default_window
 
 TIMESTAMP_KEYS = ("occurred_at", "at")
 COLUMNS = (
@@ -52,7 +52,7 @@ def refresh_controls_snapshot(
     """Recompute the default window's per-org verdicts and replace the snapshot; rows kept."""
     if not _has_table(con) or not config.apps:
         return 0
-    start, end = default_window(con)
+    start, end = day_window(default_window(con))
     rows = judge_orgs(con, config, start, end)
     key = config_key(config)
     con.execute("BEGIN TRANSACTION")

@@ -44,6 +44,15 @@ def default_window(con: duckdb.DuckDBPyConnection, days: int = 30) -> tuple[date
     return end - timedelta(days=days), end
 
 
+def day_window(window: tuple[datetime, datetime]) -> tuple[datetime, datetime]:
+    """The same window in whole UTC days, as the dashboard's date picker gives it: from the
+    first day's midnight to the last microsecond of the last day."""
+    start, end = window
+    first = datetime.combine(start.date(), datetime.min.time())
+    last = datetime.combine(end.date(), datetime.min.time()) + timedelta(days=1, microseconds=-1)
+    return first, last
+
+
 def default_filters(con: duckdb.DuckDBPyConnection, days: int = 30) -> Filters:
     return Filters().with_window(default_window(con, days))
 

@@ -242,7 +242,16 @@ def test_the_default_window_is_the_last_30_days_of_data(store):
     _put(store, _code("2026-01-02T09:00:00", False), _code("2026-03-02T09:00:00", True))
     frame = queries.controls_readiness(store, config(), now=NOW)
     row = frame[(frame["control"] == "pkce") & (frame["scope"] == "org")].iloc[0]
-    assert row["verdict"] == "pass" and row["window_end"] == datetime(2026, 3, 2, 9)
+    assert row["verdict"] == "pass"
+    # Whole UTC days, as the dashboard's date picker sends them, so its default hits the snapshot.
+    assert (row["window_start"], row["window_end"]) == (
+        datetime(2026, 1, 31),
+        datetime(2026, 3, 2, 23, 59, 59, 999999),
+    )
+    assert queries.day_window(queries.default_window(store)) == (
+        row["window_start"],
+        row["window_end"],
+    )
 
 
 def test_the_snapshot_detect_leaves_answers_the_default_window_only(store):
