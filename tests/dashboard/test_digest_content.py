@@ -109,7 +109,7 @@ def test_first_window_is_the_last_day_of_data_or_since(fixed_store):
 
 def test_triaged_alerts_are_not_news(fixed_store):
     fixed_store.execute(
-        "INSERT INTO triage VALUES ('a2offallow000000002', 'false_positive', 'VPN', 'ana', ?)",
+        "INSERT INTO triage (alert_id, status, note, analyst, updated_at) VALUES ('a2offallow000000002', 'false_positive', 'VPN', 'ana', ?)",
         [NIGHT_1],
     )
     content = collect(fixed_store, CONFIG, now=NIGHT_1)
@@ -221,7 +221,8 @@ def test_an_alert_that_reopens_a_resolved_incident_is_reported_with_it(fixed_sto
     group_incidents(fixed_store, NIGHT_1)
     for alert_id in ("a1reuse000000000001", "a2offallow000000002"):
         fixed_store.execute(
-            "INSERT INTO triage VALUES (?, 'resolved', 'rotated', 'ana', ?)", [alert_id, NIGHT_1]
+            "INSERT INTO triage (alert_id, status, note, analyst, updated_at) VALUES (?, 'resolved', 'rotated', 'ana', ?)",
+            [alert_id, NIGHT_1],
         )
     from .digest_helpers import FixedAlert
 
