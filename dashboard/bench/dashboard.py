@@ -239,7 +239,7 @@ def build_store(path: Path, events: int, alerts: int) -> dict[str, Any]:
         grouped = incidents.update(con, config, egress.load(con, config, now), now=now)
         timings["incident_grouping_seconds"] = round(time.perf_counter() - started, 1)
         started = time.perf_counter()
-        queries.refresh_controls_snapshot(con, config, now=now)  # as `tokensentry detect` does
+        queries.refresh_rollups(con, config, now=now)  # as `tokensentry detect` does
         timings["controls_snapshot_seconds"] = round(time.perf_counter() - started, 1)
         con.execute(TRIAGE_SQL)
         con.execute(RUNS_SQL.format(orgs18=orgs18))

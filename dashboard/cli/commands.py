@@ -151,8 +151,8 @@ def run_detect(
             since=since,
             rescan_all=rescan_all,
         )
-        # The controls page reads this instead of scanning 30 days of events.
-        queries.refresh_controls_snapshot(con, config, now=now_utc())
+        # The Apps and Controls pages read these instead of scanning 30 days of events.
+        queries.refresh_rollups(con, config, now=now_utc())
     if fmt == "json":
         output.print_json(
             {"run_id": summary.run_id, "detectors": [asdict(d) for d in summary.detectors]}

@@ -129,6 +129,7 @@ def run_demo(
             detected = runner.run(
                 con, config, run_id=new_run_id(detect_now), now=lambda: detect_now
             )
+            queries.refresh_rollups(con, config, now=detect_now)
             outbox = write_digest(con, config, demo_dir / "outbox", detect_now, world)
             alerts = queries.alert_records(queries.alerts(con))
             counts = queries.store_counts(con)

@@ -28,6 +28,7 @@ from ingest.errors import TokensentryError
 from ingest.ingestion import UnitOutcome
 from ingest.runs import new_run_id
 
+from .. import queries
 from ..digest import run_digest
 from ..digest.defang import clean
 
@@ -158,6 +159,7 @@ def _detect(db_path: Path, config: Config, *, now: Callable[[], datetime], log: 
     try:
         with db.connect(db_path) as con:
             summary = runner.run(con, config, run_id=run_id, now=now)
+            queries.refresh_rollups(con, config, now=now())
     except Exception as exc:  # recorded and mailed, never swallowed: the digest still goes out
         return _stage_failed(db_path, run_id, "detect", exc, now=now, log=log)
     for outcome in summary.detectors:

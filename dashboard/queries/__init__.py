@@ -35,6 +35,7 @@ from .health import (
 from .incidents import incident, incident_alerts, incident_of, incident_records, incidents
 from .overview import alerts_by_status, filter_options, open_alerts_by_day, top_open
 from .pipeline import quarantine, recent_runs, store_counts
+from .rollups import refresh_rollups
 from .search import search_alerts, search_events, search_kind, search_summary
 from .tokens import dormant_wakes, refresh_tokens, token_states
 from .triage import ALERT_STATUSES, audit_trail, triage
@@ -78,6 +79,7 @@ __all__ = [
     "quarantine_reasons",
     "recent_runs",
     "refresh_controls_snapshot",
+    "refresh_rollups",
     "refresh_tokens",
     "related_alerts",
     "remove_known_egress",

@@ -17,44 +17,56 @@ import pandas as pd
 
 from ingest.netlist import IpAllowlist
 
+from . import rollups
 from .filters import Filters
 
 MAX_RANGES = 128
 MAX_ADDRESSES = 256
-# A refresh-token use: the refresh grant itself, seen as a login or in the partner's token log.
-REFRESH_USE = (
-    "e.grant_type = 'refresh_token' AND e.event_type IN ('login', 'token_exchange') "
-    "AND e.source_ip IS NOT NULL"
-)
 
 
 def egress_ips(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> pd.DataFrame:
-    """Per app and source address: refresh-token uses, failures, orgs, first and last seen."""
+    """Per app and source address: refresh-token uses, failures, orgs, first and last seen.
+
+    Read from the daily roll-up that detect keeps (whole UTC days, the windows the pages send);
+    a store whose roll-up is missing or behind is scanned live, so the page is never wrong.
+    """
     filters = filters or Filters()
-    clauses, params = [REFRESH_USE], []
+    source_params: list[object] = []
+    if rollups.egress_ready(con):
+        source = f"{rollups.EGRESS} e"
+        clauses, params = ["TRUE"], []
+        if filters.start is not None:
+            clauses.append("e.day >= ?::DATE")
+            params.append(filters.start)
+        if filters.end is not None:
+            clauses.append("e.day <= ?::DATE")
+            params.append(filters.end)
+    else:
+        live = ["TRUE"]
+        if filters.start is not None:
+            live.append("e.occurred_at >= ?")
+            source_params.append(filters.start)
+        if filters.end is not None:
+            live.append("e.occurred_at <= ?")
+            source_params.append(filters.end)
+        source = f"({rollups.EGRESS_ROWS_SQL.format(days=' AND '.join(live))}) e"
+        clauses, params = ["TRUE"], []
     if filters.org_ids:
         clauses.append("list_contains(?, e.org_id)")
         params.append(list(filters.org_ids))
     if filters.apps:
-        clauses.append("list_contains(?, lower(e.app_name))")
+        clauses.append("list_contains(?, lower(e.app))")
         params.append([app.lower() for app in filters.apps])
-    if filters.start is not None:
-        clauses.append("e.occurred_at >= ?")
-        params.append(filters.start)
-    if filters.end is not None:
-        clauses.append("e.occurred_at <= ?")
-        params.append(filters.end)
-    # Per org first, then per address: cheaper than count(DISTINCT org) over millions of rows.
+    # Per org first, then per address: cheaper than count(DISTINCT org) over the rows.
     return con.execute(
         f"""WITH per_org AS (
-                SELECT coalesce(e.app_name, '(unknown app)') AS app, e.source_ip AS ip, e.org_id,
-                       count(*) AS uses, count(*) FILTER (WHERE e.is_success = false) AS failures,
-                       min(e.occurred_at) AS first_seen, max(e.occurred_at) AS last_seen
-                FROM events e WHERE {" AND ".join(clauses)} GROUP BY ALL)
+                SELECT e.app, e.ip, e.org_id, sum(e.uses) AS uses, sum(e.failures) AS failures,
+                       min(e.first_seen_at) AS first_seen, max(e.last_seen_at) AS last_seen
+                FROM {source} WHERE {" AND ".join(clauses)} GROUP BY ALL)
             SELECT app, ip, sum(uses)::BIGINT AS uses, sum(failures)::BIGINT AS failures,
                    count(*) AS orgs, min(first_seen) AS first_seen, max(last_seen) AS last_seen
             FROM per_org GROUP BY ALL ORDER BY app, uses DESC, ip LIMIT 5000""",
-        params,
+        [*source_params, *params],
     ).df()
 
 
