@@ -228,7 +228,10 @@ def insert_alerts(
     for alert in alerts:
         last_seen = alert.first_seen + timedelta(minutes=20)
         con.execute(
-            """INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, [], ?, ?, ?, 'r1', 'r1',
+            """INSERT INTO alerts (alert_id, detector_id, dedup_key, severity, org_id, app_name, user_id,
+                   ips, first_seen_at, last_seen_at, event_count, event_ids, title, summary,
+                   evidence, first_run_id, last_run_id, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, [], ?, ?, ?, 'r1', 'r1',
                                           ?, ?)""",
             [
                 alert.alert_id,
