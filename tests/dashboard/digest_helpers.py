@@ -285,7 +285,8 @@ def add_pipeline_trouble(con: duckdb.DuckDBPyConnection, at: datetime) -> None:
     )
     for line in (3, 9):
         con.execute(
-            "INSERT INTO quarantine VALUES (?, 'r-new', 'exports/login.csv', ?, 'bad timestamp', "
+            "INSERT INTO quarantine (quarantine_id, run_id, origin, line, reason, raw_text, "
+            "quarantined_at) VALUES (?, 'r-new', 'exports/login.csv', ?, 'bad timestamp', "
             "NULL, ?)",
             [f"q{line}", line, at - timedelta(hours=1)],
         )
