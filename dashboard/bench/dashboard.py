@@ -50,7 +50,7 @@ DETECTORS = [
 # of `addresses`, a user, an app; runs of four consecutive alerts share org and address, so
 # they group into incidents as a real queue does.
 ALERTS_SQL = """
-INSERT INTO alerts
+INSERT INTO alerts BY NAME  -- later migrations add columns (NULL here)
 WITH base AS (
     SELECT i, (hash(i * 13) % 1000)::INTEGER AS roll,
            TIMESTAMP '2026-10-30' + to_microseconds(CAST(i * (30 * 86400e6 / {n}) AS BIGINT))
@@ -67,7 +67,7 @@ SELECT md5('a' || i::VARCHAR)[1:20] AS alert_id,
     '0055g0000Int' || lpad((i % 40)::VARCHAR, 3, '0') || 'AAA' AS user_id,
     ['198.51.' || (i // 4 % {addresses} // 250)::VARCHAR || '.'
         || (i // 4 % {addresses} % 250)::VARCHAR] AS ips,
-    first_seen, first_seen + to_minutes(5 + roll % 240) AS last_seen,
+    first_seen AS first_seen_at, first_seen + to_minutes(5 + roll % 240) AS last_seen_at,
     3 AS event_count,
     [md5('e' || (i * {stride})::VARCHAR), md5('e' || (i * {stride} + 1)::VARCHAR),
      md5('e' || (i * {stride} + 2)::VARCHAR)] AS event_ids,

@@ -86,7 +86,10 @@ def plant_alert(
             )
         ips = sorted({row["source_ip"] for row in rows})
         con.execute(
-            """INSERT INTO alerts (alert_id, detector_id, dedup_key, severity, org_id, app_name, user_id, ips, first_seen_at, last_seen_at, event_count, event_ids, title, summary, evidence, first_run_id, last_run_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '005PLANTED0000000A', ?, ?, ?, ?,
+            """INSERT INTO alerts (alert_id, detector_id, dedup_key, severity, org_id, app_name, user_id,
+                   ips, first_seen_at, last_seen_at, event_count, event_ids, title, summary,
+                   evidence, first_run_id, last_run_id, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, '005PLANTED0000000A', ?, ?, ?, ?,
                    ?, ?, ?, '{"planted": true}', 'test', 'test', ?, ?)""",
             [
                 alert_id, detector, f"planted|{alert_id}", severity, org, app, ips,

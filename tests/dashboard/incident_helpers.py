@@ -33,7 +33,10 @@ def put_alert(
     first = T0 + timedelta(hours=hours)
     last = first + timedelta(hours=duration_h)
     con.execute(
-        "INSERT INTO alerts (alert_id, detector_id, dedup_key, severity, org_id, app_name, user_id, ips, first_seen_at, last_seen_at, event_count, event_ids, title, summary, evidence, first_run_id, last_run_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'r', 'r', ?, ?)",
+        "INSERT INTO alerts (alert_id, detector_id, dedup_key, severity, org_id, app_name, "
+        "user_id, ips, first_seen_at, last_seen_at, event_count, event_ids, title, summary, "
+        "evidence, first_run_id, last_run_id, created_at, updated_at) "  # named: later
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'r', 'r', ?, ?)",  # migrations add
         [
             alert_id, detector, alert_id, severity, org_id, app, user_id, list(ips), first, last,
             len(event_ids), list(event_ids), f"title of {detector}", f"summary of {alert_id}",
