@@ -18,6 +18,8 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from ingest import config as config_module
+
 USERNAME = "tokensentry"
 PASSWORD = "s3cret-smtp"
 NIGHT_1 = datetime(2026, 5, 11, 2, 0)
@@ -228,10 +230,7 @@ def insert_alerts(
     for alert in alerts:
         last_seen = alert.first_seen + timedelta(minutes=20)
         con.execute(
-            """INSERT INTO alerts (alert_id, detector_id, dedup_key, severity, org_id, app_name, user_id,
-                   ips, first_seen_at, last_seen_at, event_count, event_ids, title, summary,
-                   evidence, first_run_id, last_run_id, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, [], ?, ?, ?, 'r1', 'r1',
+            """INSERT INTO alerts (alert_id, detector_id, dedup_key, severity, org_id, app_name, user_id, ips, first_seen_at, last_seen_at, event_count, event_ids, title, summary, evidence, first_run_id, last_run_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, [], ?, ?, ?, 'r1', 'r1',
                                           ?, ?)""",
             [
                 alert.alert_id,
@@ -285,8 +284,26 @@ def add_pipeline_trouble(con: duckdb.DuckDBPyConnection, at: datetime) -> None:
     )
     for line in (3, 9):
         con.execute(
-            "INSERT INTO quarantine (quarantine_id, run_id, origin, line, reason, raw_text, "
-            "quarantined_at) VALUES (?, 'r-new', 'exports/login.csv', ?, 'bad timestamp', "
+            "INSERT INTO quarantine (quarantine_id, run_id, origin, line, reason, raw_text, quarantined_at) VALUES (?, 'r-new', 'exports/login.csv', ?, 'bad timestamp', "
             "NULL, ?)",
             [f"q{line}", line, at - timedelta(hours=1)],
         )
+
+
+# The configuration the content tests render with: links, and one org with an alias.
+CONFIG = config_module.parse(
+    {
+        "digest": {
+            "from": "tokensentry@example.org",
+            "to": ["secops@example.org"],
+            "dashboard_url": "https://tokensentry.example.org/",
+        },
+        "orgs": {
+            "acme-prod": {
+                "org_id": "00D5g000004XyZaEAK",
+                "instance_url": "https://acme.my.salesforce.com",
+            }
+        },
+    },
+    base_dir=Path("."),
+)
