@@ -13,7 +13,7 @@ help:
 	@echo "make test                     the whole test suite (installs what it needs)"
 	@echo "make lint / make format       ruff check / ruff format"
 	@echo "make bench                    tokensentry bench --events 1000000 --format json"
-	@echo "make screenshots              docs/screenshots/*.png of the main pages (demo data)"
+	@echo "make screenshots              dashboard/web/screenshots/*.png of the main pages (demo data)"
 
 $(BIN)/tokensentry: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -40,7 +40,7 @@ test: $(BIN)/tokensentry chromium
 	$(BIN)/python -m pytest $(ARGS)
 
 screenshots: $(BIN)/tokensentry chromium
-	$(BIN)/python -m tests.dashboard.screenshots docs/screenshots
+	$(BIN)/python -m tests.dashboard.screenshots dashboard/web/screenshots
 
 lint: $(BIN)/tokensentry
 	$(BIN)/ruff check .

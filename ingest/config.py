@@ -39,13 +39,19 @@ class SecretRef:
         if self.env is not None:
             value = os.environ.get(self.env)
             if value is None:
-                raise ConfigError(f"{self.key_path}: environment variable {self.env} is not set")
+                # Worded so the key path is not followed by ": ": every message is scrubbed
+                # on its way out, and `password: word` reads as a secret assignment there.
+                raise ConfigError(
+                    f"environment variable {self.env} (for {self.key_path}) is not set"
+                )
             return value
         assert self.file is not None
         try:
             return self.file.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(f"{self.key_path}: cannot read {self.file}: {exc.strerror}") from None
+            raise ConfigError(
+                f"cannot read {self.file} (for {self.key_path}): {exc.strerror}"
+            ) from None
 
     def describe(self) -> str:
         return f"env {self.env}" if self.env else f"file {self.file}"

@@ -243,13 +243,19 @@ def safe_column_names(names: list[str]) -> list[str]:
     return result
 
 
-def _fingerprint_tree(value: Any) -> Any:
-    """A secret field's value: a fingerprint, however it is nested."""
+def _fingerprint_tree(value: Any, *, nested: bool = False) -> Any:
+    """A secret field's value: a fingerprint, however it is nested.
+
+    Numbers inside a secret-named object stay: they are counts and timings (a benchmark's
+    `token_chain: {p50_ms: ...}`), and every credential Salesforce issues is a string. A
+    number right under a secret's name (`password: 1234`) is still fingerprinted."""
     if isinstance(value, dict):
-        return {scrub_text(str(k)): _fingerprint_tree(v) for k, v in value.items()}
+        return {scrub_text(str(k)): _fingerprint_tree(v, nested=True) for k, v in value.items()}
     if isinstance(value, list):
-        return [_fingerprint_tree(item) for item in value]
+        return [_fingerprint_tree(item, nested=True) for item in value]
     if value is None or isinstance(value, bool):
+        return value
+    if nested and isinstance(value, int | float):
         return value
     text = str(value)
     return text if text.startswith(_FINGERPRINT_PREFIX) else fingerprint(text)

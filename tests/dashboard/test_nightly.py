@@ -127,7 +127,7 @@ def test_a_digest_that_cannot_be_delivered_is_a_config_error_before_any_work(tmp
         config.write_text(config_text(server.port, server.ca_path).replace("TS_TEST_SMTP", "NO"))
     result = nightly(store_path, config)
     assert result.returncode == 2
-    assert "digest.password: environment variable NO_PASSWORD is not set" in result.stderr
+    assert "environment variable NO_PASSWORD (for digest.password) is not set" in result.stderr
     assert not store_path.with_name("store.duckdb.nightly.lock").exists()
     with db.connect(store_path, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM runs").fetchone() == (0,)

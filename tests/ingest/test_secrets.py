@@ -423,3 +423,15 @@ def test_oauth_token_and_partner_payloads_keep_only_known_fields(store, tmp_path
     assert payloads["partner_token_log"]["_dropped_fields"] == ["x_handle"]
     assert payloads["partner_token_log"]["token_fp"] == "fp-1"
     assert "LeakUnnamedSecret" not in json.dumps(payloads)
+
+
+def test_numbers_inside_a_secret_named_object_are_kept_but_a_bare_one_is_not():
+    from ingest.formats.redact import REDACTED, redact
+
+    timings = redact({"incident/token_chain": {"p50_ms": 12.5, "p95_ms": 30, "note": "x-secret"}})
+    assert timings["incident/token_chain"]["p50_ms"] == 12.5
+    assert timings["incident/token_chain"]["p95_ms"] == 30
+    assert timings["incident/token_chain"]["note"] != "x-secret"  # strings still fingerprinted
+    bare = redact({"password": 1234})
+    assert bare["password"] != 1234 and str(bare["password"]).startswith("[redacted")
+    assert REDACTED == "[redacted]"
