@@ -43,16 +43,21 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(found and found[0])
 
 
+def _events_mark(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, int]:
+    """What the roll-up has seen of `events`: its newest updated_at and its row count."""
+    row = con.execute("SELECT max(updated_at), count(*) FROM events").fetchone()
+    assert row is not None
+    return row[0], int(row[1])
+
+
 def egress_ready(con: duckdb.DuckDBPyConnection) -> bool:
     """True when `egress_daily` holds every event the store has (no refresh pending)."""
     if not _has_table(con, EGRESS):
         return False
-    row = con.execute(
-        """SELECT s.events_through IS NOT DISTINCT FROM (SELECT max(updated_at) FROM events)
-           FROM rollup_state s WHERE s.name = ?""",
-        [EGRESS],
+    state = con.execute(
+        "SELECT events_through, events_count FROM rollup_state WHERE name = ?", [EGRESS]
     ).fetchone()
-    return bool(row and row[0])
+    return state is not None and (state[0], int(state[1])) == _events_mark(con)
 
 
 def refresh_egress(con: duckdb.DuckDBPyConnection, *, now: datetime) -> int:
@@ -60,10 +65,14 @@ def refresh_egress(con: duckdb.DuckDBPyConnection, *, now: datetime) -> int:
     if not _has_table(con, EGRESS):
         return 0
     state = con.execute(
-        "SELECT events_through FROM rollup_state WHERE name = ?", [EGRESS]
+        "SELECT events_through, events_count FROM rollup_state WHERE name = ?", [EGRESS]
     ).fetchone()
+    newest, count = _events_mark(con)
+    if state is not None and (state[0], int(state[1])) == (newest, count):
+        return 0
     through = state[0] if state else None
-    newest = con.execute("SELECT max(updated_at) FROM events").fetchone()[0]  # type: ignore[index]
+    if through is not None and newest == through:
+        through = None  # rows arrived without a newer stamp: which days they touch is unknown
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
@@ -79,9 +88,10 @@ def refresh_egress(con: duckdb.DuckDBPyConnection, *, now: datetime) -> int:
             + EGRESS_ROWS_SQL.format(days="e.occurred_at::DATE IN (SELECT day FROM egress_days)")
         )
         con.execute(
-            """INSERT INTO rollup_state VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET
-               events_through = excluded.events_through, refreshed_at = excluded.refreshed_at""",
-            [EGRESS, newest, now],
+            """INSERT INTO rollup_state VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET
+               events_through = excluded.events_through, events_count = excluded.events_count,
+               refreshed_at = excluded.refreshed_at""",
+            [EGRESS, newest, count, now],
         )
         con.execute("DROP TABLE egress_days")
         con.execute("COMMIT")

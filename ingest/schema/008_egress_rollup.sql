@@ -12,10 +12,12 @@ CREATE TABLE egress_daily (
     last_seen_at TIMESTAMP NOT NULL
 );
 
--- How far each roll-up has read `events` (by events.updated_at): the next refresh recomputes
--- only the days of rows changed since.
+-- How far each roll-up has read `events`: the newest updated_at and the row count it saw. The
+-- next refresh recomputes only the days of rows changed since; a count that moved without a
+-- newer updated_at (rows written with an old stamp) rebuilds the whole roll-up.
 CREATE TABLE rollup_state (
     name VARCHAR PRIMARY KEY,
     events_through TIMESTAMP,
+    events_count BIGINT NOT NULL,
     refreshed_at TIMESTAMP NOT NULL
 );

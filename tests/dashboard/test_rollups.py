@@ -24,7 +24,7 @@ def _live(con) -> pd.DataFrame:
     saved = con.execute("SELECT * FROM rollup_state").fetchall()
     con.execute("DELETE FROM rollup_state")  # egress_ready() is false: the page scans events
     frame = queries.egress_ips(con, WINDOW)
-    con.executemany("INSERT INTO rollup_state VALUES (?, ?, ?)", saved)
+    con.executemany("INSERT INTO rollup_state VALUES (?, ?, ?, ?)", saved)
     return frame
 
 
@@ -71,3 +71,16 @@ def test_a_stale_or_missing_rollup_is_never_read():
     con.execute("DROP TABLE egress_daily")
     assert not rollups.egress_ready(con)
     assert set(queries.egress_ips(con, WINDOW)["ip"]) == {"203.0.113.5", "192.0.2.50"}
+
+
+def test_rows_written_with_an_old_stamp_make_the_rollup_stale_and_rebuild_it():
+    con = db.memory()
+    _load(con, [testing.refresh("2026-11-01T09:00:00Z", "203.0.113.5")], T0)
+    rollups.refresh_egress(con, now=T0)
+    # A row whose updated_at is not newer than what the roll-up has read (a backfill, a test).
+    _load(con, [testing.refresh("2026-11-03T09:00:00Z", "192.0.2.60")], T0 - timedelta(days=9))
+    assert not rollups.egress_ready(con)
+    assert "192.0.2.60" in set(queries.egress_ips(con, WINDOW)["ip"])  # read live meanwhile
+    assert rollups.refresh_egress(con, now=T0) == 2  # every day rebuilt, not just "changed" ones
+    assert rollups.egress_ready(con)
+    assert "192.0.2.60" in set(queries.egress_ips(con, WINDOW)["ip"])

@@ -53,7 +53,10 @@ def test_secrets_resolve_only_when_asked(tmp_path, monkeypatch):
     cfg = config.load(write(tmp_path, GOOD))
     secret = cfg.orgs["globex"].auth.consumer_secret
     assert "GLOBEX" in repr(secret) and "s3cr3t" not in repr(secret)
-    with pytest.raises(ConfigError, match=r"^orgs\.globex\.auth\.consumer_secret: environment"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^environment variable GLOBEX_SECRET \(for orgs\.globex\.auth\.consumer_secret\)",
+    ):
         secret.resolve()
     monkeypatch.setenv("GLOBEX_SECRET", "s3cr3t")
     assert secret.resolve() == "s3cr3t"
