@@ -15,7 +15,7 @@ from detect.testing import ALLOWED_IP, config, insert_events, partner_call, refr
 from ingest import db
 from ingest.config import GeoIpConfig
 
-from ..conftest import FIXED_NOW, REALWORLD
+from ..conftest import FIXED_NOW
 
 DETECTORS = registry.all_detectors()
 
@@ -93,8 +93,8 @@ def test_refresh_reuse_race_repeats_become_low_never_medium():
     assert all(f.evidence["repeated_races"] for f in findings)
 
 
-def test_geo_against_maxmind_test_databases():
-    maxmind = REALWORLD / "maxmind"
+def test_geo_against_maxmind_test_databases(realworld):
+    maxmind = realworld / "maxmind"
     locator = Locator(maxmind / "GeoIP2-City-Test.mmdb", maxmind / "GeoLite2-ASN-Test.mmdb")
     london = locator.lookup("81.2.69.142")
     assert (london.city, london.country_iso, london.latitude, london.accuracy_km) == (
@@ -112,10 +112,10 @@ def test_bundled_database_has_country_centroids_and_cities():
     assert locator.lookup("100.0.0.1").accuracy_km < 50
 
 
-def test_config_overrides_the_city_database(tmp_path: Path):
+def test_config_overrides_the_city_database(realworld: Path):
     from detect.geo import locator_for
 
-    city = REALWORLD / "maxmind" / "GeoLite2-City-Test.mmdb"
+    city = realworld / "maxmind" / "GeoLite2-City-Test.mmdb"
     assert locator_for(GeoIpConfig(city_db=city)).city_path == city
 
 

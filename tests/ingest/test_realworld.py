@@ -32,6 +32,8 @@ NOT_RECORDS = {
 def imported(request):
     from ..conftest import REALWORLD
 
+    if not REALWORLD.exists():  # a module-scoped fixture cannot use the function-scoped one
+        pytest.skip(f"real-world samples not found at {REALWORLD} (set TOKENSENTRY_SHARED)")
     con = db.memory()
     summary = run_import(con, REALWORLD / "salesforce", org=ORG)
     request.addfinalizer(con.close)
