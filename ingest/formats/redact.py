@@ -64,9 +64,12 @@ METADATA_SUFFIXES = (
     "expirationdate",
 )
 
-# Salesforce objects and tokensentry's own source names: they mention tokens but are names,
-# and they start quarantine reasons ("OauthToken: AppName is missing").
-NOT_SECRET_NAMES = frozenset({"oauthtoken", "oauthusagetoken", "partnertokenlog"})
+# Salesforce objects and tokensentry's own source and detector names: they mention tokens but
+# are names; they start quarantine reasons ("OauthToken: AppName is missing") and key the
+# JSON that `detect`, `bench` and the digest print ({"refresh_token_reuse": 0.41}).
+NOT_SECRET_NAMES = frozenset(
+    {"oauthtoken", "oauthusagetoken", "partnertokenlog", "idletoken", "refreshtokenreuse"}
+)
 
 REDACTED = "[redacted]"
 _FINGERPRINT_PREFIX = "[redacted sha256:"

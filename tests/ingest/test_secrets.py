@@ -435,3 +435,12 @@ def test_numbers_inside_a_secret_named_object_are_kept_but_a_bare_one_is_not():
     bare = redact({"password": 1234})
     assert bare["password"] != 1234 and str(bare["password"]).startswith("[redacted")
     assert REDACTED == "[redacted]"
+
+
+def test_detector_ids_that_mention_tokens_are_names_not_secrets():
+    from ingest.formats.redact import redact
+
+    timings = {"idle_token": 0.4, "refresh_token_reuse": "ok", "refresh_token": "5Aep861x"}
+    shown = redact(timings)
+    assert shown["idle_token"] == 0.4 and shown["refresh_token_reuse"] == "ok"
+    assert shown["refresh_token"] != "5Aep861x"  # the real field name still is a secret's
