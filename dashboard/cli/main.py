@@ -6,70 +6,17 @@ configuration errors. Errors go to stderr and name the file, org, key or line.
 
 from __future__ import annotations
 
-import functools
-import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
 from ingest import private_files
-from ingest.errors import ConfigError, InputError, TokensentryError
+from ingest.errors import InputError
 from ingest.formats.redact import scrub_log_records
-from ingest.timeparse import now_utc, parse_when
 
-from .. import console as output
 from ..settings import DEFAULT_CONFIG, DEFAULT_DB, Settings
-
-FORMATS = click.Choice(["table", "json", "csv"])
-
-
-def _store_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Accept --db/--config after the command too (`tokensentry alerts --db x`)."""
-
-    @click.option(
-        "--db",
-        "db_override",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="DuckDB file (overrides the global --db).",
-    )
-    @click.option(
-        "--config",
-        "config_override",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Configuration file (overrides the global --config).",
-    )
-    @click.pass_obj
-    @functools.wraps(command)
-    def wrapper(
-        settings: Settings, db_override: Path | None, config_override: Path | None, **kwargs: Any
-    ) -> Any:
-        if db_override:
-            settings.db = db_override
-        if config_override:
-            settings.config = config_override
-        try:
-            code = command(settings, **kwargs)
-        except (ConfigError, InputError) as exc:
-            output.stderr().print(f"[red]error:[/] {output.markup_safe(exc)}", highlight=False)
-            sys.exit(2)
-        except TokensentryError as exc:
-            output.stderr().print(f"[red]error:[/] {output.markup_safe(exc)}", highlight=False)
-            sys.exit(1)
-        sys.exit(code or 0)
-
-    return wrapper
-
-
-def _when(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return parse_when(text, now_utc())
-    except ValueError as exc:
-        raise InputError(f"--since: {exc}") from None
+from .options import FORMATS, store_options, when
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -107,7 +54,7 @@ def cli(ctx: click.Context, db: Path, config_path: Path, verbose: bool) -> None:
 @click.option("--org", "aliases", multiple=True, help="Only this org alias (repeatable).")
 @click.option("--since", help="Re-read from WHEN (24h, 7d or ISO 8601) instead of each cursor.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@_store_options
+@store_options
 def ingest(settings: Settings, aliases: tuple[str, ...], since: str | None, fmt: str) -> int:
     """Pull every configured org's sources (LoginHistory, OauthToken, EventLogFile, LoginEvent)
     through simple-salesforce, incrementally; one org's failure does not stop the others.
@@ -116,14 +63,14 @@ def ingest(settings: Settings, aliases: tuple[str, ...], since: str | None, fmt:
     """
     from .commands import run_ingest
 
-    return run_ingest(settings, list(aliases), _when(since), fmt)
+    return run_ingest(settings, list(aliases), when(since), fmt)
 
 
 @cli.command(name="import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--org", "org_id", help="Org id for files that carry none (SOQL exports).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@_store_options
+@store_options
 def import_command(
     settings: Settings, paths: tuple[Path, ...], org_id: str | None, fmt: str
 ) -> int:
@@ -142,7 +89,7 @@ def import_command(
 @click.option("--detector", "detectors", multiple=True, help="Run only this detector (repeatable).")
 @click.option("--all", "rescan_all", is_flag=True, help="Re-scan every event.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@_store_options
+@store_options
 def detect(
     settings: Settings, since: str | None, detectors: tuple[str, ...], rescan_all: bool, fmt: str
 ) -> int:
@@ -153,7 +100,7 @@ def detect(
     """
     from .commands import run_detect
 
-    return run_detect(settings, _when(since), list(detectors), rescan_all, fmt)
+    return run_detect(settings, when(since), list(detectors), rescan_all, fmt)
 
 
 @cli.command()
@@ -182,7 +129,7 @@ def detect(
 @click.option(
     "--incidents", "as_incidents", is_flag=True, help="List incidents (grouped alerts) instead."
 )
-@_store_options
+@store_options
 def alerts(
     settings: Settings,
     fmt: str,
@@ -201,14 +148,14 @@ def alerts(
 
     if as_incidents:
         return list_incidents(
-            settings, fmt, list(detectors), list(statuses), _when(since), min_severity
+            settings, fmt, list(detectors), list(statuses), when(since), min_severity
         )
     return list_alerts(
         settings,
         fmt,
         list(detectors),
         list(statuses),
-        _when(since),
+        when(since),
         min_severity,
         include_superseded=include_superseded,
     )
@@ -229,7 +176,7 @@ def alerts(
     is_flag=True,
     help="The id is an alert even when it also names an incident (its first alert).",
 )
-@_store_options
+@store_options
 def triage(
     settings: Settings,
     target_ids: tuple[str, ...],
@@ -263,7 +210,7 @@ def egress() -> None:
 @click.option("--days", default=90, show_default=True, type=click.IntRange(1, 3650))
 @click.option("--note", help="Why it is the partner's (kept with the entry).")
 @click.option("--analyst", help="Who decided (default: $USER).")
-@_store_options
+@store_options
 def egress_add(
     settings: Settings,
     network: str,
@@ -281,7 +228,7 @@ def egress_add(
 @egress.command(name="list")
 @click.option("--all", "include_inactive", is_flag=True, help="Also expired and removed entries.")
 @click.option("--format", "fmt", type=FORMATS, default="table")
-@_store_options
+@store_options
 def egress_list(settings: Settings, include_inactive: bool, fmt: str) -> int:
     """List known egress entries."""
     from .egress import list_entries
@@ -292,7 +239,7 @@ def egress_list(settings: Settings, include_inactive: bool, fmt: str) -> int:
 @egress.command(name="remove")
 @click.argument("egress_id")
 @click.option("--analyst", help="Who decided (default: $USER).")
-@_store_options
+@store_options
 def egress_remove(settings: Settings, egress_id: str, analyst: str | None) -> int:
     """Stop honouring an entry (it stays listed with --all, marked removed)."""
     from .egress import remove
@@ -310,7 +257,7 @@ def egress_remove(settings: Settings, egress_id: str, analyst: str | None) -> in
 )
 @click.option("--to", "to", multiple=True, help="Send to ADDR instead of digest.to (repeatable).")
 @click.option("--resend", is_flag=True, help="Include alerts an earlier digest already covered.")
-@_store_options
+@store_options
 def digest(
     settings: Settings, since: str | None, dry_run: Path | None, to: tuple[str, ...], resend: bool
 ) -> int:
@@ -322,12 +269,12 @@ def digest(
     """
     from .nightly_commands import run_digest_command
 
-    return run_digest_command(settings, _when(since), dry_run, to, resend)
+    return run_digest_command(settings, when(since), dry_run, to, resend)
 
 
 @cli.command()
 @click.option("--since", help="Ingest from WHEN instead of each source's cursor.")
-@_store_options
+@store_options
 def nightly(settings: Settings, since: str | None) -> int:
     """ingest → detect → digest in one process, for cron or a systemd timer. An OS lock beside
     the database makes an overlapping start exit 1 at once; one line per event on stderr.
@@ -336,7 +283,7 @@ def nightly(settings: Settings, since: str | None) -> int:
     """
     from .nightly_commands import run_nightly_command
 
-    return run_nightly_command(settings, _when(since))
+    return run_nightly_command(settings, when(since))
 
 
 @cli.command()
@@ -347,7 +294,7 @@ def nightly(settings: Settings, since: str | None) -> int:
     show_default=True,
     help="Address to bind; anything but loopback belongs behind your SSO proxy.",
 )
-@_store_options
+@store_options
 def dashboard(settings: Settings, port: int, host: str) -> int:
     """Serve the Streamlit app on http://HOST:PORT (Ctrl-C stops it).
 
@@ -381,7 +328,7 @@ def dashboard(settings: Settings, port: int, host: str) -> int:
     help="The demo world's last day (default: yesterday, UTC); the same date gives the same "
     "alert ids.",
 )
-@_store_options
+@store_options
 def demo(
     settings: Settings, no_serve: bool, demo_dir: Path, port: int, as_of: datetime | None
 ) -> int:
@@ -438,7 +385,7 @@ def demo(
     type=click.IntRange(min=1),
     help="LoginHistory rows per fake org for the ingest benchmark.",
 )
-@_store_options
+@store_options
 def bench(
     settings: Settings,
     events: int,
