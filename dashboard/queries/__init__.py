@@ -12,7 +12,6 @@ from .alerts import (
     alert_records,
     alerts,
     related_alerts,
-    set_triage,
     severity_counts,
 )
 
@@ -38,7 +37,7 @@ from .pipeline import quarantine, recent_runs, store_counts
 from .rollups import refresh_rollups
 from .search import search_alerts, search_events, search_kind, search_summary
 from .tokens import dormant_wakes, refresh_tokens, token_states
-from .triage import ALERT_STATUSES, audit_trail, triage
+from .triage import ALERT_STATUSES, audit_trail, set_triage, triage
 
 __all__ = [
     "ALERT_STATUSES",

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 
 from .filters import Filters, where
-from .records import one_record
+from .records import iso_z, one_record
 
 SEVERITY_RANK = "list_position(['info','low','medium','high','critical'], {})"
 
@@ -83,12 +83,6 @@ def alerts(
     return con.execute(sql, params).df()
 
 
-def _iso(moment: Any) -> str | None:
-    if moment is None or (isinstance(moment, float) and pd.isna(moment)) or moment is pd.NaT:
-        return None
-    return pd.Timestamp(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def _text(value: Any) -> str | None:
     return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
 
@@ -106,8 +100,8 @@ def alert_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 "app": _text(row.app),
                 "user_id": _text(row.user_id),
                 "ips": list(row.ips),
-                "first_seen": _iso(row.first_seen),
-                "last_seen": _iso(row.last_seen),
+                "first_seen": iso_z(row.first_seen),
+                "last_seen": iso_z(row.last_seen),
                 "event_count": int(row.event_count),
                 "summary": row.summary,
                 "status": row.status,
@@ -115,9 +109,9 @@ def alert_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 if isinstance(row.evidence, str)
                 else row.evidence,
                 "title": row.title,
-                "created_at": _iso(row.created_at),
-                "updated_at": _iso(row.updated_at),
-                "superseded_at": _iso(row.superseded_at),
+                "created_at": iso_z(row.created_at),
+                "updated_at": iso_z(row.updated_at),
+                "superseded_at": iso_z(row.superseded_at),
                 "reopens_alert_id": _text(row.reopens_alert_id),
             }
         )
@@ -157,21 +151,6 @@ def severity_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
            GROUP BY ALL"""
     ).fetchall()
     return {severity: count for severity, count in rows}
-
-
-def set_triage(
-    con: duckdb.DuckDBPyConnection,
-    alert_id: str,
-    status: str,
-    *,
-    note: str | None,
-    analyst: str | None,
-    now: datetime,
-) -> None:
-    """One alert's decision, audited like every other (see `triage.triage`)."""
-    from .triage import triage
-
-    triage(con, [alert_id], status, note=note, analyst=analyst or "unknown", now=now, kind="alert")
 
 
 def alert(con: duckdb.DuckDBPyConnection, alert_id: str) -> dict[str, Any] | None:

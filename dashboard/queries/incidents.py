@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from .filters import Filters, where
-from .records import one_record
+from .records import iso_z, one_record
 
 SEVERITY_ORDER = "list_position(['info','low','medium','high','critical'], {})"
 
@@ -124,8 +124,6 @@ def incident_of(con: duckdb.DuckDBPyConnection, alert_id: str) -> str | None:
 
 def incident_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Incidents as JSON-ready dicts (the `alerts --incidents --format json` shape)."""
-    from .alerts import _iso
-
     records = []
     for row in frame.itertuples(index=False):
         records.append(
@@ -137,8 +135,8 @@ def incident_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 "app": row.app,
                 "user_id": row.user_id,
                 "ips": list(row.ips),
-                "first_seen": _iso(row.first_seen),
-                "last_seen": _iso(row.last_seen),
+                "first_seen": iso_z(row.first_seen),
+                "last_seen": iso_z(row.last_seen),
                 "alert_count": int(row.alert_count),
                 "summary": row.summary,
                 "detectors": list(row.detectors),

@@ -1,4 +1,5 @@
-"""Turning one DuckDB row into a plain dict (JSON evidence parsed), shared by the detail views."""
+"""Turning DuckDB rows into plain dicts (JSON evidence parsed, timestamps as ISO 8601 UTC text),
+shared by the detail views and the JSON records of alerts and incidents."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 
 def one_record(cursor: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
@@ -17,3 +19,10 @@ def one_record(cursor: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     if isinstance(record.get("evidence"), str):
         record["evidence"] = json.loads(record["evidence"])
     return record
+
+
+def iso_z(moment: Any) -> str | None:
+    """A timestamp as `2024-05-01T12:00:00.000Z` (CONTRACT §5); NULL/NaT as None."""
+    if moment is None or (isinstance(moment, float) and pd.isna(moment)) or moment is pd.NaT:
+        return None
+    return pd.Timestamp(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

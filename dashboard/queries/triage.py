@@ -141,3 +141,16 @@ def audit_trail(con: duckdb.DuckDBPyConnection, target_id: str) -> pd.DataFrame:
            ORDER BY changed_at, target_kind DESC, target_id""",
         [target_id, target_id],
     ).df()
+
+
+def set_triage(
+    con: duckdb.DuckDBPyConnection,
+    alert_id: str,
+    status: str,
+    *,
+    note: str | None,
+    analyst: str | None,
+    now: datetime,
+) -> None:
+    """One alert's decision, audited like every other (see `triage`)."""
+    triage(con, [alert_id], status, note=note, analyst=analyst or "unknown", now=now, kind="alert")
