@@ -18,7 +18,7 @@ import duckdb
 
 from ingest.config import Config
 
-from .controls import CONTROLS, judge_orgs
+from .controls_judge import CONTROLS, judge_orgs
 from .filters import day_window, default_window
 
 TIMESTAMP_KEYS = ("occurred_at", "at")
