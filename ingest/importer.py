@@ -20,9 +20,9 @@ import pyarrow as pa
 from . import runs
 from .errors import InputError
 from .formats import elf_csv
+from .formats.fields import MissingOrg
 from .formats.jsonio import BadLine, read_json_records
 from .formats.records import (
-    MissingOrg,
     RecordProblem,
     classify,
     describe_shape,

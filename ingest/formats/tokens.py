@@ -1,7 +1,7 @@
 """Refresh-token evidence: OauthToken rows, OAuth usage tokens, the partner's token-exchange log.
 
-Each normalizer validates its record and returns a `StagedRecord` (see `records`), or raises
-`RecordProblem` with a reason an analyst can act on.
+Each normalizer validates its record (with the readers in `fields`) and returns a
+`StagedRecord` (see `records`), or raises `RecordProblem` with a reason an analyst can act on.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ..load import StagedRecord
 from ..netlist import parse_ip
 from ..sfid import is_salesforce_id, to18
 from ..timeparse import parse_salesforce_time
-from .records import RecordProblem, _number, _org, _sf_id, _text, _time, flatten
+from .fields import RecordProblem, _number, _org, _sf_id, _text, _time, flatten
 from .redact import redact, scrub_text
 
 PARTNER_GRANTS = {
