@@ -13,25 +13,23 @@ import queue
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-from . import crash_hook, permissions, retention, runs
+from . import crash_hook, retention, runs
 from .config import Config, OrgConfig
-from .errors import InputError, TokensentryError
+from .errors import InputError
+from .fetching import Message, Stopped, fetch_org
 from .formats import elf_csv, redact
 from .load import BatchResult, Loader
-from .salesforce import LimitExceeded, NotAvailable, OrgSession
-from .source import ElfFile, FetchContext, Notice, RecordBatch, Source, WindowDone, all_sources
+from .source import ElfFile, Notice, RecordBatch, WindowDone, all_sources
 
 FAILED = ("failed", "limit_exceeded", "skipped")
-INGESTED = "run_id IN (SELECT run_id FROM runs WHERE stage = 'ingest')"
 
 
 @dataclass
@@ -56,21 +54,6 @@ class IngestSummary:
     @property
     def failed(self) -> bool:
         return any(unit.status in FAILED for unit in self.units)
-
-
-class _Stopped(BaseException):
-    """The writer is gone (crash, Ctrl-C): fetch threads stop at their next batch."""
-
-
-@dataclass
-class _Message:
-    kind: str  # start | batch | end
-    alias: str
-    source: str
-    org_id: str | None = None
-    batch: object = None
-    status: str | None = None
-    error: str | None = None
 
 
 def choose_orgs(config: Config, aliases: Iterable[str]) -> list[OrgConfig]:
@@ -110,7 +93,7 @@ def run(
     sources = {source.id: source for source in all_sources()}
     units: dict[tuple[str, str], UnitOutcome] = {}
     pending: dict[tuple[str, str], RecordBatch] = {}
-    messages: queue.Queue[_Message] = queue.Queue(maxsize=16)
+    messages: queue.Queue[Message] = queue.Queue(maxsize=16)
     stop = threading.Event()
     loader = Loader(con, run_id=run_id, now=now())
     started_at = now()
@@ -118,7 +101,7 @@ def run(
         pool = ThreadPoolExecutor(max_workers=config.ingest.workers, thread_name_prefix="ingest")
         futures = [
             pool.submit(
-                _fetch_org,
+                fetch_org,
                 org,
                 sources,
                 config,
@@ -156,13 +139,13 @@ def run(
             pool.shutdown(wait=True, cancel_futures=True)
     for future in futures:
         error = future.exception()
-        if error is not None and not isinstance(error, _Stopped):
+        if error is not None and not isinstance(error, Stopped):
             raise error
     return summary
 
 
 def _handle(
-    message: _Message,
+    message: Message,
     con: duckdb.DuckDBPyConnection,
     loader: Loader,
     units: dict[tuple[str, str], UnitOutcome],
@@ -291,140 +274,3 @@ def _write(loader: Loader, batch: object, org_id: str) -> BatchResult:
     assert isinstance(batch, WindowDone)
     loader.load_records([batch.marker], origin=origin)
     return BatchResult()
-
-
-def _fetch_org(
-    org: OrgConfig,
-    sources: dict[str, Source],
-    config: Config,
-    con: duckdb.DuckDBPyConnection,
-    messages: queue.Queue[_Message],
-    stop: threading.Event,
-    since: datetime | None,
-    now: datetime,
-    workdir: Path,
-) -> None:
-    def put(message: _Message) -> None:
-        while not stop.is_set():
-            try:
-                messages.put(message, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-        raise _Stopped()
-
-    unknown = [s for s in org.sources or () if s not in sources]
-    problem = org.connection_error or (
-        f"orgs.{org.alias}.sources: unknown {', '.join(unknown)} (known: {', '.join(sources)})"
-        if unknown
-        else None
-    )
-    if problem:  # this org's settings are broken: its units fail, the other orgs run
-        for source_id in org.sources or list(sources):
-            put(_Message("start", org.alias, source_id, org.org_id))
-            put(_Message("end", org.alias, source_id, status="failed", error=problem))
-        return
-    chosen = [sources[s] for s in org.sources] if org.sources else list(sources.values())
-    options = config.ingest
-    try:
-        session = OrgSession(
-            org,
-            timeout=options.timeout_s,
-            reserve=options.api_reserve,
-            retry_wait=options.retry_wait_s,
-        )
-        session.check_limits_first()
-    except _Stopped:
-        raise
-    except LimitExceeded as exc:
-        for source in chosen:
-            put(_Message("start", org.alias, source.id, org.org_id))
-            put(_Message("end", org.alias, source.id, status="skipped", error=str(exc)))
-        return
-    except Exception as exc:
-        for source in chosen:
-            put(_Message("start", org.alias, source.id, org.org_id))
-            put(_Message("end", org.alias, source.id, status="failed", error=_reason(exc)))
-        return
-    org_id = session.org_id
-    if org.org_id and org.org_id != org_id:
-        error = f"orgs.{org.alias}.org_id is {org.org_id} but the credentials reach {org_id}"
-        for source in chosen:
-            put(_Message("start", org.alias, source.id, org.org_id))
-            put(_Message("end", org.alias, source.id, status="failed", error=error))
-        return
-    granted = permissions.check(session)
-    stopped_by: str | None = None
-    for source in chosen:
-        put(_Message("start", org.alias, source.id, org_id))
-        if stopped_by:
-            put(_Message("end", org.alias, source.id, status="skipped", error=stopped_by))
-            continue
-        for notice in permissions.notices(source.id, granted):
-            put(_Message("batch", org.alias, source.id, batch=notice))
-        try:
-            context = _context(con, source, org_id, since, now, options, workdir)
-            for batch in source.fetch(session, context):
-                put(_Message("batch", org.alias, source.id, batch=batch))
-            put(_Message("end", org.alias, source.id, status="ok"))
-        except _Stopped:
-            raise
-        except NotAvailable as exc:
-            put(_Message("end", org.alias, source.id, status="not_available", error=str(exc)))
-        except LimitExceeded as exc:
-            stopped_by = str(exc)
-            put(_Message("end", org.alias, source.id, status="limit_exceeded", error=str(exc)))
-        except Exception as exc:
-            put(_Message("end", org.alias, source.id, status="failed", error=_reason(exc)))
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, TokensentryError):
-        return str(exc)
-    return "internal error: " + "".join(traceback.format_exception_only(exc)).strip()
-
-
-def _context(
-    con: duckdb.DuckDBPyConnection,
-    source: Source,
-    org_id: str,
-    since: datetime | None,
-    now: datetime,
-    options,
-    workdir: Path,
-) -> FetchContext:
-    """Where this org × source resumes: --since, else its cursor minus the lag, else lookback."""
-    reader = con.cursor()  # its own connection: reads committed data while the writer writes
-    try:
-        # Only rows an `ingest` run stored count: an imported export shares the source id but
-        # says nothing about what this org's API has already delivered.
-        cursor = reader.execute(
-            f"SELECT max(occurred_at) FROM raw_records WHERE org_id = ? AND source_id = ? "
-            f"AND {INGESTED}",
-            [org_id, source.cursor_source],
-        ).fetchone()[0]  # type: ignore[index]
-        start = since or (
-            cursor - source.lag if cursor else now - timedelta(days=options.lookback_days)
-        )
-        known: frozenset[str] = frozenset()
-        if source.known_ids:
-            known = frozenset(
-                row[0]
-                for row in reader.execute(
-                    "SELECT record_id FROM raw_records WHERE org_id = ? AND source_id = ? "
-                    f"AND occurred_at >= ? AND {INGESTED}",
-                    [org_id, source.cursor_source, start - timedelta(days=2)],
-                ).fetchall()
-            )
-        state = source.prepare(reader, org_id) if source.prepare else None
-    finally:
-        reader.close()
-    return FetchContext(
-        org_id=org_id,
-        since=start,
-        now=now,
-        options=options,
-        workdir=workdir,
-        known_records=known,
-        state=state,
-    )
