@@ -6,7 +6,7 @@ credentials). Every error starts with the dotted key path at fault; a value that
 (a threshold of zero or less, a link that is not http(s), a line break in a mail header) is
 refused like a syntax error: the CLI exits 2 naming the key.
 
-One module per part: `model` (the dataclasses), `secrets`, `orgs` ([apps], [orgs]), `digest`,
+One module per part: `model` (the dataclasses), `secret_refs`, `orgs` ([apps], [orgs]), `digest`,
 `tuning` ([ingest], [detectors]) and `values` (reading and checking one value).
 """
 
@@ -33,7 +33,7 @@ from .model import (
     OrgConfig,
 )
 from .orgs import AUTH_METHODS
-from .secrets import SecretRef, secret_ref
+from .secret_refs import SecretRef, secret_ref
 from .values import one_line, only_keys, opt_str, table
 from .values import path as file_path
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .model import DigestConfig
-from .secrets import secret_ref
+from .secret_refs import secret_ref
 from .values import one_line, only_keys, opt_str, path, web_url
 
 

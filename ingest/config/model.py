@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..netlist import IpAllowlist
-from .secrets import SecretRef
+from .secret_refs import SecretRef
 
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
 

@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from ..netlist import IpAllowlist
 from ..sfid import is_salesforce_id, to18
 from .model import DEFAULT_LOGIN_URL, AppConfig, AuthConfig, OrgConfig
-from .secrets import secret_ref
+from .secret_refs import secret_ref
 from .values import only_keys, opt_str, path, require_https, table
 
 AUTH_METHODS = {

@@ -1,7 +1,7 @@
 """Reading one value of the configuration: its type, and whether it can be right.
 
 Every error starts with the dotted key path at fault, shows the bad value escaped (a line feed
-as `\\n`, never a secret: secrets are references, see `secrets`) and says what a valid value
+as `\\n`, never a secret: secrets are references, see `secret_refs`) and says what a valid value
 looks like.
 """
 
