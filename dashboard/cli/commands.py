@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import getpass
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingest import db
 from ingest.errors import InputError
@@ -194,17 +195,9 @@ def list_alerts(
             include_superseded=include_superseded,
         )
     records = queries.alert_records(frame)
-    if fmt == "json":
-        output.print_json(records)
-    elif fmt == "csv":
-        sys.stdout.write(output.alerts_csv(records))
-    elif not records:
-        output.stderr().print("no alerts match")
-    elif sys.stdout.isatty():
-        output.stdout().print(output.alerts_table(records))
-    else:
-        sys.stdout.write(output.alerts_plain(records))
-    return 0
+    return _show(
+        records, fmt, "alerts", output.alerts_csv, output.alerts_table, output.alerts_plain
+    )
 
 
 def list_incidents(
@@ -226,16 +219,35 @@ def list_incidents(
     )
     with db.connect(settings.db, read_only=True) as con:
         records = queries.incident_records(queries.incidents(con, filters))
+    return _show(
+        records,
+        fmt,
+        "incidents",
+        lambda rows: queries.rows_csv(rows, output.INCIDENT_FIELDS),
+        output.incidents_table,
+        output.incidents_plain,
+    )
+
+
+def _show(
+    records: list[dict[str, Any]],
+    fmt: str,
+    what: str,
+    as_csv: Callable[[list[dict[str, Any]]], str],
+    as_table: Callable[[list[dict[str, Any]]], Any],
+    as_plain: Callable[[list[dict[str, Any]]], str],
+) -> int:
+    """Records on stdout: JSON, CSV, a table on a terminal, plain lines in a pipe."""
     if fmt == "json":
         output.print_json(records)
     elif fmt == "csv":
-        sys.stdout.write(queries.rows_csv(records, output.INCIDENT_FIELDS))
+        sys.stdout.write(as_csv(records))
     elif not records:
-        output.stderr().print("no incidents match")
+        output.stderr().print(f"no {what} match")
     elif sys.stdout.isatty():
-        output.stdout().print(output.incidents_table(records))
+        output.stdout().print(as_table(records))
     else:
-        sys.stdout.write(output.incidents_plain(records))
+        sys.stdout.write(as_plain(records))
     return 0
 
 
