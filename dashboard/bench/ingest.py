@@ -15,9 +15,15 @@ from typing import Any
 
 from ingest import config as config_module
 from ingest import db, ingestion
-from ingest.fakesf.fleet import INGEST_CONSUMER_KEY, KeyPair, ingest_app, monitor_user, new_key_pair
-from ingest.fakesf.model import FakeOrg
 from ingest.sfid import to18
+from sandbox.fakesf.fleet import (
+    INGEST_CONSUMER_KEY,
+    KeyPair,
+    ingest_app,
+    monitor_user,
+    new_key_pair,
+)
+from sandbox.fakesf.model import FakeOrg
 
 START = datetime(2026, 10, 1)
 
@@ -60,7 +66,7 @@ def synthetic_org(index: int, rows: int, public_pem: bytes) -> FakeOrg:
 
 
 def _serve(orgs: int, rows: int, public_pem: bytes, channel: Any, stop: Any) -> None:
-    from ingest.fakesf.server import FakeSalesforce
+    from sandbox.fakesf.server import FakeSalesforce
 
     fleet = [synthetic_org(i, rows, public_pem) for i in range(orgs)]
     with FakeSalesforce(fleet) as fake:

@@ -1,4 +1,4 @@
-"""The adversarial world (`ingest.world`) through the real importer and every detector.
+"""The adversarial world (`sandbox.scenario`) through the real importer and every detector.
 
 Five subscriber orgs of one partner app for four weeks, in Salesforce's own formats: two orgs
 as LoginHistory JSON with LoginGeo, three as event log files whose Login rows carry no app
@@ -20,9 +20,9 @@ from detect import runner
 from ingest import config as config_module
 from ingest import db
 from ingest.importer import import_paths
-from ingest.world import NOW, formats, write
-from ingest.world.fleet import BY_ALIAS
-from ingest.world.traps import scenario
+from sandbox.scenario import NOW, formats, write
+from sandbox.scenario.fleet import BY_ALIAS
+from sandbox.scenario.traps import scenario
 
 from .world_judge import alerts_of, footprint, found, import_world, run_world, score
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .demo_data import (
+from . import (
     ALLOWLIST,
     APP,
     ATTACKS,

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from ..sfid import to18
+from ingest.sfid import to18
+
 from .fleet import (
     APP,
     BY_ALIAS,

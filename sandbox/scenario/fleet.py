@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..sfid import to18
+from ingest.sfid import to18
+
 from .model import ApiCall, Geo, Login, Org, PartnerCall, Timeline, Token
 
 NOW = datetime(2026, 11, 29, 12)

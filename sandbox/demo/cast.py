@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..sfid import to18
+from ingest.sfid import to18
 
 PARTNER_APP = "Acme Sync"
 PARTNER_CONSUMER_KEY = "3MVG9demoAcmeSyncConsumerKey000000000000000000000000000000000000000"

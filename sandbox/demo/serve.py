@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..demo_export import elf_csv_bytes
+from ingest.sfid import to18
+from ingest.source import all_sources
+
 from ..fakesf.fleet import INGEST_CONSUMER_KEY, KeyPair, ingest_app, monitor_user
 from ..fakesf.model import FakeApp, FakeOrg
-from ..sfid import to18
-from ..source import all_sources
+from ..trio.export import elf_csv_bytes
 from . import cast
 from .activity import World, stable_id
 from .exports import org_logs

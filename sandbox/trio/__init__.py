@@ -26,7 +26,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .sfid import to18
+from ingest.sfid import to18
 
 APP = "Acme Sync"
 CONSUMER_KEY = "3MVG9demoAcmeSyncConsumerKey000000000000000000000000000000000000000"

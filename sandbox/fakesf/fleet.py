@@ -1,4 +1,4 @@
-"""The demo fleet (ingest.demo_data) served as fake orgs, plus the ingest job's own credentials."""
+"""The three-org live fleet (sandbox.trio) as fake orgs, and the ingest job's credentials."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .. import demo_data, demo_export
-from ..sfid import to18
+from ingest.sfid import to18
+
+from .. import trio
+from ..trio import export as demo_export
 from .model import FakeApp, FakeOrg
 
 INGEST_APP = "tokensentry Ingest"
@@ -53,7 +55,7 @@ def ingest_app(public_pem: bytes) -> FakeApp:
     )
 
 
-def demo_orgs(fleet: demo_data.Fleet, keys: KeyPair) -> list[FakeOrg]:
+def demo_orgs(fleet: trio.Fleet, keys: KeyPair) -> list[FakeOrg]:
     orgs = []
     for export in fleet.orgs:
         org = export.org
@@ -62,7 +64,7 @@ def demo_orgs(fleet: demo_data.Fleet, keys: KeyPair) -> list[FakeOrg]:
             f"integration@{org.alias}.example": org.integration_user,
         }
         users.update({f"{name}@{org.alias}.example": uid for uid, name, _, _ in org.people})
-        acme_sync = FakeApp(demo_data.APP, demo_data.CONSUMER_KEY, _id("0H4", "acme-sync"))
+        acme_sync = FakeApp(trio.APP, trio.CONSUMER_KEY, _id("0H4", "acme-sync"))
         fake = FakeOrg(
             org_id=org.org_id,
             alias=org.alias,
@@ -100,7 +102,7 @@ def demo_orgs(fleet: demo_data.Fleet, keys: KeyPair) -> list[FakeOrg]:
     return orgs
 
 
-def _log_files(fake: FakeOrg, export: demo_data.OrgExport, end: datetime) -> None:
+def _log_files(fake: FakeOrg, export: trio.OrgExport, end: datetime) -> None:
     """Daily Login files for every finished day; on the last one the org has the hourly add-on
     too, so that day also comes as Hourly files (one per hour with logins), and hour 10 is
     delivered twice (Sequence 1, 2) as Salesforce does when more data for an hour arrives."""
