@@ -40,6 +40,15 @@ EGRESS: dict[str, tuple[str, Geo]] = {  # address → (worker, where Salesforce 
 EGRESS_IPS = ["203.0.113.4", "2001:db8:10::25", "192.0.2.5"]  # the regions' turns
 
 
+def oauth_login(
+    org: Org, at: datetime, user: str, ip: str, *, app: str = APP,
+    sub_type: str = "OAuth Refresh Token", **extra: object,
+) -> Login:  # fmt: skip
+    """A connected app's OAuth login (`Remote Access 2.0`), a refresh unless `sub_type` says
+    otherwise; `extra` sets agent, status, geo or login_key."""
+    return Login(org, at, user, ip, "Remote Access 2.0", sub_type, app, **extra)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class Person:
     user: str
@@ -133,17 +142,7 @@ class Fleet:
         )
         key = self.login_key()
         self.timeline.logins.append(
-            Login(
-                org,
-                at,
-                org.integration_user,
-                ip,
-                "Remote Access 2.0",
-                "OAuth Refresh Token",
-                APP,
-                geo=geo,
-                login_key=key,
-            )
+            oauth_login(org, at, org.integration_user, ip, geo=geo, login_key=key)
         )
         chain.generation += 1
         chain.uses += 1
@@ -198,15 +197,53 @@ class Fleet:
             )
         )
         self.timeline.logins.append(
-            Login(
+            oauth_login(
                 org,
                 at,
                 org.integration_user,
                 ip,
-                "Remote Access 2.0",
-                "OAuth Web Server",
-                APP,
+                sub_type="OAuth Web Server",
                 geo=geo,
+                login_key=self.login_key(),
+            )
+        )
+
+    def partner_refused(
+        self,
+        org: Org,
+        at: datetime,
+        ip: str,
+        token: str | None,
+        *,
+        outcome: str = "invalid_grant",
+        error: str = "expired access/refresh token",
+    ) -> None:
+        """A refresh the partner's worker sent that did not return a token."""
+        self.timeline.partner_calls.append(
+            PartnerCall(
+                org,
+                at,
+                org.integration_user,
+                ip,
+                token,
+                None,
+                worker=EGRESS[ip][0],
+                outcome=outcome,
+                error=error,
+                app=APP,
+            )
+        )
+
+    def salesforce_refused(self, org: Org, at: datetime, ip: str) -> None:
+        """The failed refresh as Salesforce logs it: a spent or revoked token."""
+        self.timeline.logins.append(
+            oauth_login(
+                org,
+                at,
+                org.integration_user,
+                ip,
+                status="Failed: Invalid Token",
+                geo=EGRESS[ip][1],
                 login_key=self.login_key(),
             )
         )
@@ -244,14 +281,12 @@ class Fleet:
         pattern, geo = CARRIERS[(at.hour + week) % 2]
         ip = pattern.format(week=week + 1, host=10 + self.rng.randint(0, 200))
         self.timeline.logins.append(
-            Login(
+            oauth_login(
                 org,
                 at,
                 person.user,
                 ip,
-                "Remote Access 2.0",
-                "OAuth Refresh Token",
-                MOBILE_APP,
+                app=MOBILE_APP,
                 agent="SalesforceMobileSDK/12.1.0 iOS/18.1",
                 geo=geo,
                 login_key=self.login_key(),

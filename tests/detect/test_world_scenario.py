@@ -20,7 +20,8 @@ from detect import runner
 from ingest import config as config_module
 from ingest import db
 from ingest.importer import import_paths
-from sandbox.scenario import NOW, formats, write
+from sandbox import elf, salesforce
+from sandbox.scenario import NOW, write
 from sandbox.scenario.fleet import BY_ALIAS
 from sandbox.scenario.traps import scenario
 
@@ -126,13 +127,13 @@ def test_a_thief_returning_after_the_analyst_closed_the_alert_raises_a_new_linke
         queries.set_triage(con, alert_id, "false_positive", note="our new region",
                            analyst="ana", now=NOW)  # fmt: skip
     again = datetime(2026, 11, 20, 4, 40)
-    row = {"EVENT_TYPE": "Login", **formats.elf_times(again), "ORGANIZATION_ID": echo.org15,
+    row = {"EVENT_TYPE": "Login", **elf.stamps(again), "ORGANIZATION_ID": echo.org15,
            "USER_ID": echo.integration_user[:15], "LOGIN_KEY": "returning-thief",
            "BROWSER_TYPE": "python-requests/2.32.4", "LOGIN_TYPE": "i",
            "LOGIN_SUB_TYPE": "oauthrefreshtoken", "LOGIN_STATUS": "LOGIN_NO_ERROR",
            "USER_ID_DERIVED": echo.integration_user, "CLIENT_IP": "45.83.1.10",
            "SOURCE_IP": "45.83.1.10", "URI": "/services/oauth2/token"}  # fmt: skip
-    late = formats.write_elf(tmp_path / "late" / "Login-hourly.csv", "Login", [row])
+    late = salesforce.write_elf(tmp_path / "late" / "Login-hourly.csv", "Login", [row])
     import_paths(con, [late], org_id=None, run_id="late", now=lambda: NOW)
     runner.run(con, cfg, run_id="d2", now=lambda: NOW + timedelta(hours=1))
     reopened = con.execute(
