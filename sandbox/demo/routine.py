@@ -56,6 +56,21 @@ def chain_login(chain: Chain, at: datetime, place: Place, *, agent: str = cast.I
                      cast.PARTNER_APP_ID, agent, **extra)  # fmt: skip
 
 
+def chain_call(chain: Chain, at: datetime, presented: str | None, returned: str | None,
+               place: Place, worker: str, **extra: object) -> PartnerCall:  # fmt: skip
+    """A refresh the partner's worker sent for the chain: its token-log line."""
+    return PartnerCall(chain.org, at, chain.user_id, "refresh_token", presented, returned, place,
+                       worker, **extra)  # type: ignore[arg-type]  # fmt: skip
+
+
+def session_call(
+    login: Login, at: datetime, entity: str, resource: str, **extra: object
+) -> ApiCall:
+    """A REST call the partner app made in `login`'s session."""
+    return ApiCall(login.org, at, login.user_id, login.username, login.place, cast.PARTNER_APP,
+                   cast.PARTNER_APP_ID, "REST", resource, entity, **extra)  # type: ignore[arg-type]  # fmt: skip
+
+
 @dataclass
 class Chain:
     """One integration user's refresh-token family as the partner's workers hold it."""
@@ -141,21 +156,11 @@ def refresh(world: World, chain: Chain, at: datetime, place: Place, rng: random.
     presented, returned = chain.rotate()
     sent = at - timedelta(milliseconds=rng.randint(80, 400))
     world.partner_calls.append(
-        PartnerCall(
-            chain.org,
-            sent,
-            chain.user_id,
-            "refresh_token",
-            presented,
-            returned,
-            place,
-            worker(place, rng),
-            story=story or chain.story,
+        chain_call(
+            chain, sent, presented, returned, place, worker(place, rng), story=story or chain.story
         )
     )
-    login = Login(chain.org, at, chain.user_id, chain.username, place, "Remote Access 2.0",
-                  "OAuth Refresh Token", cast.PARTNER_APP, cast.PARTNER_APP_ID,
-                  cast.INTEGRATION_AGENT, story=story or chain.story)  # fmt: skip
+    login = chain_login(chain, at, place, story=story or chain.story)
     world.logins.append(login)
     return login
 
@@ -163,22 +168,29 @@ def refresh(world: World, chain: Chain, at: datetime, place: Place, rng: random.
 def _refused(world: World, chain: Chain, at: datetime, place: Place, rng: random.Random) -> None:
     """The worker presents its newest token after Salesforce revoked the family."""
     sent = at - timedelta(milliseconds=rng.randint(80, 400))
+    partner = (sent, chain.current, worker(place, rng), "expired access/refresh token")
+    refusal(world, chain, partner, at, place, INVALID_TOKEN, chain.story)
+
+
+def refusal(world: World, chain: Chain, partner: tuple[datetime, str | None, str, str],
+            at: datetime, place: Place, status: str, story: str | None) -> None:  # fmt: skip
+    """A refresh that returns no token: the partner's line (`partner`: when sent, the token
+    presented, the worker, the error it was given) and Salesforce's failed login at `at`."""
+    sent, token, by, error = partner
     world.partner_calls.append(
-        PartnerCall(
-            chain.org,
+        chain_call(
+            chain,
             sent,
-            chain.user_id,
-            "refresh_token",
-            chain.current,
+            token,
             None,
             place,
-            worker(place, rng),
+            by,
             outcome="invalid_grant",
-            error_description="expired access/refresh token",
-            story=chain.story,
+            error_description=error,
+            story=story,
         )
     )
-    world.logins.append(chain_login(chain, at, place, status=INVALID_TOKEN, story=chain.story))
+    world.logins.append(chain_login(chain, at, place, status=status, story=story))
 
 
 def reauthorize(world: World, chain: Chain, at: datetime, place: Place, rng: random.Random) -> None:
@@ -211,17 +223,11 @@ def _sync_calls(world: World, login: Login, rng: random.Random) -> None:
     for n in range(rng.randint(1, 3)):
         entity = rng.choice(SYNC_ENTITIES)
         world.api_calls.append(
-            ApiCall(
-                login.org,
+            session_call(
+                login,
                 login.at + timedelta(seconds=2 + 3 * n),
-                login.user_id,
-                login.username,
-                login.place,
-                cast.PARTNER_APP,
-                cast.PARTNER_APP_ID,
-                "REST",
-                f"/services/data/v62.0/sobjects/{entity}/updated",
                 entity,
+                f"/services/data/v62.0/sobjects/{entity}/updated",
                 login_key=login.login_key,
                 story=login.story,
             )

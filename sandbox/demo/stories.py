@@ -15,7 +15,6 @@ from ..model import (  # fmt: skip
     ApiCall,
     BulkJob,
     Login,
-    PartnerCall,
     World,
     fingerprint,
     stable_id,
@@ -25,11 +24,14 @@ from .cast import BY_ALIAS, Org, Person, Place
 from .routine import (
     Chain,
     Plan,
+    chain_call,
     chain_login,
     local,
     person_login,
     reauthorize,
     refresh,
+    refusal,
+    session_call,
     ui_login,
 )
 
@@ -81,17 +83,11 @@ def _recon(world: World, login: Login, rng: random.Random, story: str, *, bulk: 
     login.login_key = stable_id("LK", login.org.alias, login.at.isoformat(), "thief")
     for n, entity in enumerate(RECON_ENTITIES):
         world.api_calls.append(
-            ApiCall(
-                login.org,
+            session_call(
+                login,
                 login.at + timedelta(seconds=4 + n),
-                login.user_id,
-                login.username,
-                login.place,
-                cast.PARTNER_APP,
-                cast.PARTNER_APP_ID,
-                "REST",
-                "/services/data/v62.0/query",
                 entity,
+                "/services/data/v62.0/query",
                 login_key=login.login_key,
                 story=story,
             )
@@ -133,26 +129,10 @@ def _race(chain: Chain, world: World, rng: random.Random, at: datetime) -> None:
     """Two us-east workers refresh the same token 140 ms apart behind one NAT gateway."""
     presented = chain.current
     refresh(world, chain, at, cast.EGRESS_US, rng, story="rtr-race")
-    world.partner_calls.append(
-        PartnerCall(
-            chain.org,
-            at + timedelta(milliseconds=140),
-            chain.user_id,
-            "refresh_token",
-            presented,
-            None,
-            cast.EGRESS_US,
-            "sync-worker-us-east-1-2",
-            outcome="invalid_grant",
-            error_description="token reuse detected",
-            story="rtr-race",
-        )
-    )
-    world.logins.append(
-        chain_login(
-            chain, at + timedelta(seconds=1), cast.EGRESS_US, status=INVALID_TOKEN, story="rtr-race"
-        )
-    )
+    partner = (at + timedelta(milliseconds=140), presented, "sync-worker-us-east-1-2",
+               "token reuse detected")  # fmt: skip
+    refusal(world, chain, partner, at + timedelta(seconds=1), cast.EGRESS_US, INVALID_TOKEN,
+            "rtr-race")  # fmt: skip
     chain.revoked, chain.story = True, "rtr-race"
     chain.resume_at = at + timedelta(minutes=25)
 
@@ -160,11 +140,9 @@ def _race(chain: Chain, world: World, rng: random.Random, at: datetime) -> None:
 def _retry(chain: Chain, world: World, rng: random.Random, at: datetime) -> None:
     """A 503 from the token endpoint; the worker backs off and retries the same token once."""
     world.partner_calls.append(
-        PartnerCall(
-            chain.org,
+        chain_call(
+            chain,
             at,
-            chain.user_id,
-            "refresh_token",
             chain.current,
             None,
             cast.EGRESS_EU,
@@ -181,30 +159,9 @@ def _retry(chain: Chain, world: World, rng: random.Random, at: datetime) -> None
 def _replay(chain: Chain, world: World, rng: random.Random, at: datetime) -> None:
     """A copy of a retired worker's image, token cache included, runs from a VPS in Prague."""
     stale = fingerprint(chain.org.org_id, chain.user_id, chain.family, chain.generation - 6)
-    world.partner_calls.append(
-        PartnerCall(
-            chain.org,
-            at,
-            chain.user_id,
-            "refresh_token",
-            stale,
-            None,
-            cast.PRAGUE_VPS,
-            "sync-worker-us-east-1-legacy",
-            outcome="invalid_grant",
-            error_description="ip restricted or invalid login hours",
-            story="stolen-token-replay",
-        )
-    )
-    world.logins.append(
-        chain_login(
-            chain,
-            at + timedelta(milliseconds=300),
-            cast.PRAGUE_VPS,
-            status=BLOCKED_IP,
-            story="stolen-token-replay",
-        )
-    )
+    partner = (at, stale, "sync-worker-us-east-1-legacy", "ip restricted or invalid login hours")
+    refusal(world, chain, partner, at + timedelta(milliseconds=300), cast.PRAGUE_VPS, BLOCKED_IP,
+            "stolen-token-replay")  # fmt: skip
 
 
 def _chain_intact(chain: Chain, world: World, rng: random.Random, at: datetime) -> None:

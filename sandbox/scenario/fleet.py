@@ -127,23 +127,9 @@ class Fleet:
         """One successful refresh by the partner: its log line, Salesforce's login, and now
         and then the session's API calls (the evidence that names the app in ELF orgs)."""
         chain = self.chains[org.alias]
-        worker, geo = EGRESS.get(ip, ("sync-unknown", None))
-        self.timeline.partner_calls.append(
-            PartnerCall(
-                org,
-                at - timedelta(milliseconds=250),
-                org.integration_user,
-                ip,
-                chain.token,
-                chain.successor(),
-                worker=worker,
-                app=APP,
-            )
-        )
+        self.partner_call(org, at - timedelta(milliseconds=250), ip, chain.token, chain.successor())
         key = self.login_key()
-        self.timeline.logins.append(
-            oauth_login(org, at, org.integration_user, ip, geo=geo, login_key=key)
-        )
+        self.integration_login(org, at, ip, key=key)
         chain.generation += 1
         chain.uses += 1
         chain.last_used = at
@@ -182,31 +168,29 @@ class Fleet:
         chain.family += 1
         chain.generation = 0
         chain.authorized.append(at)
-        worker, geo = EGRESS[ip]
+        self.partner_call(org, at, ip, None, chain.token, grant="authorization_code")
+        self.integration_login(org, at, ip, sub_type="OAuth Web Server")
+
+    def partner_call(
+        self, org: Org, at: datetime, ip: str, token: str | None, new_token: str | None,
+        **extra: object,
+    ) -> None:  # fmt: skip
+        """A line of the partner's token log: its worker in the region `ip` egresses from."""
+        worker = EGRESS.get(ip, ("sync-unknown", None))[0]
         self.timeline.partner_calls.append(
             PartnerCall(
-                org,
-                at,
-                org.integration_user,
-                ip,
-                None,
-                chain.token,
-                grant="authorization_code",
-                worker=worker,
-                app=APP,
-            )
+                org, at, org.integration_user, ip, token, new_token, worker=worker, app=APP, **extra
+            )  # type: ignore[arg-type]
         )
-        self.timeline.logins.append(
-            oauth_login(
-                org,
-                at,
-                org.integration_user,
-                ip,
-                sub_type="OAuth Web Server",
-                geo=geo,
-                login_key=self.login_key(),
-            )
-        )
+
+    def api_burst(
+        self, org: Org, start: datetime, calls: int, every: timedelta, ip: str, agent: str,
+        entity: str, rows: int,
+    ) -> None:  # fmt: skip
+        """`calls` API calls by the integration user, one every `every` from `start`."""
+        for n in range(calls):
+            self.api(org, start + every * n, org.integration_user, ip, "", agent, entity=entity,
+                     rows=rows)  # fmt: skip
 
     def partner_refused(
         self,
@@ -219,33 +203,27 @@ class Fleet:
         error: str = "expired access/refresh token",
     ) -> None:
         """A refresh the partner's worker sent that did not return a token."""
-        self.timeline.partner_calls.append(
-            PartnerCall(
-                org,
-                at,
-                org.integration_user,
-                ip,
-                token,
-                None,
-                worker=EGRESS[ip][0],
-                outcome=outcome,
-                error=error,
-                app=APP,
-            )
-        )
+        self.partner_call(org, at, ip, token, None, outcome=outcome, error=error)
 
     def salesforce_refused(self, org: Org, at: datetime, ip: str) -> None:
         """The failed refresh as Salesforce logs it: a spent or revoked token."""
+        self.integration_login(org, at, ip, status="Failed: Invalid Token")
+
+    def integration_login(self, org: Org, at: datetime, ip: str, *, key: str = "",
+                          **extra: object) -> None:  # fmt: skip
+        """The integration user's OAuth login from the partner's egress `ip`, as Salesforce
+        logs it (a refresh unless `extra` says otherwise); `key`: its session's login key."""
+        geo = EGRESS.get(ip, ("sync-unknown", None))[1]
         self.timeline.logins.append(
             oauth_login(
                 org,
                 at,
                 org.integration_user,
                 ip,
-                status="Failed: Invalid Token",
-                geo=EGRESS[ip][1],
-                login_key=self.login_key(),
-            )
+                geo=geo,
+                login_key=key or self.login_key(),
+                **extra,
+            )  # type: ignore[arg-type]
         )
 
     # -- people ---------------------------------------------------------------------------------

@@ -154,17 +154,8 @@ class Scenario:
         org = BY_ALIAS[alias]
 
         def act(fleet: Fleet) -> None:
-            for n in range(6):
-                fleet.api(
-                    org,
-                    when + timedelta(minutes=n),
-                    org.integration_user,
-                    ip,
-                    "",
-                    "Salesforce-Multi-Org-Fetcher/1.0",
-                    entity="Case",
-                    rows=10000,
-                )
+            fleet.api_burst(org, when, 6, timedelta(minutes=1), ip,
+                            "Salesforce-Multi-Org-Fetcher/1.0", "Case", 10000)  # fmt: skip
 
         self.plant(when, act)
         self.expect(

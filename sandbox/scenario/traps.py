@@ -123,17 +123,8 @@ class Month(Scenario):
         ip = EGRESS_IPS[0]
 
         def act(fleet: Fleet) -> None:
-            for n in range(300):
-                fleet.api(
-                    org,
-                    night + timedelta(seconds=36 * n),
-                    org.integration_user,
-                    ip,
-                    "",
-                    "python-requests/2.31.0",
-                    entity="Contact",
-                    rows=2000,
-                )
+            fleet.api_burst(org, night, 300, timedelta(seconds=36), ip, "python-requests/2.31.0",
+                            "Contact", 2000)  # fmt: skip
 
         self.plant(night, act)
         self.trap(
