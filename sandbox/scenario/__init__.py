@@ -1,10 +1,11 @@
 """A multi-org world in Salesforce's own file formats, with attacks and benign traps planted.
 
-One builder for the scenario test, the fake Salesforce and the demo: `write(root)` renders a
+The adversarial world of tests/detect/test_world_scenario.py: `write(root)` renders a
 month of five subscriber orgs of the partner app "Acme Sync" (`fleet.py`), with the attacks and
 traps of `plants.py`, as the files each org and the partner would hand over, plus the
-configuration that describes them. It knows nothing of the detectors (it must not import
-`detect`): what each attack should raise is data (`Planted`), judged by whoever runs them.
+configuration that describes them, through the shared writers (`sandbox.salesforce`,
+`sandbox.elf`). It knows nothing of the detectors (`sandbox` never imports `detect`): what
+each attack should raise is data (`Planted`), judged by whoever runs them.
 
 Output is a pure function of nothing: the same files every time.
 """
