@@ -56,6 +56,12 @@ class Org:
     def username(self, alias: str) -> str:
         return f"{alias}@{self.alias}.example"
 
+    @property
+    def evidence(self) -> str:
+        """How its logins reach tokensentry: "api" (LoginHistory with LoginGeo, pulled or
+        exported) or "elf" (event log files only, whose Login rows name no app)."""
+        return "api" if self.delivery == "api" else "elf"
+
 
 SUCCESS = "Success"
 BLOCKED_IP = "Failed: IP Address Not Allowed"

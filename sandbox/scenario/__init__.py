@@ -44,7 +44,7 @@ def _config(orgs: list[Org]) -> str:
         "",
     ]
     # The orgs are import-only: every file names its org (or is imported with --org).
-    lines += [f"# {org.alias}: {org.org18} ({org.evidence})" for org in orgs]
+    lines += [f"# {org.alias}: {org.org_id} ({org.evidence})" for org in orgs]
     return "\n".join(lines) + "\n"
 
 

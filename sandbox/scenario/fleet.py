@@ -59,7 +59,9 @@ class Person:
 
 def _org(alias: str, org15: str, evidence: str, zone: str | None = None) -> Org:
     user15 = "0055g00000I" + alias[:4].capitalize()
-    return Org(alias, org15, to18(org15), evidence, to18(user15), zone)
+    delivery = "api" if evidence == "api" else "files"
+    return Org(alias, to18(org15), "subscriber", delivery, to18(user15), (),
+               event_monitoring=evidence == "elf", time_zone=zone or "UTC")  # fmt: skip
 
 
 ORGS = [

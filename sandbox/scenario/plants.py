@@ -60,7 +60,7 @@ class Scenario:
         start: datetime,
         end: datetime,
     ) -> None:
-        org_id = BY_ALIAS[org].org18 if org else None
+        org_id = BY_ALIAS[org].org_id if org else None
         self.attacks.append(
             Planted(label, threat, detector, severity, org_id, frozenset(ips), start, end)
         )
@@ -68,7 +68,7 @@ class Scenario:
     def trap(
         self, label: str, org: str | None, ips: set[str], start: datetime, end: datetime
     ) -> None:
-        org_id = BY_ALIAS[org].org18 if org else None
+        org_id = BY_ALIAS[org].org_id if org else None
         self.benign.append(Benign(label, org_id, frozenset(ips), start, end))
 
     # -- attacks ----------------------------------------------------------------------------

@@ -87,7 +87,7 @@ def _elf_login(login: Login) -> dict[str, str]:
         "EVENT_TYPE": "Login",
         **elf.stamps(login.at),
         "REQUEST_ID": "4e" + hashlib.md5(f"{login.login_key}{login.at}".encode()).hexdigest()[:20],
-        "ORGANIZATION_ID": login.org.org15,
+        "ORGANIZATION_ID": login.org.org_id[:15],
         "USER_ID": login.user[:15],
         "RUN_TIME": "88",
         "CPU_TIME": "21",
@@ -115,7 +115,7 @@ def _elf_api(call: ApiCall) -> dict[str, str]:
         **elf.stamps(call.at),
         "REQUEST_ID": "4f"
         + hashlib.md5(f"{call.login_key}{call.at}{call.kind}".encode()).hexdigest()[:20],
-        "ORGANIZATION_ID": call.org.org15,
+        "ORGANIZATION_ID": call.org.org_id[:15],
         "USER_ID": call.user[:15],
         "USER_ID_DERIVED": call.user,
         "CLIENT_IP": call.ip,
@@ -166,7 +166,7 @@ def _elf_api(call: ApiCall) -> dict[str, str]:
 def _partner_line(call: PartnerCall) -> dict[str, Any]:
     return {
         "ts": f"{call.at:%Y-%m-%dT%H:%M:%S}.{call.at.microsecond // 1000:03d}Z",
-        "org_id": call.org.org18,
+        "org_id": call.org.org_id,
         "app": call.app,
         "user_id": call.user,
         "grant_type": call.grant,
@@ -197,7 +197,7 @@ def render(timeline: Timeline, orgs: list[Org], root: Path) -> list[WorldFile]:
     files: list[WorldFile] = []
 
     def add(path: Path, org: Org | None, delivered: datetime) -> None:
-        files.append(WorldFile(str(path.relative_to(root)), org.org18 if org else None, delivered))
+        files.append(WorldFile(str(path.relative_to(root)), org.org_id if org else None, delivered))
 
     for org in orgs:
         folder = root / org.alias
@@ -210,7 +210,7 @@ def render(timeline: Timeline, orgs: list[Org], root: Path) -> list[WorldFile]:
                 )
                 add(path, org, _end_of(rows) + LOGIN_HISTORY_DELAY)
             if org.time_zone:
-                record = organization(org.org18, org.time_zone, org.alias)
+                record = organization(org.org_id, org.time_zone, org.alias)
                 first = min(files, key=lambda f: f.delivered_at).delivered_at
                 add(write_soql(folder / "Organization.json", [record]), org, first)
         else:

@@ -76,7 +76,7 @@ def test_every_benign_class_is_present_in_the_world(world_run):
 def test_theft_in_orgs_whose_logs_name_no_app_is_judged_on_the_inferred_app(world_run):
     world, alerts = world_run
     [theft] = [x for x in world.attacks if x.detector == "off_allowlist_ip"
-               and x.org_id == BY_ALIAS["echo"].org18]  # fmt: skip
+               and x.org_id == BY_ALIAS["echo"].org_id]  # fmt: skip
     [alert] = [a for a in found(alerts, theft) if a.severity == "high"]
     assert "inferred" in alert.summary
 
@@ -92,7 +92,7 @@ def test_a_token_source_that_stopped_delivering_expires_nothing(world_run):
     """echo's OauthToken snapshots stop after the first week: its idle tokens are judged as of
     that snapshot (heartbeat due at most), never expired by the passing of time."""
     _, alerts = world_run
-    echo = BY_ALIAS["echo"].org18
+    echo = BY_ALIAS["echo"].org_id
     states = [json.loads(a.evidence)["state"] for a in alerts
               if a.detector == "idle_token" and a.org_id == echo]  # fmt: skip
     assert "expired" not in states
@@ -119,7 +119,7 @@ def test_a_thief_returning_after_the_analyst_closed_the_alert_raises_a_new_linke
     closed = {
         alert.alert_id: alert.detector
         for alert in alerts_of(con)
-        if alert.org_id == echo.org18 and "45.83.1.10" in alert.ips
+        if alert.org_id == echo.org_id and "45.83.1.10" in alert.ips
         and alert.detector in ("off_allowlist_ip", "new_network")
     }  # fmt: skip
     assert sorted(closed.values()) == ["new_network", "off_allowlist_ip"]
@@ -127,7 +127,7 @@ def test_a_thief_returning_after_the_analyst_closed_the_alert_raises_a_new_linke
         queries.set_triage(con, alert_id, "false_positive", note="our new region",
                            analyst="ana", now=NOW)  # fmt: skip
     again = datetime(2026, 11, 20, 4, 40)
-    row = {"EVENT_TYPE": "Login", **elf.stamps(again), "ORGANIZATION_ID": echo.org15,
+    row = {"EVENT_TYPE": "Login", **elf.stamps(again), "ORGANIZATION_ID": echo.org_id[:15],
            "USER_ID": echo.integration_user[:15], "LOGIN_KEY": "returning-thief",
            "BROWSER_TYPE": "python-requests/2.32.4", "LOGIN_TYPE": "i",
            "LOGIN_SUB_TYPE": "oauthrefreshtoken", "LOGIN_STATUS": "LOGIN_NO_ERROR",
