@@ -17,12 +17,14 @@ import duckdb
 
 from ingest.sfid import to18
 
+from . import trio
 from .fakesf.fleet import ingest_app, monitor_user
 from .fakesf.model import FakeOrg
 from .salesforce import organization
 
-ORGS = ["00D5g000004XyZa", "00D5g000007PqRs", "00D5g00000InTeC"]
-ALLOWLIST = ["203.0.113.0/28", "2001:db8:10::/48"]
+# The live tests' three orgs and the partner's allowlist (sandbox.trio), at any size.
+ORGS = [org.org_id[:15] for org in trio.ORGS]
+ALLOWLIST = trio.ALLOWLIST
 START = datetime(2026, 10, 1)  # the ingest bench's first LoginHistory row
 
 ELF_SQL = """
