@@ -1,4 +1,6 @@
-"""Data flows one way, and so do imports: ingest ← detect ← dashboard."""
+"""Data flows one way, and so do imports: ingest ← detect ← dashboard. The simulated fleet
+(`sandbox`) stands beside them: it may use ingest's low-level helpers, never detect or
+dashboard, and the product imports it only where a surface runs the demo or the bench."""
 
 from __future__ import annotations
 
@@ -8,7 +10,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-FORBIDDEN = {"ingest": {"detect", "dashboard"}, "detect": {"dashboard"}, "dashboard": set()}
+FORBIDDEN = {
+    "ingest": {"detect", "dashboard", "sandbox"},
+    "detect": {"dashboard", "sandbox"},
+    "dashboard": {"sandbox"},
+    "sandbox": {"detect", "dashboard"},
+}
+# The surfaces that run the simulated fleet: `tokensentry demo` and `tokensentry bench`.
+MAY_IMPORT_SANDBOX = ("dashboard/demo/", "dashboard/bench/")
+LONGEST_SANDBOX_MODULE = 400
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -24,17 +34,93 @@ def imported_packages(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_imports_flow_downstream_only(package):
-    offenders = {
-        str(path.relative_to(REPO)): sorted(imported_packages(path) & FORBIDDEN[package])
-        for path in (REPO / package).rglob("*.py")
-    }
+    offenders = {}
+    for path in (REPO / package).rglob("*.py"):
+        name = path.relative_to(REPO).as_posix()
+        forbidden = FORBIDDEN[package]
+        if name.startswith(MAY_IMPORT_SANDBOX):
+            forbidden = forbidden - {"sandbox"}
+        offenders[name] = sorted(imported_packages(path) & forbidden)
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_only_the_demo_and_the_bench_import_the_simulated_fleet():
+    users = {
+        path.relative_to(REPO).as_posix()
+        for package in ("ingest", "detect", "dashboard")
+        for path in (REPO / package).rglob("*.py")
+        if "sandbox" in imported_packages(path)
+    }
+    assert users and all(name.startswith(MAY_IMPORT_SANDBOX) for name in users), users
+
+
+def test_no_simulated_fleet_module_is_over_400_lines():
+    long = {
+        path.relative_to(REPO).as_posix(): lines
+        for path in (REPO / "sandbox").rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) > LONGEST_SANDBOX_MODULE
+    }
+    assert long == {}
+
+
+def module_imports(path: Path, package_root: Path) -> set[str]:
+    """Every module of the tree under `package_root` that `path` imports, lazily or not."""
+    base = path.relative_to(package_root.parent).with_suffix("").parts
+    if base[-1] == "__init__":
+        base = base[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = base[: len(base) - node.level + (path.name == "__init__.py")]
+                module = ".".join([*anchor, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            names = [f"{module}.{alias.name}" for alias in node.names] + [module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found.update(n for n in names if n.split(".")[0] == package_root.name)
+    return found
+
+
+@pytest.mark.parametrize("tree", ["sandbox", "dashboard/bench", "dashboard/demo"])
+def test_no_import_cycle(tree):
+    """Modules of `tree` never import one another in a circle (lazy imports included)."""
+    root = REPO / tree.split("/")[0]
+    modules = {}
+    for path in (REPO / tree).rglob("*.py"):
+        parts = path.relative_to(REPO).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    edges = {
+        name: {m for m in module_imports(path, root) if m in modules and m != name}
+        for name, path in modules.items()
+    }
+    edges = {
+        name: {m for m in targets if not name.startswith(m + ".") and m != name.rsplit(".", 1)[0]}
+        for name, targets in edges.items()
+    }
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(n == goal or reaches(n, goal, seen | {n}) for n in edges[start] - seen)
+
+    assert sorted(name for name in edges if reaches(name, name, set())) == []
 
 
 def test_the_check_itself_catches_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from detect.registry import all_detectors\nimport dashboard.queries\n")
     assert imported_packages(bad) & FORBIDDEN["ingest"] == {"detect", "dashboard"}
+
+
+def test_the_cycle_check_itself_catches_a_cycle(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("from .b import x\n")
+    (tmp_path / "pkg" / "b.py").write_text("def f():\n    from .a import y\n")
+    assert module_imports(tmp_path / "pkg" / "b.py", tmp_path / "pkg") >= {"pkg.a"}
+    assert module_imports(tmp_path / "pkg" / "a.py", tmp_path / "pkg") >= {"pkg.b"}
 
 
 def test_only_the_command_line_imports_the_command_line():

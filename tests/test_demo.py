@@ -17,8 +17,9 @@ from click.testing import CliRunner
 from dashboard.cli import cli
 from dashboard.demo import pipeline, stories
 from dashboard.queries import health
-from ingest import db, demo_world
-from ingest.demo_world import cast
+from ingest import db
+from sandbox import demo as demo_world
+from sandbox.demo import cast
 from tests.conftest import DEMO_AS_OF
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from ingest.demo_world import cast
+from sandbox.demo import cast
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 ORG = {org.alias: org.org_id for org in cast.ORGS}

@@ -31,10 +31,9 @@ from detect import egress, incidents
 from ingest import db
 from ingest.config import AppConfig, Config
 from ingest.netlist import IpAllowlist
-from ingest.sfid import to18
+from sandbox import bulk
 
 from .. import queries
-from .pipeline import ALLOWLIST, EVENTS_SQL, ORGS, TOKENS_SQL
 
 TARGET_MS = 300.0
 QUEUE_ROWS = 5000  # the queue page's cap
@@ -205,7 +204,7 @@ def page_queries() -> dict[str, list[tuple[str, Call | None]]]:
 
 
 def bench_config() -> Config:
-    allowlist = IpAllowlist.parse(ALLOWLIST)
+    allowlist = IpAllowlist.parse(bulk.ALLOWLIST)
     return Config(
         path=None,
         apps={
@@ -217,14 +216,13 @@ def bench_config() -> Config:
 
 def build_store(path: Path, events: int, alerts: int) -> dict[str, Any]:
     """Generate the store; return how long each part took and what it holds."""
-    orgs18 = "[" + ", ".join(f"'{to18(o)}'" for o in ORGS) + "]"
+    orgs18 = bulk.orgs18()
     detectors = "[" + ", ".join(f"'{d}'" for d in DETECTORS) + "]"
     config = bench_config()
     timings: dict[str, Any] = {}
     with db.connect(path) as con:
         started = time.perf_counter()
-        con.execute(EVENTS_SQL.format(orgs18=orgs18, n=events))
-        con.execute(TOKENS_SQL.format(orgs18=orgs18))
+        bulk.fill_events(con, events)
         timings["build_events_seconds"] = round(time.perf_counter() - started, 1)
         started = time.perf_counter()
         con.execute(

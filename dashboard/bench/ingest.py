@@ -9,58 +9,18 @@ import multiprocessing
 import resource
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from ingest import config as config_module
 from ingest import db, ingestion
-from ingest.fakesf.fleet import INGEST_CONSUMER_KEY, KeyPair, ingest_app, monitor_user, new_key_pair
-from ingest.fakesf.model import FakeOrg
-from ingest.sfid import to18
-
-START = datetime(2026, 10, 1)
-
-
-def synthetic_org(index: int, rows: int, public_pem: bytes) -> FakeOrg:
-    org_id = to18(f"00D5g0000{index:06d}")
-    users = [to18(f"0055g{index:04d}{u:06d}") for u in range(200)]
-    records = []
-    for n in range(rows):
-        at = START + timedelta(seconds=n * 40 + n % 7)
-        user = users[n % len(users)]
-        refresh = n % 10 < 8
-        records.append(
-            {
-                "attributes": {"type": "LoginHistory"},
-                "Id": to18(f"0Ya5g{index:04d}{n:06d}"),
-                "UserId": user,
-                "LoginTime": at.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
-                "LoginType": "Remote Access 2.0" if refresh else "Application",
-                "LoginSubType": "OAuth Refresh Token" if refresh else "UI Username-Password",
-                "Status": "Success" if n % 50 else "Failed: IP Address Not Allowed",
-                "SourceIp": f"203.0.113.{n % 14 + 1}" if refresh else f"198.51.100.{n % 200}",
-                "Application": "Acme Sync" if refresh else "Browser",
-                "Browser": "Unknown",
-                "Platform": "Unknown",
-                "CountryIso": "US",
-                "LoginGeoId": None,
-                "LoginGeo": {"attributes": {"type": "LoginGeo"}, "City": "Ashburn",
-                             "CountryIso": "US", "Latitude": 39.04, "Longitude": -77.49},
-            }
-        )  # fmt: skip
-    return FakeOrg(
-        org_id=org_id,
-        alias=f"bench-{index:02d}",
-        users={monitor_user(f"bench-{index:02d}"): users[0]},
-        apps=[ingest_app(public_pem)],
-        objects={"LoginHistory": records, "Organization": [{"Id": org_id}]},
-        daily_api_max=10_000_000,
-    )
+from sandbox.bulk import START, synthetic_org
+from sandbox.fakesf.fleet import INGEST_CONSUMER_KEY, KeyPair, monitor_user, new_key_pair
 
 
 def _serve(orgs: int, rows: int, public_pem: bytes, channel: Any, stop: Any) -> None:
-    from ingest.fakesf.server import FakeSalesforce
+    from sandbox.fakesf.server import FakeSalesforce
 
     fleet = [synthetic_org(i, rows, public_pem) for i in range(orgs)]
     with FakeSalesforce(fleet) as fake:

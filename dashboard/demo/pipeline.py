@@ -1,6 +1,6 @@
 """`tokensentry demo`: the whole product on the demo world, through production's code paths.
 
-The demo world (ingest.demo_world) is built for a reference date. Its API orgs are served by
+The demo world (sandbox.demo) is built for a reference date. Its API orgs are served by
 the local fake Salesforce over HTTPS and pulled by `tokensentry ingest`'s own code through
 simple-salesforce with the JWT bearer flow; the import-only orgs' exported event log files and
 the partner's token-exchange log go through `import`; then `detect` and the digest the nightly
@@ -19,15 +19,16 @@ from typing import TYPE_CHECKING
 
 from detect import runner
 from ingest import config as config_module
-from ingest import db, demo_world, ingestion
-from ingest.demo_world import files, serve
-from ingest.demo_world.cast import ORGS
+from ingest import db, ingestion
 from ingest.errors import InputError
-from ingest.fakesf.fleet import new_key_pair
-from ingest.fakesf.server import FakeSalesforce
 from ingest.importer import import_paths
 from ingest.runs import new_run_id
 from ingest.timeparse import now_utc
+from sandbox import demo as demo_world
+from sandbox.demo import files, serve
+from sandbox.demo.cast import ORGS
+from sandbox.fakesf.fleet import new_key_pair
+from sandbox.fakesf.server import FakeSalesforce
 
 from .. import console as output
 from .. import digest, queries

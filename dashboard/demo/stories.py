@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from detect.detector import severity_rank
-from ingest.demo_world.cast import ORGS
+from sandbox.demo.cast import ORGS
 
 STORIES_FILE = Path(__file__).resolve().parents[2] / "data" / "demo_stories.toml"
 ALIASES = {org.org_id: org.alias for org in ORGS}

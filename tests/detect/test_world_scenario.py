@@ -1,4 +1,4 @@
-"""The adversarial world (`ingest.world`) through the real importer and every detector.
+"""The adversarial world (`sandbox.scenario`) through the real importer and every detector.
 
 Five subscriber orgs of one partner app for four weeks, in Salesforce's own formats: two orgs
 as LoginHistory JSON with LoginGeo, three as event log files whose Login rows carry no app
@@ -20,9 +20,10 @@ from detect import runner
 from ingest import config as config_module
 from ingest import db
 from ingest.importer import import_paths
-from ingest.world import NOW, formats, write
-from ingest.world.fleet import BY_ALIAS
-from ingest.world.traps import scenario
+from sandbox import elf, salesforce
+from sandbox.scenario import NOW, write
+from sandbox.scenario.fleet import BY_ALIAS
+from sandbox.scenario.traps import scenario
 
 from .world_judge import alerts_of, footprint, found, import_world, run_world, score
 
@@ -75,7 +76,7 @@ def test_every_benign_class_is_present_in_the_world(world_run):
 def test_theft_in_orgs_whose_logs_name_no_app_is_judged_on_the_inferred_app(world_run):
     world, alerts = world_run
     [theft] = [x for x in world.attacks if x.detector == "off_allowlist_ip"
-               and x.org_id == BY_ALIAS["echo"].org18]  # fmt: skip
+               and x.org_id == BY_ALIAS["echo"].org_id]  # fmt: skip
     [alert] = [a for a in found(alerts, theft) if a.severity == "high"]
     assert "inferred" in alert.summary
 
@@ -91,7 +92,7 @@ def test_a_token_source_that_stopped_delivering_expires_nothing(world_run):
     """echo's OauthToken snapshots stop after the first week: its idle tokens are judged as of
     that snapshot (heartbeat due at most), never expired by the passing of time."""
     _, alerts = world_run
-    echo = BY_ALIAS["echo"].org18
+    echo = BY_ALIAS["echo"].org_id
     states = [json.loads(a.evidence)["state"] for a in alerts
               if a.detector == "idle_token" and a.org_id == echo]  # fmt: skip
     assert "expired" not in states
@@ -118,7 +119,7 @@ def test_a_thief_returning_after_the_analyst_closed_the_alert_raises_a_new_linke
     closed = {
         alert.alert_id: alert.detector
         for alert in alerts_of(con)
-        if alert.org_id == echo.org18 and "45.83.1.10" in alert.ips
+        if alert.org_id == echo.org_id and "45.83.1.10" in alert.ips
         and alert.detector in ("off_allowlist_ip", "new_network")
     }  # fmt: skip
     assert sorted(closed.values()) == ["new_network", "off_allowlist_ip"]
@@ -126,13 +127,13 @@ def test_a_thief_returning_after_the_analyst_closed_the_alert_raises_a_new_linke
         queries.set_triage(con, alert_id, "false_positive", note="our new region",
                            analyst="ana", now=NOW)  # fmt: skip
     again = datetime(2026, 11, 20, 4, 40)
-    row = {"EVENT_TYPE": "Login", **formats.elf_times(again), "ORGANIZATION_ID": echo.org15,
+    row = {"EVENT_TYPE": "Login", **elf.stamps(again), "ORGANIZATION_ID": echo.org_id[:15],
            "USER_ID": echo.integration_user[:15], "LOGIN_KEY": "returning-thief",
            "BROWSER_TYPE": "python-requests/2.32.4", "LOGIN_TYPE": "i",
            "LOGIN_SUB_TYPE": "oauthrefreshtoken", "LOGIN_STATUS": "LOGIN_NO_ERROR",
            "USER_ID_DERIVED": echo.integration_user, "CLIENT_IP": "45.83.1.10",
            "SOURCE_IP": "45.83.1.10", "URI": "/services/oauth2/token"}  # fmt: skip
-    late = formats.write_elf(tmp_path / "late" / "Login-hourly.csv", "Login", [row])
+    late = salesforce.write_elf(tmp_path / "late" / "Login-hourly.csv", "Login", [row])
     import_paths(con, [late], org_id=None, run_id="late", now=lambda: NOW)
     runner.run(con, cfg, run_id="d2", now=lambda: NOW + timedelta(hours=1))
     reopened = con.execute(

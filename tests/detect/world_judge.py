@@ -1,4 +1,4 @@
-"""Import a `ingest.world` world through the real importer, detect, and judge the alerts.
+"""Import a `sandbox.scenario` world through the real importer, detect, and judge the alerts.
 
 Shared by the scenario test and the precision/recall measurement (which also runs it against
 older code), so it uses only the store, the importer and the runner's public entry points.
@@ -14,8 +14,8 @@ from detect import runner
 from ingest import config as config_module
 from ingest import db
 from ingest.importer import import_paths
-from ingest.world import NOW, World, write
-from ingest.world.model import Benign, Planted, WorldFile
+from sandbox.scenario import NOW, World, write
+from sandbox.scenario.model import Benign, Planted, WorldFile
 
 SEVERITIES = ["info", "low", "medium", "high", "critical"]
 

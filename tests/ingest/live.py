@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 
 from ingest import config as config_module
-from ingest import demo_data, ingestion
-from ingest.fakesf.fleet import KeyPair, config_text, demo_orgs, new_key_pair
-from ingest.fakesf.model import FakeOrg
-from ingest.fakesf.server import FakeSalesforce
+from ingest import ingestion
+from sandbox import trio
+from sandbox.fakesf.fleet import KeyPair, config_text, demo_orgs, new_key_pair
+from sandbox.fakesf.model import FakeOrg
+from sandbox.fakesf.server import FakeSalesforce
 
 NOW = datetime(2026, 11, 29, 12, 0)
-FLEET = demo_data.build(now=NOW)
-ACME, GLOBEX, INITECH = (org.org_id for org in demo_data.ORGS)
+FLEET = trio.build(now=NOW)
+ACME, GLOBEX, INITECH = (org.org_id for org in trio.ORGS)
 SETTINGS = "\n[ingest]\nretry_wait_s = 0.001\nlookback_days = 30\nwrite_batch = 200\n"
 
 

@@ -17,14 +17,15 @@ from click.testing import CliRunner
 
 from dashboard.cli import cli
 from ingest import config as config_module
-from ingest import db, demo_data, ingestion
-from ingest.fakesf.fleet import KeyPair, config_text, demo_orgs, new_key_pair
-from ingest.fakesf.server import FakeSalesforce
+from ingest import db, ingestion
 from ingest.load import Loader
+from sandbox import trio
+from sandbox.fakesf.fleet import KeyPair, config_text, demo_orgs, new_key_pair
+from sandbox.fakesf.server import FakeSalesforce
 
 NOW = datetime(2026, 11, 29, 12, 0)
-FLEET = demo_data.build(now=NOW)
-ACME, GLOBEX, INITECH = (org.org_id for org in demo_data.ORGS)
+FLEET = trio.build(now=NOW)
+ACME, GLOBEX, INITECH = (org.org_id for org in trio.ORGS)
 
 
 @pytest.fixture(scope="module")
@@ -283,7 +284,7 @@ def test_ca_bundle_holds_when_requests_ca_bundle_is_set(store, fake, config_path
 def test_client_credentials_and_access_token_methods(
     store, fake, config_path, monkeypatch, tmp_path
 ):
-    from ingest.fakesf.fleet import INGEST_CONSUMER_KEY
+    from sandbox.fakesf.fleet import INGEST_CONSUMER_KEY
 
     fake.org(GLOBEX).apps[0].consumer_secret = "s3cr3t-client"
     monkeypatch.setenv("GLOBEX_SECRET", "s3cr3t-client")

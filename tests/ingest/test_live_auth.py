@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import requests
 
-from ingest.fakesf.fleet import INGEST_CONSUMER_KEY, monitor_user
+from sandbox.fakesf.fleet import INGEST_CONSUMER_KEY, monitor_user
 
 from .live import (
     ACME,

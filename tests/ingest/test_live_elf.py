@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ingest.fakesf.fleet import redeliver
+from sandbox.fakesf.fleet import redeliver
 
 from .live import ACME, FLEET, NOW, acme, count, ingest, keys, the_org, unit, write_config
 

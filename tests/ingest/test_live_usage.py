@@ -12,7 +12,7 @@ import json
 import requests
 
 from ingest import oauth_usage
-from ingest.fakesf.model import FakeApp
+from sandbox.fakesf.model import FakeApp
 
 from .live import INITECH, count, ingest, initech, keys, the_org, unit, usage_requests, write_config
 

@@ -90,10 +90,11 @@ def test_downloaded_log_files_are_owner_only(tmp_path, permissive_umask, monkeyp
     """Ingest against the fake Salesforce: every EventLogFile on disk, and its folder, is
     checked the moment it is handed to the loader."""
     from ingest import config as config_module
-    from ingest import demo_data, ingestion
-    from ingest.fakesf.fleet import config_text, demo_orgs, new_key_pair
-    from ingest.fakesf.server import FakeSalesforce
+    from ingest import ingestion
     from ingest.formats import elf_csv
+    from sandbox import trio
+    from sandbox.fakesf.fleet import config_text, demo_orgs, new_key_pair
+    from sandbox.fakesf.server import FakeSalesforce
 
     now = datetime(2026, 11, 29, 12, 0)
     keys = new_key_pair()
@@ -107,7 +108,7 @@ def test_downloaded_log_files_are_owner_only(tmp_path, permissive_umask, monkeyp
     monkeypatch.setattr(elf_csv, "load_file", observed_load_file)
     key = tmp_path / "ingest.pem"
     key.write_bytes(keys.private_pem)
-    with FakeSalesforce(demo_orgs(demo_data.build(now=now), keys), page_size=500) as fake:
+    with FakeSalesforce(demo_orgs(trio.build(now=now), keys), page_size=500) as fake:
         path = tmp_path / "tokensentry.toml"
         path.write_text(
             config_text(fake.url, str(fake.ca_path), str(key), fake.orgs)

@@ -1,4 +1,5 @@
-"""What happened in the demo world, before it is written in any Salesforce format.
+"""The world model: who and where (orgs, people, places), and what happened, before it is
+written in any Salesforce format.
 
 One `Login` becomes a LoginHistory record, a LoginEvent and a Login ELF row (whichever the org
 delivers); an `ApiCall` an ApiTotalUsage row; a `BulkJob` a BulkApi2 row; a `PartnerCall` a line
@@ -12,7 +13,55 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .cast import Org, Place
+from .salesforce import stable_id
+
+__all__ = ["stable_id"]  # the worlds take ids from here
+
+
+@dataclass(frozen=True)
+class Place:
+    """An address as GeoLite2 2019 places it: country, city, latitude, longitude, radius km."""
+
+    ip: str
+    country: str
+    city: str | None
+    latitude: float
+    longitude: float
+    radius_km: float
+
+
+@dataclass(frozen=True)
+class Person:
+    alias: str  # username's local part
+    user_id: str
+    office: Place
+    home: Place
+    phone: Place
+
+
+@dataclass(frozen=True)
+class Org:
+    alias: str
+    org_id: str
+    kind: str  # subscriber | partner
+    delivery: str  # api | files: ingested through the fake Salesforce, or exported ELF files
+    integration_user: str | None  # the partner's integration user in this subscriber org
+    people: tuple[Person, ...]
+    vendor_app: bool = False  # Zenith CPQ installed
+    event_monitoring: bool = False  # EventLogFile (Login, Logout, ApiTotalUsage, BulkApi2)
+    login_event: bool = False  # Real-Time Event Monitoring's LoginEvent
+    time_zone: str = "America/New_York"
+    extra_users: dict[str, str] = field(default_factory=dict)  # username local part → id
+
+    def username(self, alias: str) -> str:
+        return f"{alias}@{self.alias}.example"
+
+    @property
+    def evidence(self) -> str:
+        """How its logins reach tokensentry: "api" (LoginHistory with LoginGeo, pulled or
+        exported) or "elf" (event log files only, whose Login rows name no app)."""
+        return "api" if self.delivery == "api" else "elf"
+
 
 SUCCESS = "Success"
 BLOCKED_IP = "Failed: IP Address Not Allowed"
@@ -39,6 +88,15 @@ class Login:
     @property
     def succeeded(self) -> bool:
         return self.status == SUCCESS
+
+
+def app_login(org: Org, at: datetime, user_id: str, username: str, place: Place, app: str,
+              app_id: str, user_agent: str, *, sub_type: str = "OAuth Refresh Token",
+              **extra: object) -> Login:  # fmt: skip
+    """A connected app's OAuth login (`Remote Access 2.0`): a refresh unless `sub_type` says
+    otherwise; `extra` sets status, story, record_id or login_key."""
+    return Login(org, at, user_id, username, place, "Remote Access 2.0", sub_type, app, app_id,
+                 user_agent, **extra)  # type: ignore[arg-type]  # fmt: skip
 
 
 @dataclass
@@ -144,14 +202,9 @@ def fingerprint(*parts: object) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
 
 
-def stable_id(prefix: str, *parts: object) -> str:
-    digest = hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest().upper()
-    return (prefix + digest)[:18]
-
-
 @dataclass
 class World:
-    """The demo world's 30 days: `start` inclusive to `end` exclusive (UTC)."""
+    """A world's days: `start` inclusive to `end` exclusive (UTC)."""
 
     start: datetime
     end: datetime

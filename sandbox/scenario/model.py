@@ -11,17 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..model import Org
+
+__all__ = ["Org"]  # the scenario's modules take the shared Org from here
+
 Geo = tuple[str, str | None, float, float]  # country ISO, city, latitude, longitude
-
-
-@dataclass(frozen=True)
-class Org:
-    alias: str
-    org15: str
-    org18: str
-    evidence: str  # "api" (LoginHistory JSON, LoginGeo) or "elf" (event log file CSVs)
-    integration_user: str
-    time_zone: str | None = None  # Organization.TimeZoneSidKey, for API orgs
 
 
 @dataclass

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from ..sfid import to18
+from ingest.sfid import to18
+
 from .fleet import (
-    APP,
     BY_ALIAS,
     EGRESS,
     EGRESS_IPS,
@@ -25,8 +25,9 @@ from .fleet import (
     START,
     Fleet,
     Plant,
+    oauth_login,
 )
-from .model import ApiCall, Benign, Login, PartnerCall, Planted
+from .model import ApiCall, Benign, Planted
 
 SECOND_NAT = "203.0.113.6"  # where the partner's rejected calls and re-authorizations egress
 SYDNEY = ("AU", "Sydney", -33.8688, 151.2093)
@@ -59,7 +60,7 @@ class Scenario:
         start: datetime,
         end: datetime,
     ) -> None:
-        org_id = BY_ALIAS[org].org18 if org else None
+        org_id = BY_ALIAS[org].org_id if org else None
         self.attacks.append(
             Planted(label, threat, detector, severity, org_id, frozenset(ips), start, end)
         )
@@ -67,7 +68,7 @@ class Scenario:
     def trap(
         self, label: str, org: str | None, ips: set[str], start: datetime, end: datetime
     ) -> None:
-        org_id = BY_ALIAS[org].org18 if org else None
+        org_id = BY_ALIAS[org].org_id if org else None
         self.benign.append(Benign(label, org_id, frozenset(ips), start, end))
 
     # -- attacks ----------------------------------------------------------------------------
@@ -93,17 +94,7 @@ class Scenario:
                 moment = start + timedelta(minutes=6 * n)
                 key = fleet.login_key()
                 fleet.timeline.logins.append(
-                    Login(
-                        org,
-                        moment,
-                        org.integration_user,
-                        ip,
-                        "Remote Access 2.0",
-                        "OAuth Refresh Token",
-                        APP,
-                        agent=agent,
-                        login_key=key,
-                    )
+                    oauth_login(org, moment, org.integration_user, ip, agent=agent, login_key=key)
                 )
                 chain.generation += 1  # the thief now holds the newest token
                 if n == 1 and org.evidence == "elf":
@@ -131,34 +122,8 @@ class Scenario:
                         )
                     )
             refused = start + timedelta(minutes=20)
-            fleet.timeline.partner_calls.append(
-                PartnerCall(
-                    org,
-                    refused,
-                    org.integration_user,
-                    SECOND_NAT,
-                    stolen,
-                    None,
-                    worker=EGRESS[SECOND_NAT][0],
-                    outcome="invalid_grant",
-                    error="expired access/refresh token",
-                    app=APP,
-                )
-            )
-            fleet.timeline.logins.append(
-                Login(
-                    org,
-                    refused + timedelta(milliseconds=200),
-                    org.integration_user,
-                    SECOND_NAT,
-                    "Remote Access 2.0",
-                    "OAuth Refresh Token",
-                    APP,
-                    status="Failed: Invalid Token",
-                    geo=EGRESS[SECOND_NAT][1],
-                    login_key=fleet.login_key(),
-                )
-            )
+            fleet.partner_refused(org, refused, SECOND_NAT, stolen)
+            fleet.salesforce_refused(org, refused + timedelta(milliseconds=200), SECOND_NAT)
             fleet.reauthorize(org, start + timedelta(minutes=22), SECOND_NAT)
 
         self.plant(start + timedelta(minutes=22), act)
@@ -189,17 +154,8 @@ class Scenario:
         org = BY_ALIAS[alias]
 
         def act(fleet: Fleet) -> None:
-            for n in range(6):
-                fleet.api(
-                    org,
-                    when + timedelta(minutes=n),
-                    org.integration_user,
-                    ip,
-                    "",
-                    "Salesforce-Multi-Org-Fetcher/1.0",
-                    entity="Case",
-                    rows=10000,
-                )
+            fleet.api_burst(org, when, 6, timedelta(minutes=1), ip,
+                            "Salesforce-Multi-Org-Fetcher/1.0", "Case", 10000)  # fmt: skip
 
         self.plant(when, act)
         self.expect(
@@ -218,14 +174,13 @@ class Scenario:
 
         def act(fleet: Fleet) -> None:
             fleet.timeline.logins.append(
-                Login(
+                oauth_login(
                     org,
                     when,
                     person.user,
                     person.office_ip,
-                    "Remote Access 2.0",
-                    "OAuth Device",
-                    "My Ticket Portal",
+                    app="My Ticket Portal",
+                    sub_type="OAuth Device",
                     agent="Mozilla/5.0",
                     geo=person.office,
                     login_key=fleet.login_key(),
@@ -251,17 +206,7 @@ class Scenario:
             for moment, address in ((last, EGRESS_IPS[0]), (woken, ip)):
                 geo = EGRESS[address][1] if address in EGRESS else None
                 fleet.timeline.logins.append(
-                    Login(
-                        org,
-                        moment,
-                        user,
-                        address,
-                        "Remote Access 2.0",
-                        "OAuth Refresh Token",
-                        APP,
-                        geo=geo,
-                        login_key=fleet.login_key(),
-                    )
+                    oauth_login(org, moment, user, address, geo=geo, login_key=fleet.login_key())
                 )
 
         self.plant(woken, act)

@@ -9,20 +9,31 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from . import cast
-from .activity import (  # fmt: skip
+from ..model import (  # fmt: skip
     BLOCKED_IP,
     INVALID_TOKEN,
     ApiCall,
     BulkJob,
     Login,
-    PartnerCall,
     World,
     fingerprint,
     stable_id,
 )
-from .cast import BY_ALIAS, Org, Place
-from .routine import Chain, Plan, local, reauthorize, refresh, ui_login
+from . import cast
+from .cast import BY_ALIAS, Org, Person, Place
+from .routine import (
+    Chain,
+    Plan,
+    chain_call,
+    chain_login,
+    local,
+    person_login,
+    reauthorize,
+    refresh,
+    refusal,
+    session_call,
+    ui_login,
+)
 
 RECON_ENTITIES = ("Account", "Contact", "User", "Opportunity", "Case", "Lead")
 
@@ -72,17 +83,11 @@ def _recon(world: World, login: Login, rng: random.Random, story: str, *, bulk: 
     login.login_key = stable_id("LK", login.org.alias, login.at.isoformat(), "thief")
     for n, entity in enumerate(RECON_ENTITIES):
         world.api_calls.append(
-            ApiCall(
-                login.org,
+            session_call(
+                login,
                 login.at + timedelta(seconds=4 + n),
-                login.user_id,
-                login.username,
-                login.place,
-                cast.PARTNER_APP,
-                cast.PARTNER_APP_ID,
-                "REST",
-                "/services/data/v62.0/query",
                 entity,
+                "/services/data/v62.0/query",
                 login_key=login.login_key,
                 story=story,
             )
@@ -124,37 +129,10 @@ def _race(chain: Chain, world: World, rng: random.Random, at: datetime) -> None:
     """Two us-east workers refresh the same token 140 ms apart behind one NAT gateway."""
     presented = chain.current
     refresh(world, chain, at, cast.EGRESS_US, rng, story="rtr-race")
-    world.partner_calls.append(
-        PartnerCall(
-            chain.org,
-            at + timedelta(milliseconds=140),
-            chain.user_id,
-            "refresh_token",
-            presented,
-            None,
-            cast.EGRESS_US,
-            "sync-worker-us-east-1-2",
-            outcome="invalid_grant",
-            error_description="token reuse detected",
-            story="rtr-race",
-        )
-    )
-    world.logins.append(
-        Login(
-            chain.org,
-            at + timedelta(seconds=1),
-            chain.user_id,
-            chain.username,
-            cast.EGRESS_US,
-            "Remote Access 2.0",
-            "OAuth Refresh Token",
-            cast.PARTNER_APP,
-            cast.PARTNER_APP_ID,
-            cast.INTEGRATION_AGENT,
-            status=INVALID_TOKEN,
-            story="rtr-race",
-        )
-    )
+    partner = (at + timedelta(milliseconds=140), presented, "sync-worker-us-east-1-2",
+               "token reuse detected")  # fmt: skip
+    refusal(world, chain, partner, at + timedelta(seconds=1), cast.EGRESS_US, INVALID_TOKEN,
+            "rtr-race")  # fmt: skip
     chain.revoked, chain.story = True, "rtr-race"
     chain.resume_at = at + timedelta(minutes=25)
 
@@ -162,11 +140,9 @@ def _race(chain: Chain, world: World, rng: random.Random, at: datetime) -> None:
 def _retry(chain: Chain, world: World, rng: random.Random, at: datetime) -> None:
     """A 503 from the token endpoint; the worker backs off and retries the same token once."""
     world.partner_calls.append(
-        PartnerCall(
-            chain.org,
+        chain_call(
+            chain,
             at,
-            chain.user_id,
-            "refresh_token",
             chain.current,
             None,
             cast.EGRESS_EU,
@@ -183,54 +159,16 @@ def _retry(chain: Chain, world: World, rng: random.Random, at: datetime) -> None
 def _replay(chain: Chain, world: World, rng: random.Random, at: datetime) -> None:
     """A copy of a retired worker's image, token cache included, runs from a VPS in Prague."""
     stale = fingerprint(chain.org.org_id, chain.user_id, chain.family, chain.generation - 6)
-    world.partner_calls.append(
-        PartnerCall(
-            chain.org,
-            at,
-            chain.user_id,
-            "refresh_token",
-            stale,
-            None,
-            cast.PRAGUE_VPS,
-            "sync-worker-us-east-1-legacy",
-            outcome="invalid_grant",
-            error_description="ip restricted or invalid login hours",
-            story="stolen-token-replay",
-        )
-    )
-    world.logins.append(
-        Login(
-            chain.org,
-            at + timedelta(milliseconds=300),
-            chain.user_id,
-            chain.username,
-            cast.PRAGUE_VPS,
-            "Remote Access 2.0",
-            "OAuth Refresh Token",
-            cast.PARTNER_APP,
-            cast.PARTNER_APP_ID,
-            cast.INTEGRATION_AGENT,
-            status=BLOCKED_IP,
-            story="stolen-token-replay",
-        )
-    )
+    partner = (at, stale, "sync-worker-us-east-1-legacy", "ip restricted or invalid login hours")
+    refusal(world, chain, partner, at + timedelta(milliseconds=300), cast.PRAGUE_VPS, BLOCKED_IP,
+            "stolen-token-replay")  # fmt: skip
 
 
 def _chain_intact(chain: Chain, world: World, rng: random.Random, at: datetime) -> None:
     """The newest token, copied from the partner's secret store, spent once from Lithuania."""
     world.logins.append(
-        Login(
-            chain.org,
-            at,
-            chain.user_id,
-            chain.username,
-            cast.LITHUANIA_VPS,
-            "Remote Access 2.0",
-            "OAuth Refresh Token",
-            cast.PARTNER_APP,
-            cast.PARTNER_APP_ID,
-            "Java/17.0.9",
-            story="chain-intact-rejection",
+        chain_login(
+            chain, at, cast.LITHUANIA_VPS, agent="Java/17.0.9", story="chain-intact-rejection"
         )
     )
     chain.revoked, chain.story = True, "chain-intact-rejection"
@@ -294,13 +232,22 @@ def _idle_heartbeat(world: World, rng: random.Random) -> None:
 
 def _impossible_jump(world: World, rng: random.Random) -> None:
     """eve.kim logs in at her Palo Alto office; 45 minutes later 'she' logs in from London."""
-    org = BY_ALIAS["initech"]
-    eve = org.people[0]
-    day = world.end - timedelta(days=4)
-    at = local(org, day, 16, 40)
-    ui_login(world, org, eve, at, eve.office, rng, story="impossible-jump")
-    ui_login(world, org, eve, at + timedelta(minutes=45), cast.OFFICE_LONDON, rng,
-             story="impossible-jump")  # fmt: skip
+    eve = BY_ALIAS["initech"].people[0]
+    _two_places(world, rng, "initech", eve, (4, 16, 40), timedelta(minutes=45),
+                cast.OFFICE_LONDON, "impossible-jump")  # fmt: skip
+
+
+def _two_places(
+    world: World, rng: random.Random, alias: str, person: Person, when: tuple[int, int, int],
+    gap: timedelta, second: Place, story: str,
+) -> None:  # fmt: skip
+    """`person` logs in at the office (`when`: days before the end, local hour and minute),
+    then again `gap` later from `second`."""
+    org = BY_ALIAS[alias]
+    days, hour, minute = when
+    at = local(org, world.end - timedelta(days=days), hour, minute)
+    ui_login(world, org, person, at, person.office, rng, story=story)
+    ui_login(world, org, person, at + gap, second, rng, story=story)
 
 
 def _lookalike(world: World, rng: random.Random) -> None:
@@ -311,31 +258,26 @@ def _lookalike(world: World, rng: random.Random) -> None:
     world.token(org, cast.LOOKALIKE_APP, cast.LOOKALIKE_APP_ID, kim.user_id,
                 org.username(kim.alias), at)  # fmt: skip
     world.logins.append(
-        Login(
+        person_login(
             org,
+            kim,
             at,
-            kim.user_id,
-            org.username(kim.alias),
             kim.office,
-            "Remote Access 2.0",
-            "OAuth Web Server",
             cast.LOOKALIKE_APP,
             cast.LOOKALIKE_APP_ID,
             cast.BROWSER_AGENT,
+            sub_type="OAuth Web Server",
             story="lookalike-data-loader",
         )
     )
     for n in range(4):
         when = at + timedelta(minutes=20 + 9 * n)
         world.logins.append(
-            Login(
+            person_login(
                 org,
+                kim,
                 when,
-                kim.user_id,
-                org.username(kim.alias),
                 cast.AMSTERDAM_VPN,
-                "Remote Access 2.0",
-                "OAuth Refresh Token",
                 cast.LOOKALIKE_APP,
                 cast.LOOKALIKE_APP_ID,
                 "Java/11.0.2",
@@ -347,23 +289,16 @@ def _lookalike(world: World, rng: random.Random) -> None:
 
 def _travel(world: World, rng: random.Random) -> None:
     """ana.silva flies from New Jersey to Stockholm overnight: far, but a plane allows it."""
-    org = BY_ALIAS["northwind"]
-    ana = org.people[0]
-    day = world.end - timedelta(days=12)
-    ui_login(world, org, ana, local(org, day, 15, 5), ana.office, rng, story="business-travel")
-    ui_login(world, org, ana, local(org, day, 15, 5) + timedelta(hours=11), ana.home, rng,
-             story="business-travel")  # fmt: skip
+    ana = BY_ALIAS["northwind"].people[0]
+    _two_places(world, rng, "northwind", ana, (12, 15, 5), timedelta(hours=11), ana.home,
+                "business-travel")  # fmt: skip
 
 
 def _coarse_vpn(world: World, rng: random.Random) -> None:
     """frank.oh turns on a consumer VPN that GeoLite2 only places at the US centroid."""
-    org = BY_ALIAS["initech"]
-    frank = org.people[1]
-    day = world.end - timedelta(days=10)
-    at = local(org, day, 9, 10)
-    ui_login(world, org, frank, at, frank.office, rng, story="coarse-geolocation")
-    ui_login(world, org, frank, at + timedelta(minutes=25), cast.VPN_US_CENTROID, rng,
-             story="coarse-geolocation")  # fmt: skip
+    frank = BY_ALIAS["initech"].people[1]
+    _two_places(world, rng, "initech", frank, (10, 9, 10), timedelta(minutes=25),
+                cast.VPN_US_CENTROID, "coarse-geolocation")  # fmt: skip
 
 
 def partner_org(world: World, rng: random.Random) -> None:
@@ -375,17 +310,15 @@ def partner_org(world: World, rng: random.Random) -> None:
         if day.weekday() == 0:
             at = local(org, day, 11, 30)
             world.logins.append(
-                Login(
+                person_login(
                     org,
+                    priya,
                     at,
-                    priya.user_id,
-                    org.username(priya.alias),
                     priya.office,
-                    "Remote Access 2.0",
-                    "OAuth Web Server",
                     cast.DATA_LOADER,
                     cast.DATA_LOADER_ID,
                     "Dataloader/62.0.0 Java/17.0.9",
+                    sub_type="OAuth Web Server",
                     story="genuine-data-loader",
                 )
             )

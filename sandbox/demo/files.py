@@ -11,18 +11,18 @@ log is one JSON Lines file for every org.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .activity import World
+from ..model import World
+from ..render import oauth_token, org_logs
+from ..salesforce import write_elf, write_jsonl, write_soql
 from .cast import ORGS, PARTNER_APP
-from .exports import org_logs
-from .render import COLUMNS, oauth_token
 
 DAILY_DAYS = 3
+CRLF = "\r\n"  # the line ends these files have always had (the csv module's default)
 
 
 @dataclass
@@ -52,30 +52,26 @@ def write_exports(world: World, root: Path) -> list[OrgExport]:
                 backfill.setdefault(event_type, []).extend(rows)
             else:
                 path = folder / f"{event_type}-{day}.csv"
-                export.logs.append(_write_csv(path, COLUMNS[event_type], rows))
+                export.logs.append(write_elf(path, event_type, rows, line_end=CRLF))
         for event_type, rows in backfill.items():
             name = f"{event_type}-{world.start:%Y-%m-%d}-to-{backfill_until}-backfill.csv"
-            export.logs.append(_write_csv(folder / name, COLUMNS[event_type], rows))
+            export.logs.append(write_elf(folder / name, event_type, rows, line_end=CRLF))
         if logs.login_events:
-            export.logs.append(_write_json(folder / "LoginEvent.json", _result(logs.login_events)))
+            export.logs.append(write_soql(folder / "LoginEvent.json", logs.login_events))
         for moment in world.oauth_snapshots.get(org.alias, []):
             tokens = [
                 oauth_token(token, moment)
                 for token in world.tokens.values()
                 if token.org is org and token.created <= moment
             ]
-            path = _write_json(folder / f"OauthToken-{moment:%Y-%m-%d}.json", _result(tokens))
+            path = write_soql(folder / f"OauthToken-{moment:%Y-%m-%d}.json", tokens)
             export.snapshots.append((path, moment))
         exports.append(export)
     return exports
 
 
 def write_partner_log(world: World, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        for call in world.partner_calls:
-            handle.write(json.dumps(call.line()) + "\n")
-    return path
+    return write_jsonl(path, (call.line() for call in world.partner_calls))
 
 
 def config_apps() -> str:
@@ -95,20 +91,3 @@ def config_import_orgs() -> str:
         for org in ORGS
         if org.delivery == "files"
     )
-
-
-def _result(records: list) -> dict[str, object]:
-    return {"totalSize": len(records), "done": True, "records": records}
-
-
-def _write_json(path: Path, document: object) -> Path:
-    path.write_text(json.dumps(document, indent=1), encoding="utf-8")
-    return path
-
-
-def _write_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, quoting=csv.QUOTE_ALL)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .fleet import APP, EGRESS, EGRESS_IPS, MOBILE_APP, PEOPLE, START, Fleet
-from .model import ApiCall, Login, PartnerCall
+from .fleet import EGRESS_IPS, MOBILE_APP, PEOPLE, START, Fleet
+from .model import ApiCall
 from .plants import BY_ALIAS, NEW_YORK, SYDNEY, Scenario, at
 
 __all__ = ["Month", "phone_addresses", "scenario"]
@@ -30,34 +30,8 @@ class Month(Scenario):
             chain = fleet.chains[alias]
             token, issued = chain.token, chain.successor()
             fleet.refresh(org, when, first)
-            fleet.timeline.partner_calls.append(
-                PartnerCall(
-                    org,
-                    when + timedelta(milliseconds=150),
-                    org.integration_user,
-                    second,
-                    token,
-                    None,
-                    worker=EGRESS[second][0],
-                    outcome="invalid_grant",
-                    error="expired access/refresh token",
-                    app=APP,
-                )
-            )
-            fleet.timeline.partner_calls.append(
-                PartnerCall(
-                    org,
-                    when + timedelta(minutes=5),
-                    org.integration_user,
-                    first,
-                    issued,
-                    None,
-                    worker=EGRESS[first][0],
-                    outcome="invalid_grant",
-                    error="expired access/refresh token",
-                    app=APP,
-                )
-            )
+            fleet.partner_refused(org, when + timedelta(milliseconds=150), second, token)
+            fleet.partner_refused(org, when + timedelta(minutes=5), first, issued)
             fleet.reauthorize(org, when + timedelta(minutes=7), first)
 
         self.plant(when + timedelta(minutes=7), act)
@@ -75,19 +49,8 @@ class Month(Scenario):
 
         def act(fleet: Fleet) -> None:
             chain = fleet.chains[alias]
-            fleet.timeline.partner_calls.append(
-                PartnerCall(
-                    org,
-                    when,
-                    org.integration_user,
-                    ip,
-                    chain.token,
-                    None,
-                    worker=EGRESS[ip][0],
-                    outcome="error",
-                    error="HTTP 503 Service Unavailable",
-                    app=APP,
-                )
+            fleet.partner_refused(
+                org, when, ip, chain.token, outcome="error", error="HTTP 503 Service Unavailable"
             )
             fleet.refresh(org, when + timedelta(seconds=30), ip)
 
@@ -106,34 +69,8 @@ class Month(Scenario):
             fleet.refresh(org, when, ip)
             fleet.timeline.partner_calls[-1].outcome = "error"  # the worker saw a timeout
             fleet.timeline.partner_calls[-1].error = "Read timed out"
-            fleet.timeline.partner_calls.append(
-                PartnerCall(
-                    org,
-                    when + timedelta(seconds=20),
-                    org.integration_user,
-                    ip,
-                    token,
-                    None,
-                    worker=EGRESS[ip][0],
-                    outcome="invalid_grant",
-                    error="expired access/refresh token",
-                    app=APP,
-                )
-            )
-            fleet.timeline.logins.append(
-                Login(
-                    org,
-                    when + timedelta(seconds=20, milliseconds=200),
-                    org.integration_user,
-                    ip,
-                    "Remote Access 2.0",
-                    "OAuth Refresh Token",
-                    APP,
-                    status="Failed: Invalid Token",
-                    geo=EGRESS[ip][1],
-                    login_key=fleet.login_key(),
-                )
-            )
+            fleet.partner_refused(org, when + timedelta(seconds=20), ip, token)
+            fleet.salesforce_refused(org, when + timedelta(seconds=20, milliseconds=200), ip)
             fleet.reauthorize(org, when + timedelta(minutes=2), ip)
 
         self.plant(when + timedelta(minutes=2), act)
@@ -186,17 +123,8 @@ class Month(Scenario):
         ip = EGRESS_IPS[0]
 
         def act(fleet: Fleet) -> None:
-            for n in range(300):
-                fleet.api(
-                    org,
-                    night + timedelta(seconds=36 * n),
-                    org.integration_user,
-                    ip,
-                    "",
-                    "python-requests/2.31.0",
-                    entity="Contact",
-                    rows=2000,
-                )
+            fleet.api_burst(org, night, 300, timedelta(seconds=36), ip, "python-requests/2.31.0",
+                            "Contact", 2000)  # fmt: skip
 
         self.plant(night, act)
         self.trap(

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..sfid import to18
+from ingest.sfid import to18
+
 from .model import ApiCall, Geo, Login, Org, PartnerCall, Timeline, Token
 
 NOW = datetime(2026, 11, 29, 12)
@@ -39,6 +40,15 @@ EGRESS: dict[str, tuple[str, Geo]] = {  # address → (worker, where Salesforce 
 EGRESS_IPS = ["203.0.113.4", "2001:db8:10::25", "192.0.2.5"]  # the regions' turns
 
 
+def oauth_login(
+    org: Org, at: datetime, user: str, ip: str, *, app: str = APP,
+    sub_type: str = "OAuth Refresh Token", **extra: object,
+) -> Login:  # fmt: skip
+    """A connected app's OAuth login (`Remote Access 2.0`), a refresh unless `sub_type` says
+    otherwise; `extra` sets agent, status, geo or login_key."""
+    return Login(org, at, user, ip, "Remote Access 2.0", sub_type, app, **extra)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class Person:
     user: str
@@ -49,7 +59,9 @@ class Person:
 
 def _org(alias: str, org15: str, evidence: str, zone: str | None = None) -> Org:
     user15 = "0055g00000I" + alias[:4].capitalize()
-    return Org(alias, org15, to18(org15), evidence, to18(user15), zone)
+    delivery = "api" if evidence == "api" else "files"
+    return Org(alias, to18(org15), "subscriber", delivery, to18(user15), (),
+               event_monitoring=evidence == "elf", time_zone=zone or "UTC")  # fmt: skip
 
 
 ORGS = [
@@ -117,33 +129,9 @@ class Fleet:
         """One successful refresh by the partner: its log line, Salesforce's login, and now
         and then the session's API calls (the evidence that names the app in ELF orgs)."""
         chain = self.chains[org.alias]
-        worker, geo = EGRESS.get(ip, ("sync-unknown", None))
-        self.timeline.partner_calls.append(
-            PartnerCall(
-                org,
-                at - timedelta(milliseconds=250),
-                org.integration_user,
-                ip,
-                chain.token,
-                chain.successor(),
-                worker=worker,
-                app=APP,
-            )
-        )
+        self.partner_call(org, at - timedelta(milliseconds=250), ip, chain.token, chain.successor())
         key = self.login_key()
-        self.timeline.logins.append(
-            Login(
-                org,
-                at,
-                org.integration_user,
-                ip,
-                "Remote Access 2.0",
-                "OAuth Refresh Token",
-                APP,
-                geo=geo,
-                login_key=key,
-            )
-        )
+        self.integration_login(org, at, ip, key=key)
         chain.generation += 1
         chain.uses += 1
         chain.last_used = at
@@ -182,32 +170,62 @@ class Fleet:
         chain.family += 1
         chain.generation = 0
         chain.authorized.append(at)
-        worker, geo = EGRESS[ip]
+        self.partner_call(org, at, ip, None, chain.token, grant="authorization_code")
+        self.integration_login(org, at, ip, sub_type="OAuth Web Server")
+
+    def partner_call(
+        self, org: Org, at: datetime, ip: str, token: str | None, new_token: str | None,
+        **extra: object,
+    ) -> None:  # fmt: skip
+        """A line of the partner's token log: its worker in the region `ip` egresses from."""
+        worker = EGRESS.get(ip, ("sync-unknown", None))[0]
         self.timeline.partner_calls.append(
             PartnerCall(
-                org,
-                at,
-                org.integration_user,
-                ip,
-                None,
-                chain.token,
-                grant="authorization_code",
-                worker=worker,
-                app=APP,
-            )
+                org, at, org.integration_user, ip, token, new_token, worker=worker, app=APP, **extra
+            )  # type: ignore[arg-type]
         )
+
+    def api_burst(
+        self, org: Org, start: datetime, calls: int, every: timedelta, ip: str, agent: str,
+        entity: str, rows: int,
+    ) -> None:  # fmt: skip
+        """`calls` API calls by the integration user, one every `every` from `start`."""
+        for n in range(calls):
+            self.api(org, start + every * n, org.integration_user, ip, "", agent, entity=entity,
+                     rows=rows)  # fmt: skip
+
+    def partner_refused(
+        self,
+        org: Org,
+        at: datetime,
+        ip: str,
+        token: str | None,
+        *,
+        outcome: str = "invalid_grant",
+        error: str = "expired access/refresh token",
+    ) -> None:
+        """A refresh the partner's worker sent that did not return a token."""
+        self.partner_call(org, at, ip, token, None, outcome=outcome, error=error)
+
+    def salesforce_refused(self, org: Org, at: datetime, ip: str) -> None:
+        """The failed refresh as Salesforce logs it: a spent or revoked token."""
+        self.integration_login(org, at, ip, status="Failed: Invalid Token")
+
+    def integration_login(self, org: Org, at: datetime, ip: str, *, key: str = "",
+                          **extra: object) -> None:  # fmt: skip
+        """The integration user's OAuth login from the partner's egress `ip`, as Salesforce
+        logs it (a refresh unless `extra` says otherwise); `key`: its session's login key."""
+        geo = EGRESS.get(ip, ("sync-unknown", None))[1]
         self.timeline.logins.append(
-            Login(
+            oauth_login(
                 org,
                 at,
                 org.integration_user,
                 ip,
-                "Remote Access 2.0",
-                "OAuth Web Server",
-                APP,
                 geo=geo,
-                login_key=self.login_key(),
-            )
+                login_key=key or self.login_key(),
+                **extra,
+            )  # type: ignore[arg-type]
         )
 
     # -- people ---------------------------------------------------------------------------------
@@ -243,14 +261,12 @@ class Fleet:
         pattern, geo = CARRIERS[(at.hour + week) % 2]
         ip = pattern.format(week=week + 1, host=10 + self.rng.randint(0, 200))
         self.timeline.logins.append(
-            Login(
+            oauth_login(
                 org,
                 at,
                 person.user,
                 ip,
-                "Remote Access 2.0",
-                "OAuth Refresh Token",
-                MOBILE_APP,
+                app=MOBILE_APP,
                 agent="SalesforceMobileSDK/12.1.0 iOS/18.1",
                 geo=geo,
                 login_key=self.login_key(),

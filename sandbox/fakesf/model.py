@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from ..salesforce import event_log_file
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error_code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error_code, self.message = status, error_code, message
 
 
 @dataclass
@@ -74,3 +83,21 @@ class FakeOrg:
             self.requests_seen += 1
             self.api_used += 1
             return self.requests_seen
+
+    def add_log_file(
+        self,
+        record_id: str,
+        event_type: str,
+        log_date: str,
+        body: bytes,
+        created: datetime,
+        *,
+        interval: str = "Daily",
+        sequence: int = 0,
+    ) -> None:
+        """Serve an event log file: listed in EventLogFile, its body at `LogFile`."""
+        self.log_files[record_id] = body
+        listing = self.objects.setdefault("EventLogFile", [])
+        listing.append(
+            event_log_file(record_id, event_type, log_date, interval, sequence, created, len(body))
+        )

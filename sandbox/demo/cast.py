@@ -9,9 +9,11 @@ documentation ranges would be skipped by every geo-based detector, which is no d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ingest.sfid import to18
 
-from ..sfid import to18
+from ..model import Org, Person, Place
+
+__all__ = ["Org", "Person", "Place"]  # the demo's modules take the model's types from here
 
 PARTNER_APP = "Acme Sync"
 PARTNER_CONSUMER_KEY = "3MVG9demoAcmeSyncConsumerKey000000000000000000000000000000000000000"
@@ -30,18 +32,6 @@ BROWSER_AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/537.36
 MOBILE_AGENT = "SalesforceMobileSDK/12.1.0 iOS/17.5 (iPhone15,2) Salesforce1/250.010"
 VENDOR_AGENT = "ZenithCPQ-Connector/2.8"
 ATTACKER_AGENT = "python-requests/2.32.4"
-
-
-@dataclass(frozen=True)
-class Place:
-    """An address as GeoLite2 2019 places it: country, city, latitude, longitude, radius km."""
-
-    ip: str
-    country: str
-    city: str | None
-    latitude: float
-    longitude: float
-    radius_km: float
 
 
 def _place(ip: str, country: str, city: str | None, lat: float, lon: float, km: float) -> Place:
@@ -80,33 +70,6 @@ CARRIER_US = _place("172.58.10.5", "US", "Miami", 25.8818, -80.2135, 20)
 CARRIER_GB = _place("213.205.198.5", "GB", "London", 51.536, -0.0925, 200)
 # A consumer VPN exit that GeoLite2 only knows at country level (the US centroid).
 VPN_US_CENTROID = _place("151.101.1.1", "US", None, 37.751, -97.822, 1000)
-
-
-@dataclass(frozen=True)
-class Person:
-    alias: str  # username's local part
-    user_id: str
-    office: Place
-    home: Place
-    phone: Place
-
-
-@dataclass(frozen=True)
-class Org:
-    alias: str
-    org_id: str
-    kind: str  # subscriber | partner
-    delivery: str  # api | files: ingested through the fake Salesforce, or exported ELF files
-    integration_user: str | None  # the partner's integration user in this subscriber org
-    people: tuple[Person, ...]
-    vendor_app: bool = False  # Zenith CPQ installed
-    event_monitoring: bool = False  # EventLogFile (Login, Logout, ApiTotalUsage, BulkApi2)
-    login_event: bool = False  # Real-Time Event Monitoring's LoginEvent
-    time_zone: str = "America/New_York"
-    extra_users: dict[str, str] = field(default_factory=dict)  # username local part → id
-
-    def username(self, alias: str) -> str:
-        return f"{alias}@{self.alias}.example"
 
 
 def _org_id(suffix: str) -> str:

@@ -1,10 +1,11 @@
 """A multi-org world in Salesforce's own file formats, with attacks and benign traps planted.
 
-One builder for the scenario test, the fake Salesforce and the demo: `write(root)` renders a
+The adversarial world of tests/detect/test_world_scenario.py: `write(root)` renders a
 month of five subscriber orgs of the partner app "Acme Sync" (`fleet.py`), with the attacks and
 traps of `plants.py`, as the files each org and the partner would hand over, plus the
-configuration that describes them. It knows nothing of the detectors (it must not import
-`detect`): what each attack should raise is data (`Planted`), judged by whoever runs them.
+configuration that describes them, through the shared writers (`sandbox.salesforce`,
+`sandbox.elf`). It knows nothing of the detectors (`sandbox` never imports `detect`): what
+each attack should raise is data (`Planted`), judged by whoever runs them.
 
 Output is a pure function of nothing: the same files every time.
 """
@@ -43,7 +44,7 @@ def _config(orgs: list[Org]) -> str:
         "",
     ]
     # The orgs are import-only: every file names its org (or is imported with --org).
-    lines += [f"# {org.alias}: {org.org18} ({org.evidence})" for org in orgs]
+    lines += [f"# {org.alias}: {org.org_id} ({org.evidence})" for org in orgs]
     return "\n".join(lines) + "\n"
 
 

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from . import cast
-from .activity import (  # fmt: skip
+from ..model import (  # fmt: skip
     INVALID_TOKEN,
     ApiCall,
     BulkJob,
@@ -26,9 +25,11 @@ from .activity import (  # fmt: skip
     Logout,
     PartnerCall,
     World,
+    app_login,
     fingerprint,
     stable_id,
 )
+from . import cast
 from .cast import Org, Person, Place
 
 WORKERS = {
@@ -39,6 +40,35 @@ WORKERS = {
     cast.EGRESS_NEW_REGION: "sync-worker-ap-southeast-1",
 }
 SYNC_ENTITIES = ("Account", "Contact", "Opportunity")
+
+
+def person_login(org: Org, person: Person, at: datetime, place: Place, app: str, app_id: str,
+                 agent: str, **extra: object) -> Login:  # fmt: skip
+    """An app's OAuth login as `person` (a refresh unless `sub_type` says otherwise)."""
+    return app_login(org, at, person.user_id, org.username(person.alias), place, app, app_id,
+                     agent, **extra)  # fmt: skip
+
+
+def chain_login(chain: Chain, at: datetime, place: Place, *, agent: str = cast.INTEGRATION_AGENT,
+                **extra: object) -> Login:  # fmt: skip
+    """The partner app's OAuth login as the chain's integration user."""
+    return app_login(chain.org, at, chain.user_id, chain.username, place, cast.PARTNER_APP,
+                     cast.PARTNER_APP_ID, agent, **extra)  # fmt: skip
+
+
+def chain_call(chain: Chain, at: datetime, presented: str | None, returned: str | None,
+               place: Place, worker: str, **extra: object) -> PartnerCall:  # fmt: skip
+    """A refresh the partner's worker sent for the chain: its token-log line."""
+    return PartnerCall(chain.org, at, chain.user_id, "refresh_token", presented, returned, place,
+                       worker, **extra)  # type: ignore[arg-type]  # fmt: skip
+
+
+def session_call(
+    login: Login, at: datetime, entity: str, resource: str, **extra: object
+) -> ApiCall:
+    """A REST call the partner app made in `login`'s session."""
+    return ApiCall(login.org, at, login.user_id, login.username, login.place, cast.PARTNER_APP,
+                   cast.PARTNER_APP_ID, "REST", resource, entity, **extra)  # type: ignore[arg-type]  # fmt: skip
 
 
 @dataclass
@@ -126,21 +156,11 @@ def refresh(world: World, chain: Chain, at: datetime, place: Place, rng: random.
     presented, returned = chain.rotate()
     sent = at - timedelta(milliseconds=rng.randint(80, 400))
     world.partner_calls.append(
-        PartnerCall(
-            chain.org,
-            sent,
-            chain.user_id,
-            "refresh_token",
-            presented,
-            returned,
-            place,
-            worker(place, rng),
-            story=story or chain.story,
+        chain_call(
+            chain, sent, presented, returned, place, worker(place, rng), story=story or chain.story
         )
     )
-    login = Login(chain.org, at, chain.user_id, chain.username, place, "Remote Access 2.0",
-                  "OAuth Refresh Token", cast.PARTNER_APP, cast.PARTNER_APP_ID,
-                  cast.INTEGRATION_AGENT, story=story or chain.story)  # fmt: skip
+    login = chain_login(chain, at, place, story=story or chain.story)
     world.logins.append(login)
     return login
 
@@ -148,37 +168,29 @@ def refresh(world: World, chain: Chain, at: datetime, place: Place, rng: random.
 def _refused(world: World, chain: Chain, at: datetime, place: Place, rng: random.Random) -> None:
     """The worker presents its newest token after Salesforce revoked the family."""
     sent = at - timedelta(milliseconds=rng.randint(80, 400))
+    partner = (sent, chain.current, worker(place, rng), "expired access/refresh token")
+    refusal(world, chain, partner, at, place, INVALID_TOKEN, chain.story)
+
+
+def refusal(world: World, chain: Chain, partner: tuple[datetime, str | None, str, str],
+            at: datetime, place: Place, status: str, story: str | None) -> None:  # fmt: skip
+    """A refresh that returns no token: the partner's line (`partner`: when sent, the token
+    presented, the worker, the error it was given) and Salesforce's failed login at `at`."""
+    sent, token, by, error = partner
     world.partner_calls.append(
-        PartnerCall(
-            chain.org,
+        chain_call(
+            chain,
             sent,
-            chain.user_id,
-            "refresh_token",
-            chain.current,
+            token,
             None,
             place,
-            worker(place, rng),
+            by,
             outcome="invalid_grant",
-            error_description="expired access/refresh token",
-            story=chain.story,
+            error_description=error,
+            story=story,
         )
     )
-    world.logins.append(
-        Login(
-            chain.org,
-            at,
-            chain.user_id,
-            chain.username,
-            place,
-            "Remote Access 2.0",
-            "OAuth Refresh Token",
-            cast.PARTNER_APP,
-            cast.PARTNER_APP_ID,
-            cast.INTEGRATION_AGENT,
-            status=INVALID_TOKEN,
-            story=chain.story,
-        )
-    )
+    world.logins.append(chain_login(chain, at, place, status=status, story=story))
 
 
 def reauthorize(world: World, chain: Chain, at: datetime, place: Place, rng: random.Random) -> None:
@@ -201,19 +213,7 @@ def reauthorize(world: World, chain: Chain, at: datetime, place: Place, rng: ran
         )
     )
     world.logins.append(
-        Login(
-            chain.org,
-            at,
-            chain.user_id,
-            chain.username,
-            place,
-            "Remote Access 2.0",
-            "OAuth Web Server",
-            cast.PARTNER_APP,
-            cast.PARTNER_APP_ID,
-            cast.INTEGRATION_AGENT,
-            story=chain.story,
-        )
+        chain_login(chain, at, place, sub_type="OAuth Web Server", story=chain.story)
     )
     chain.story = None
 
@@ -223,17 +223,11 @@ def _sync_calls(world: World, login: Login, rng: random.Random) -> None:
     for n in range(rng.randint(1, 3)):
         entity = rng.choice(SYNC_ENTITIES)
         world.api_calls.append(
-            ApiCall(
-                login.org,
+            session_call(
+                login,
                 login.at + timedelta(seconds=2 + 3 * n),
-                login.user_id,
-                login.username,
-                login.place,
-                cast.PARTNER_APP,
-                cast.PARTNER_APP_ID,
-                "REST",
-                f"/services/data/v62.0/sobjects/{entity}/updated",
                 entity,
+                f"/services/data/v62.0/sobjects/{entity}/updated",
                 login_key=login.login_key,
                 story=login.story,
             )
@@ -303,61 +297,31 @@ def ui_login(world: World, org: Org, person: Person, at: datetime, place: Place,
 
 def _phone(world: World, org: Org, person: Person, rng: random.Random) -> None:
     """The Salesforce mobile app refreshes its token a few times a day on the carrier network."""
-    token = world.token(
-        org,
-        cast.MOBILE_APP,
-        cast.MOBILE_APP_ID,
-        person.user_id,
-        org.username(person.alias),
-        world.start - timedelta(days=95),
-        in_use=True,
-    )
-    at = world.start + timedelta(hours=rng.randint(6, 20))
-    while at < world.end:
-        world.logins.append(
-            Login(
-                org,
-                at,
-                person.user_id,
-                org.username(person.alias),
-                person.phone,
-                "Remote Access 2.0",
-                "OAuth Refresh Token",
-                cast.MOBILE_APP,
-                cast.MOBILE_APP_ID,
-                cast.MOBILE_AGENT,
-            )
-        )
-        token.uses.append(at)
-        at += timedelta(hours=rng.randint(5, 14), minutes=rng.randint(0, 59))
+    app = (cast.MOBILE_APP, cast.MOBILE_APP_ID, cast.MOBILE_AGENT)
+    created = world.start - timedelta(days=95)
+    first = timedelta(hours=rng.randint(6, 20))
+    _app_refreshes(world, org, person, app, person.phone, created, first, (5, 14), rng)
 
 
 def _vendor(world: World, org: Org, person: Person, rng: random.Random) -> None:
     """Zenith CPQ's connector refreshes as the person who installed it, from Zenith's cloud."""
-    token = world.token(
-        org,
-        cast.VENDOR_APP,
-        cast.VENDOR_APP_ID,
-        person.user_id,
-        org.username(person.alias),
-        world.start - timedelta(days=200),
-        in_use=True,
-    )
-    at = world.start + timedelta(minutes=rng.randint(0, 120))
+    app = (cast.VENDOR_APP, cast.VENDOR_APP_ID, cast.VENDOR_AGENT)
+    created = world.start - timedelta(days=200)
+    first = timedelta(minutes=rng.randint(0, 120))
+    _app_refreshes(world, org, person, app, cast.VENDOR_EGRESS, created, first, (2, 4), rng)
+
+
+def _app_refreshes(
+    world: World, org: Org, person: Person, app: tuple[str, str, str], place: Place,
+    created: datetime, first: timedelta, hours: tuple[int, int], rng: random.Random,
+) -> None:  # fmt: skip
+    """An app (name, id, user agent) refreshing a person's token from `place` all month, every
+    `hours` (a range) and some minutes, the first `first` into the world."""
+    name, app_id, _ = app
+    username = org.username(person.alias)
+    token = world.token(org, name, app_id, person.user_id, username, created, in_use=True)
+    at = world.start + first
     while at < world.end:
-        world.logins.append(
-            Login(
-                org,
-                at,
-                person.user_id,
-                org.username(person.alias),
-                cast.VENDOR_EGRESS,
-                "Remote Access 2.0",
-                "OAuth Refresh Token",
-                cast.VENDOR_APP,
-                cast.VENDOR_APP_ID,
-                cast.VENDOR_AGENT,
-            )
-        )
+        world.logins.append(app_login(org, at, person.user_id, username, place, *app))
         token.uses.append(at)
-        at += timedelta(hours=rng.randint(2, 4), minutes=rng.randint(0, 59))
+        at += timedelta(hours=rng.randint(*hours), minutes=rng.randint(0, 59))

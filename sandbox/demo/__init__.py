@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, time, timedelta
 
+from ..model import World, stable_id
 from . import routine, stories
-from .activity import World, stable_id
 from .cast import ORGS
 
 DAYS = 30

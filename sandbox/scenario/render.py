@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import formats
+from .. import elf
+from ..salesforce import organization, soql_time_ms, stable_id, write_elf, write_jsonl, write_soql
 from .model import ApiCall, Login, Org, PartnerCall, Timeline, Token, WorldFile
 
 LOGIN_HISTORY_DELAY = timedelta(hours=1)
@@ -43,7 +44,7 @@ def _end_of(rows: list[Any]) -> datetime:
 
 
 def _login_history(login: Login) -> dict[str, Any]:
-    rid = formats.record_id("0Ya5g", login.org.alias, login.at, login.user, login.ip)
+    rid = stable_id("0Ya5g", login.org.alias, login.at, login.user, login.ip)
     record: dict[str, Any] = {
         "attributes": {
             "type": "LoginHistory",
@@ -51,7 +52,7 @@ def _login_history(login: Login) -> dict[str, Any]:
         },
         "Id": rid,
         "UserId": login.user,
-        "LoginTime": formats.sf_time(login.at),
+        "LoginTime": soql_time_ms(login.at),
         "LoginType": login.login_type,
         "LoginSubType": login.sub_type,
         "SourceIp": login.ip,
@@ -64,7 +65,7 @@ def _login_history(login: Login) -> dict[str, Any]:
     }
     if login.geo:
         country, city, lat, lon = login.geo
-        geo_id = formats.record_id("04F5g", rid)
+        geo_id = stable_id("04F5g", rid)
         record["LoginGeoId"] = geo_id
         record["LoginGeo"] = {
             "attributes": {
@@ -84,9 +85,9 @@ def _elf_login(login: Login) -> dict[str, str]:
     oauth = login.login_type == "Remote Access 2.0"
     return {
         "EVENT_TYPE": "Login",
-        **formats.elf_times(login.at),
+        **elf.stamps(login.at),
         "REQUEST_ID": "4e" + hashlib.md5(f"{login.login_key}{login.at}".encode()).hexdigest()[:20],
-        "ORGANIZATION_ID": login.org.org15,
+        "ORGANIZATION_ID": login.org.org_id[:15],
         "USER_ID": login.user[:15],
         "RUN_TIME": "88",
         "CPU_TIME": "21",
@@ -99,9 +100,9 @@ def _elf_login(login: Login) -> dict[str, str]:
         "USER_NAME": f"{login.user[-5:].lower()}@{login.org.alias}.example",
         "TLS_PROTOCOL": "TLSv1.3",
         "CIPHER_SUITE": "TLS_AES_256_GCM_SHA384",
-        "LOGIN_TYPE": formats.ELF_LOGIN_TYPE[login.login_type],
-        "LOGIN_SUB_TYPE": formats.ELF_SUB_TYPE.get(login.sub_type or "", ""),
-        "LOGIN_STATUS": formats.ELF_LOGIN_STATUS[login.status],
+        "LOGIN_TYPE": elf.LOGIN_TYPE[login.login_type],
+        "LOGIN_SUB_TYPE": elf.SUB_TYPE.get(login.sub_type or "", ""),
+        "LOGIN_STATUS": elf.LOGIN_STATUS[login.status],
         "USER_ID_DERIVED": login.user,
         "CLIENT_IP": login.ip,
         "SOURCE_IP": login.ip,
@@ -111,10 +112,10 @@ def _elf_login(login: Login) -> dict[str, str]:
 def _elf_api(call: ApiCall) -> dict[str, str]:
     common = {
         "EVENT_TYPE": call.kind,
-        **formats.elf_times(call.at),
+        **elf.stamps(call.at),
         "REQUEST_ID": "4f"
         + hashlib.md5(f"{call.login_key}{call.at}{call.kind}".encode()).hexdigest()[:20],
-        "ORGANIZATION_ID": call.org.org15,
+        "ORGANIZATION_ID": call.org.org_id[:15],
         "USER_ID": call.user[:15],
         "USER_ID_DERIVED": call.user,
         "CLIENT_IP": call.ip,
@@ -134,7 +135,7 @@ def _elf_api(call: ApiCall) -> dict[str, str]:
             "USER_AGENT": call.agent,
         }
     if call.kind == "BulkApi2":
-        job = formats.record_id("7505g", call.org.alias, call.at)
+        job = stable_id("7505g", call.org.alias, call.at)
         return {
             **common,
             "LOGIN_KEY": call.login_key,
@@ -165,7 +166,7 @@ def _elf_api(call: ApiCall) -> dict[str, str]:
 def _partner_line(call: PartnerCall) -> dict[str, Any]:
     return {
         "ts": f"{call.at:%Y-%m-%dT%H:%M:%S}.{call.at.microsecond // 1000:03d}Z",
-        "org_id": call.org.org18,
+        "org_id": call.org.org_id,
         "app": call.app,
         "user_id": call.user,
         "grant_type": call.grant,
@@ -185,8 +186,8 @@ def _oauth_token(token: Token) -> dict[str, Any]:
         "Id": None,  # always null: a token is its owner, app and creation time
         "AppName": token.app,
         "UserId": token.user,
-        "CreatedDate": formats.sf_time(token.created),
-        "LastUsedDate": formats.sf_time(token.last_used),
+        "CreatedDate": soql_time_ms(token.created),
+        "LastUsedDate": soql_time_ms(token.last_used),
         "UseCount": token.use_count,
     }
 
@@ -196,7 +197,7 @@ def render(timeline: Timeline, orgs: list[Org], root: Path) -> list[WorldFile]:
     files: list[WorldFile] = []
 
     def add(path: Path, org: Org | None, delivered: datetime) -> None:
-        files.append(WorldFile(str(path.relative_to(root)), org.org18 if org else None, delivered))
+        files.append(WorldFile(str(path.relative_to(root)), org.org_id if org else None, delivered))
 
     for org in orgs:
         folder = root / org.alias
@@ -204,23 +205,18 @@ def render(timeline: Timeline, orgs: list[Org], root: Path) -> list[WorldFile]:
         if org.evidence == "api":
             for (day,), rows in sorted(logins.items()):
                 rows.sort(key=lambda x: x.at)
-                path = formats.write_soql(
+                path = write_soql(
                     folder / f"LoginHistory-{day}.json", [_login_history(x) for x in rows]
                 )
                 add(path, org, _end_of(rows) + LOGIN_HISTORY_DELAY)
             if org.time_zone:
-                record = {
-                    "attributes": {"type": "Organization"},
-                    "Id": org.org18,
-                    "Name": org.alias,
-                    "TimeZoneSidKey": org.time_zone,
-                }
+                record = organization(org.org_id, org.time_zone, org.alias)
                 first = min(files, key=lambda f: f.delivered_at).delivered_at
-                add(formats.write_soql(folder / "Organization.json", [record]), org, first)
+                add(write_soql(folder / "Organization.json", [record]), org, first)
         else:
             for (day,), rows in sorted(logins.items()):
                 rows.sort(key=lambda x: x.at)
-                path = formats.write_elf(
+                path = write_elf(
                     folder / f"Login-{day}.csv", "Login", [_elf_login(x) for x in rows]
                 )
                 add(path, org, _end_of(rows) + ELF_DELAY)
@@ -229,13 +225,11 @@ def render(timeline: Timeline, orgs: list[Org], root: Path) -> list[WorldFile]:
             )
             for (kind, day), rows in sorted(calls.items()):
                 rows.sort(key=lambda c: c.at)
-                path = formats.write_elf(
-                    folder / f"{kind}-{day}.csv", kind, [_elf_api(c) for c in rows]
-                )
+                path = write_elf(folder / f"{kind}-{day}.csv", kind, [_elf_api(c) for c in rows])
                 add(path, org, _end_of(rows) + ELF_DELAY)
         snapshots = _group((t for t in timeline.tokens if t.org is org), lambda t: (t.read_at,))
         for (read_at,), tokens in sorted(snapshots.items()):
-            path = formats.write_soql(
+            path = write_soql(
                 folder / f"OauthToken-{read_at:%Y-%m-%dT%H%M}.json",
                 [_oauth_token(t) for t in tokens],
             )
@@ -243,7 +237,7 @@ def render(timeline: Timeline, orgs: list[Org], root: Path) -> list[WorldFile]:
     by_day = _group(timeline.partner_calls, lambda c: (_day(c.at),))
     for (day,), calls in sorted(by_day.items()):
         calls.sort(key=lambda c: c.at)
-        path = formats.write_jsonl(
+        path = write_jsonl(
             root / "partner" / f"token-log-{day}.jsonl", [_partner_line(c) for c in calls]
         )
         add(path, None, _end_of(calls))

@@ -1,4 +1,4 @@
-"""The demo world in Salesforce's own shapes: SOQL records, EventLogFile rows, OAuth usage.
+"""A world in Salesforce's own shapes: SOQL records, EventLogFile rows, OAuth usage.
 
 Column sets follow SALESFORCE.md (Login, Logout, ApiTotalUsage, BulkApi2 event types); every
 ELF file of one event type has one header, exactly as Salesforce serves it.
@@ -7,64 +7,32 @@ ELF file of one event type has one header, exactly as Salesforce serves it.
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from .activity import ApiCall, BulkJob, Login, Logout, Token, stable_id
+from . import elf
+from .model import ApiCall, BulkJob, Login, Logout, Org, Token, World
+from .salesforce import API, soql_time, stable_id
 
-API = "/services/data/v62.0"
-
-LOGIN_COLUMNS = [
-    "EVENT_TYPE", "TIMESTAMP", "REQUEST_ID", "ORGANIZATION_ID", "USER_ID", "RUN_TIME", "CPU_TIME",
-    "URI", "SESSION_KEY", "LOGIN_KEY", "USER_TYPE", "REQUEST_STATUS", "DB_TOTAL_TIME",
-    "BROWSER_TYPE", "API_TYPE", "API_VERSION", "USER_NAME", "TLS_PROTOCOL", "CIPHER_SUITE",
-    "AUTHENTICATION_METHOD_REFERENCE", "LOGIN_TYPE", "LOGIN_SUB_TYPE", "LOGIN_STATUS",
-    "TIMESTAMP_DERIVED", "USER_ID_DERIVED", "CLIENT_IP", "URI_ID_DERIVED", "SOURCE_IP",
-    "COUNTRY_CODE",
-]  # fmt: skip
-LOGOUT_COLUMNS = [
-    "EVENT_TYPE", "TIMESTAMP", "REQUEST_ID", "ORGANIZATION_ID", "USER_ID", "USER_TYPE",
-    "SESSION_KEY", "LOGIN_KEY", "SESSION_TYPE", "SESSION_LEVEL", "PLATFORM_TYPE",
-    "RESOLUTION_TYPE", "APP_TYPE", "CLIENT_VERSION", "API_TYPE", "API_VERSION",
-    "USER_INITIATED_LOGOUT", "BROWSER_TYPE", "TIMESTAMP_DERIVED", "USER_ID_DERIVED", "CLIENT_IP",
-]  # fmt: skip
-API_TOTAL_USAGE_COLUMNS = [
-    "EVENT_TYPE", "TIMESTAMP", "REQUEST_ID", "ORGANIZATION_ID", "USER_ID", "USER_NAME",
-    "API_FAMILY", "API_VERSION", "API_RESOURCE", "CLIENT_NAME", "HTTP_METHOD", "CLIENT_IP",
-    "ENTITY_NAME", "CONNECTED_APP_ID", "CONNECTED_APP_NAME", "COUNTS_AGAINST_API_LIMIT",
-    "STATUS_CODE", "API_CLIENT_CATEGORY", "TIMESTAMP_DERIVED",
-]  # fmt: skip
-BULK_API2_COLUMNS = [
-    "EVENT_TYPE", "TIMESTAMP", "REQUEST_ID", "ORGANIZATION_ID", "USER_ID", "RUN_TIME", "CPU_TIME",
-    "URI", "SESSION_KEY", "LOGIN_KEY", "JOB_ID", "JOB_STATUS", "OPERATION_TYPE", "ENTITY_TYPE",
-    "RECORDS_PROCESSED", "RECORDS_FAILED", "RESULT_SIZE_MB", "TIMESTAMP_DERIVED",
-    "USER_ID_DERIVED", "CLIENT_IP", "URI_ID_DERIVED",
-]  # fmt: skip
-COLUMNS = {
-    "Login": LOGIN_COLUMNS,
-    "Logout": LOGOUT_COLUMNS,
-    "ApiTotalUsage": API_TOTAL_USAGE_COLUMNS,
-    "BulkApi2": BULK_API2_COLUMNS,
-}
-ELF_STATUS = {
-    "Success": "LOGIN_NO_ERROR",
-    "Failed: IP Address Not Allowed": "LOGIN_OAUTH_INVALID_IP",
-    "Failed: Invalid Token": "LOGIN_OAUTH_INVALID_TOKEN",
-}
-
-
-def soql_time(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+COLUMNS = elf.COLUMNS
 
 
 def _ms(key: str) -> int:
     return int(hashlib.md5(key.encode()).hexdigest()[:4], 16) % 1000
 
 
-def _elf_stamps(at: datetime, key: str) -> tuple[str, str]:
-    ms = _ms(key)
-    return at.strftime("%Y%m%d%H%M%S.") + f"{ms:03d}", at.strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{ms:03d}Z"
-    )
+def _elf_head(event_type: str, at: datetime, key: str, org: Org, user_id: str, ip: str) -> dict:
+    """The columns every event log file row has: type, time stamps (milliseconds drawn from
+    `key`), request id, org, user, client address."""
+    return {
+        "EVENT_TYPE": event_type,
+        **elf.stamps(at, _ms(key)),
+        "REQUEST_ID": stable_id("4", "req", key)[:22],
+        "ORGANIZATION_ID": org.org_id[:15],
+        "USER_ID": user_id[:15],
+        "CLIENT_IP": ip,
+    }
 
 
 def login_history(login: Login) -> dict[str, object]:
@@ -125,15 +93,10 @@ def login_event(login: Login) -> dict[str, object]:
 
 
 def elf_login(login: Login) -> dict[str, str]:
-    stamp, derived = _elf_stamps(login.at, login.record_id)
     oauth = login.login_type == "Remote Access 2.0"
     sub = (login.sub_type or "").replace(" ", "").replace("-", "").lower()
     return {
-        "EVENT_TYPE": "Login",
-        "TIMESTAMP": stamp,
-        "REQUEST_ID": stable_id("4", "req", login.record_id)[:22],
-        "ORGANIZATION_ID": login.org.org_id[:15],
-        "USER_ID": login.user_id[:15],
+        **_elf_head("Login", login.at, login.record_id, login.org, login.user_id, login.place.ip),
         "RUN_TIME": str(40 + _ms(login.record_id) % 160),
         "CPU_TIME": str(10 + _ms(login.record_id) % 50),
         "URI": "/services/oauth2/token" if oauth else "/index.jsp",
@@ -151,10 +114,8 @@ def elf_login(login: Login) -> dict[str, str]:
         "AUTHENTICATION_METHOD_REFERENCE": "",
         "LOGIN_TYPE": "i" if oauth else "A",
         "LOGIN_SUB_TYPE": sub,
-        "LOGIN_STATUS": ELF_STATUS[login.status],
-        "TIMESTAMP_DERIVED": derived,
+        "LOGIN_STATUS": elf.LOGIN_STATUS[login.status],
         "USER_ID_DERIVED": login.user_id,
-        "CLIENT_IP": login.place.ip,
         "URI_ID_DERIVED": "",
         "SOURCE_IP": login.place.ip,
         "COUNTRY_CODE": login.place.country,
@@ -163,13 +124,8 @@ def elf_login(login: Login) -> dict[str, str]:
 
 def elf_logout(logout: Logout) -> dict[str, str]:
     key = f"{logout.login_key}:logout"
-    stamp, derived = _elf_stamps(logout.at, key)
     return {
-        "EVENT_TYPE": "Logout",
-        "TIMESTAMP": stamp,
-        "REQUEST_ID": stable_id("4", "req", key)[:22],
-        "ORGANIZATION_ID": logout.org.org_id[:15],
-        "USER_ID": logout.user_id[:15],
+        **_elf_head("Logout", logout.at, key, logout.org, logout.user_id, logout.place.ip),
         "USER_TYPE": "S",
         "SESSION_KEY": stable_id("SK", key)[:16],
         "LOGIN_KEY": logout.login_key,
@@ -183,47 +139,33 @@ def elf_logout(logout: Logout) -> dict[str, str]:
         "API_VERSION": "9998.0",
         "USER_INITIATED_LOGOUT": "1",
         "BROWSER_TYPE": "Chrome",
-        "TIMESTAMP_DERIVED": derived,
         "USER_ID_DERIVED": logout.user_id,
-        "CLIENT_IP": logout.place.ip,
     }
 
 
 def elf_api_total_usage(call: ApiCall) -> dict[str, str]:
     key = f"{call.login_key}:{call.at.isoformat()}:{call.entity}:{call.resource}"
-    stamp, derived = _elf_stamps(call.at, key)
     return {
-        "EVENT_TYPE": "ApiTotalUsage",
-        "TIMESTAMP": stamp,
-        "REQUEST_ID": stable_id("4", "req", key)[:22],
-        "ORGANIZATION_ID": call.org.org_id[:15],
-        "USER_ID": call.user_id[:15],
+        **_elf_head("ApiTotalUsage", call.at, key, call.org, call.user_id, call.place.ip),
         "USER_NAME": call.username,
         "API_FAMILY": call.family,
         "API_VERSION": "62.0",
         "API_RESOURCE": call.resource,
         "CLIENT_NAME": "",
         "HTTP_METHOD": call.method,
-        "CLIENT_IP": call.place.ip,
         "ENTITY_NAME": call.entity,
         "CONNECTED_APP_ID": call.app_id[:15],
         "CONNECTED_APP_NAME": call.app,
         "COUNTS_AGAINST_API_LIMIT": "true",
         "STATUS_CODE": str(call.status_code),
         "API_CLIENT_CATEGORY": "EXTERNAL_APPLICATION",
-        "TIMESTAMP_DERIVED": derived,
     }
 
 
 def elf_bulk_api2(job: BulkJob) -> dict[str, str]:
     key = f"{job.job_id}:{job.status}"
-    stamp, derived = _elf_stamps(job.at, key)
     return {
-        "EVENT_TYPE": "BulkApi2",
-        "TIMESTAMP": stamp,
-        "REQUEST_ID": stable_id("4", "req", key)[:22],
-        "ORGANIZATION_ID": job.org.org_id[:15],
-        "USER_ID": job.user_id[:15],
+        **_elf_head("BulkApi2", job.at, key, job.org, job.user_id, job.place.ip),
         "RUN_TIME": str(30_000 + job.records // 10),
         "CPU_TIME": str(5_000 + job.records // 50),
         "URI": f"/services/data/v62.0/jobs/query/{job.job_id}",
@@ -236,9 +178,7 @@ def elf_bulk_api2(job: BulkJob) -> dict[str, str]:
         "RECORDS_PROCESSED": str(job.records),
         "RECORDS_FAILED": "0",
         "RESULT_SIZE_MB": "",
-        "TIMESTAMP_DERIVED": derived,
         "USER_ID_DERIVED": job.user_id,
-        "CLIENT_IP": job.place.ip,
         "URI_ID_DERIVED": job.job_id,
     }
 
@@ -272,3 +212,38 @@ def oauth_usage(token: Token, moment: datetime) -> dict[str, object]:
         "userIdentifier": token.user_id,
         "username": token.username,
     }
+
+
+@dataclass
+class OrgLogs:
+    org: Org
+    login_history: list[dict[str, object]] = field(default_factory=list)
+    login_events: list[dict[str, object]] = field(default_factory=list)
+    elf: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)
+    """(event type, UTC day) → rows of that day's file."""
+
+
+def org_logs(world: World, org: Org) -> OrgLogs:
+    logs = OrgLogs(org)
+    elf: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
+    for login in world.of(org):
+        logs.login_history.append(login_history(login))
+        if org.login_event:
+            logs.login_events.append(login_event(login))
+        if org.event_monitoring:
+            elf[("Login", login.at.strftime("%Y-%m-%d"))].append(elf_login(login))
+    if org.event_monitoring:
+        for logout in world.logouts:
+            if logout.org is org and logout.at < world.end:
+                elf[("Logout", logout.at.strftime("%Y-%m-%d"))].append(elf_logout(logout))
+        for call in world.api_calls:
+            if call.org is org:
+                day = call.at.strftime("%Y-%m-%d")
+                elf[("ApiTotalUsage", day)].append(elf_api_total_usage(call))
+        for job in world.bulk_jobs:
+            if job.org is org:
+                elf[("BulkApi2", job.at.strftime("%Y-%m-%d"))].append(elf_bulk_api2(job))
+    for rows in elf.values():
+        rows.sort(key=lambda row: row["TIMESTAMP"])
+    logs.elf = dict(sorted(elf.items()))
+    return logs

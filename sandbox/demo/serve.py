@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..demo_export import elf_csv_bytes
-from ..fakesf.fleet import INGEST_CONSUMER_KEY, KeyPair, ingest_app, monitor_user
+from ingest.sfid import to18
+from ingest.source import all_sources
+
+from ..fakesf.fleet import KeyPair, connection, ingest_app, monitor_user
 from ..fakesf.model import FakeApp, FakeOrg
-from ..sfid import to18
-from ..source import all_sources
+from ..model import World, stable_id
+from ..render import oauth_token, oauth_usage, org_logs
+from ..salesforce import elf_csv_bytes, organization
 from . import cast
-from .activity import World, stable_id
-from .exports import org_logs
-from .render import API, COLUMNS, oauth_token, oauth_usage
 
 ELF_DAYS = 5
 
@@ -53,13 +53,7 @@ def _fake_org(world: World, org: cast.Org, keys: KeyPair) -> FakeOrg:
         objects={
             "LoginHistory": logs.login_history,
             "OauthToken": [oauth_token(t, world.end) for t in tokens],
-            "Organization": [
-                {
-                    "attributes": {"type": "Organization"},
-                    "Id": org.org_id,
-                    "TimeZoneSidKey": org.time_zone,
-                }
-            ],
+            "Organization": [organization(org.org_id, org.time_zone, org.alias)],
         },
     )
     for token in tokens:
@@ -70,33 +64,19 @@ def _fake_org(world: World, org: cast.Org, keys: KeyPair) -> FakeOrg:
         fake.licensed_objects.add("LoginEvent")
         fake.objects["LoginEvent"] = logs.login_events
     if org.event_monitoring:
-        listing = fake.objects.setdefault("EventLogFile", [])
         first_day = f"{world.end - timedelta(days=ELF_DAYS):%Y-%m-%d}"
         for (event_type, day), rows in logs.elf.items():
             if day >= first_day:
-                _add_file(fake, listing, event_type, day, rows)
+                _add_file(fake, event_type, day, rows)
     return fake
 
 
-def _add_file(fake: FakeOrg, listing: list, event_type: str, day: str, rows: list) -> None:
+def _add_file(fake: FakeOrg, event_type: str, day: str, rows: list) -> None:
     """A daily file, created (as Salesforce does) in the early hours of the next day."""
     record_id = to18(stable_id("0AT", fake.org_id, event_type, day)[:15])
-    body = elf_csv_bytes(rows, COLUMNS[event_type])
+    body = elf_csv_bytes(rows, event_type)
     created = datetime.fromisoformat(day) + timedelta(days=1, hours=2, minutes=30)
-    fake.log_files[record_id] = body
-    listing.append(
-        {
-            "attributes": {"type": "EventLogFile", "url": f"{API}/sobjects/EventLogFile/{record_id}"},  # noqa: E501
-            "Id": record_id,
-            "EventType": event_type,
-            "LogDate": f"{day}T00:00:00.000+0000",
-            "Interval": "Daily",
-            "Sequence": 0,
-            "CreatedDate": created.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
-            "LogFileLength": float(len(body)),
-            "LogFile": f"{API}/sobjects/EventLogFile/{record_id}/LogFile",
-        }
-    )  # fmt: skip
+    fake.add_log_file(record_id, event_type, f"{day}T00:00:00.000+0000", body, created)
 
 
 def config_api_orgs(fake_url: str, ca_path: str, key_path: str, orgs: list[FakeOrg]) -> str:
@@ -109,10 +89,6 @@ def config_api_orgs(fake_url: str, ca_path: str, key_path: str, orgs: list[FakeO
         sources += ["event_log_file"] if org.event_monitoring else []
         sources += ["login_event"] if org.login_event else []
         blocks.append(
-            f'[orgs.{org.alias}]\norg_id = "{org.org_id}"\nkind = "{org.kind}"\n'
-            f'instance_url = "{fake_url}"\nlogin_url = "{fake_url}"\nca_bundle = "{ca_path}"\n'
-            f"sources = {sources!r}\n".replace("'", '"')
-            + f'auth = {{ method = "jwt", username = "{monitor_user(org.alias)}", '
-            f'consumer_key = "{INGEST_CONSUMER_KEY}", private_key = {{ file = "{key_path}" }} }}\n'
+            connection(org.alias, org.org_id, org.kind, sources, fake_url, ca_path, key_path)
         )
     return "\n".join(blocks)
