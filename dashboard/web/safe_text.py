@@ -77,7 +77,7 @@ def cut(text: str, limit: int) -> str:
     """At most about `limit` characters, saying how long the whole was."""
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}{CUT_MARK} [cut: {len(text):,} characters in all]"
+    return f"{text[:limit]}{CUT_MARK} (cut, {len(text):,} characters in all)"
 
 
 def plain(value: Any, limit: int = CELL_LIMIT, *, newlines: bool = False) -> str:
@@ -85,7 +85,7 @@ def plain(value: Any, limit: int = CELL_LIMIT, *, newlines: bool = False) -> str
     text = "" if value is None else str(value)
     shown = visible(text[: limit + 1], newlines=newlines)
     if len(text) > limit or len(shown) > limit:
-        return f"{shown[:limit]}{CUT_MARK} [cut: {len(text):,} characters in all]"
+        return f"{shown[:limit]}{CUT_MARK} (cut, {len(text):,} characters in all)"
     return shown
 
 
@@ -143,6 +143,10 @@ def _as_text(value: Any) -> Any:
     return value
 
 
+def _textual(series: pd.Series) -> bool:
+    return series.dtype == object or pd.api.types.is_string_dtype(series)
+
+
 def frame(
     data: pd.DataFrame,
     *,
@@ -161,7 +165,7 @@ def frame(
         series = shown[column]
         if display and pd.api.types.is_datetime64_any_dtype(series):
             shown[column] = series.dt.strftime("%Y-%m-%d %H:%M")
-        elif series.dtype == object or pd.api.types.is_string_dtype(series):
+        elif _textual(series):
             shown[column] = series.map(
                 lambda v: shape(as_text(v), limit) if isinstance(as_text(v), str) else v
             )
@@ -191,7 +195,7 @@ def _cut_cells(data: pd.DataFrame, limit: int) -> dict[str, str]:
     """Distinct text cells longer than `limit`, by column and row, for the download."""
     found: dict[str, str] = {}
     for column in data.columns:
-        if data[column].dtype != object:
+        if not _textual(data[column]):
             continue
         for row, value in data[column].items():
             value = _as_text(value)
