@@ -33,7 +33,7 @@ import streamlit as st
 from streamlit.errors import StreamlitDuplicateElementKey
 
 CELL_LIMIT = 512  # table and grid cells, chart labels, JSON strings
-DETAIL_LIMIT = 4096  # one value shown on its own (summary, note, user agent)
+DETAIL_LIMIT = 2048  # one value shown on its own (summary, note, user agent)
 OPTION_LIMIT = 160  # select options
 DOWNLOAD_LIMIT = 256 * 1024  # characters of one value in the "full text" download
 DOWNLOAD_VALUES = 20  # values in one table's download

@@ -83,9 +83,7 @@ def build(demo_db: Path, folder: Path, text, beacon: str) -> Planted:
             [huge, huge, f"planted-{HUGE_ALERT}-%"],
         )
         newest, org = con.execute("SELECT max(occurred_at), min(org_id) FROM events").fetchone()
-        for index, (app, username) in enumerate(
-            ((value["app"], value["username"]), (huge, huge))
-        ):
+        for index, (app, username) in enumerate(((value["app"], value["username"]), (huge, huge))):
             at = newest - timedelta(days=27, hours=index)
             con.execute(
                 """INSERT INTO events (event_id, org_id, occurred_at, event_type, user_id,
