@@ -12,21 +12,25 @@ import pydeck as pdk
 import streamlit as st
 
 from dashboard import queries
-from dashboard.web import ui
+from dashboard.web import safe_text, ui
+
+CHART_COLUMNS = ("occurred_at", "event_type", "grant_type", "outcome", "where")
 
 
 def header(record: dict[str, Any], kind: str) -> Any:
     """Title, summary, the key figures, who/what/where; returns the column for the triage form."""
-    st.title(f"{kind.capitalize()} {record[f'{kind}_id']}")
+    st.title(ui.md(f"{kind.capitalize()} {record[f'{kind}_id']}"))
     ui.text(record["summary"])
     columns = st.columns(4)
-    columns[0].metric("severity", record["severity"])
-    columns[1].metric("status", record["status"])
+    columns[0].metric("severity", safe_text.plain(record["severity"]))
+    columns[1].metric("status", safe_text.plain(record["status"]))
     columns[2].metric(
         "alerts" if kind == "incident" else "events",
         int(record["alert_count"] if kind == "incident" else record["event_count"]),
     )
-    columns[3].metric("detectors" if kind == "incident" else "detector", _detectors(record))
+    columns[3].metric(
+        "detectors" if kind == "incident" else "detector", safe_text.plain(_detectors(record))
+    )
     facts, form = st.columns([3, 2], gap="large")
     with facts:
         ui.labelled("Org", ui.org_label(record["org_id"]) or "several (cross-org)")
@@ -47,34 +51,34 @@ def _detectors(record: dict[str, Any]) -> str:
 def runbook(record: dict[str, Any]) -> None:
     if record.get("runbook"):
         st.subheader("Runbook")
-        # Our own text from the detector catalogue, never data: safe to render as Markdown.
-        st.markdown(record["runbook"])
+        # Our own text from the detector catalogue (checked against it), never data.
+        st.markdown(safe_text.product_markdown(record["runbook"]))
 
 
 def evidence(record: dict[str, Any]) -> None:
     st.subheader("Evidence")
-    st.json(record["evidence"] or {}, expanded=2)  # a JSON viewer: values stay text
+    safe_text.json(record["evidence"], expanded=2)  # a JSON viewer: values stay text
     inference = record.get("app_inference")
     st.subheader("App")
     if inference:
         st.text("The logs did not name the app; it was inferred:")
-        st.json(inference, expanded=True)
+        safe_text.json(inference, expanded=True)
     else:
-        st.text(f"Named in the logs: {record.get('app') or '(none)'}")
+        ui.labelled("Named in the logs", record.get("app") or "(none)")
 
 
 def timeline(kind: str, target_id: str) -> None:
     events = ui.q("evidence_events", kind, target_id)
     st.subheader(f"Events ({len(events):,})")
     if events.empty:
-        st.caption("No events recorded for this " + kind)
+        st.caption(ui.md("No events recorded for this " + kind))
         return
     chart = events.assign(
         outcome=events["is_success"].map({True: "success", False: "failure"}).fillna("n/a"),
         where=events["source_ip"].fillna("(no IP)"),
     )
     st.altair_chart(
-        alt.Chart(chart)
+        alt.Chart(safe_text.chart_frame(chart[[*CHART_COLUMNS]]))
         .mark_circle(size=90)
         .encode(
             x=alt.X("utcyearmonthdatehoursminutes(occurred_at):T", title="when (UTC)"),
@@ -116,7 +120,7 @@ def locations(kind: str, target_id: str, *, draw_jumps: bool) -> None:
         layers = [
             pdk.Layer(
                 "ScatterplotLayer",
-                data=located[["ip", "latitude", "longitude", "events"]],
+                data=safe_text.chart_frame(located[["ip", "latitude", "longitude", "events"]]),
                 get_position="[longitude, latitude]",
                 get_radius=60000,
                 get_fill_color=[220, 38, 38, 180],
@@ -128,7 +132,7 @@ def locations(kind: str, target_id: str, *, draw_jumps: bool) -> None:
             layers.append(
                 pdk.Layer(
                     "ArcLayer",
-                    data=jumps[["source", "target", "from_ip", "to_ip"]],
+                    data=safe_text.chart_frame(jumps[["source", "target", "from_ip", "to_ip"]]),
                     get_source_position="source",
                     get_target_position="target",
                     get_source_color=[59, 130, 246],

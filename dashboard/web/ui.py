@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -29,7 +28,7 @@ from ingest import db
 from ingest.errors import ConfigError, TokensentryError
 from ingest.timeparse import now_utc
 
-from . import writes
+from . import safe_text, writes
 
 CACHE_TTL_S = 30
 # What the sidebar offers (every org and app the store has seen) changes with a new org or app,
@@ -64,7 +63,7 @@ def config() -> config_module.Config:
     try:
         return _config(str(path), path.stat().st_mtime if path.exists() else 0.0)
     except ConfigError as exc:  # a typo in the TOML: say where, not a traceback
-        st.error(f"The configuration cannot be read: {exc}")
+        st.error(md(f"The configuration cannot be read: {exc}", 2000))
         st.stop()
 
 
@@ -111,7 +110,7 @@ def q(name: str, *args: Any, **kwargs: Any) -> Any:
         time.sleep(BUSY_RETRY_S)
         st.rerun()
     except TokensentryError as exc:
-        st.info(str(exc))
+        st.info(md(str(exc), 2000))
         st.stop()
 
 
@@ -126,33 +125,22 @@ def register_pages(pages: list[Any]) -> None:
 
 def link(url_path: str, target_id: str, label: str) -> None:
     """A link to /incident?id=… or /alert?id=…; the label is ours (ids are hex digests)."""
-    st.page_link(_PAGES[url_path], label=f"{label} · {target_id}", query_params={"id": target_id})
+    st.page_link(
+        _PAGES[url_path], label=md(f"{label} · {target_id}"), query_params={"id": target_id}
+    )
 
 
 def page_link(url_path: str, label: str) -> None:
-    st.page_link(_PAGES[url_path], label=label)
+    st.page_link(_PAGES[url_path], label=md(label))
 
 
-# --- attacker-controlled text ------------------------------------------------------------------
+# --- attacker-controlled text: every value goes through safe_text (the one text boundary) ---
 
-
-def text(value: Any) -> None:
-    """Show a value as plain text: never Markdown, never HTML."""
-    st.text("" if value is None else str(value))
-
-
-MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~$:")
-
-
-def markdown_escaped(value: Any) -> str:
-    """For the few Streamlit labels that always render Markdown (expanders, tabs): every
-    Markdown character backslash-escaped, so a name like `**x** [y](z)` stays literal."""
-    return "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in str(value))
-
-
-def labelled(label: str, value: Any) -> None:
-    """ "label: value" as plain text (the label is ours, the value may be an attacker's)."""
-    st.text(f"{label}: {'' if value is None else value}")
+text = safe_text.text
+labelled = safe_text.labelled
+grid = safe_text.grid
+md = safe_text.md
+option = safe_text.option
 
 
 def table(
@@ -162,43 +150,8 @@ def table(
     max_rows: int = 200,
     highlight: pd.Series | None = None,
 ) -> None:
-    """A small table rendered as HTML-escaped text cells the browser (and a test) can read,
-    rows where `highlight` is true tinted red. Larger lists go to `grid` (a data grid)."""
-    if frame.empty:
-        st.caption(empty)
-        return
-    shown = _displayable(frame.head(max_rows))
-    if highlight is None:
-        st.table(shown)
-    else:
-        marked = highlight.head(max_rows).reset_index(drop=True).astype(bool)
-        st.table(
-            shown.style.apply(
-                lambda row: [STALE_STYLE if marked[row.name] else ""] * len(row), axis=1
-            )
-        )
-    if len(frame) > max_rows:
-        st.caption(f"first {max_rows} of {len(frame):,} rows")
-
-
-def grid(frame: pd.DataFrame, *, key: str | None = None, **kwargs: Any) -> Any:
-    return st.dataframe(_displayable(frame), hide_index=True, key=key, width="stretch", **kwargs)
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, list | tuple | np.ndarray)
-
-
-def _displayable(frame: pd.DataFrame) -> pd.DataFrame:
-    """Lists become comma-joined strings and timestamps minutes, so cells read as text."""
-    shown = frame.copy()
-    for column in shown.columns:
-        series = shown[column]
-        if series.dtype == object and series.map(_is_list).any():
-            shown[column] = series.map(lambda v: ", ".join(map(str, v)) if _is_list(v) else v)
-        elif pd.api.types.is_datetime64_any_dtype(series):
-            shown[column] = series.dt.strftime("%Y-%m-%d %H:%M")
-    return shown.reset_index(drop=True)
+    """A small static table of safe text cells, rows where `highlight` is true tinted red."""
+    safe_text.table(frame, empty=empty, max_rows=max_rows, highlight=highlight, style=STALE_STYLE)
 
 
 # --- the analyst ------------------------------------------------------------------------------
@@ -228,7 +181,9 @@ def analyst_field() -> None:
     header = config().dashboard.user_header
     if header:
         who = analyst_from_headers(dict(st.context.headers), header)
-        st.sidebar.text(f"Analyst: {who or f'(no {header} header from the proxy)'}")
+        st.sidebar.text(
+            safe_text.plain(f"Analyst: {who or f'(no {header} header from the proxy)'}")
+        )
     else:
         st.sidebar.text_input("Your name (for the audit trail)", key=ANALYST_KEY)
 
@@ -274,9 +229,9 @@ def sidebar_filters() -> queries.Filters:
             "Org",
             options["orgs"],
             key="ts_orgs",
-            format_func=org_label,
+            format_func=lambda org: option(org_label(org)),
         )
-        apps = st.multiselect("App", options["apps"], key="ts_apps")
+        apps = st.multiselect("App", options["apps"], key="ts_apps", format_func=option)
         window = st.date_input("Window (UTC days)", key="ts_window")
         if st.button("Reset to the last 30 days of data", key="ts_reset"):
             st.session_state.pop("ts_window", None)
@@ -314,7 +269,7 @@ def triage_form(target_ids: list[str], *, kind: str, key: str) -> None:
         status = st.selectbox("Set status", TRIAGE_STATUSES, key=f"{key}_status")
         note = st.text_area("Note", key=f"{key}_note", placeholder="Why (kept in the audit trail)")
         submitted = st.form_submit_button(
-            f"Apply to {len(target_ids)} {kind}{'s' if len(target_ids) != 1 else ''}",
+            md(f"Apply to {len(target_ids)} {kind}{'s' if len(target_ids) != 1 else ''}"),
             disabled=not target_ids,
         )
     if not submitted:
@@ -334,7 +289,7 @@ def triage_form(target_ids: list[str], *, kind: str, key: str) -> None:
             kind=kind,
         )
     except TokensentryError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc), 2000))
         return
     forget_cached_reads()
     if outcome == "queued":
@@ -359,9 +314,9 @@ def flash(level: str, message: str) -> None:
 def show_flash() -> None:
     level, message = st.session_state.pop(FLASH_KEY, (None, None))
     if level == "success":
-        st.success(message)
+        st.success(md(message, 2000))
     elif level == "warning":
-        st.warning(message)
+        st.warning(md(message, 2000))
 
 
 def apply_pending_triage() -> None:

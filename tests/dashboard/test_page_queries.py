@@ -149,9 +149,7 @@ def test_analyst_comes_from_the_sso_proxy_header_when_configured(headers, header
     assert analyst_from_headers(headers, header) == expected
 
 
-def test_markdown_labels_escape_every_markup_character():
-    from dashboard.web.ui import markdown_escaped
+def test_markdown_labels_show_markup_literally():
+    from dashboard.web.safe_text import md
 
-    escaped = markdown_escaped("**b** [l](http://e) <img>")
-    assert "**" not in escaped.replace("\\*", "")
-    assert escaped.startswith("\\*\\*b\\*\\*")
+    assert md("**b** [l](http://e) <img>") == "` **b** [l](http://e) <img> `"  # a code span

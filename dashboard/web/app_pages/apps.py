@@ -32,7 +32,7 @@ seen = judge.mark(ui.q("egress_ips", filters))
 if not config.apps:
     st.info('No apps configured: add [apps."Name"] with an allowlist to the configuration.')
 for name, app in config.apps.items():
-    st.header(ui.markdown_escaped(name))
+    st.header(ui.md(name))
     ui.labelled("Consumer key", app.consumer_key or "(not configured)")
     if app.allowlist is None:
         st.warning("No refresh-token IP allowlist configured for this app.")
@@ -90,11 +90,14 @@ with st.form("apps_egress", clear_on_submit=True):
     network = st.selectbox(
         "Address seen outside the allowlist",
         candidates,
+        format_func=ui.option,
         index=None,
         accept_new_options=True,
         placeholder="pick one, or type an address, CIDR or start-end range",
     )
-    app_name = st.selectbox("For app", ["(any app)", *config.apps], key="apps_egress_app")
+    app_name = st.selectbox(
+        "For app", ["(any app)", *config.apps], key="apps_egress_app", format_func=ui.option
+    )
     days = st.number_input("Expires after (days)", min_value=1, max_value=365, value=90)
     note = st.text_input("Why (e.g. the partner's new NAT gateway, ticket number)")
     submitted = st.form_submit_button("Record known egress")
@@ -121,10 +124,12 @@ if submitted:
         except writes.StoreBusy:
             st.warning("The pipeline is writing to the store; try again when it has finished.")
         except TokensentryError as exc:
-            st.error(str(exc))
+            st.error(ui.md(str(exc), 2000))
         else:
             ui.forget_cached_reads()
             st.success(
-                f"Recorded {network} as known egress for {days} days; the next detect "
-                "run honours it."
+                ui.md(
+                    f"Recorded {network} as known egress for {days} days; the next detect "
+                    "run honours it."
+                )
             )

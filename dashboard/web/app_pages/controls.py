@@ -51,7 +51,7 @@ ui.table(
 st.header("The rows that prove each verdict")
 for row in per_org.itertuples():
     title = f"{row.app} · {ui.org_label(row.org_id)} · {row.control_name}: {row.verdict}"
-    with st.expander(ui.markdown_escaped(title)):
+    with st.expander(ui.md(title)):
         ui.text(row.reason)
         if row.evidence:
             ui.grid(pd.DataFrame(row.evidence))

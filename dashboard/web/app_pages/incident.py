@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.web import detail, ui
+from dashboard.web import detail, safe_text, ui
 
 EVIDENCE_ALERTS = 10
 
@@ -55,10 +55,10 @@ for alert in alerts.itertuples():
 st.subheader("Evidence per alert")
 for alert in alerts.head(EVIDENCE_ALERTS).itertuples():
     full = ui.q("alert", alert.alert_id) or {}
-    with st.expander(f"{alert.detector} · {alert.severity} · {alert.alert_id}"):
-        st.json(full.get("evidence") or {}, expanded=2)  # a JSON viewer: values stay text
+    with st.expander(ui.md(f"{alert.detector} · {alert.severity} · {alert.alert_id}")):
+        safe_text.json(full.get("evidence"), expanded=2)  # a JSON viewer: values stay text
 if len(alerts) > EVIDENCE_ALERTS:
-    st.caption(f"first {EVIDENCE_ALERTS} of {len(alerts)} alerts; open an alert for the rest")
+    st.caption(f"first {EVIDENCE_ALERTS:d} of {len(alerts):d} alerts; open an alert for the rest")
 
 first = alerts.iloc[0] if not alerts.empty else None
 if first is not None:

@@ -20,9 +20,11 @@ by_status = ui.q("alerts_by_status", filters)
 by_day = ui.q("open_alerts_by_day", filters)
 columns = st.columns(len(ui.SEVERITIES) + 2)
 for column, severity in zip(columns, ui.SEVERITIES, strict=False):
-    column.metric(f"open {severity}", int(by_day.loc[by_day.severity == severity, "alerts"].sum()))
+    column.metric(
+        ui.md(f"open {severity}"), int(by_day.loc[by_day.severity == severity, "alerts"].sum())
+    )
 open_count = int(by_status.loc[by_status.open, "alerts"].sum())
-columns[-2].metric("open alerts", open_count)
+columns[-2].metric("open alerts", int(open_count))
 columns[-1].metric("triaged", int(by_status.loc[~by_status.open, "alerts"].sum()))
 
 left, right = st.columns(2)
@@ -32,7 +34,7 @@ with left:
         st.caption("No open alerts in this window.")
     else:
         st.altair_chart(
-            alt.Chart(by_day)
+            alt.Chart(ui.safe_text.chart_frame(by_day))
             .mark_bar()
             .encode(
                 x=alt.X("utcyearmonthdate(day):T", title="last seen (UTC day)"),
@@ -46,7 +48,7 @@ with right:
     st.subheader("Open alerts by detector")
     if not by_day.empty:
         st.altair_chart(
-            alt.Chart(by_day)
+            alt.Chart(ui.safe_text.chart_frame(by_day))
             .mark_bar()
             .encode(
                 x=alt.X("utcyearmonthdate(day):T", title="last seen (UTC day)"),
@@ -61,7 +63,7 @@ left, middle, right = st.columns(3)
 with left:
     st.subheader("Open vs triaged")
     st.altair_chart(
-        alt.Chart(by_status)
+        alt.Chart(ui.safe_text.chart_frame(by_status))
         .mark_bar()
         .encode(
             x=alt.X("alerts:Q", title="alerts"),
@@ -73,7 +75,7 @@ with left:
     )
 for column, by, title in ((middle, "app", "Top apps"), (right, "org", "Top orgs")):
     with column:
-        st.subheader(f"{title} by open alerts")
+        st.subheader(ui.md(f"{title} by open alerts"))
         top = ui.q("top_open", filters, by)
         if top.empty:
             st.caption("No open alerts.")
@@ -81,7 +83,7 @@ for column, by, title in ((middle, "app", "Top apps"), (right, "org", "Top orgs"
         if by == "org":
             top = top.assign(org=top["org"].map(ui.org_label))
         st.altair_chart(
-            alt.Chart(top)
+            alt.Chart(ui.safe_text.chart_frame(top))
             .mark_bar()
             .encode(
                 x=alt.X("open_alerts:Q", title="open alerts"),
@@ -98,7 +100,7 @@ stale = fresh[fresh["stale"]]
 if stale.empty:
     st.success("Every org and source was fetched successfully in the last 26 hours.")
 else:
-    st.error(f"{len(stale)} org/source pair(s) not fetched successfully for more than 26 hours.")
+    st.error(f"{len(stale):d} org/source pair(s) not fetched successfully for more than 26 hours.")
 ui.table(
     fresh.assign(
         org=fresh["org_id"].map(ui.org_label),

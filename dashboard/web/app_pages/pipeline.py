@@ -12,7 +12,7 @@ st.title("Pipeline")
 counts = ui.q("store_counts")
 columns = st.columns(len(counts))
 for column, (table, rows) in zip(columns, counts.items(), strict=True):
-    column.metric(table, f"{rows:,}")
+    column.metric(ui.md(table), f"{rows:,}")
 
 st.header("Freshness per org and source")
 fresh = ui.q("freshness", now_utc().replace(second=0, microsecond=0))
@@ -51,7 +51,7 @@ for stage, title in (
     ("import", "Imports (per file)"),
     ("detect", "Detect runs"),
 ):
-    st.header(title)
+    st.header(ui.md(title))
     ui.table(ui.q("runs", stage, 200), empty=f"No {stage} run yet.", max_rows=50)
 
 st.header("Quarantine")

@@ -29,7 +29,9 @@ with st.expander("Filters", expanded=True):
         key="queue_status",
     )  # fmt: skip
     severities = third.multiselect("Severity", list(ui.SEVERITIES), key="queue_severity")
-    detectors = fourth.multiselect("Detector", sorted(registry.by_id()), key="queue_detector")
+    detectors = fourth.multiselect(
+        "Detector", sorted(registry.by_id()), key="queue_detector", format_func=ui.option
+    )
     first, second, third = st.columns(3)
     ip = first.text_input("IP address", key="queue_ip").strip() or None
     text = second.text_input("Text (id, summary, user, app)", key="queue_text").strip() or None
@@ -58,9 +60,11 @@ if order is not None and not rows.empty:
     rows = rows.sort_values(order, ascending=False, kind="stable")
 
 st.caption(
-    f"{len(rows):,} {kind}(s) match"
-    + (f" (the first {MAX_ROWS:,})" if len(rows) == MAX_ROWS else "")
-    + "; select rows to triage them together."
+    ui.md(
+        f"{len(rows):,} {kind}(s) match"
+        + (f" (the first {MAX_ROWS:,})" if len(rows) == MAX_ROWS else "")
+        + "; select rows to triage them together."
+    )
 )
 shown = rows.assign(
     link=f"/{kind}?id=" + rows[id_column],
@@ -80,9 +84,9 @@ event = ui.grid(
 )
 selected = [rows.iloc[row][id_column] for row in (event.selection.rows if event else [])]
 
-st.subheader(f"Triage the selected {kind}s")
+st.subheader(ui.md(f"Triage the selected {kind}s"))
 if selected:
-    st.text("Selected: " + ", ".join(selected))
+    ui.labelled("Selected", ", ".join(selected))
 ui.triage_form(selected, kind=kind, key="queue_triage")
 
 if not rows.empty:

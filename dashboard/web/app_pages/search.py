@@ -25,7 +25,7 @@ ui.labelled("Searching for", f"{needle} ({'IP address' if kind == 'ip' else 'use
 
 per_org = ui.q("search_summary", needle)
 alerts = ui.q("search_alerts", needle)
-st.header(f"Alerts ({len(alerts)})")
+st.header(f"Alerts ({len(alerts):d})")
 ui.table(
     alerts.assign(org=alerts["org_id"].map(ui.org_label))[
         [

@@ -20,14 +20,14 @@ ui.labelled("Idle age measured at", f"{as_of:%Y-%m-%d %H:%M} UTC (the newest dat
 columns = st.columns(4)
 columns[0].metric("tokens", len(tokens))
 for column, state in zip(columns[1:], ("active", "heartbeat due", "expired"), strict=True):
-    column.metric(state, int((tokens["state"] == state).sum()))
+    column.metric(ui.md(state), int((tokens["state"] == state).sum()))
 
 if tokens.empty:
     st.info("No OauthToken or OAuth usage snapshots in the store for these filters.")
 else:
     states = queries.token_states(tokens)
     st.altair_chart(
-        alt.Chart(states)
+        alt.Chart(ui.safe_text.chart_frame(states))
         .mark_bar()
         .encode(
             x=alt.X("sum(tokens):Q", title="tokens"),
@@ -44,7 +44,7 @@ else:
         width="stretch",
     )
     due = tokens[tokens["state"] != "active"]
-    st.subheader(f"Heartbeat due or expired ({len(due)})")
+    st.subheader(f"Heartbeat due or expired ({len(due):d})")
     ui.table(
         due.assign(org=due["org_id"].map(ui.org_label))[
             [
