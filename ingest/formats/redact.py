@@ -13,14 +13,33 @@ written (raw payloads, ELF columns, quarantined text, run errors, terminal and f
   (`eyJ…`), `Bearer …` and `Authorization: …` headers, `secret=value` pairs in URLs, form
   bodies and error texts, and PEM private keys.
 
-`SCRUB_SQL_MACROS` defines the same shape rules in DuckDB (RE2 syntax), so EventLogFile rows
-are scrubbed in bulk without a Python loop.
+**Encoded secrets.** A secret may arrive percent-encoded (`sid%3D00D…%21…`, `%253D` twice),
+JSON- or JavaScript-escaped (`{\\"refresh_token\\":\\"…\\"}`, `\\u0022`), as HTML entities
+(`&quot;`, `&#61;`) or wrapped in base64/base64url. So the rules judge the decoded form of a
+value as well as the raw one (`decoded`: every escape undone, up to four rounds, with each
+decoded character's place in the raw text kept). Where a rule matches the decoded form, the
+raw characters it came from are replaced; a base64 run whose decoding holds a secret is
+replaced whole. Base64 runs are only decoded when they contain the base64 form (at any of the
+three alignments) of a word or shape the rules look for (`_B64_WORDS`), so the test stays
+cheap; a base64-wrapped secret is found when that word is in lower, upper or title case.
+
+`code=200` is scrubbed like any `code=`: an OAuth authorization code has no shape to tell it
+from a status code, so the value of a bare `code` key is never kept (`status_code=` is).
+
+`SCRUB_SQL_MACROS` defines the same rules in DuckDB (RE2 syntax), built from the same pattern
+strings, so EventLogFile rows are scrubbed in bulk without a Python loop. A value that may
+hold an encoded secret (a cheap RE2 prefilter, then `url_decode` three times and the same
+hints) is handed to `scrub_text` itself, registered as the UDF `scrub_secrets_decoded`: one
+implementation of decoding, so the store and every output agree byte for byte.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import functools
 import hashlib
+import html.entities
 import json
 import logging
 import re
@@ -94,14 +113,15 @@ _REFRESH_TOKEN = r"5Aep[0-9A-Za-z._\-]{12,}"
 _JWT = r"eyJ[0-9A-Za-z_\-]{6,}(?:\.[0-9A-Za-z_\-]*){0,2}"
 _NOT_AFTER_ALNUM = r"(?<![A-Za-z0-9])"
 _BEARER = r"(?i)\b(bearer)(\s+)[^\s\"',;]{4,}"
+# Any private key block: PKCS#8 (also ENCRYPTED), RSA/EC/DSA, OpenSSH and PGP armour; the
+# separators may be `+` (form encoding). Without its END line it runs to the end of the text.
+_PEM_BEGIN = r"-----BEGIN[ +][A-Z +]*PRIVATE[ +]KEY(?:[ +]BLOCK)?-----"
+_PEM_END = r"-----END[ +][A-Z +]*PRIVATE[ +]KEY(?:[ +]BLOCK)?-----"
 
 # (pattern, replacement) in the order they are applied; the DuckDB twins are below.
 _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
-        re.compile(
-            r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
-            re.S,
-        ),
+        re.compile(rf"{_PEM_BEGIN}.*?(?:{_PEM_END}|\Z)", re.S),
         REDACTED,
     ),
     (re.compile(_BEARER), r"\1\2" + REDACTED),
@@ -124,7 +144,7 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
 _MAYBE_SECRET = re.compile(
     rf"(?i:({_KEY_WORDS}|{_WHOLE_KEY_WORDS})[A-Za-z0-9_.\-]*\"?'?\s*[:=]|bearer\s|authorization)"
     r"|00D[0-9A-Za-z]{12,15}(?:!|%21)|5Aep[0-9A-Za-z._\-]{12}|eyJ[0-9A-Za-z_\-]{6}"
-    r"|PRIVATE KEY"
+    r"|PRIVATE[ +]KEY"
 )
 
 
@@ -158,20 +178,223 @@ _HINTS = (
 _HINT_PATTERN = re.compile("|".join(_HINTS))
 
 
-def may_hold_secret(text: str) -> bool:
-    """False when `text` certainly holds nothing `scrub_text` would change."""
+def _may_hold_plain_secret(text: str) -> bool:
     return _HINT_PATTERN.search(text.lower()) is not None and _MAYBE_SECRET.search(text) is not None
 
 
+def may_hold_secret(text: str) -> bool:
+    """False when `text` certainly holds nothing `scrub_text` would change."""
+    return _may_hold_plain_secret(text) or _may_hold_encoded_secret(text)
+
+
 def scrub_text(text: str) -> str:
-    """`text` with every token-shaped string replaced (see the module docstring)."""
-    if not may_hold_secret(text):
-        return text
+    """`text` with every token-shaped string replaced, in its raw form and in every decoded
+    form (see the module docstring)."""
+    if _may_hold_plain_secret(text):
+        text = _scrub_shapes(text)
+    if _may_hold_encoded_secret(text):
+        text = _scrub_decoded(text, depth=0)
+    return text
+
+
+def _scrub_shapes(text: str) -> str:
     for pattern, replacement in _SHAPES:
         if replacement == "key=value":
             text = pattern.sub(_redact_assignment, text)
         else:
             text = pattern.sub(replacement, text)
+    return text
+
+
+# -- decoding before judging ----------------------------------------------------------------
+
+# One escape of any kind: percent (URL), backslash (JSON, JavaScript, Python) or HTML entity.
+_ESCAPE = re.compile(
+    r"%(?P<pct>[0-9A-Fa-f]{2})"
+    r"|\\(?:u(?P<u>[0-9A-Fa-f]{4})|x(?P<x>[0-9A-Fa-f]{2})|(?P<c>[\"'\\/bfnrt]))"
+    r"|&(?:#(?P<dec>[0-9]{1,7});?|#[xX](?P<hex>[0-9A-Fa-f]{1,6});?|(?P<name>[A-Za-z][A-Za-z0-9]{1,31};))"
+)
+_BACKSLASH = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_DECODE_ROUNDS = 4  # `%25253D` is three rounds; a fourth catches one more layer of mixing
+_B64_RUN = re.compile(r"[A-Za-z0-9+/_\-]{16,}(?:={1,2}|(?:%3[Dd]){1,2})?")
+_B64_MIN_LEN = 16
+
+# Words and shapes whose base64 form marks a base64 run worth decoding (see the docstring).
+_B64_WORDS = (
+    "token", "Token", "TOKEN", "secret", "Secret", "SECRET", "password", "Password",
+    "PASSWORD", "passwd", "passphrase", "assertion", "Assertion", "session", "Session",
+    "SESSION", "cookie", "Cookie", "credential", "Credential", "signature", "Signature",
+    "apikey", "api_key", "bearer", "Bearer", "BEARER", "authorization", "Authorization",
+    "sid=", "SID=", "code=", "jwt", "pwd", "00D", "5Aep", "eyJ", "PRIVATE",
+)  # fmt: skip
+
+
+def _base64_forms(word: str) -> set[str]:
+    """The base64 and base64url characters that encode `word` at each of the 3 alignments
+    (only the characters that depend on `word` alone)."""
+    raw = word.encode()
+    forms = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw + b"\0\0").decode()
+        first = -(-8 * offset // 6)  # ceil: the first character wholly inside `word`
+        last = (8 * (offset + len(raw)) - 6) // 6
+        form = encoded[first : last + 1]
+        forms |= {form, form.replace("+", "-").replace("/", "_")}
+    return forms
+
+
+_B64_HINTS = sorted({form for word in _B64_WORDS for form in _base64_forms(word)})
+_B64_HINT_PATTERN = "|".join(re.escape(form) for form in _B64_HINTS)
+_B64_HINT = re.compile(_B64_HINT_PATTERN)
+# The cheap test for "an encoded secret may be here": an escape or a hinted base64 run.
+_ENCODED_PATTERN = r"%[0-9A-Fa-f]{2}|\\|&#?[A-Za-z0-9]+;"
+
+
+def _may_hold_encoded_secret(text: str) -> bool:
+    if ("%" in text or "\\" in text or "&" in text) and re.search(_ENCODED_PATTERN, text):
+        return True
+    return any(_B64_HINT.search(run.group()) for run in _B64_RUN.finditer(text))
+
+
+def decoded(text: str) -> tuple[str, list[int]]:
+    """`text` with every escape undone (up to `_DECODE_ROUNDS` rounds), and for each decoded
+    character (and the end) the index in `text` it came from."""
+    places = list(range(len(text) + 1))
+    for _ in range(_DECODE_ROUNDS):
+        once, local = _decode_once(text)
+        if once == text:
+            break
+        text, places = once, [places[i] for i in local]
+    return text, places
+
+
+def _decode_once(text: str) -> tuple[str, list[int]]:
+    out: list[str] = []
+    places: list[int] = []
+    pending: list[tuple[int, int]] = []  # percent-encoded bytes not yet decoded: (byte, place)
+    position = 0
+
+    def flush() -> None:
+        if not pending:
+            return
+        chars = bytes(b for b, _ in pending).decode("utf-8", errors="replace")
+        if len(chars) == len(pending):
+            for char, (_, place) in zip(chars, pending, strict=True):
+                out.append(char)
+                places.append(place)
+        else:  # multi-byte characters: each placed at the start of its byte group
+            for char in chars:
+                out.append(char)
+                places.append(pending[0][1])
+        pending.clear()
+
+    for match in _ESCAPE.finditer(text):
+        if match.start() != position:
+            flush()
+            out.append(text[position : match.start()])
+            places.extend(range(position, match.start()))
+        position = match.end()
+        if match["pct"]:
+            pending.append((int(match["pct"], 16), match.start()))
+            continue
+        flush()
+        char = _unescape(match)
+        if char is None:
+            char = match.group()
+            places.extend(range(match.start(), match.end()))
+            out.append(char)
+            continue
+        out.append(char)
+        places.extend([match.start()] * len(char))
+    flush()
+    out.append(text[position:])
+    places.extend(range(position, len(text) + 1))
+    return "".join(out), places
+
+
+def _unescape(match: re.Match[str]) -> str | None:
+    try:
+        if match["u"]:
+            return chr(int(match["u"], 16))
+        if match["x"]:
+            return chr(int(match["x"], 16))
+        if match["c"]:
+            return _BACKSLASH.get(match["c"], match["c"])
+        if match["dec"]:
+            return chr(int(match["dec"]))
+        if match["hex"]:
+            return chr(int(match["hex"], 16))
+    except (ValueError, OverflowError):
+        return None
+    return html.entities.html5.get(match["name"])
+
+
+def _secret_spans(text: str) -> list[tuple[int, int]]:
+    """Where in `text` the shape rules would replace something: (start, end) of each value."""
+    spans: list[tuple[int, int]] = []
+    if not _may_hold_plain_secret(text):
+        return spans
+    for pattern, replacement in _SHAPES:
+        for match in pattern.finditer(text):
+            if replacement == "key=value":
+                if is_secret_name(match.group(1)):
+                    spans.append((match.end(2), match.end()))
+            elif replacement.startswith("\\1\\2"):  # bearer / authorization: keep the name
+                spans.append((match.end(2), match.end()))
+            else:
+                spans.append((match.start(), match.end()))
+    return spans
+
+
+def _base64_spans(text: str, depth: int) -> list[tuple[int, int]]:
+    """Base64 runs (with a hint) whose decoding holds a secret."""
+    spans = []
+    for run in _B64_RUN.finditer(text):
+        if depth > 2 or not _B64_HINT.search(run.group()):
+            continue
+        body = re.sub(r"(=|%3[Dd])+$", "", run.group()).replace("-", "+").replace("_", "/")
+        for skip in range(4):  # the run may start mid-group (`X_` + base64url)
+            part = body[skip:]
+            if len(part) < _B64_MIN_LEN or len(part) % 4 == 1:
+                continue
+            try:
+                raw = base64.b64decode(part + "=" * (-len(part) % 4), validate=True)
+            except ValueError:
+                continue
+            inner = raw.decode("utf-8", errors="replace")
+            if may_hold_secret(inner) and _scrub_nested(inner, depth + 1) != inner:
+                spans.append(run.span())
+                break
+    return spans
+
+
+def _scrub_nested(text: str, depth: int) -> str:
+    if _may_hold_plain_secret(text):
+        text = _scrub_shapes(text)
+    return _scrub_decoded(text, depth=depth) if _may_hold_encoded_secret(text) else text
+
+
+def _scrub_decoded(text: str, *, depth: int) -> str:
+    """`text` with the raw characters of every secret found in its decoded forms replaced."""
+    for _ in range(3):  # a replacement can reveal another secret (two in one escape run)
+        plain_text, places = decoded(text)
+        spans = [] if plain_text == text else _secret_spans(plain_text)
+        spans += _base64_spans(plain_text, depth)
+        raw_spans = sorted(
+            (places[start], places[end]) for start, end in spans if places[end] > places[start]
+        )
+        raw_spans = [(start, end) for start, end in raw_spans if text[start:end] != REDACTED]
+        if not raw_spans:
+            break
+        pieces, position = [], 0
+        for start, end in raw_spans:
+            if end <= position:
+                continue
+            start = max(start, position)
+            pieces += [text[position:start], REDACTED]
+            position = end
+        pieces.append(text[position:])
+        text = "".join(pieces)
     return text
 
 
@@ -273,7 +496,7 @@ def _sql_literal(text: str) -> str:
 
 # RE2 has no look-around, so the key=value rule keeps the character before the key (\1).
 _SQL_SHAPES: tuple[tuple[str, str], ...] = (
-    (r"(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", REDACTED),
+    (rf"(?s){_PEM_BEGIN}.*?({_PEM_END}|$)", REDACTED),
     (_BEARER, r"\1\2" + REDACTED),
     (r"(?i)\b(authorization)(\"?\s*[:=]\s*\"?)[^\s\"',;]+(\s+[^\s\"',;]+)?", r"\1\2" + REDACTED),
     (
@@ -293,17 +516,42 @@ def _scrub_sql() -> str:
             f"regexp_replace({expression}, {_sql_literal(pattern)}, "
             f"{_sql_literal(replacement)}, 'g')"
         )
-    maybe = _sql_literal(_MAYBE_SECRET.pattern)  # RE2 reads (?i:…) too
-    return f"CASE WHEN regexp_matches(v, {maybe}) THEN {expression} ELSE v END"
+    return (
+        "CASE WHEN may_hold_encoded_secret(v) THEN scrub_secrets_decoded(v) "
+        f"WHEN regexp_matches(v, {_sql_literal(_MAYBE_SECRET.pattern)}) THEN {expression} "
+        "ELSE v END"
+    )
 
+
+# The SQL twin of `_may_hold_encoded_secret`, never narrower: an escape or a hinted base64
+# run, and then (to keep `scrub_secrets_decoded` off the common `%20`) the value decoded by
+# `url_decode` three times must still show a hint, an escape, or a secret's base64 form. A
+# value `url_decode` refuses (invalid UTF-8) goes to Python.
+_SQL_URL_DECODED = "try(url_decode(try(url_decode(try(url_decode(v))))))"
+_SQL_ENCODED_GATE = f"{_ENCODED_PATTERN}|-----BEGIN|{_B64_HINT_PATTERN}"
+_SQL_DECODED_GATE = f"(?i:{'|'.join(_HINTS)})|PRIVATE[ +]KEY|{_ENCODED_PATTERN}|{_B64_HINT_PATTERN}"
 
 SCRUB_SQL_MACROS = f"""
+CREATE OR REPLACE TEMP MACRO may_hold_encoded_secret(v) AS
+    regexp_matches(v, {_sql_literal(_SQL_ENCODED_GATE)})
+    AND coalesce(regexp_matches({_SQL_URL_DECODED}, {_sql_literal(_SQL_DECODED_GATE)}), true);
 CREATE OR REPLACE TEMP MACRO may_hold_secret(v) AS
-    regexp_matches(v, {_sql_literal(_MAYBE_SECRET.pattern)});
+    regexp_matches(v, {_sql_literal(_MAYBE_SECRET.pattern)}) OR may_hold_encoded_secret(v);
 CREATE OR REPLACE TEMP MACRO scrub_secrets(v) AS {_scrub_sql()};
 CREATE OR REPLACE TEMP MACRO fingerprint_secret(v) AS CASE WHEN coalesce(v, '') = '' THEN v
     ELSE {_sql_literal(_FINGERPRINT_PREFIX)} || left(sha256(v), 16) || ']' END;
 """
+
+
+def register_sql(con: Any) -> None:
+    """Give a DuckDB connection the scrub macros and the `scrub_text` UDF they call."""
+    import duckdb
+
+    with contextlib.suppress(duckdb.NotImplementedException):  # registered here before
+        con.create_function(
+            "scrub_secrets_decoded", scrub_text, ["VARCHAR"], "VARCHAR", side_effects=False
+        )
+    con.execute(SCRUB_SQL_MACROS)
 
 
 # -- logging ----------------------------------------------------------------------------------
