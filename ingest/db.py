@@ -18,7 +18,7 @@ import duckdb
 
 from . import private_files
 from .errors import TokensentryError
-from .formats.redact import register_sql as register_scrub_sql
+from .formats.redact_sql import register_sql as register_scrub_sql
 from .sfid import SQL_MACROS
 from .vocab import register_vocabulary
 

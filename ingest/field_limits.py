@@ -88,11 +88,9 @@ def elf_cap(column: str) -> int:
 # -- records (SOQL, partner log, API) -------------------------------------------------------
 
 
-def cap_records(records: Iterable[StagedRecord]) -> list[Problem]:
+def cap_records(records: Iterable[StagedRecord], problem: Callable[..., Problem]) -> list[Problem]:
     """Cut every oversized event value and payload string of `records` in place; one note per
-    record that had any cut."""
-    from .load import Problem
-
+    record that had any cut, built by `problem` (load.Problem: this module sits below load)."""
     problems = []
     for index, record in enumerate(records):
         reasons: list[str] = []
@@ -105,7 +103,7 @@ def cap_records(records: Iterable[StagedRecord]) -> list[Problem]:
         if reasons:
             where = {"source_id": record.source_id, "record_id": record.record_id}
             problems.append(
-                Problem(
+                problem(
                     line=record.line,
                     reason="; ".join(reasons),
                     raw_text=json.dumps(where),
@@ -159,12 +157,11 @@ def cap_elf_batch(
     con: duckdb.DuckDBPyConnection,
     columns: list[str],
     quote: Callable[[str], str],
+    problem: Callable[..., Problem],
     locate_lines: Callable[[list[tuple[str, ...]]], list[int | None]] | None = None,
 ) -> list[Problem]:
     """Cut oversized values of the TEMP table `elf_batch` in place; return one note per loaded
     row that had a cut. Reasons (`_problem`) are capped too."""
-    from .load import Problem
-
     caps = {name: elf_cap(name) for name in columns}
     over = " OR ".join(f"strlen({quote(name)}) > {cap}" for name, cap in caps.items())
     con.execute(
@@ -193,7 +190,7 @@ def cap_elf_batch(
             if found is not None and found > caps[name]
         ]
         problems.append(
-            Problem(
+            problem(
                 line=line,
                 reason="; ".join(reasons),
                 raw_text=json.dumps({"record_id": str(row[1])}),

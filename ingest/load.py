@@ -257,7 +257,7 @@ class Loader(EventMerger):
         )
         con.execute("UPDATE elf_batch SET _fresh = false WHERE NOT _first OR _problem IS NOT NULL")
         result.rows_quarantined = self._quarantine_elf(columns, origin, input_key, locate_lines)
-        cuts = cap_elf_batch(con, columns, quote_ident, locate_lines)  # after: lines by value
+        cuts = cap_elf_batch(con, columns, quote_ident, Problem, locate_lines)  # needs raw values
         result.rows_quarantined += self.quarantine(origin, input_key, cuts)
         self._add_raw_elf_columns(columns)
         # Repeated rows are dropped before ordinals are taken, so a file with a repeated line
@@ -363,7 +363,7 @@ class Loader(EventMerger):
         result = BatchResult(rows_read=len(records))
         if not records:
             return result
-        result.rows_quarantined += self.quarantine(origin, origin, cap_records(records))
+        result.rows_quarantined += self.quarantine(origin, origin, cap_records(records, Problem))
         con = self.con
         con.register("records_arrow", _records_table(records, origin))
         con.execute("DROP TABLE IF EXISTS rec_batch")

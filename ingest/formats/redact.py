@@ -26,9 +26,10 @@ cheap; a base64-wrapped secret is found when that word is in lower, upper or tit
 `code=200` is scrubbed like any `code=`: an OAuth authorization code has no shape to tell it
 from a status code, so the value of a bare `code` key is never kept (`status_code=` is).
 
-`SCRUB_SQL_MACROS` defines the same rules in DuckDB (RE2 syntax), built from the same pattern
-strings, so EventLogFile rows are scrubbed in bulk without a Python loop. A value that may
-hold an encoded secret (a cheap RE2 prefilter, then `url_decode` three times and the same
+The patterns live in `secret_patterns.py` (the one source of truth), decoding in `decode.py`.
+`redact_sql.SCRUB_SQL_MACROS` defines the same rules in DuckDB (RE2 syntax), built from the
+same pattern strings, so EventLogFile rows are scrubbed in bulk without a Python loop. A value
+that may hold an encoded secret (a cheap RE2 prefilter, then `url_decode` three times and the same
 hints) is handed to `scrub_text` itself, registered as the UDF `scrub_secrets_decoded`: one
 implementation of decoding, so the store and every output agree byte for byte.
 """
@@ -36,15 +37,25 @@ implementation of decoding, so the store and every output agree byte for byte.
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import hashlib
-import html.entities
 import json
 import logging
 import re
 import urllib.parse
 from typing import Any
+
+from .decode import decoded
+from .secret_patterns import (
+    _B64_HINT,
+    _B64_MIN_LEN,
+    _B64_RUN,
+    _ENCODED_PATTERN,
+    _HINT_PATTERN,
+    _MAYBE_SECRET,
+    _SHAPES,
+    REDACTED,
+)
 
 # Words that make a field name secret wherever they appear in it (after normalising).
 SECRET_NAME_WORDS = (
@@ -91,62 +102,7 @@ NOT_SECRET_NAMES = frozenset(
     {"oauthtoken", "oauthusagetoken", "partnertokenlog", "idletoken", "refreshtokenreuse"}
 )
 
-REDACTED = "[redacted]"
 _FINGERPRINT_PREFIX = "[redacted sha256:"
-
-# Words that make `word=value` / `"word": value` in free text a secret; the Python and DuckDB
-# rules below are built from this one list.
-_KEY_WORDS = (
-    r"token|secret|password|passwd|passphrase|assertion|api[_.\-]?key|private[_.\-]?key"
-    r"|session[_.\-]?id"
-    r"|cookie|credentials?|signature"
-)
-_WHOLE_KEY_WORDS = r"sid|code|code_verifier|client_assertion|jwt|pwd|bearer"
-_KEY = (
-    rf"[A-Za-z_.\-]*(?:{_KEY_WORDS})[A-Za-z0-9_]*"  # custom-field suffixes: ns__Password__c
-    rf"|(?:{_WHOLE_KEY_WORDS})"
-)
-_ASSIGN = r"(\"?'?\s*[:=]\s*\"?'?)"
-# Token shapes, without what may precede them: not a letter or digit (an underscore may, as in
-# `sid_00D…`). Python says so with a look-behind; RE2 keeps the character (\1) instead.
-_SESSION_ID = r"00D[0-9A-Za-z]{12,15}(?:!|%21)[0-9A-Za-z._\-]{8,}"
-_REFRESH_TOKEN = r"5Aep[0-9A-Za-z._\-]{12,}"
-_JWT = r"eyJ[0-9A-Za-z_\-]{6,}(?:\.[0-9A-Za-z_\-]*){0,2}"
-_NOT_AFTER_ALNUM = r"(?<![A-Za-z0-9])"
-_BEARER = r"(?i)\b(bearer)(\s+)[^\s\"',;]{4,}"
-# Any private key block: PKCS#8 (also ENCRYPTED), RSA/EC/DSA, OpenSSH and PGP armour; the
-# separators may be `+` (form encoding). Without its END line it runs to the end of the text.
-_PEM_BEGIN = r"-----BEGIN[ +][A-Z +]*PRIVATE[ +]KEY(?:[ +]BLOCK)?-----"
-_PEM_END = r"-----END[ +][A-Z +]*PRIVATE[ +]KEY(?:[ +]BLOCK)?-----"
-
-# (pattern, replacement) in the order they are applied; the DuckDB twins are below.
-_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(rf"{_PEM_BEGIN}.*?(?:{_PEM_END}|\Z)", re.S),
-        REDACTED,
-    ),
-    (re.compile(_BEARER), r"\1\2" + REDACTED),
-    (
-        re.compile(
-            r"(?i)\b(authorization)(\"?\s*[:=]\s*\"?)(?!\[redacted)[^\s\"',;]+(?:\s+[^\s\"',;]+)?"
-        ),
-        r"\1\2" + REDACTED,
-    ),
-    (
-        re.compile(rf"(?i)(?<![A-Za-z0-9_])({_KEY}){_ASSIGN}(?!\[redacted)(?!\s)[^\s&\"',;}}<>]+"),
-        "key=value",  # see _redact_assignment: the name decides, as for fields
-    ),
-    (re.compile(_NOT_AFTER_ALNUM + _SESSION_ID), REDACTED),
-    (re.compile(_NOT_AFTER_ALNUM + _REFRESH_TOKEN), REDACTED),
-    (re.compile(_NOT_AFTER_ALNUM + _JWT), REDACTED),
-)
-# Cheap test first, true for anything a rule above could change: most values match none of
-# it (a URI ending in /oauth2/token does not), and then nothing else runs.
-_MAYBE_SECRET = re.compile(
-    rf"(?i:({_KEY_WORDS}|{_WHOLE_KEY_WORDS})[A-Za-z0-9_.\-]*\"?'?\s*[:=]|bearer\s|authorization)"
-    r"|00D[0-9A-Za-z]{12,15}(?:!|%21)|5Aep[0-9A-Za-z._\-]{12}|eyJ[0-9A-Za-z_\-]{6}"
-    r"|PRIVATE[ +]KEY"
-)
 
 
 def normalise_name(name: str) -> str:
@@ -168,15 +124,6 @@ def is_secret_name(name: str) -> bool:
 
 def fingerprint(value: str) -> str:
     return _FINGERPRINT_PREFIX + hashlib.sha256(value.encode()).hexdigest()[:16] + "]"
-
-
-# Lower-case fragments at least one of which every match of `_MAYBE_SECRET` contains: a
-# substring test is ten times cheaper than the regular expression on the common miss.
-_HINTS = (
-    "token", "secret", "pass", "assertion", "key", "session", "cookie", "credential",
-    "signature", "sid", "code", "jwt", "pwd", "bearer", "authorization", "00d", "5aep", "eyj",
-)  # fmt: skip
-_HINT_PATTERN = re.compile("|".join(_HINTS))
 
 
 def _may_hold_plain_secret(text: str) -> bool:
@@ -209,125 +156,11 @@ def _scrub_shapes(text: str) -> str:
 
 # -- decoding before judging ----------------------------------------------------------------
 
-# One escape of any kind: percent (URL), backslash (JSON, JavaScript, Python) or HTML entity.
-_ESCAPE = re.compile(
-    r"%(?P<pct>[0-9A-Fa-f]{2})"
-    r"|\\(?:u(?P<u>[0-9A-Fa-f]{4})|x(?P<x>[0-9A-Fa-f]{2})|(?P<c>[\"'\\/bfnrt]))"
-    r"|&(?:#(?P<dec>[0-9]{1,7});?|#[xX](?P<hex>[0-9A-Fa-f]{1,6});?|(?P<name>[A-Za-z][A-Za-z0-9]{1,31};))"
-)
-_BACKSLASH = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-_DECODE_ROUNDS = 4  # `%25253D` is three rounds; a fourth catches one more layer of mixing
-_B64_RUN = re.compile(r"[A-Za-z0-9+/_\-]{16,}(?:={1,2}|(?:%3[Dd]){1,2})?")
-_B64_MIN_LEN = 16
-
-# Words and shapes whose base64 form marks a base64 run worth decoding (see the docstring).
-_B64_WORDS = (
-    "token", "Token", "TOKEN", "secret", "Secret", "SECRET", "password", "Password",
-    "PASSWORD", "passwd", "passphrase", "assertion", "Assertion", "session", "Session",
-    "SESSION", "cookie", "Cookie", "credential", "Credential", "signature", "Signature",
-    "apikey", "api_key", "bearer", "Bearer", "BEARER", "authorization", "Authorization",
-    "sid=", "SID=", "code=", "jwt", "pwd", "00D", "5Aep", "eyJ", "PRIVATE",
-)  # fmt: skip
-
-
-def _base64_forms(word: str) -> set[str]:
-    """The base64 and base64url characters that encode `word` at each of the 3 alignments
-    (only the characters that depend on `word` alone)."""
-    raw = word.encode()
-    forms = set()
-    for offset in range(3):
-        encoded = base64.b64encode(b"\0" * offset + raw + b"\0\0").decode()
-        first = -(-8 * offset // 6)  # ceil: the first character wholly inside `word`
-        last = (8 * (offset + len(raw)) - 6) // 6
-        form = encoded[first : last + 1]
-        forms |= {form, form.replace("+", "-").replace("/", "_")}
-    return forms
-
-
-_B64_HINTS = sorted({form for word in _B64_WORDS for form in _base64_forms(word)})
-_B64_HINT_PATTERN = "|".join(re.escape(form) for form in _B64_HINTS)
-_B64_HINT = re.compile(_B64_HINT_PATTERN)
-# The cheap test for "an encoded secret may be here": an escape or a hinted base64 run.
-_ENCODED_PATTERN = r"%[0-9A-Fa-f]{2}|\\|&#?[A-Za-z0-9]+;"
-
 
 def _may_hold_encoded_secret(text: str) -> bool:
     if ("%" in text or "\\" in text or "&" in text) and re.search(_ENCODED_PATTERN, text):
         return True
     return any(_B64_HINT.search(run.group()) for run in _B64_RUN.finditer(text))
-
-
-def decoded(text: str) -> tuple[str, list[int]]:
-    """`text` with every escape undone (up to `_DECODE_ROUNDS` rounds), and for each decoded
-    character (and the end) the index in `text` it came from."""
-    places = list(range(len(text) + 1))
-    for _ in range(_DECODE_ROUNDS):
-        once, local = _decode_once(text)
-        if once == text:
-            break
-        text, places = once, [places[i] for i in local]
-    return text, places
-
-
-def _decode_once(text: str) -> tuple[str, list[int]]:
-    out: list[str] = []
-    places: list[int] = []
-    pending: list[tuple[int, int]] = []  # percent-encoded bytes not yet decoded: (byte, place)
-    position = 0
-
-    def flush() -> None:
-        if not pending:
-            return
-        chars = bytes(b for b, _ in pending).decode("utf-8", errors="replace")
-        if len(chars) == len(pending):
-            for char, (_, place) in zip(chars, pending, strict=True):
-                out.append(char)
-                places.append(place)
-        else:  # multi-byte characters: each placed at the start of its byte group
-            for char in chars:
-                out.append(char)
-                places.append(pending[0][1])
-        pending.clear()
-
-    for match in _ESCAPE.finditer(text):
-        if match.start() != position:
-            flush()
-            out.append(text[position : match.start()])
-            places.extend(range(position, match.start()))
-        position = match.end()
-        if match["pct"]:
-            pending.append((int(match["pct"], 16), match.start()))
-            continue
-        flush()
-        char = _unescape(match)
-        if char is None:
-            char = match.group()
-            places.extend(range(match.start(), match.end()))
-            out.append(char)
-            continue
-        out.append(char)
-        places.extend([match.start()] * len(char))
-    flush()
-    out.append(text[position:])
-    places.extend(range(position, len(text) + 1))
-    return "".join(out), places
-
-
-def _unescape(match: re.Match[str]) -> str | None:
-    try:
-        if match["u"]:
-            return chr(int(match["u"], 16))
-        if match["x"]:
-            return chr(int(match["x"], 16))
-        if match["c"]:
-            return _BACKSLASH.get(match["c"], match["c"])
-        if match["dec"]:
-            return chr(int(match["dec"]))
-        if match["hex"]:
-            return chr(int(match["hex"], 16))
-    except (ValueError, OverflowError):
-        return None
-    return html.entities.html5.get(match["name"])
 
 
 def _secret_spans(text: str) -> list[tuple[int, int]]:
@@ -502,80 +335,6 @@ def _fingerprint_tree(value: Any, *, nested: bool = False) -> Any:
         return value
     text = str(value)
     return text if text.startswith(_FINGERPRINT_PREFIX) else fingerprint(text)
-
-
-# -- DuckDB ---------------------------------------------------------------------------------------
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-# RE2 has no look-around, so the key=value rule keeps the character before the key (\1).
-_SQL_SHAPES: tuple[tuple[str, str], ...] = (
-    (rf"(?s){_PEM_BEGIN}.*?({_PEM_END}|$)", REDACTED),
-    (_BEARER, r"\1\2" + REDACTED),
-    (r"(?i)\b(authorization)(\"?\s*[:=]\s*\"?)[^\s\"',;]+(\s+[^\s\"',;]+)?", r"\1\2" + REDACTED),
-    (
-        rf"(?i)(^|[^A-Za-z0-9_])({_KEY}){_ASSIGN}[^\s&\"',;}}<>\[]+",
-        r"\1\2\3" + REDACTED,
-    ),
-    (rf"(^|[^A-Za-z0-9]){_SESSION_ID}", r"\1" + REDACTED),
-    (rf"(^|[^A-Za-z0-9]){_REFRESH_TOKEN}", r"\1" + REDACTED),
-    (rf"(^|[^A-Za-z0-9]){_JWT}", r"\1" + REDACTED),
-)
-
-
-def _scrub_sql() -> str:
-    expression = "v"
-    for pattern, replacement in _SQL_SHAPES:
-        expression = (
-            f"regexp_replace({expression}, {_sql_literal(pattern)}, "
-            f"{_sql_literal(replacement)}, 'g')"
-        )
-    return (
-        "CASE WHEN may_hold_encoded_secret(v) THEN scrub_secrets_decoded(v) "
-        f"WHEN regexp_matches(v, {_sql_literal(_MAYBE_SECRET.pattern)}) THEN {expression} "
-        "ELSE v END"
-    )
-
-
-# The SQL twin of `_may_hold_encoded_secret`, never narrower: an escape or a hinted base64
-# run, and then (to keep `scrub_secrets_decoded` off the common `%20`) the value decoded by
-# `url_decode` three times must still show a hint, an escape, or a secret's base64 form. A
-# value `url_decode` refuses (invalid UTF-8) goes to Python.
-_SQL_URL_DECODED = "try(url_decode(try(url_decode(try(url_decode(v))))))"
-_SQL_ENCODED_GATE = f"{_ENCODED_PATTERN}|-----BEGIN|{_B64_HINT_PATTERN}"
-_SQL_DECODED_GATE = f"(?i:{'|'.join(_HINTS)})|PRIVATE[ +]KEY|{_ENCODED_PATTERN}|{_B64_HINT_PATTERN}"
-
-_SQL_ANY_GATE = f"{_MAYBE_SECRET.pattern}|{_SQL_ENCODED_GATE}"
-
-# CASE, not AND/OR: DuckDB evaluates both sides of a conjunction in a projection, and
-# `url_decode` on every row would cost more than the rest of the test.
-SCRUB_SQL_MACROS = f"""
-CREATE OR REPLACE TEMP MACRO may_hold_encoded_secret(v) AS
-    CASE WHEN regexp_matches(v, {_sql_literal(_SQL_ENCODED_GATE)})
-         THEN coalesce(regexp_matches({_SQL_URL_DECODED}, {_sql_literal(_SQL_DECODED_GATE)}), true)
-         ELSE false END;
-CREATE OR REPLACE TEMP MACRO may_hold_secret(v) AS
-    CASE WHEN NOT regexp_matches(v, {_sql_literal(_SQL_ANY_GATE)}) THEN false
-         WHEN regexp_matches(v, {_sql_literal(_MAYBE_SECRET.pattern)}) THEN true
-         ELSE may_hold_encoded_secret(v) END;
-CREATE OR REPLACE TEMP MACRO scrub_secrets(v) AS {_scrub_sql()};
-CREATE OR REPLACE TEMP MACRO fingerprint_secret(v) AS CASE WHEN coalesce(v, '') = '' THEN v
-    ELSE {_sql_literal(_FINGERPRINT_PREFIX)} || left(sha256(v), 16) || ']' END;
-"""
-
-
-def register_sql(con: Any) -> None:
-    """Give a DuckDB connection the scrub macros and the `scrub_text` UDF they call."""
-    import duckdb
-
-    with contextlib.suppress(duckdb.NotImplementedException):  # registered here before
-        con.create_function(
-            "scrub_secrets_decoded", scrub_text, ["VARCHAR"], "VARCHAR", side_effects=False
-        )
-    con.execute(SCRUB_SQL_MACROS)
 
 
 # -- logging ----------------------------------------------------------------------------------
