@@ -1,10 +1,13 @@
 """Rendering for the command line: tables for a terminal, JSON and CSV for pipes and scripts.
 
 Every string from Salesforce or a log (app names, user agents, usernames, error texts) is
-attacker-controlled. On a terminal it is shown as plain text: never parsed as rich markup,
-control characters (ANSI escapes, C0/C1, bidi overrides) shown as visible `\\x1b`-style
-escapes. In CSV a cell a spreadsheet would run as a formula is prefixed with `'`. Secrets are
-scrubbed on the way out as well as on the way in.
+attacker-controlled. On a terminal, in a pipe and in a document it goes through one function,
+`plain`: secrets scrubbed, never parsed as rich markup, and every control character (ANSI and
+OSC escapes, C0/C1, CR and LF, bidi overrides, zero-width and other invisible characters)
+shown as a visible `\\x1b`-style escape, so one record is always one line. `alerts`,
+`alerts --incidents`, `egress list`, the import/triage messages (`message`) and the evidence
+pack all use it. In CSV a cell a spreadsheet would run as a formula is prefixed with `'`.
+Secrets are scrubbed on the way out as well as on the way in.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import re
 import sys
 from typing import Any
 
+import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -50,9 +54,13 @@ CSV_FIELDS = (
 
 # C0 and C1 controls, DEL, and the Unicode bidi/format characters that reorder or hide text
 # (Trojan Source: U+202A-U+202E, U+2066-U+2069, marks U+200E/U+200F/U+061C, U+200B-U+200D,
-# U+2028/U+2029 line separators, U+FEFF).
+# U+2028/U+2029 line separators, U+FEFF), other invisibles (soft hyphen U+00AD, U+180E,
+# U+2060-U+2064 and U+206A-U+206F, interlinear annotations U+FFF9-U+FFFB, the tag characters
+# U+E0000-U+E007F that smuggle hidden ASCII) and lone surrogates (which a terminal's encoder
+# would refuse).
 _UNSAFE_CHARS = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]"
+    "[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064"
+    "\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
 )
 # Leading characters that make Excel, LibreOffice or Sheets evaluate a cell (OWASP CSV
 # injection): = + - @, tab and carriage return.
@@ -60,10 +68,19 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def plain(value: object) -> str:
-    """`value` as text that is safe to print on a terminal: secrets scrubbed, every control
-    or bidi character replaced by a visible escape such as `\\x1b` or `\\u202e`."""
-    text = scrub_text("" if value is None else str(value))
+    """`value` as text that is safe to print on a terminal, in a pipe or in a document:
+    secrets scrubbed, every control, bidi or invisible character replaced by a visible escape
+    such as `\\x1b`, `\\x0a` or `\\u202e` (so a value never spans two lines), and a missing
+    value (None, NaN, NaT) empty."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = scrub_text(str(value))
     return _UNSAFE_CHARS.sub(_visible_escape, text)
+
+
+def message(console: Console, text: str, *values: object) -> None:
+    """Print one line: `text` (ours, `{}` placeholders) with every value through `plain`."""
+    console.print(text.format(*(plain(v) for v in values)), markup=False, highlight=False)
 
 
 def markup_safe(value: object) -> str:
@@ -85,7 +102,9 @@ def csv_cell(value: object) -> object:
 
 def _visible_escape(match: re.Match[str]) -> str:
     code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def stdout() -> Console:
@@ -123,12 +142,17 @@ def alerts_csv(records: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def alerts_plain(records: list[dict[str, Any]]) -> str:
-    """One alert per line, tab-separated: what `cut`, `grep` and `sort` want from a pipe."""
-    columns = ("severity", "detector", "status", "last_seen", "event_count", "alert_id", "summary")
+def records_plain(records: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    """One record per line, tab-separated, a header first: what `cut`, `grep` and `sort` want
+    from a pipe. `plain` escapes tabs and line breaks, so a value never splits a record."""
     lines = ["\t".join(columns)]
-    lines += ["\t".join(plain(record[c]) for c in columns) for record in records]
+    lines += ["\t".join(plain(record.get(c)) for c in columns) for record in records]
     return "\n".join(lines) + "\n"
+
+
+def alerts_plain(records: list[dict[str, Any]]) -> str:
+    columns = ("severity", "detector", "status", "last_seen", "event_count", "alert_id", "summary")
+    return records_plain(records, columns)
 
 
 def alerts_table(records: list[dict[str, Any]]) -> Table:
@@ -167,9 +191,17 @@ INCIDENT_FIELDS = (
 
 def incidents_plain(records: list[dict[str, Any]]) -> str:
     columns = ("severity", "status", "alert_count", "last_seen", "incident_id", "summary")
-    lines = ["\t".join(columns)]
-    lines += ["\t".join(str(record[c]) for c in columns) for record in records]
-    return "\n".join(lines) + "\n"
+    return records_plain(records, columns)
+
+
+def records_table(records: list[dict[str, Any]], fields: tuple[str, ...]) -> Table:
+    """Any list of records as a terminal table, every cell through `plain`."""
+    table = Table(pad_edge=False)
+    for name in fields:
+        table.add_column(name, overflow="fold")
+    for record in records:
+        table.add_row(*(Text(plain(record.get(name))) for name in fields))
+    return table
 
 
 def incidents_table(records: list[dict[str, Any]]) -> Table:
@@ -177,12 +209,13 @@ def incidents_table(records: list[dict[str, Any]]) -> Table:
     for name in ("severity", "status", "alerts", "last seen (UTC)", "incident", "summary"):
         table.add_column(name, overflow="fold")
     for record in records:
+        # Text objects of `plain` values, never markup: summaries quote attacker strings.
         table.add_row(
-            Text(record["severity"], style=SEVERITY_STYLE[record["severity"]]),
-            Text(record["status"] + (" (reopened)" if record.get("reopened") else "")),
-            Text(str(record["alert_count"])),
-            Text((record["last_seen"] or "")[:16].replace("T", " ")),
-            Text(record["incident_id"]),
-            Text(record["summary"]),  # Text, not markup: summaries quote attacker strings
+            Text(plain(record["severity"]), style=SEVERITY_STYLE.get(record["severity"], "")),
+            Text(plain(record["status"]) + (" (reopened)" if record.get("reopened") else "")),
+            Text(plain(record["alert_count"])),
+            Text(plain((record["last_seen"] or "")[:16].replace("T", " "))),
+            Text(plain(record["incident_id"])),
+            Text(plain(record["summary"])),
         )
     return table

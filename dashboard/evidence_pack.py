@@ -2,18 +2,26 @@
 every pulled event as CSV, and a short Markdown summary of what happened.
 
 Both are built from log strings an attacker controls (user agents, app and user names), so the
-CSV is spreadsheet-safe (queries.export) and the Markdown carries them defanged inside code
-spans: no link, no markup, no hidden characters reach whoever opens the pack.
+CSV is spreadsheet-safe (queries.export) and every data value in the Markdown goes through
+`console.plain` (secrets scrubbed, control and invisible characters shown as escapes), is
+defanged (`hxxps://evil[.]example`: no renderer or mail client autolinks it) and then either
+sits in a code span fenced longer than any backtick run in it, or (prose) has every ASCII
+punctuation character backslash-escaped. So no link, image, raw HTML, heading or table break
+comes from data; the only link is ours, to the configured `dashboard_url`. A missing value
+is `-`, never `nan`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
+from .console import plain
 from .digest.defang import defang
 from .queries.export import rows_csv
 from .queries.investigation import Scope
@@ -39,19 +47,62 @@ def write(
     alerts: pd.DataFrame,
     chain: pd.DataFrame,
     org_labels: dict[str, str],
+    dashboard_url: str | None = None,
 ) -> EvidencePack:
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"tokensentry-{scope.kind}-{scope.target_id}"
+    # The id is ours (hex), but a file name is no place to trust that: no `/`, no `..`.
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", f"tokensentry-{scope.kind}-{scope.target_id}")[:120]
     records = events.astype(object).where(events.notna(), None).to_dict("records")
     csv_path = folder / f"{stem}-events.csv"
     csv_path.write_text(rows_csv(records, [f for f in EVENT_FIELDS if f in events]), "utf-8")
     md_path = folder / f"{stem}-summary.md"
-    md_path.write_text(summary(scope, events, alerts, chain, org_labels, csv_path.name), "utf-8")
+    text = summary(scope, events, alerts, chain, org_labels, csv_path.name, dashboard_url)
+    md_path.write_text(text, "utf-8")
     return EvidencePack(csv_path, md_path)
 
 
-def _code(value: object) -> str:
-    return "`" + defang(value).replace("`", "'") + "`"
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _safe(value: object, limit: int) -> str:
+    return "" if _missing(value) else defang(plain(value), limit=limit)
+
+
+def _code(value: object, *, cell: bool = False, limit: int = 300) -> str:
+    """`value` as a code span: nothing inside is Markdown or HTML. The fence is one backtick
+    longer than the longest run in the value; in a table cell `|` is escaped (GFM splits
+    cells before it reads code spans)."""
+    text = _safe(value, limit)
+    if not text:
+        return "-"
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    if text[0] in "` " or text[-1] in "` ":
+        text = f" {text} "
+    if cell:
+        text = text.replace("|", "\\|")
+    return f"{fence}{text}{fence}"
+
+
+def _text(value: object, limit: int = 300) -> str:
+    """`value` as Markdown prose: every ASCII punctuation character backslash-escaped."""
+    text = _safe(value, limit)
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text) if text else "-"
+
+
+def _when(value: object, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    return "-" if _missing(value) else format(pd.Timestamp(value), pattern)
+
+
+def _link(dashboard_url: str | None, scope: Scope) -> list[str]:
+    if not dashboard_url:
+        return []
+    base = quote(dashboard_url.rstrip("/"), safe=":/?=&%~.-_")
+    target = f"{base}/{scope.kind}?id={quote(scope.target_id, safe='')}"
+    return [f"[Open the {scope.kind} in tokensentry]({target})", ""]
 
 
 def _around_refusals(chain: pd.DataFrame, before: int = 4) -> pd.DataFrame:
@@ -70,26 +121,30 @@ def summary(
     chain: pd.DataFrame,
     org_labels: dict[str, str],
     csv_name: str,
+    dashboard_url: str | None = None,
 ) -> str:
+    def listed(values: list[str]) -> str:
+        return ", ".join(_code(v) for v in values) or "-"
+
     orgs = ", ".join(f"{_code(org_labels.get(o, o))} ({_code(o)})" for o in scope.org_ids) or "-"
     lines = [
-        f"# tokensentry {scope.kind} {scope.target_id} ({scope.severity})",
+        f"# tokensentry {_text(scope.kind)} {_text(scope.target_id)} ({_text(scope.severity)})",
         "",
         f"Prepared {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the tokensentry store.",
         "",
+        *_link(dashboard_url, scope),
         "## What happened",
         "",
-        defang(scope.summary, limit=1000),
+        _text(scope.summary, limit=1000),
         "",
-        f"- First seen: {scope.first_seen:%Y-%m-%d %H:%M:%S} UTC; last seen: "
-        f"{scope.last_seen:%Y-%m-%d %H:%M:%S} UTC",
+        f"- First seen: {_when(scope.first_seen, '%Y-%m-%d %H:%M:%S')} UTC; last seen: "
+        f"{_when(scope.last_seen, '%Y-%m-%d %H:%M:%S')} UTC",
         f"- Orgs: {orgs}",
-        f"- Apps: {', '.join(_code(a) for a in scope.apps) or '-'}",
-        f"- Users: {', '.join(_code(u) for u in scope.user_ids) or '-'}",
-        f"- Suspect addresses: {', '.join(_code(ip) for ip in scope.ips) or '-'}",
-        f"- The partner's own egress also involved: "
-        f"{', '.join(_code(ip) for ip in scope.trusted_ips) or '-'}",
-        f"- Detectors: {', '.join(scope.detectors)}",
+        f"- Apps: {listed(scope.apps)}",
+        f"- Users: {listed(scope.user_ids)}",
+        f"- Suspect addresses: {listed(scope.ips)}",
+        f"- The partner's own egress also involved: {listed(scope.trusted_ips)}",
+        f"- Detectors: {listed(scope.detectors)}",
         "",
         "## Alerts",
         "",
@@ -98,8 +153,9 @@ def summary(
     ]
     for row in alerts.itertuples(index=False):
         lines.append(
-            f"| {_code(row.alert_id)} | {row.detector} | {row.severity} | {_code(row.org_id)} "
-            f"| {defang(row.summary, limit=240).replace('|', '/')} |"
+            f"| {_code(row.alert_id, cell=True)} | {_code(row.detector, cell=True)} "
+            f"| {_text(row.severity)} | {_code(row.org_id, cell=True)} "
+            f"| {_text(row.summary, limit=240)} |"
         )
     lines += ["", "## Every event of the suspect addresses and users, per org", ""]
     if events.empty:
@@ -116,10 +172,10 @@ def summary(
             "| --- | --- | --- | --- | --- |",
         ]
         for org_id, row in per_org.iterrows():
+            label = org_labels.get(str(org_id), org_id)
             lines.append(
-                f"| {_code(org_labels.get(str(org_id), org_id))} | {row['events']} | "
-                f"{row['suspect_ip_events']} | {row['first']:%Y-%m-%d %H:%M} | "
-                f"{row['last']:%Y-%m-%d %H:%M} |"
+                f"| {_code(label, cell=True)} | {int(row['events'])} | "
+                f"{int(row['suspect_ip_events'])} | {_when(row['first'])} | {_when(row['last'])} |"
             )
     if not chain.empty:
         lines += ["", "## Token chain (the partner's token log)", "",
@@ -127,9 +183,10 @@ def summary(
                   "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
         for row in _around_refusals(chain).itertuples(index=False):
             lines.append(
-                f"| {row.at:%Y-%m-%d %H:%M:%S} | {_code(row.worker)} | "
-                f"{_code(str(row.presented)[:12])} | {_code(str(row.returned)[:12])} | "
-                f"{_code(row.ip)} | {row.outcome} |"
+                f"| {_when(row.at, '%Y-%m-%d %H:%M:%S')} | {_code(row.worker, cell=True)} | "
+                f"{_code(row.presented, cell=True, limit=12)} | "
+                f"{_code(row.returned, cell=True, limit=12)} | "
+                f"{_code(row.ip, cell=True)} | {_text(row.outcome)} |"
             )
-    lines += ["", f"All {len(events)} events are in `{csv_name}`.", ""]
+    lines += ["", f"All {len(events)} events are in `{csv_name}`.", ""]  # our own file name
     return "\n".join(lines)

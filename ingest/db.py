@@ -18,7 +18,7 @@ import duckdb
 
 from . import private_files
 from .errors import TokensentryError
-from .formats.redact import SCRUB_SQL_MACROS
+from .formats.redact_sql import register_sql as register_scrub_sql
 from .sfid import SQL_MACROS
 from .vocab import register_vocabulary
 
@@ -61,7 +61,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
 def prepare(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Per-connection helpers: id macros and the Salesforce vocabulary tables (all TEMP)."""
     con.execute(SQL_MACROS)
-    con.execute(SCRUB_SQL_MACROS)
+    register_scrub_sql(con)
     register_vocabulary(con)
     return con
 

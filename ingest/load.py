@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from .field_limits import cap_elf_batch, cap_reason, cap_records
 from .formats.redact import (
     has_secret_name,
     is_secret_name,
@@ -121,7 +122,7 @@ class Loader(EventMerger):
         page never collapse into one entry.
         """
         rows = []
-        for problem in problems:
+        for problem in map(cap_reason, problems):
             raw = scrub_optional(problem.raw_text[:4000] if problem.raw_text else None)
             reason = scrub_text(problem.reason)
             identity = "|".join(
@@ -256,6 +257,8 @@ class Loader(EventMerger):
         )
         con.execute("UPDATE elf_batch SET _fresh = false WHERE NOT _first OR _problem IS NOT NULL")
         result.rows_quarantined = self._quarantine_elf(columns, origin, input_key, locate_lines)
+        cuts = cap_elf_batch(con, columns, quote_ident, Problem, locate_lines)  # needs raw values
+        result.rows_quarantined += self.quarantine(origin, input_key, cuts)
         self._add_raw_elf_columns(columns)
         # Repeated rows are dropped before ordinals are taken, so a file with a repeated line
         # fingerprints its logins exactly like a file without it.
@@ -360,6 +363,7 @@ class Loader(EventMerger):
         result = BatchResult(rows_read=len(records))
         if not records:
             return result
+        result.rows_quarantined += self.quarantine(origin, origin, cap_records(records, Problem))
         con = self.con
         con.register("records_arrow", _records_table(records, origin))
         con.execute("DROP TABLE IF EXISTS rec_batch")

@@ -273,9 +273,8 @@ def set_triage(
     err = output.stderr()
     for change in changes:
         if change.incident_id is None:
-            err.print(
-                f"{change.target_kind} {change.target_id}: {change.from_status} → {status}",
-                highlight=False,
-                markup=False,
-            )
+            output.message(
+                err, "{} {}: {} → {}", change.target_kind, change.target_id,
+                change.from_status, status,
+            )  # fmt: skip
     return 0

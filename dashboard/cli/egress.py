@@ -7,9 +7,6 @@ import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-from rich.text import Text
-
 from ingest import db
 from ingest.errors import InputError
 from ingest.timeparse import now_utc
@@ -42,12 +39,11 @@ def add(
             now=now,
             note=note,
         )
-    output.stderr().print(
-        f"{egress_id}: {network} is known egress for {days} days; "
-        "the next `tokensentry detect` honours it",
-        highlight=False,
-        markup=False,
-    )
+    output.message(
+        output.stderr(),
+        "{}: {} is known egress for {} days; the next `tokensentry detect` honours it",
+        egress_id, network, days,
+    )  # fmt: skip
     return 0
 
 
@@ -66,13 +62,10 @@ def list_entries(settings: Settings, include_inactive: bool, fmt: str) -> int:
         sys.stdout.write(queries.rows_csv(records, FIELDS))
     elif not records:
         output.stderr().print("no known egress recorded")
-    else:
-        table = Table(pad_edge=False)
-        for name in FIELDS:
-            table.add_column(name, overflow="fold")
-        for record in records:
-            table.add_row(*(Text("" if record[n] is None else str(record[n])) for n in FIELDS))
-        output.stdout().print(table)
+    elif sys.stdout.isatty():
+        output.stdout().print(output.records_table(records, FIELDS))
+    else:  # one entry per line, tab-separated, every value escaped like `alerts`
+        sys.stdout.write(output.records_plain(records, FIELDS))
     return 0
 
 
@@ -85,5 +78,5 @@ def remove(settings: Settings, egress_id: str, analyst: str | None) -> int:
         raise InputError(
             f"known egress {egress_id}: no active entry (see `tokensentry egress list`)"
         )
-    output.stderr().print(f"{egress_id}: removed", highlight=False, markup=False)
+    output.message(output.stderr(), "{}: removed", egress_id)
     return 0

@@ -13,18 +13,49 @@ written (raw payloads, ELF columns, quarantined text, run errors, terminal and f
   (`eyJ…`), `Bearer …` and `Authorization: …` headers, `secret=value` pairs in URLs, form
   bodies and error texts, and PEM private keys.
 
-`SCRUB_SQL_MACROS` defines the same shape rules in DuckDB (RE2 syntax), so EventLogFile rows
-are scrubbed in bulk without a Python loop.
+**Encoded secrets.** A secret may arrive percent-encoded (`sid%3D00D…%21…`, `%253D` twice),
+JSON- or JavaScript-escaped (`{\\"refresh_token\\":\\"…\\"}`, `\\u0022`), as HTML entities
+(`&quot;`, `&#61;`) or wrapped in base64/base64url. So the rules judge the decoded form of a
+value as well as the raw one (`decoded`: every escape undone, up to four rounds, with each
+decoded character's place in the raw text kept). Where a rule matches the decoded form, the
+raw characters it came from are replaced; a base64 run whose decoding holds a secret is
+replaced whole. Base64 runs are only decoded when they contain the base64 form (at any of the
+three alignments) of a word or shape the rules look for (`_B64_WORDS`), so the test stays
+cheap; a base64-wrapped secret is found when that word is in lower, upper or title case.
+
+`code=200` is scrubbed like any `code=`: an OAuth authorization code has no shape to tell it
+from a status code, so the value of a bare `code` key is never kept (`status_code=` is).
+
+The patterns live in `secret_patterns.py` (the one source of truth), decoding in `decode.py`.
+`redact_sql.SCRUB_SQL_MACROS` defines the same rules in DuckDB (RE2 syntax), built from the
+same pattern strings, so EventLogFile rows are scrubbed in bulk without a Python loop. A value
+that may hold an encoded secret (a cheap RE2 prefilter, then `url_decode` three times and the same
+hints) is handed to `scrub_text` itself, registered as the UDF `scrub_secrets_decoded`: one
+implementation of decoding, so the store and every output agree byte for byte.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import json
 import logging
 import re
+import urllib.parse
 from typing import Any
+
+from .decode import decoded
+from .secret_patterns import (
+    _B64_HINT,
+    _B64_MIN_LEN,
+    _B64_RUN,
+    _ENCODED_PATTERN,
+    _HINT_PATTERN,
+    _MAYBE_SECRET,
+    _SHAPES,
+    REDACTED,
+)
 
 # Words that make a field name secret wherever they appear in it (after normalising).
 SECRET_NAME_WORDS = (
@@ -71,61 +102,7 @@ NOT_SECRET_NAMES = frozenset(
     {"oauthtoken", "oauthusagetoken", "partnertokenlog", "idletoken", "refreshtokenreuse"}
 )
 
-REDACTED = "[redacted]"
 _FINGERPRINT_PREFIX = "[redacted sha256:"
-
-# Words that make `word=value` / `"word": value` in free text a secret; the Python and DuckDB
-# rules below are built from this one list.
-_KEY_WORDS = (
-    r"token|secret|password|passwd|passphrase|assertion|api[_.\-]?key|private[_.\-]?key"
-    r"|session[_.\-]?id"
-    r"|cookie|credentials?|signature"
-)
-_WHOLE_KEY_WORDS = r"sid|code|code_verifier|client_assertion|jwt|pwd|bearer"
-_KEY = (
-    rf"[A-Za-z_.\-]*(?:{_KEY_WORDS})[A-Za-z0-9_]*"  # custom-field suffixes: ns__Password__c
-    rf"|(?:{_WHOLE_KEY_WORDS})"
-)
-_ASSIGN = r"(\"?'?\s*[:=]\s*\"?'?)"
-# Token shapes, without what may precede them: not a letter or digit (an underscore may, as in
-# `sid_00D…`). Python says so with a look-behind; RE2 keeps the character (\1) instead.
-_SESSION_ID = r"00D[0-9A-Za-z]{12,15}(?:!|%21)[0-9A-Za-z._\-]{8,}"
-_REFRESH_TOKEN = r"5Aep[0-9A-Za-z._\-]{12,}"
-_JWT = r"eyJ[0-9A-Za-z_\-]{6,}(?:\.[0-9A-Za-z_\-]*){0,2}"
-_NOT_AFTER_ALNUM = r"(?<![A-Za-z0-9])"
-_BEARER = r"(?i)\b(bearer)(\s+)[^\s\"',;]{4,}"
-
-# (pattern, replacement) in the order they are applied; the DuckDB twins are below.
-_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(
-            r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
-            re.S,
-        ),
-        REDACTED,
-    ),
-    (re.compile(_BEARER), r"\1\2" + REDACTED),
-    (
-        re.compile(
-            r"(?i)\b(authorization)(\"?\s*[:=]\s*\"?)(?!\[redacted)[^\s\"',;]+(?:\s+[^\s\"',;]+)?"
-        ),
-        r"\1\2" + REDACTED,
-    ),
-    (
-        re.compile(rf"(?i)(?<![A-Za-z0-9_])({_KEY}){_ASSIGN}(?!\[redacted)(?!\s)[^\s&\"',;}}<>]+"),
-        "key=value",  # see _redact_assignment: the name decides, as for fields
-    ),
-    (re.compile(_NOT_AFTER_ALNUM + _SESSION_ID), REDACTED),
-    (re.compile(_NOT_AFTER_ALNUM + _REFRESH_TOKEN), REDACTED),
-    (re.compile(_NOT_AFTER_ALNUM + _JWT), REDACTED),
-)
-# Cheap test first, true for anything a rule above could change: most values match none of
-# it (a URI ending in /oauth2/token does not), and then nothing else runs.
-_MAYBE_SECRET = re.compile(
-    rf"(?i:({_KEY_WORDS}|{_WHOLE_KEY_WORDS})[A-Za-z0-9_.\-]*\"?'?\s*[:=]|bearer\s|authorization)"
-    r"|00D[0-9A-Za-z]{12,15}(?:!|%21)|5Aep[0-9A-Za-z._\-]{12}|eyJ[0-9A-Za-z_\-]{6}"
-    r"|PRIVATE KEY"
-)
 
 
 def normalise_name(name: str) -> str:
@@ -149,29 +126,125 @@ def fingerprint(value: str) -> str:
     return _FINGERPRINT_PREFIX + hashlib.sha256(value.encode()).hexdigest()[:16] + "]"
 
 
-# Lower-case fragments at least one of which every match of `_MAYBE_SECRET` contains: a
-# substring test is ten times cheaper than the regular expression on the common miss.
-_HINTS = (
-    "token", "secret", "pass", "assertion", "key", "session", "cookie", "credential",
-    "signature", "sid", "code", "jwt", "pwd", "bearer", "authorization", "00d", "5aep", "eyj",
-)  # fmt: skip
-_HINT_PATTERN = re.compile("|".join(_HINTS))
+def _may_hold_plain_secret(text: str) -> bool:
+    return _HINT_PATTERN.search(text.lower()) is not None and _MAYBE_SECRET.search(text) is not None
 
 
 def may_hold_secret(text: str) -> bool:
     """False when `text` certainly holds nothing `scrub_text` would change."""
-    return _HINT_PATTERN.search(text.lower()) is not None and _MAYBE_SECRET.search(text) is not None
+    return _may_hold_plain_secret(text) or _may_hold_encoded_secret(text)
 
 
 def scrub_text(text: str) -> str:
-    """`text` with every token-shaped string replaced (see the module docstring)."""
-    if not may_hold_secret(text):
-        return text
+    """`text` with every token-shaped string replaced, in its raw form and in every decoded
+    form (see the module docstring)."""
+    if _may_hold_plain_secret(text):
+        text = _scrub_shapes(text)
+    if _may_hold_encoded_secret(text):
+        text = _scrub_decoded(text, depth=0)
+    return text
+
+
+def _scrub_shapes(text: str) -> str:
     for pattern, replacement in _SHAPES:
         if replacement == "key=value":
             text = pattern.sub(_redact_assignment, text)
         else:
             text = pattern.sub(replacement, text)
+    return text
+
+
+# -- decoding before judging ----------------------------------------------------------------
+
+
+def _may_hold_encoded_secret(text: str) -> bool:
+    if ("%" in text or "\\" in text or "&" in text) and re.search(_ENCODED_PATTERN, text):
+        return True
+    return any(_B64_HINT.search(run.group()) for run in _B64_RUN.finditer(text))
+
+
+def _secret_spans(text: str) -> list[tuple[int, int]]:
+    """Where in `text` the shape rules would replace something: (start, end) of each value."""
+    spans: list[tuple[int, int]] = []
+    if not _may_hold_plain_secret(text):
+        return spans
+    for pattern, replacement in _SHAPES:
+        for match in pattern.finditer(text):
+            if replacement == "key=value":
+                if is_secret_name(match.group(1)):
+                    spans.append((match.end(2), match.end()))
+            elif replacement.startswith("\\1\\2"):  # bearer / authorization: keep the name
+                spans.append((match.end(2), match.end()))
+            else:
+                spans.append((match.start(), match.end()))
+    return spans
+
+
+def _base64_spans(text: str, depth: int) -> list[tuple[int, int]]:
+    """Base64 runs (with a hint) whose decoding holds a secret."""
+    spans = []
+    for run in _B64_RUN.finditer(text):
+        if depth > 2 or not _B64_HINT.search(run.group()):
+            continue
+        body = re.sub(r"(=|%3[Dd])+$", "", run.group()).replace("-", "+").replace("_", "/")
+        for skip in range(4):  # the run may start mid-group (`X_` + base64url)
+            part = body[skip:]
+            if len(part) < _B64_MIN_LEN or len(part) % 4 == 1:
+                continue
+            try:
+                raw = base64.b64decode(part + "=" * (-len(part) % 4), validate=True)
+            except ValueError:
+                continue
+            inner = raw.decode("utf-8", errors="replace")
+            if may_hold_secret(inner) and _scrub_nested(inner, depth + 1) != inner:
+                spans.append(run.span())
+                break
+    return spans
+
+
+def _scrub_nested(text: str, depth: int) -> str:
+    if _may_hold_plain_secret(text):
+        text = _scrub_shapes(text)
+    return _scrub_decoded(text, depth=depth) if _may_hold_encoded_secret(text) else text
+
+
+def _worth_decoding(text: str) -> bool:
+    """The SQL gate's test, in Python: after three rounds of `unquote` (fast, in C) the text
+    must still show a hint, an escape or a hinted base64 run, or no decoded form can hold a
+    secret. Spares the position-keeping decoder the common `%20`."""
+    plain_text = text
+    for _ in range(3):
+        plain_text = urllib.parse.unquote(plain_text, errors="replace")
+    return (
+        _HINT_PATTERN.search(plain_text.lower()) is not None
+        or re.search(_ENCODED_PATTERN, plain_text) is not None
+        or any(_B64_HINT.search(run.group()) for run in _B64_RUN.finditer(plain_text))
+    )
+
+
+def _scrub_decoded(text: str, *, depth: int) -> str:
+    """`text` with the raw characters of every secret found in its decoded forms replaced."""
+    if not _worth_decoding(text):
+        return text
+    for _ in range(3):  # a replacement can reveal another secret (two in one escape run)
+        plain_text, places = decoded(text)
+        spans = [] if plain_text == text else _secret_spans(plain_text)
+        spans += _base64_spans(plain_text, depth)
+        raw_spans = sorted(
+            (places[start], places[end]) for start, end in spans if places[end] > places[start]
+        )
+        raw_spans = [(start, end) for start, end in raw_spans if text[start:end] != REDACTED]
+        if not raw_spans:
+            break
+        pieces, position = [], 0
+        for start, end in raw_spans:
+            if end <= position:
+                continue
+            start = max(start, position)
+            pieces += [text[position:start], REDACTED]
+            position = end
+        pieces.append(text[position:])
+        text = "".join(pieces)
     return text
 
 
@@ -262,48 +335,6 @@ def _fingerprint_tree(value: Any, *, nested: bool = False) -> Any:
         return value
     text = str(value)
     return text if text.startswith(_FINGERPRINT_PREFIX) else fingerprint(text)
-
-
-# -- DuckDB ---------------------------------------------------------------------------------------
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-# RE2 has no look-around, so the key=value rule keeps the character before the key (\1).
-_SQL_SHAPES: tuple[tuple[str, str], ...] = (
-    (r"(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", REDACTED),
-    (_BEARER, r"\1\2" + REDACTED),
-    (r"(?i)\b(authorization)(\"?\s*[:=]\s*\"?)[^\s\"',;]+(\s+[^\s\"',;]+)?", r"\1\2" + REDACTED),
-    (
-        rf"(?i)(^|[^A-Za-z0-9_])({_KEY}){_ASSIGN}[^\s&\"',;}}<>\[]+",
-        r"\1\2\3" + REDACTED,
-    ),
-    (rf"(^|[^A-Za-z0-9]){_SESSION_ID}", r"\1" + REDACTED),
-    (rf"(^|[^A-Za-z0-9]){_REFRESH_TOKEN}", r"\1" + REDACTED),
-    (rf"(^|[^A-Za-z0-9]){_JWT}", r"\1" + REDACTED),
-)
-
-
-def _scrub_sql() -> str:
-    expression = "v"
-    for pattern, replacement in _SQL_SHAPES:
-        expression = (
-            f"regexp_replace({expression}, {_sql_literal(pattern)}, "
-            f"{_sql_literal(replacement)}, 'g')"
-        )
-    maybe = _sql_literal(_MAYBE_SECRET.pattern)  # RE2 reads (?i:…) too
-    return f"CASE WHEN regexp_matches(v, {maybe}) THEN {expression} ELSE v END"
-
-
-SCRUB_SQL_MACROS = f"""
-CREATE OR REPLACE TEMP MACRO may_hold_secret(v) AS
-    regexp_matches(v, {_sql_literal(_MAYBE_SECRET.pattern)});
-CREATE OR REPLACE TEMP MACRO scrub_secrets(v) AS {_scrub_sql()};
-CREATE OR REPLACE TEMP MACRO fingerprint_secret(v) AS CASE WHEN coalesce(v, '') = '' THEN v
-    ELSE {_sql_literal(_FINGERPRINT_PREFIX)} || left(sha256(v), 16) || ']' END;
-"""
 
 
 # -- logging ----------------------------------------------------------------------------------
