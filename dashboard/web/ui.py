@@ -107,6 +107,7 @@ def q(name: str, *args: Any, **kwargs: Any) -> Any:
         return cache(str(db_path()), name, args, tuple(sorted(kwargs.items())))
     except writes.StoreBusy:
         st.session_state[BUSY_KEY] = st.session_state.get(BUSY_KEY, 0) + 1
+        show_flash(keep=True)  # a triage just queued is confirmed even while the page waits
         st.warning("The pipeline is writing to the store, retrying…", icon="⏳")
         time.sleep(BUSY_RETRY_S)
         st.rerun()
@@ -309,43 +310,44 @@ def filters() -> queries.Filters:
 
 
 def triage_form(target_ids: list[str], *, kind: str, key: str) -> None:
-    """Status + note + (analyst) → one triage for every id; the audit trail records it."""
+    """Status + note + (analyst) → one triage for every id; the audit trail records it.
+
+    The decision is recorded in the submit button's callback, which Streamlit runs before the
+    page script: a page whose reads then wait for the pipeline (and rerun) cannot drop it."""
     with st.form(key=key, clear_on_submit=False):
-        status = st.selectbox("Set status", TRIAGE_STATUSES, key=f"{key}_status")
-        note = st.text_area("Note", key=f"{key}_note", placeholder="Why (kept in the audit trail)")
-        submitted = st.form_submit_button(
+        st.selectbox("Set status", TRIAGE_STATUSES, key=f"{key}_status")
+        st.text_area("Note", key=f"{key}_note", placeholder="Why (kept in the audit trail)")
+        st.form_submit_button(
             f"Apply to {len(target_ids)} {kind}{'s' if len(target_ids) != 1 else ''}",
             disabled=not target_ids,
+            on_click=_submit_triage,
+            args=(list(target_ids), kind, key),
         )
-    if not submitted:
-        return
+
+
+def _submit_triage(target_ids: list[str], kind: str, key: str) -> None:
+    status = st.session_state.get(f"{key}_status") or TRIAGE_STATUSES[0]
+    note = st.session_state.get(f"{key}_note") or None
     who = analyst()
     if not who:
-        st.error("Fill in your name in the sidebar first: every decision names its analyst.")
+        flash("error", "Fill in your name in the sidebar first: every decision names its analyst.")
         return
     try:
         outcome = writes.triage(
-            db_path(),
-            target_ids,
-            status,
-            note=note or None,
-            analyst=who,
-            now=now_utc(),
-            kind=kind,
+            db_path(), target_ids, status, note=note, analyst=who, now=now_utc(), kind=kind
         )
     except TokensentryError as exc:
-        st.error(str(exc))
+        flash("error", str(exc))
         return
     forget_cached_reads()
     if outcome == "queued":
         flash(
             "warning",
-            "The pipeline is writing to the store: your decision is saved and will be "
-            "recorded as soon as it finishes.",
+            f"Queued: the pipeline is writing to the store. Your decision ({status}) is saved "
+            "on disk and will be recorded, with your name and this time, as soon as it finishes.",
         )
     else:
         flash("success", f"Set to {status}.")
-    st.rerun()  # so the page shows the new status and audit line at once
 
 
 FLASH_KEY = "ts_flash"
@@ -356,12 +358,18 @@ def flash(level: str, message: str) -> None:
     st.session_state[FLASH_KEY] = (level, message)
 
 
-def show_flash() -> None:
-    level, message = st.session_state.pop(FLASH_KEY, (None, None))
+def show_flash(*, keep: bool = False) -> None:
+    """Show the message; `keep` leaves it for the next run too (a run about to rerun)."""
+    if keep:
+        level, message = st.session_state.get(FLASH_KEY, (None, None))
+    else:
+        level, message = st.session_state.pop(FLASH_KEY, (None, None))
     if level == "success":
         st.success(message)
     elif level == "warning":
         st.warning(message)
+    elif level == "error":
+        st.error(message)
 
 
 def apply_pending_triage() -> None:
