@@ -98,10 +98,10 @@ def interruption(
     """Why a `running` run is dead (its error text), or None while it may still run."""
     now = now or wall_clock()
     if pid is not None and host == socket.gethostname() and not _pid_alive(pid, process_started):
-        return f"interrupted: its process (pid {pid} on {host}) ended without finishing the run"
+        return f"its process (pid {pid} on {host}) ended without finishing the run"
     last_sign = heartbeat_at or (started_at if pid is None else None)
     if last_sign is not None and now - last_sign > HEARTBEAT_STALE:
-        return f"interrupted: no sign of life since {last_sign:%Y-%m-%d %H:%M} UTC"
+        return f"no sign of life since {last_sign:%Y-%m-%d %H:%M} UTC"
     return None
 
 
@@ -176,7 +176,7 @@ def start(
     pid, host, process_started = owner()
     con.execute(
         """UPDATE main.runs SET status = 'interrupted',
-               error = coalesce(error, 'interrupted: superseded by run ' || ?),
+               error = coalesce(error, 'superseded by run ' || ? || ' (it never finished)'),
                finished_at = coalesce(finished_at, heartbeat_at, started_at)
            WHERE stage = ? AND unit_id = ? AND status = 'running' AND run_id <> ?""",
         [run_id, stage, unit_id, run_id],

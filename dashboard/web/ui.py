@@ -107,7 +107,6 @@ def q(name: str, *args: Any, **kwargs: Any) -> Any:
         return cache(str(db_path()), name, args, tuple(sorted(kwargs.items())))
     except writes.StoreBusy:
         st.session_state[BUSY_KEY] = st.session_state.get(BUSY_KEY, 0) + 1
-        show_flash(keep=True)  # a triage just queued is confirmed even while the page waits
         st.warning("The pipeline is writing to the store, retrying…", icon="⏳")
         time.sleep(BUSY_RETRY_S)
         st.rerun()
@@ -334,8 +333,9 @@ def _submit_triage(target_ids: list[str], kind: str, key: str) -> None:
         return
     try:
         outcome = writes.triage(
-            db_path(), target_ids, status, note=note, analyst=who, now=now_utc(), kind=kind
-        )
+            db_path(), target_ids, status, note=note, analyst=who, now=now_utc(), kind=kind,
+            on_landed=forget_cached_reads,
+        )  # fmt: skip
     except TokensentryError as exc:
         flash("error", str(exc))
         return
@@ -358,12 +358,10 @@ def flash(level: str, message: str) -> None:
     st.session_state[FLASH_KEY] = (level, message)
 
 
-def show_flash(*, keep: bool = False) -> None:
-    """Show the message; `keep` leaves it for the next run too (a run about to rerun)."""
-    if keep:
-        level, message = st.session_state.get(FLASH_KEY, (None, None))
-    else:
-        level, message = st.session_state.pop(FLASH_KEY, (None, None))
+def show_flash() -> None:
+    """Show the message of the last write. It stays until a run of the page completes
+    (`footer`): a run cut short by a rerun (the store busy) shows it again."""
+    level, message = st.session_state.get(FLASH_KEY, (None, None))
     if level == "success":
         st.success(message)
     elif level == "warning":
@@ -379,10 +377,11 @@ def apply_pending_triage() -> None:
             if writes.flush(db_path()):
                 forget_cached_reads()
         if writes.pending(db_path()):
-            writes.start_flusher(db_path())
+            writes.start_flusher(db_path(), on_landed=forget_cached_reads)
             st.info("Decisions made while the pipeline was writing are waiting to be recorded.")
 
 
 def footer() -> None:
+    st.session_state.pop(FLASH_KEY, None)  # the page ran to its end: the message was seen
     st.divider()
     st.caption(GEO_ATTRIBUTION)  # the GeoLite2 licence asks for it wherever its data shows

@@ -131,6 +131,7 @@ def triage(
     kind: str = "auto",
     attempts: int = WRITE_ATTEMPTS,
     wait_s: float = WRITE_WAIT_S,
+    on_landed: Callable[[], None] | None = None,
 ) -> str:
     """Record the decision now ("written") or queue it until the pipeline lets go ("queued").
     InputError (unknown id, missing analyst) propagates: nothing is written or queued. When
@@ -152,7 +153,7 @@ def triage(
         return "written"
     except StoreBusy:
         enqueue(db_path, entry)
-        start_flusher(db_path)
+        start_flusher(db_path, on_landed=on_landed)
         return "queued"
 
 
@@ -228,13 +229,17 @@ _flushers: dict[Path, threading.Thread] = {}
 _flushers_lock = threading.Lock()
 
 
-def start_flusher(db_path: Path, every_s: float = FLUSH_EVERY_S) -> threading.Thread:
-    """A daemon thread (one per store) that applies the spool as soon as the lock is free."""
+def start_flusher(
+    db_path: Path, every_s: float = FLUSH_EVERY_S, on_landed: Callable[[], None] | None = None
+) -> threading.Thread:
+    """A daemon thread (one per store) that applies the spool as soon as the lock is free,
+    then calls `on_landed` (the dashboard forgets its cached reads)."""
 
     def run() -> None:
         while pending(db_path):
             try:
-                flush(db_path)
+                if flush(db_path) and on_landed is not None:
+                    on_landed()
             except StoreBusy:
                 time.sleep(every_s)
 

@@ -55,7 +55,7 @@ def test_kill_9_during_detect_leaves_an_interrupted_run_not_a_running_one(store_
         assert unit in set(problems[problems["status"] == "interrupted"]["unit_id"])
 
     result = subprocess.run(
-        command[:-1] + ["detect", "--detector", unit], cwd=REPO, capture_output=True, text=True
+        [*command[:-1], "detect", "--detector", unit], cwd=REPO, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
     with db.connect(store_copy, read_only=True) as con:
@@ -64,9 +64,7 @@ def test_kill_9_during_detect_leaves_an_interrupted_run_not_a_running_one(store_
             [unit],
         ).fetchall()
         assert ("interrupted",) in statuses and statuses[-1] == ("ok",)
-        assert con.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone() == (
-            0,
-        )
+        assert con.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone() == (0,)
 
 
 def test_liveness_rules():

@@ -177,7 +177,7 @@ def test_detect_runs_while_pages_read_and_analysts_triage(store_copy):
                     reads["ok"] += 1
                 except writes.StoreBusy:
                     reads["busy"] += 1  # the page says "retrying" and reruns
-                except BaseException as exc:  # noqa: BLE001 - reported below
+                except BaseException as exc:  # reported below
                     errors.append(exc)
                     return
 
@@ -192,7 +192,7 @@ def test_detect_runs_while_pages_read_and_analysts_triage(store_copy):
                     analyst="Stress Sam", now=decided, kind="incident",
                     attempts=3, wait_s=0.1,
                 )  # fmt: skip
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:  # reported below
                 errors.append(exc)
                 return
             decisions.append((decided, outcome))
