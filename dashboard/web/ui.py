@@ -205,21 +205,37 @@ def _displayable(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def analyst_from_headers(headers: Mapping[str, str] | None, header: str | None) -> str | None:
-    """The signed-in user the SSO proxy vouches for, when a header is configured and present."""
-    if not header or not headers:
+    """The signed-in user the SSO proxy vouches for, when a header is configured and present
+    exactly once. Sent twice (a client adding its own next to the proxy's), it names no one:
+    which copy is the proxy's cannot be told, so triage is refused (`header_problem`)."""
+    values = header_values(headers, header)
+    if len(values) != 1 or not values[0].strip():
         return None
-    wanted = header.lower()
-    for name, value in headers.items():
-        if name.lower() == wanted and value and value.strip():
-            return value.strip()
-    return None
+    return values[0].strip()
+
+
+def header_values(headers: Mapping[str, str] | None, header: str | None) -> list[str]:
+    """Every value of `header` in the request (st.context.headers keeps repeats: get_all)."""
+    if not header or not headers:
+        return []
+    get_all = getattr(headers, "get_all", None)
+    if callable(get_all):
+        return list(get_all(header))
+    return [value for name, value in headers.items() if name.lower() == header.lower()]
+
+
+def header_problem(headers: Mapping[str, str] | None, header: str) -> str:
+    count = len(header_values(headers, header))
+    if count > 1:
+        return f"({header} sent {count} times: refused; the proxy must overwrite it)"
+    return f"(no {header} header from the proxy)"
 
 
 def analyst() -> str | None:
     """Who is triaging: the proxy's user header when configured, else the name typed once."""
     header = config().dashboard.user_header
     if header:
-        return analyst_from_headers(dict(st.context.headers), header)
+        return analyst_from_headers(st.context.headers, header)
     return st.session_state.get(ANALYST_KEY) or None
 
 
@@ -227,8 +243,8 @@ def analyst_field() -> None:
     """In the sidebar: the proxy's user, or a field the analyst fills once per session."""
     header = config().dashboard.user_header
     if header:
-        who = analyst_from_headers(dict(st.context.headers), header)
-        st.sidebar.text(f"Analyst: {who or f'(no {header} header from the proxy)'}")
+        who = analyst_from_headers(st.context.headers, header)
+        st.sidebar.text(f"Analyst: {who or header_problem(st.context.headers, header)}")
     else:
         st.sidebar.text_input("Your name (for the audit trail)", key=ANALYST_KEY)
 
@@ -329,7 +345,13 @@ def _submit_triage(target_ids: list[str], kind: str, key: str) -> None:
     note = st.session_state.get(f"{key}_note") or None
     who = analyst()
     if not who:
-        flash("error", "Fill in your name in the sidebar first: every decision names its analyst.")
+        header = config().dashboard.user_header
+        flash(
+            "error",
+            f"Not recorded: no analyst {header_problem(st.context.headers, header)}."
+            if header
+            else "Fill in your name in the sidebar first: every decision names its analyst.",
+        )
         return
     try:
         outcome = writes.triage(
