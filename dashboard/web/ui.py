@@ -70,7 +70,7 @@ def config() -> config_module.Config:
 
 @contextlib.contextmanager
 def _read_only(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
-    with db.connect(path, read_only=True) as con:
+    with db.connect(path, read_only=True, wait=0) as con:  # never wait: say so and rerun
         yield con
 
 
