@@ -19,7 +19,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from ingest import runs
+from ingest import crash_hook, runs
 from ingest.config import Config
 from ingest.errors import ConfigError
 
@@ -126,6 +126,7 @@ def run(
             known_egress=known,
         )
         runs.start(con, run_id=run_id, stage="detect", unit_id=detector.id, now=started)
+        crash_hook.after_commit()  # crash tests stop here (no-op unless asked)
         tick = ticker()
         outcome = _run_one(con, detector, context, run_id=run_id, now=started, full_scan=rescan_all)
         outcome.seconds = ticker() - tick

@@ -1,6 +1,7 @@
 """A deterministic stopping point for crash tests: a real `kill -9` needs to land somewhere known.
 
-When `TOKENSENTRY_HALT_AFTER_COMMITS=N` is set, the ingest writer, right after its N-th committed
+When `TOKENSENTRY_HALT_AFTER_COMMITS=N` is set, the ingest writer (or `detect`, counting each
+detector's recorded start), right after its N-th committed
 batch, writes its pid to the file named by `TOKENSENTRY_HALT_SIGNAL` and then waits forever: the
 test that started the process SIGKILLs it there. Unset (every real run), this does nothing.
 """

@@ -4,6 +4,9 @@
   ends, however it ends (kill -9 included), so a crash never leaves a stale lock behind, and an
   overlapping start (a slow night, a second timer) exits 1 at once instead of queueing on
   DuckDB's writer lock.
+- Each stage opens the store through `ingest.db.connect`, which waits (bounded,
+  `TOKENSENTRY_STORE_WAIT`) while the dashboard reads or writes, saying on stderr who holds it;
+  opening and closing the store also records the dashboard's queued triage.
 - Each stage runs even if the one before failed: a failed ingest still mails the digest of what
   was detected, marked partial. A stage that raises is recorded in `runs` (stage, unit
   `nightly`) so the digest's pipeline health names it.

@@ -21,7 +21,7 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 STALE_AFTER = timedelta(hours=26)  # one nightly run missed, plus slack for a slow night
 # Unit outcomes the health section calls failures (ingest's own vocabulary, see ingestion.py);
 # `partial` (data incomplete, e.g. a missing permission) is reported apart from them.
-FAILED_STATUSES = ("failed", "limit_exceeded", "skipped")
+FAILED_STATUSES = ("failed", "limit_exceeded", "skipped", "interrupted")
 FETCHED_STATUSES = ("ok", "partial")  # a fetch that moved the cursor
 # Triage states still waiting for an analyst; a resolved or false-positive alert is not news.
 OPEN_STATUSES = ("new", "acknowledged")
@@ -102,7 +102,7 @@ def failed_units(
     """Units whose latest run since `since` ended in one of `statuses` (a unit that failed,
     then recovered, is healthy): stage, unit, org, status and error."""
     return con.execute(
-        """SELECT stage, unit_id, org_id, status, error, started_at FROM runs
+        """SELECT stage, unit_id, org_id, status, error, started_at FROM runs_now
            WHERE started_at >= ? AND stage <> 'digest'
            QUALIFY row_number() OVER (PARTITION BY stage, unit_id ORDER BY started_at DESC) = 1
              AND list_contains(?, status)
@@ -115,7 +115,7 @@ def unavailable_units(con: duckdb.DuckDBPyConnection, since: datetime) -> pd.Dat
     """Org × source units whose latest run since `since` found the source not available
     (licence, permission): the org cannot feed the detectors that need it."""
     return con.execute(
-        """SELECT stage, unit_id, org_id, status, error, started_at FROM runs
+        """SELECT stage, unit_id, org_id, status, error, started_at FROM runs_now
            WHERE started_at >= ?
            QUALIFY row_number() OVER (PARTITION BY stage, unit_id ORDER BY started_at DESC) = 1
              AND status = 'not_available'
@@ -132,7 +132,7 @@ def stale_sources(
     return con.execute(
         """SELECT unit_id, any_value(org_id) AS org_id,
                   max(started_at) FILTER (WHERE list_contains(?, status)) AS last_success
-           FROM runs
+           FROM runs_now
            WHERE stage = 'ingest'
              AND (? IS NULL OR list_contains(?, split_part(unit_id, '/', 1)))
            GROUP BY unit_id

@@ -36,7 +36,7 @@ def freshness(
                       CAST(? AS TIMESTAMP)) / 60.0, 1) AS hours_since,
                   coalesce(max(finished_at) FILTER (WHERE status IN ('ok', 'partial'))
                            < CAST(? AS TIMESTAMP), true) AS stale
-           FROM runs WHERE stage IN ('ingest', 'import')
+           FROM runs_now WHERE stage IN ('ingest', 'import')
            GROUP BY ALL
            HAVING bool_or(status <> ?)
            ORDER BY stale DESC, org_id, stage, source""",
@@ -54,7 +54,7 @@ def runs(
                   round(date_diff('millisecond', started_at, finished_at) / 1000.0, 1)
                       AS seconds,
                   error, run_id
-           FROM runs WHERE (CAST(? AS VARCHAR) IS NULL OR stage = ?)
+           FROM runs_now WHERE (CAST(? AS VARCHAR) IS NULL OR stage = ?)
            ORDER BY started_at DESC, stage, unit_id LIMIT ?""",
         [stage, stage, limit],
     ).df()
@@ -69,8 +69,9 @@ def detector_runs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                   arg_max(round(date_diff('millisecond', started_at, finished_at) / 1000.0, 2),
                           started_at) AS last_seconds,
                   arg_max(error, started_at) AS last_error,
-                  count(*) FILTER (WHERE status = 'failed') AS failed_runs, count(*) AS runs
-           FROM runs WHERE stage = 'detect' GROUP BY ALL ORDER BY detector"""
+                  count(*) FILTER (WHERE status IN ('failed', 'interrupted')) AS failed_runs,
+                  count(*) AS runs
+           FROM runs_now WHERE stage = 'detect' GROUP BY ALL ORDER BY detector"""
     ).df()
 
 
@@ -79,7 +80,7 @@ def unavailable_sources(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         """SELECT org_id, split_part(unit_id, '/', -1) AS source,
                   arg_max(error, started_at) AS reason, max(started_at) AS last_checked
-           FROM runs WHERE stage = 'ingest'
+           FROM runs_now WHERE stage = 'ingest'
            GROUP BY ALL HAVING arg_max(status, started_at) = ?
            ORDER BY org_id, source""",
         [UNAVAILABLE_STATUS],

@@ -10,7 +10,7 @@ def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = 50) -> pd.DataFrame
     return con.execute(
         """SELECT run_id, stage, unit_id, org_id, started_at, finished_at, status, rows_read,
                   rows_new, rows_quarantined, error
-           FROM runs ORDER BY started_at DESC, unit_id LIMIT ?""",
+           FROM runs_now ORDER BY started_at DESC, unit_id LIMIT ?""",
         [limit],
     ).df()
 

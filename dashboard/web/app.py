@@ -51,8 +51,8 @@ ui.register_pages(pages)
 page = st.navigation(pages)
 
 ui.apply_pending_triage()
+ui.show_flash()  # before any read: shown even while reads wait for the pipeline
 ui.sidebar_filters()
 ui.analyst_field()
-ui.show_flash()
 page.run()
 ui.footer()

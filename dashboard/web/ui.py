@@ -69,7 +69,7 @@ def config() -> config_module.Config:
 
 @contextlib.contextmanager
 def _read_only(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
-    with db.connect(path, read_only=True) as con:
+    with db.connect(path, read_only=True, wait=0) as con:  # never wait: say so and rerun
         yield con
 
 
@@ -158,21 +158,37 @@ def table(
 
 
 def analyst_from_headers(headers: Mapping[str, str] | None, header: str | None) -> str | None:
-    """The signed-in user the SSO proxy vouches for, when a header is configured and present."""
-    if not header or not headers:
+    """The signed-in user the SSO proxy vouches for, when a header is configured and present
+    exactly once. Sent twice (a client adding its own next to the proxy's), it names no one:
+    which copy is the proxy's cannot be told, so triage is refused (`header_problem`)."""
+    values = header_values(headers, header)
+    if len(values) != 1 or not values[0].strip():
         return None
-    wanted = header.lower()
-    for name, value in headers.items():
-        if name.lower() == wanted and value and value.strip():
-            return value.strip()
-    return None
+    return values[0].strip()
+
+
+def header_values(headers: Mapping[str, str] | None, header: str | None) -> list[str]:
+    """Every value of `header` in the request (st.context.headers keeps repeats: get_all)."""
+    if not header or not headers:
+        return []
+    get_all = getattr(headers, "get_all", None)
+    if callable(get_all):
+        return list(get_all(header))
+    return [value for name, value in headers.items() if name.lower() == header.lower()]
+
+
+def header_problem(headers: Mapping[str, str] | None, header: str) -> str:
+    count = len(header_values(headers, header))
+    if count > 1:
+        return f"({header} sent {count} times: refused; the proxy must overwrite it)"
+    return f"(no {header} header from the proxy)"
 
 
 def analyst() -> str | None:
     """Who is triaging: the proxy's user header when configured, else the name typed once."""
     header = config().dashboard.user_header
     if header:
-        return analyst_from_headers(dict(st.context.headers), header)
+        return analyst_from_headers(st.context.headers, header)
     return st.session_state.get(ANALYST_KEY) or None
 
 
@@ -180,9 +196,9 @@ def analyst_field() -> None:
     """In the sidebar: the proxy's user, or a field the analyst fills once per session."""
     header = config().dashboard.user_header
     if header:
-        who = analyst_from_headers(dict(st.context.headers), header)
+        who = analyst_from_headers(st.context.headers, header)
         st.sidebar.text(
-            safe_text.plain(f"Analyst: {who or f'(no {header} header from the proxy)'}")
+            safe_text.plain(f"Analyst: {who or header_problem(st.context.headers, header)}")
         )
     else:
         st.sidebar.text_input("Your name (for the audit trail)", key=ANALYST_KEY)
@@ -264,43 +280,51 @@ def filters() -> queries.Filters:
 
 
 def triage_form(target_ids: list[str], *, kind: str, key: str) -> None:
-    """Status + note + (analyst) → one triage for every id; the audit trail records it."""
+    """Status + note + (analyst) → one triage for every id; the audit trail records it.
+
+    The decision is recorded in the submit button's callback, which Streamlit runs before the
+    page script: a page whose reads then wait for the pipeline (and rerun) cannot drop it."""
     with st.form(key=key, clear_on_submit=False):
-        status = st.selectbox("Set status", TRIAGE_STATUSES, key=f"{key}_status")
-        note = st.text_area("Note", key=f"{key}_note", placeholder="Why (kept in the audit trail)")
-        submitted = st.form_submit_button(
+        st.selectbox("Set status", TRIAGE_STATUSES, key=f"{key}_status")
+        st.text_area("Note", key=f"{key}_note", placeholder="Why (kept in the audit trail)")
+        st.form_submit_button(
             md(f"Apply to {len(target_ids)} {kind}{'s' if len(target_ids) != 1 else ''}"),
             disabled=not target_ids,
+            on_click=_submit_triage,
+            args=(list(target_ids), kind, key),
         )
-    if not submitted:
-        return
+
+
+def _submit_triage(target_ids: list[str], kind: str, key: str) -> None:
+    status = st.session_state.get(f"{key}_status") or TRIAGE_STATUSES[0]
+    note = st.session_state.get(f"{key}_note") or None
     who = analyst()
     if not who:
-        st.error("Fill in your name in the sidebar first: every decision names its analyst.")
+        header = config().dashboard.user_header
+        flash(
+            "error",
+            f"Not recorded: no analyst {header_problem(st.context.headers, header)}."
+            if header
+            else "Fill in your name in the sidebar first: every decision names its analyst.",
+        )
         return
     try:
         outcome = writes.triage(
-            db_path(),
-            target_ids,
-            status,
-            note=note or None,
-            analyst=who,
-            now=now_utc(),
-            kind=kind,
-        )
+            db_path(), target_ids, status, note=note, analyst=who, now=now_utc(), kind=kind,
+            on_landed=forget_cached_reads,
+        )  # fmt: skip
     except TokensentryError as exc:
-        st.error(md(str(exc), 2000))
+        flash("error", str(exc))
         return
     forget_cached_reads()
     if outcome == "queued":
         flash(
             "warning",
-            "The pipeline is writing to the store: your decision is saved and will be "
-            "recorded as soon as it finishes.",
+            f"Queued: the pipeline is writing to the store. Your decision ({status}) is saved "
+            "on disk and will be recorded, with your name and this time, as soon as it finishes.",
         )
     else:
         flash("success", f"Set to {status}.")
-    st.rerun()  # so the page shows the new status and audit line at once
 
 
 FLASH_KEY = "ts_flash"
@@ -312,11 +336,15 @@ def flash(level: str, message: str) -> None:
 
 
 def show_flash() -> None:
-    level, message = st.session_state.pop(FLASH_KEY, (None, None))
+    """Show the message of the last write. It stays until a run of the page completes
+    (`footer`): a run cut short by a rerun (the store busy) shows it again."""
+    level, message = st.session_state.get(FLASH_KEY, (None, None))
     if level == "success":
         st.success(md(message, 2000))
     elif level == "warning":
         st.warning(md(message, 2000))
+    elif level == "error":
+        st.error(md(message, 2000))
 
 
 def apply_pending_triage() -> None:
@@ -326,10 +354,11 @@ def apply_pending_triage() -> None:
             if writes.flush(db_path()):
                 forget_cached_reads()
         if writes.pending(db_path()):
-            writes.start_flusher(db_path())
+            writes.start_flusher(db_path(), on_landed=forget_cached_reads)
             st.info("Decisions made while the pipeline was writing are waiting to be recorded.")
 
 
 def footer() -> None:
+    st.session_state.pop(FLASH_KEY, None)  # the page ran to its end: the message was seen
     st.divider()
     st.caption(GEO_ATTRIBUTION)  # the GeoLite2 licence asks for it wherever its data shows

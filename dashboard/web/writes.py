@@ -1,10 +1,16 @@
 """The dashboard's writes: triage and known egress through a short read-write connection.
 
 DuckDB allows one writer per file, and `ingest` / `detect` hold it for their whole run. A write
-is retried for a few seconds; if the pipeline still holds the store, the analyst's decision is
-appended to a spool file next to the store (with the moment it was made) and a background
-thread applies it as soon as the lock is free. So a triage made while the pipeline runs is
-never lost, and its audit line keeps the time the analyst decided, not the time it landed.
+never waits on the store (`wait=0`, see ingest/store_lock.py); it is retried for a few seconds,
+and if the pipeline still holds the store the analyst's decision is appended to a spool file
+next to the store (`<store>.pending-triage.jsonl`, fsynced, with the moment it was made and the
+analyst's name) and reported as queued. Whichever writer gets the store next drains the spool
+into `triage` and `audit_log` (`drain`, an `ingest.db.on_write_open` hook): the dashboard's next
+write or page view, its background flusher, or a pipeline command (`import`, `ingest`,
+`detect`, `nightly`, `triage`) as it opens or closes the store. So a triage made while the
+pipeline runs is never lost, and its audit line keeps the time the analyst decided, not the
+time it landed. A drain that is interrupted after applying an entry does not apply it twice:
+an entry whose audit line is already there is skipped.
 
 No Streamlit here: the page calls these functions, and the tests call them directly.
 """
@@ -14,9 +20,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +47,8 @@ class StoreBusy(Exception):
 
 
 def is_lock_error(exc: Exception) -> bool:
+    if isinstance(exc, db.StoreBusyError):
+        return True
     text = str(exc).lower()
     return "lock" in text or "in use by another" in text
 
@@ -71,11 +81,18 @@ def write(
     attempts: int = WRITE_ATTEMPTS,
     wait_s: float = WRITE_WAIT_S,
 ) -> T:
-    return with_retry(lambda: db.connect(db_path), action, attempts=attempts, wait_s=wait_s)
+    """`action` on a read-write connection (which first drains the queue), never waiting on
+    the store: StoreBusy when it stays taken through the retries."""
+    return with_retry(lambda: db.connect(db_path, wait=0), action, attempts=attempts, wait_s=wait_s)
 
 
 def spool_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".pending-triage.jsonl")
+
+
+def rejected_path(db_path: Path) -> Path:
+    """Queued decisions the store refused when they landed (e.g. the alert is gone)."""
+    return db_path.with_name(db_path.name + ".rejected-triage.jsonl")
 
 
 @contextlib.contextmanager
@@ -114,10 +131,16 @@ def triage(
     kind: str = "auto",
     attempts: int = WRITE_ATTEMPTS,
     wait_s: float = WRITE_WAIT_S,
+    on_landed: Callable[[], None] | None = None,
 ) -> str:
     """Record the decision now ("written") or queue it until the pipeline lets go ("queued").
-    InputError (unknown id, missing analyst) propagates: nothing is written or queued."""
+    InputError (unknown id, missing analyst) propagates: nothing is written or queued. When
+    the store is busy, the ids cannot be checked: a queued decision the store refuses when it
+    lands goes to the rejected file (and stderr)."""
+    if not analyst or not analyst.strip():
+        raise InputError("triage needs the analyst's name")
     entry = {
+        "id": uuid.uuid4().hex,
         "ids": list(ids),
         "status": status,
         "note": note,
@@ -129,11 +152,17 @@ def triage(
         write(db_path, lambda con: _apply(con, entry), attempts=attempts, wait_s=wait_s)
         return "written"
     except StoreBusy:
-        with _locked_spool(db_path) as handle:
-            handle.write(json.dumps(entry) + "\n")
-            handle.flush()
-        start_flusher(db_path)
+        enqueue(db_path, entry)
+        start_flusher(db_path, on_landed=on_landed)
         return "queued"
+
+
+def enqueue(db_path: Path, entry: dict[str, Any]) -> None:
+    """Append one decision to the spool, on disk (fsynced) before the analyst is told."""
+    with _locked_spool(db_path) as handle:
+        handle.write(json.dumps(entry) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def pending(db_path: Path) -> int:
@@ -144,44 +173,73 @@ def pending(db_path: Path) -> int:
         return sum(1 for line in handle if line.strip())
 
 
-def flush(db_path: Path) -> int:
-    """Apply every queued decision in one transaction-per-decision; return how many landed.
-    Raises StoreBusy when the pipeline still holds the store (nothing is lost)."""
-    if not spool_path(db_path).exists():
+def _already_applied(con: duckdb.DuckDBPyConnection, entry: dict[str, Any]) -> bool:
+    """Its audit line is there: a drain applied it, then died before emptying the spool."""
+    row = con.execute(
+        """SELECT count(*) FROM audit_log WHERE via = 'dashboard' AND analyst = ?
+             AND changed_at = ? AND to_status = ? AND list_contains(?, target_id)""",
+        [entry["analyst"].strip(), datetime.fromisoformat(entry["now"]), entry["status"],
+         entry["ids"]],
+    ).fetchone()  # fmt: skip
+    return bool(row and row[0])
+
+
+def drain(con: duckdb.DuckDBPyConnection, db_path: Path) -> int:
+    """Apply every queued decision through `con` (a writer's), in the order made; empty the
+    spool; return how many landed. A decision the store refuses goes to the rejected file."""
+    path = spool_path(db_path)
+    if not path.exists() or path.stat().st_size == 0:
         return 0
     with _locked_spool(db_path) as handle:
         handle.seek(0)
         entries = [json.loads(line) for line in handle if line.strip()]
-        if not entries:
-            return 0
-
-        def apply_all(con: duckdb.DuckDBPyConnection) -> int:
-            landed = 0
-            for entry in entries:
-                try:
-                    _apply(con, entry)
-                    landed += 1
-                except InputError as exc:  # e.g. an alert a re-detection superseded meanwhile
-                    print(f"tokensentry dashboard: queued triage dropped: {exc}", file=sys.stderr)
-            return landed
-
-        landed = write(db_path, apply_all, attempts=1, wait_s=0)
+        landed = 0
+        for entry in entries:
+            if _already_applied(con, entry):
+                continue
+            try:
+                _apply(con, entry)
+                landed += 1
+            except InputError as exc:  # e.g. an alert a re-detection superseded meanwhile
+                _reject(db_path, entry, exc)
         handle.seek(0)
         handle.truncate()
+        handle.flush()
+        os.fsync(handle.fileno())
     return landed
+
+
+def _reject(db_path: Path, entry: dict[str, Any], exc: Exception) -> None:
+    print(f"tokensentry: queued triage by {entry['analyst']} refused: {exc}", file=sys.stderr)
+    with rejected_path(db_path).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({**entry, "refused": str(exc)}) + "\n")
+
+
+def flush(db_path: Path) -> int:
+    """Drain the queue now if the store is free; return how many decisions landed.
+    Raises StoreBusy when the pipeline still holds the store (nothing is lost)."""
+    before = pending(db_path)
+    if not before:
+        return 0
+    write(db_path, lambda con: drain(con, db_path), attempts=1, wait_s=0)  # opening drains
+    return before - pending(db_path)
 
 
 _flushers: dict[Path, threading.Thread] = {}
 _flushers_lock = threading.Lock()
 
 
-def start_flusher(db_path: Path, every_s: float = FLUSH_EVERY_S) -> threading.Thread:
-    """A daemon thread (one per store) that applies the spool as soon as the lock is free."""
+def start_flusher(
+    db_path: Path, every_s: float = FLUSH_EVERY_S, on_landed: Callable[[], None] | None = None
+) -> threading.Thread:
+    """A daemon thread (one per store) that applies the spool as soon as the lock is free,
+    then calls `on_landed` (the dashboard forgets its cached reads)."""
 
     def run() -> None:
         while pending(db_path):
             try:
-                flush(db_path)
+                if flush(db_path) and on_landed is not None:
+                    on_landed()
             except StoreBusy:
                 time.sleep(every_s)
 

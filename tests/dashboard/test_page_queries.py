@@ -153,3 +153,21 @@ def test_markdown_labels_show_markup_literally():
     from dashboard.web.safe_text import md
 
     assert md("**b** [l](http://e) <img>") == "` **b** [l](http://e) <img> `"  # a code span
+
+
+def test_a_user_header_sent_twice_names_no_one():
+    """A client that reaches the port adds its own X-Forwarded-User next to the proxy's: the
+    headers as Streamlit gives them (st.context.headers, from the real handshake's pairs)
+    keep both, and neither is believed."""
+    from starlette.datastructures import Headers
+    from streamlit.runtime.context import StreamlitHeaders
+
+    from dashboard.web.ui import analyst_from_headers, header_problem
+
+    raw = [(b"x-forwarded-user", b"mallory"), (b"X-Forwarded-User", b"ada@corp.example")]
+    twice = StreamlitHeaders(Headers(raw=raw).items())
+    assert twice.get_all("x-forwarded-user") == ["mallory", "ada@corp.example"]
+    assert analyst_from_headers(twice, "X-Forwarded-User") is None
+    assert "sent 2 times: refused" in header_problem(twice, "X-Forwarded-User")
+    once = StreamlitHeaders(Headers(raw=raw[1:]).items())
+    assert analyst_from_headers(once, "x-forwarded-user") == "ada@corp.example"

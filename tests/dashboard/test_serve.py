@@ -51,3 +51,22 @@ def test_config_names_the_sso_user_header():
     assert config.parse({}, base_dir=Path()).dashboard.user_header is None
     with pytest.raises(ConfigError, match=r"dashboard\.user_heder: unknown key"):
         config.parse({"dashboard": {"user_heder": "x"}}, base_dir=Path())
+
+
+def test_user_header_mode_warns_unless_on_loopback():
+    assert serve.user_header_warning("127.0.0.1", "X-Forwarded-User") is None
+    assert serve.user_header_warning("0.0.0.0", None) is None
+    warning = serve.user_header_warning("0.0.0.0", "X-Forwarded-User")
+    assert warning and "sole route" in warning and "overwrites the header" in warning
+
+
+def test_the_dashboard_command_binds_loopback_in_user_header_mode(monkeypatch, tmp_path):
+    config = tmp_path / "tokensentry.toml"
+    config.write_text('[dashboard]\nuser_header = "X-Forwarded-User"\n')
+    store = tmp_path / "s.duckdb"
+    store.touch()
+    calls = []
+    monkeypatch.setattr(serve.os, "execve", lambda path, argv, env: calls.append(argv))
+    serve.serve(store, config, 8600)
+    argv = calls[0]
+    assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
