@@ -29,6 +29,8 @@ from ingest.netlist import IpAllowlist
 from ingest.timeparse import now_utc
 
 from .. import console as output
+from . import analyst
+from .reuse import prepared_store
 
 ORGS = ["00D5g000004XyZa", "00D5g000007PqRs", "00D5g00000InTeC"]
 ALLOWLIST = ["203.0.113.0/28", "2001:db8:10::/48"]
@@ -139,12 +141,14 @@ def measure(
     workdir: Path,
     stages: tuple[str, ...] = ("import", "detect"),
     dashboard_size: tuple[int, int] = (10_000_000, 100_000),
+    keep: bool = False,
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {"events": events}
     if "import" in stages:
         figures.update(measure_import(events, workdir))
+        figures.update(analyst.measure(events, workdir, keep, ALLOWLIST))
     if "detect" in stages:
-        figures.update(measure_detect(events, workdir))
+        figures.update(measure_detect(events, workdir, keep))
     if "dashboard" in stages:
         from .dashboard import measure_dashboard
 
@@ -197,8 +201,7 @@ def measure_import(events: int, workdir: Path) -> dict[str, Any]:
 DETECT_MEMORY_LIMIT = "3GB"  # the detection budget is 4 GB of RSS for the whole process
 
 
-def measure_detect(events: int, workdir: Path) -> dict[str, Any]:
-    detect_store = workdir / "detect.duckdb"
+def measure_detect(events: int, workdir: Path, keep: bool = False) -> dict[str, Any]:
     config = Config(
         path=None,
         apps={"Acme Sync": AppConfig("Acme Sync", None, IpAllowlist.parse(ALLOWLIST))},
@@ -206,11 +209,17 @@ def measure_detect(events: int, workdir: Path) -> dict[str, Any]:
     from ingest.sfid import to18
 
     orgs18 = "[" + ", ".join(f"'{to18(o)}'" for o in ORGS) + "]"
+
+    def build(store: Path) -> None:
+        with db.connect(store) as con:
+            con.execute("SET memory_limit = ?", [DETECT_MEMORY_LIMIT])
+            con.execute(EVENTS_SQL.format(orgs18=orgs18, n=events))
+            con.execute(TOKENS_SQL.format(orgs18=orgs18))
+            con.execute("CHECKPOINT")
+
+    detect_store = prepared_store(workdir, "detect", str(events), build, keep=keep)
     with db.connect(detect_store) as con:
         con.execute("SET memory_limit = ?", [DETECT_MEMORY_LIMIT])
-        con.execute(EVENTS_SQL.format(orgs18=orgs18, n=events))
-        con.execute(TOKENS_SQL.format(orgs18=orgs18))
-        con.execute("CHECKPOINT")
         started = time.perf_counter()
         detected = runner.run(
             con, config, run_id="bench-detect", now=lambda: datetime(2026, 11, 29), rescan_all=True
@@ -244,7 +253,7 @@ def run_bench(
     err = output.stderr()
     try:
         with err.status(f"benchmarking {events:,} events in {folder} …"):
-            figures = measure(events, folder, stages, dashboard_size)
+            figures = measure(events, folder, stages, dashboard_size, keep=not temporary)
         if ingest_orgs:
             from .ingest import measure as measure_ingest
 
