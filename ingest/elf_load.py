@@ -97,11 +97,13 @@ class ElfLoading:
     ) -> BatchResult:
         con = self.con
         present = {c.upper() for c in columns}
-        missing = ", ".join(
-            f"CAST(NULL AS VARCHAR) AS {quote_ident(name)}"
-            for name in ELF_COLUMNS_READ
-            if name not in present
-        )
+        absent = [name for name in ELF_COLUMNS_READ if name not in present]
+        missing = ", ".join(f"CAST(NULL AS VARCHAR) AS {quote_ident(name)}" for name in absent)
+        # Columns the file lacks are NULL for the SQL below, but not stored in the batch (a
+        # Login ELF lacks half of them); the IP columns stay for the address check.
+        unstored = [name for name in absent if name not in ("EVENT_TYPE", "SOURCE_IP", "CLIENT_IP")]
+        exclude = f" EXCLUDE ({', '.join(map(quote_ident, unstored))})" if unstored else ""
+        restore = ", ".join(f"CAST(NULL AS VARCHAR) AS {quote_ident(name)}" for name in unstored)
         # md5 of every value in column-name order: stable across DuckDB releases and across
         # files that order Salesforce's columns differently.
         record_hash = "md5_number(concat_ws(chr(31), {}))".format(
@@ -115,7 +117,7 @@ class ElfLoading:
         con.execute("DROP TABLE IF EXISTS elf_batch")
         con.execute(
             f"""CREATE TEMP TABLE elf_batch AS
-            SELECT *, {ELF_PROBLEM_SQL.format(types=types)} AS _problem, true AS _first,
+            SELECT *{exclude}, {ELF_PROBLEM_SQL.format(types=types)} AS _problem, true AS _first,
                    true AS _fresh
             FROM (SELECT *, {missing + "," if missing else ""} {line_expr} AS _line_no,
                          sf_id18(coalesce(ORGANIZATION_ID, {org_literal})) AS _org_id,
@@ -151,7 +153,8 @@ class ElfLoading:
             f"CASE WHEN _maybe_secret THEN scrub_secrets({c}) ELSE {c} END AS {c}"
             for c in ELF_TEXT_COLUMNS
         )
-        events_sql = ELF_EVENTS_SQL.format(batch="elf_batch", types=types, scrubbed=scrubbed)
+        batch = f"(SELECT *, {restore} FROM elf_batch)" if restore else "elf_batch"
+        events_sql = ELF_EVENTS_SQL.format(batch=batch, types=types, scrubbed=scrubbed)
         with self._transaction():
             self._stage_candidates(events_sql)
             new, enriched = self.merge_events()
