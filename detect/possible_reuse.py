@@ -25,46 +25,57 @@ REFRESHES = f"""e.event_type = 'login' AND e.grant_type = 'refresh_token'
     AND list_contains(?, lower({EVENT_APP})) AND e.user_id IS NOT NULL"""
 
 SALESFORCE_SQL = f"""
-WITH touched AS (
-    SELECT DISTINCT org_id, lower({EVENT_APP}) AS app_key, user_id FROM events e
-    WHERE {{scope}} AND {REFRESHES}
+WITH touched AS (  -- numbered, so the order below partitions by one integer, not 3 strings
+    SELECT *, row_number() OVER () AS entity FROM (
+        SELECT DISTINCT org_id, lower({EVENT_APP}) AS app_key, user_id FROM events e
+        WHERE {{scope}} AND {REFRESHES})
 ),
-successes AS (
-    SELECT e.event_id, e.org_id, lower({EVENT_APP}) AS app_key, {EVENT_APP} AS app_name,
-           e.user_id, e.occurred_at, e.updated_at, e.source_ip, n.network,
-           {inferred_sql("e")} AS inferred, e.app_inferred_reason
+-- Narrow on purpose: millions of refreshes are ordered here, so only what the order and the
+-- pairing need is carried; the pairs found (a few) get their other columns from events below.
+successes AS MATERIALIZED (
+    SELECT e.event_id, t.entity, e.occurred_at, n.network
     FROM events e
     JOIN reuse_networks n ON n.app_key = lower({EVENT_APP}) AND n.ip = e.source_ip
-    SEMI JOIN touched t
+    JOIN touched t
         ON t.org_id = e.org_id AND t.app_key = lower({EVENT_APP}) AND t.user_id = e.user_id
     WHERE {REFRESHES} AND coalesce(e.is_success, false)
 ),
 pairs AS (
     SELECT *, lag(event_id) OVER w AS prev_event_id, lag(occurred_at) OVER w AS prev_at,
-           lag(source_ip) OVER w AS prev_ip, lag(network) OVER w AS prev_network,
-           lag(inferred) OVER w AS prev_inferred, lag(app_inferred_reason) OVER w AS prev_reason
+           lag(network) OVER w AS prev_network
     FROM successes
-    WINDOW w AS (PARTITION BY org_id, app_key, user_id ORDER BY occurred_at, event_id)
+    WINDOW w AS (PARTITION BY entity ORDER BY occurred_at, event_id)
 ),
 first_seen AS (
-    SELECT org_id, app_key, user_id, network, min(occurred_at) AS first_at
-    FROM successes GROUP BY ALL
+    SELECT entity, network, min(occurred_at) AS first_at FROM successes GROUP BY ALL
 ),
 candidates AS (
     SELECT * FROM pairs
     WHERE prev_network IS NOT NULL AND network <> prev_network
       AND occurred_at - prev_at <= to_seconds(CAST(? AS BIGINT))
-)
+),
 -- Networks the user refreshed from before the pair: an integration that alternates between
 -- networks outside its allowlist has two or more and is never "possible reuse" (inside the
 -- allowlist they are one network).
-SELECT c.*, count(f.network) AS networks_before
-FROM candidates c
-LEFT JOIN first_seen f
-    ON f.org_id = c.org_id AND f.app_key = c.app_key AND f.user_id = c.user_id
-   AND f.first_at < c.prev_at
-GROUP BY ALL
-HAVING count(f.network) <= 1
+judged AS (
+    SELECT c.event_id, c.prev_event_id, any_value(c.network) AS network,
+           any_value(c.prev_network) AS prev_network, count(f.network) AS networks_before
+    FROM candidates c
+    LEFT JOIN first_seen f
+        ON f.entity = c.entity AND f.first_at < c.prev_at
+    GROUP BY c.event_id, c.prev_event_id
+    HAVING count(f.network) <= 1
+)
+SELECT e.event_id, e.org_id, lower({EVENT_APP}) AS app_key, {EVENT_APP} AS app_name,
+       e.user_id, e.occurred_at, e.updated_at, e.source_ip, j.network,
+       {inferred_sql("e")} AS inferred, e.app_inferred_reason,
+       j.prev_event_id, p.occurred_at AS prev_at, p.source_ip AS prev_ip, j.prev_network,
+       {inferred_sql("p")} AS prev_inferred, p.app_inferred_reason AS prev_reason,
+       j.networks_before
+FROM judged j
+JOIN events e ON e.event_id = j.event_id
+JOIN events p ON p.event_id = j.prev_event_id
+ORDER BY e.occurred_at, e.event_id
 """
 
 NETWORK_IPS_SQL = f"""

@@ -79,21 +79,22 @@ class EventMerger:
         the source is added to `sources`. Existing non-empty values are never overwritten.
         """
         con = self.con
-        duplicated = con.execute(
-            "SELECT count(*) - count(DISTINCT event_id) FROM event_candidates WHERE _fresh"
-        ).fetchone()[0]  # type: ignore[index]
-        if duplicated:
-            raise AssertionError(f"{duplicated} candidate events share an event_id")
-        new, enriched = con.execute(
-            """SELECT count(*) FILTER (WHERE e.event_id IS NULL),
+        # One pass: the key check and the new / enriched split.
+        duplicated, new, enriched = con.execute(
+            """SELECT count(*) - count(DISTINCT c.event_id),
+                      count(*) FILTER (WHERE e.event_id IS NULL),
                       count(*) FILTER (WHERE e.event_id IS NOT NULL)
             FROM event_candidates c LEFT JOIN events e USING (event_id) WHERE c._fresh"""
         ).fetchone()  # type: ignore[misc]
+        if duplicated:
+            raise AssertionError(f"{duplicated} candidate events share an event_id")
         now = f"CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP)"
+        staged = {row[0] for row in con.execute("DESCRIBE event_candidates").fetchall()}
+        present = [col for col in EVENT_COLUMNS if col in staged]  # the rest stay NULL
         if enriched:
             fill = ",\n".join(
                 f"{col} = coalesce(e.{col}, c.{col})"
-                for col in EVENT_COLUMNS
+                for col in present
                 if col not in ("org_id", "occurred_at", "event_type")
             )
             con.execute(
@@ -106,8 +107,8 @@ class EventMerger:
                 WHERE e.event_id = c.event_id"""
             )
         if new:
-            columns = ", ".join(EVENT_COLUMNS)
-            values = ", ".join(f"c.{col}" for col in EVENT_COLUMNS)
+            columns = ", ".join(present)
+            values = ", ".join(f"c.{col}" for col in present)
             anti_join = (
                 "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = c.event_id)"
                 if enriched

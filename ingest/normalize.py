@@ -153,6 +153,8 @@ ELF_TEXT_COLUMNS: tuple[str, ...] = tuple(
     if name not in ("EVENT_TYPE", "TIMESTAMP", "TIMESTAMP_DERIVED", "SOURCE_IP", "CLIENT_IP")
 )
 
+# Event columns an ELF row never fills (city, coordinates, token fingerprints, ...) are left
+# out: the merge writes them NULL, and the staged candidates stay narrow.
 ELF_EVENTS_SQL = """
 SELECT
     b._org_id AS org_id,
@@ -178,16 +180,12 @@ SELECT
     sf_id18(b.CONNECTED_APP_ID) AS connected_app_id,
     CASE WHEN b._ip = 'salesforce.com ip' THEN NULL ELSE b._ip END AS source_ip,
     nullif(b.COUNTRY_CODE, '') AS country_iso,
-    CAST(NULL AS VARCHAR) AS city,
-    CAST(NULL AS DOUBLE) AS latitude,
-    CAST(NULL AS DOUBLE) AS longitude,
     coalesce(lt.label, nullif(b.LOGIN_TYPE, '')) AS login_type,
     coalesce(st.label, nullif(b.LOGIN_SUB_TYPE, '')) AS login_sub_type,
     coalesce(nullif(b.BROWSER_TYPE, ''), nullif(b.USER_AGENT, ''),
              nullif(b.CLIENT_NAME, '')) AS user_agent,
     nullif(b.LOGIN_KEY, '') AS login_key,
     nullif(b.SESSION_KEY, '') AS session_key,
-    CAST(NULL AS VARCHAR) AS login_history_id,
     nullif(b.REQUEST_ID, '') AS request_id,
     CASE b.EVENT_TYPE WHEN 'API' THEN 'SOAP' WHEN 'RestApi' THEN 'REST' WHEN 'BulkApi' THEN 'Bulk'
         WHEN 'BulkApi2' THEN 'Bulk2' WHEN 'ApiTotalUsage' THEN nullif(b.API_FAMILY, '') END
@@ -197,13 +195,6 @@ SELECT
                       nullif(b.ENTITY_TYPE, '')) END AS api_resource,
     try_cast(coalesce(nullif(b.ROWS_PROCESSED, ''), nullif(b.RECORDS_PROCESSED, '')) AS BIGINT)
         AS rows_processed,
-    CAST(NULL AS VARCHAR) AS token_fp,
-    CAST(NULL AS VARCHAR) AS new_token_fp,
-    CAST(NULL AS VARCHAR) AS worker,
-    CAST(NULL AS BOOLEAN) AS pkce,
-    CAST(NULL AS VARCHAR) AS error_description,
-    CAST(NULL AS BIGINT) AS use_count,
-    CAST(NULL AS TIMESTAMP) AS token_created_at,
     'elf:' || b.EVENT_TYPE AS _source_id,
     to_hex(b._record_id) AS _record_key,  -- CAST(UHUGEINT AS VARCHAR) is 100x slower
     b.EVENT_TYPE = 'Login' AS _is_login,

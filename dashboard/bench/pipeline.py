@@ -30,6 +30,8 @@ from ingest.timeparse import now_utc
 from sandbox import bulk
 
 from .. import console as output
+from . import analyst
+from .reuse import prepared_store
 
 
 def _peak_rss_mb() -> float:
@@ -41,12 +43,14 @@ def measure(
     workdir: Path,
     stages: tuple[str, ...] = ("import", "detect"),
     dashboard_size: tuple[int, int] = (10_000_000, 100_000),
+    keep: bool = False,
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {"events": events}
     if "import" in stages:
         figures.update(measure_import(events, workdir))
+        figures.update(analyst.measure(events, workdir, keep, bulk.ALLOWLIST))
     if "detect" in stages:
-        figures.update(measure_detect(events, workdir))
+        figures.update(measure_detect(events, workdir, keep))
     if "dashboard" in stages:
         from .dashboard import measure_dashboard
 
@@ -96,16 +100,21 @@ def measure_import(events: int, workdir: Path) -> dict[str, Any]:
 DETECT_MEMORY_LIMIT = "3GB"  # the detection budget is 4 GB of RSS for the whole process
 
 
-def measure_detect(events: int, workdir: Path) -> dict[str, Any]:
-    detect_store = workdir / "detect.duckdb"
+def measure_detect(events: int, workdir: Path, keep: bool = False) -> dict[str, Any]:
     config = Config(
         path=None,
         apps={"Acme Sync": AppConfig("Acme Sync", None, IpAllowlist.parse(bulk.ALLOWLIST))},
     )
+
+    def build(store: Path) -> None:
+        with db.connect(store) as con:
+            con.execute("SET memory_limit = ?", [DETECT_MEMORY_LIMIT])
+            bulk.fill_events(con, events)
+            con.execute("CHECKPOINT")
+
+    detect_store = prepared_store(workdir, "detect", str(events), build, keep=keep)
     with db.connect(detect_store) as con:
         con.execute("SET memory_limit = ?", [DETECT_MEMORY_LIMIT])
-        bulk.fill_events(con, events)
-        con.execute("CHECKPOINT")
         started = time.perf_counter()
         detected = runner.run(
             con, config, run_id="bench-detect", now=lambda: datetime(2026, 11, 29), rescan_all=True
@@ -139,7 +148,7 @@ def run_bench(
     err = output.stderr()
     try:
         with err.status(f"benchmarking {events:,} events in {folder} …"):
-            figures = measure(events, folder, stages, dashboard_size)
+            figures = measure(events, folder, stages, dashboard_size, keep=not temporary)
         if ingest_orgs:
             from .ingest import measure as measure_ingest
 

@@ -21,7 +21,7 @@ the current UTC day, judged only once it is over.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -43,12 +43,27 @@ SELECT org_id, coalesce(app_name, '') AS app, user_id, CAST(occurred_at AS DATE)
        avg(CASE WHEN hour(timezone(coalesce(z.zone, 'UTC'), occurred_at AT TIME ZONE 'UTC')) < 6
            THEN 1 ELSE 0 END) AS night_share,
        coalesce(sum(rows_processed), 0) AS api_rows,
-       list(event_id ORDER BY occurred_at) AS event_ids,
-       list(DISTINCT source_ip) FILTER (WHERE source_ip IS NOT NULL) AS ip_list,
        max(updated_at) AS updated_at, max(occurred_at) AS occurred_at
 FROM events LEFT JOIN org_zones z USING (org_id)
-WHERE event_type IN ('login', 'token_exchange', 'api_request') AND user_id IS NOT NULL
-  AND occurred_at >= ?
+WHERE {days}
+GROUP BY ALL
+ORDER BY org_id, app, user_id, day  -- the forest's subsamples follow row order: keep it fixed
+"""
+DAYS_WHERE = """event_type IN ('login', 'token_exchange', 'api_request') AND user_id IS NOT NULL
+  AND occurred_at >= ?"""
+
+# The events and addresses of the days reported only: listing every day's events would move
+# the whole table into pandas (10 M event ids at 10 M events) to report a few dozen days.
+REPORTED_SQL = """
+SELECT e.org_id, coalesce(e.app_name, '') AS app, e.user_id, CAST(e.occurred_at AS DATE) AS day,
+       list(e.event_id ORDER BY e.occurred_at) AS event_ids,
+       list(DISTINCT e.source_ip) FILTER (WHERE e.source_ip IS NOT NULL) AS ip_list
+FROM events e
+SEMI JOIN reported_days r
+    ON r.org_id = e.org_id AND r.app = coalesce(e.app_name, '') AND r.user_id = e.user_id
+   AND CAST(r.day AS DATE) = CAST(e.occurred_at AS DATE)
+WHERE e.event_type IN ('login', 'token_exchange', 'api_request') AND e.user_id IS NOT NULL
+  AND e.occurred_at >= ?
 GROUP BY ALL
 """
 
@@ -76,7 +91,7 @@ def score_days(ctx: Context) -> pd.DataFrame:
     )
     try:
         frame = ctx.con.execute(
-            DAYS_SQL.format(network=NETWORK_SQL.format(ip="source_ip")), [start]
+            DAYS_SQL.format(network=NETWORK_SQL.format(ip="source_ip"), days=DAYS_WHERE), [start]
         ).df()
     finally:
         ctx.con.unregister("org_zones")
@@ -104,20 +119,26 @@ def find(ctx: Context) -> list[Finding]:
         in_scope &= frame["occurred_at"] >= pd.Timestamp(ctx.since)
     if ctx.changed_since is not None:
         in_scope &= frame["updated_at"] >= pd.Timestamp(ctx.changed_since)
-    findings = []
+    median_of = medians.to_dict("index")  # a dict lookup per day, not a .loc
+    history = history.to_dict()
+    reported = []
     for row in frame[(frame["score"] < s["max_score"]) & in_scope].itertuples(index=False):
         key = (row.org_id, row.app, row.user_id)
         if history[key] < s["min_days"]:
             continue
-        median = medians.loc[key]
+        median = median_of[key]
         unusual = {
             f: {"value": round(float(getattr(row, f)), 3), "median": round(float(median[f]), 3)}
             for f in FEATURES
             if getattr(row, f) >= s["ratio"] * median[f]
             and getattr(row, f) - median[f] >= s["min_excess"].get(f, 1)
         }
-        if not unusual:
-            continue
+        if unusual:
+            reported.append((row, key, unusual))
+    lists = _reported_lists(ctx, [row for row, _, _ in reported])
+    findings = []
+    for row, key, unusual in reported:
+        event_ids, ip_list = lists[(row.org_id, row.app, row.user_id, _date(row.day))]
         described = ", ".join(
             f"{f} {v['value']:g} (usually {v['median']:g})" for f, v in unusual.items()
         )
@@ -138,11 +159,11 @@ def find(ctx: Context) -> list[Finding]:
                 summary=(
                     f"{ctx.org_label(row.org_id)}: {row.app or 'no app'} user {row.user_id} on "
                     f"{row.day} was unlike its own history: {described}; IPs "
-                    f"{', '.join(sorted(row.ip_list)[:5])}{seconded}."
+                    f"{', '.join(sorted(ip_list)[:5])}{seconded}."
                 ),
                 first_seen_at=min(pd.Timestamp(row.day).to_pydatetime(), row.occurred_at),
                 last_seen_at=row.occurred_at,
-                event_ids=list(row.event_ids),
+                event_ids=list(event_ids),
                 evidence={
                     "score": round(float(row.score), 4),
                     "features": unusual,
@@ -152,11 +173,39 @@ def find(ctx: Context) -> list[Finding]:
                 org_id=row.org_id,
                 app_name=row.app or None,
                 user_id=row.user_id,
-                ips=sorted(row.ip_list),
+                ips=sorted(ip_list),
                 severity="medium" if corroborating else "low",
             )
         )
     return findings
+
+
+def _date(day) -> date:  # type: ignore[no-untyped-def]
+    return pd.Timestamp(day).date()
+
+
+def _reported_lists(ctx: Context, rows: list) -> dict[tuple, tuple[list[str], list[str]]]:
+    """(org, app, user, day) -> the day's event ids (in time order) and distinct IPs."""
+    if not rows:
+        return {}
+    days = pd.DataFrame(
+        {
+            "org_id": [r.org_id for r in rows],
+            "app": [r.app for r in rows],
+            "user_id": [r.user_id for r in rows],
+            "day": pd.to_datetime([_date(r.day) for r in rows]),
+        }
+    )
+    start = ctx.now - timedelta(days=ctx.settings["history_days"])
+    ctx.con.register("reported_days", days)
+    try:
+        found = ctx.con.execute(REPORTED_SQL, [start]).fetchall()
+    finally:
+        ctx.con.unregister("reported_days")
+    return {
+        (org, app, user, _date(day)): (list(ids), list(ips or []))
+        for org, app, user, day, ids, ips in found
+    }
 
 
 def _history(days: int, users: int = 6, per_day: int = 12, **fields: str) -> list[dict]:

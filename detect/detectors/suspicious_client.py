@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -86,18 +85,20 @@ def find(ctx: Context) -> list[Finding]:
         [*ua_params, list(bad_ips), app_names],
     )
     groups: dict[tuple, dict[str, Any]] = {}
-    baselines: dict[tuple, bool] = {}
     genuine_names = {n.lower() for n in s["genuine_app_names"]}
     genuine_ids = set(s["genuine_app_ids"])
+    agent_iocs = {
+        agent: _matching_ioc(agent, iocs["user_agents"])
+        for agent in {row["user_agent"] for row in matches if row["user_agent"]}
+    }
+    baselines = _baselines(ctx, matches, agent_iocs, s)
     for row in matches:
         day = row["occurred_at"].date()
         agent = row["user_agent"]
-        ioc = _matching_ioc(agent, iocs["user_agents"]) if agent else None
+        ioc = agent_iocs[agent] if agent else None
         generic = ioc is not None and ioc["severity"] == "medium"
         if generic:
-            key = (row["org_id"], row["app_name"] or row["user_id"], agent, row["event_type"], day)
-            if key not in baselines:
-                baselines[key] = _is_baseline(ctx, row, s)
+            key = _baseline_key(row)
         if ioc and not (generic and baselines[key]):
             _add(
                 groups,
@@ -139,24 +140,78 @@ def find(ctx: Context) -> list[Finding]:
     return [_finding(ctx, key, group) for key, group in groups.items()]
 
 
-def _is_baseline(ctx: Context, row: dict, s: dict) -> bool:
-    """A generic scripting agent that is how this app (or, without an app, this user) always
-    talks: at least `baseline_min_events` events and `baseline_share` of them, counted on the
-    app's other days, so a burst of attacker calls cannot make itself the baseline (and the
-    first day of the logs still has the later days as its history). Logins and API calls are
-    baselines apart: an integration may refresh with one library and query with another."""
-    column, value = (
-        ("app_name", row["app_name"]) if row["app_name"] else ("user_id", row["user_id"])
+def _baseline_key(row: dict) -> tuple:
+    return (
+        row["org_id"],
+        row["app_name"] or row["user_id"],
+        row["user_agent"],
+        row["event_type"],
+        row["occurred_at"].date(),
     )
-    day_start = datetime.combine(row["occurred_at"].date(), time.min)
-    day_end = day_start + timedelta(days=1)
-    [(same, total)] = ctx.con.execute(
-        f"SELECT count(*) FILTER (WHERE user_agent = ?), count(*) FROM events "
-        f"WHERE org_id = ? AND {column} = ? AND user_agent IS NOT NULL AND event_type = ? "
-        "AND (occurred_at < ? OR occurred_at >= ?)",
-        [row["user_agent"], row["org_id"], value, row["event_type"], day_start, day_end],
-    ).fetchall()
-    return same >= s["baseline_min_events"] and same >= s["baseline_share"] * total
+
+
+BASELINE_SQL = """
+SELECT k.org_id, k.value, k.agent, k.event_type, CAST(e.occurred_at AS DATE) AS day,
+       count(*) FILTER (WHERE e.user_agent = k.agent) AS same, count(*) AS total
+FROM events e
+JOIN baseline_keys k
+  ON e.org_id = k.org_id AND e.{column} = k.value AND e.event_type = k.event_type
+WHERE k.column_name = '{column}' AND e.user_agent IS NOT NULL
+GROUP BY ALL
+"""
+
+
+def _baselines(ctx: Context, matches: list[dict], agent_iocs: dict, s: dict) -> dict[tuple, bool]:
+    """Whether each generic scripting agent is its app's (or, without an app, its user's)
+    baseline: at least `baseline_min_events` events and `baseline_share` of them, counted on
+    the app's other days, so a burst of attacker calls cannot make itself the baseline (and the
+    first day of the logs still has the later days as its history). Logins and API calls are
+    baselines apart: an integration may refresh with one library and query with another.
+
+    One pass over the events for every key: per key and day, then each day's count is the
+    whole history's less its own."""
+    wanted: dict[tuple, str] = {}  # key -> the column it is counted on (its first row's)
+    for row in matches:
+        ioc = agent_iocs.get(row["user_agent"]) if row["user_agent"] else None
+        if ioc is not None and ioc["severity"] == "medium":
+            wanted.setdefault(_baseline_key(row), "app_name" if row["app_name"] else "user_id")
+    if not wanted:
+        return {}
+    import pyarrow as pa
+
+    series = {(col, *key[:4]) for key, col in wanted.items()}
+    keys = pa.table(
+        {
+            "column_name": pa.array([k[0] for k in series], pa.string()),
+            "org_id": pa.array([k[1] for k in series], pa.string()),
+            "value": pa.array([k[2] for k in series], pa.string()),
+            "agent": pa.array([k[3] for k in series], pa.string()),
+            "event_type": pa.array([k[4] for k in series], pa.string()),
+        }
+    )
+    per_day: dict[tuple, tuple[int, int]] = {}
+    overall: dict[tuple, list[int]] = {}
+    ctx.con.register("baseline_keys", keys)
+    try:
+        for column in ("app_name", "user_id"):
+            for org, value, agent, kind, day, same, total in ctx.con.execute(
+                BASELINE_SQL.format(column=column)
+            ).fetchall():
+                series_key = (column, org, value, agent, kind)
+                per_day[(*series_key, day)] = (same, total)
+                counts = overall.setdefault(series_key, [0, 0])
+                counts[0] += same
+                counts[1] += total
+    finally:
+        ctx.con.unregister("baseline_keys")
+    verdicts = {}
+    for key, column in wanted.items():
+        series_key = (column, *key[:4])
+        all_same, all_total = overall.get(series_key, (0, 0))
+        day_same, day_total = per_day.get((*series_key, key[4]), (0, 0))
+        same, total = all_same - day_same, all_total - day_total
+        verdicts[key] = same >= s["baseline_min_events"] and same >= s["baseline_share"] * total
+    return verdicts
 
 
 def _add(groups: dict, key: tuple, row: dict, severity: str, what: str) -> None:
