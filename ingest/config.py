@@ -17,6 +17,7 @@ from typing import Any
 from .errors import ConfigError
 from .netlist import IpAllowlist
 from .sfid import is_salesforce_id, to18
+from .store_settings import StoreConfig, parse_store
 
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
 AUTH_METHODS = {
@@ -145,6 +146,7 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)  # [store]: retention
 
     def app(self, name: str | None) -> AppConfig | None:
         """The configured app of this name; Salesforce shows names in varying case."""
@@ -177,7 +179,9 @@ def load(path: Path | str, *, required: bool = False) -> Config:
 
 def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = None) -> Config:
     _only_keys(
-        "", document, {"apps", "orgs", "detectors", "geoip", "digest", "ingest", "dashboard"}
+        "",
+        document,
+        {"apps", "orgs", "detectors", "geoip", "digest", "ingest", "dashboard", "store"},
     )
     apps = {
         name: _app(f"apps.{name}", name, body)
@@ -213,6 +217,7 @@ def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         digest=digest,
         ingest=ingest,
         dashboard=dashboard,
+        store=parse_store(document.get("store", {})),
     )
 
 

@@ -17,6 +17,7 @@ from ingest.formats.redact import scrub_log_records
 
 from ..settings import DEFAULT_CONFIG, DEFAULT_DB, Settings
 from .options import FORMATS, store_options, when
+from .storage import export, prune
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -413,3 +414,7 @@ def bench(
         ingest_rows=ingest_rows,
         dashboard_size=(dashboard_events, dashboard_alerts),
     )
+
+
+cli.add_command(prune)  # retention: dashboard/cli/storage.py
+cli.add_command(export)  # Parquet export: dashboard/cli/storage.py
