@@ -183,10 +183,9 @@ def _write_partitions(con: duckdb.DuckDBPyConnection, out_dir: Path, changed: li
                     SELECT e.*, CAST(e.occurred_at AS DATE) AS day FROM events e
                     SEMI JOIN export_changed c
                         ON c.org_id = e.org_id AND c.day = CAST(e.occurred_at AS DATE)
-                    ORDER BY e.org_id, day, e.occurred_at, e.event_id
+                    ORDER BY e.occurred_at, e.event_id
                 ) TO {quote_literal(str(staging))}
-                (FORMAT parquet, PARTITION_BY (org_id, day), FILENAME_PATTERN 'data_{{i}}',
-                 COMPRESSION zstd)"""
+                (FORMAT parquet, PARTITION_BY (org_id, day), FILENAME_PATTERN 'data_{{i}}')"""
         )
         for folder, _dirs, files in os.walk(staging):
             if not files:
@@ -207,9 +206,7 @@ def _write_file(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        con.execute(
-            f"COPY ({sql}) TO {quote_literal(str(temporary))} (FORMAT parquet, COMPRESSION zstd)"
-        )
+        con.execute(f"COPY ({sql}) TO {quote_literal(str(temporary))} (FORMAT parquet)")
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)

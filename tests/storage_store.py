@@ -17,30 +17,30 @@ PER_DAY = 600
 RETENTION = 120
 CUTOFF = datetime(2026, 7, 21)  # the UTC day RETENTION days before NOW
 
-BULK_EVENTS = f"""
+BULK_EVENTS = """
 INSERT INTO events BY NAME
 SELECT 'bulk-' || i AS event_id,
-       CASE WHEN i % 2 = 0 THEN '{ORG}' ELSE '{OTHER_ORG}' END AS org_id,
-       TIMESTAMP '{NOW:%Y-%m-%d %H:%M:%S}' - to_days(CAST(i // {PER_DAY} AS INTEGER))
-           - to_minutes(CAST(i % {PER_DAY} AS INTEGER)) AS occurred_at,
+       CASE WHEN i % 2 = 0 THEN '{org}' ELSE '{other}' END AS org_id,
+       TIMESTAMP '{now}' - to_days(CAST(i // {per_day} AS INTEGER))
+           - to_minutes(CAST(i % {per_day} AS INTEGER)) AS occurred_at,
        'login' AS event_type, 'refresh_token' AS grant_type, true AS is_success,
        'Success' AS status, '0055g00000AbCdEAAV' AS user_id, 'Acme Sync' AS app_name,
        '203.0.113.' || (i % 14 + 1) AS source_ip,
        'Java/17 ' || md5(i::VARCHAR) AS user_agent, md5('k' || i) AS login_key,
        ['soql:LoginHistory'] AS sources, 'bulk' AS first_run_id,
-       TIMESTAMP '{NOW:%Y-%m-%d %H:%M:%S}' AS ingested_at,
-       TIMESTAMP '{NOW:%Y-%m-%d %H:%M:%S}' AS updated_at
-FROM range({DAYS * PER_DAY}) t(i)
+       TIMESTAMP '{now}' AS ingested_at,
+       TIMESTAMP '{now}' AS updated_at
+FROM range({days} * {per_day}) t(i)
 """
 
-BULK_RAW_ELF = f"""
+BULK_RAW_ELF = """
 INSERT INTO raw_elf BY NAME
-SELECT '{ORG}' AS _org_id, CAST(i AS UHUGEINT) AS _record_id,
-       TIMESTAMP '{NOW:%Y-%m-%d %H:%M:%S}' - to_days(CAST(i // {PER_DAY} AS INTEGER))
+SELECT '{org}' AS _org_id, CAST(i AS UHUGEINT) AS _record_id,
+       TIMESTAMP '{now}' - to_days(CAST(i // {per_day} AS INTEGER))
            AS _occurred_at,
        'Login.csv' AS _origin, i AS _line, 'bulk' AS _run_id,
-       TIMESTAMP '{NOW:%Y-%m-%d %H:%M:%S}' AS _fetched_at, 'Login' AS EVENT_TYPE
-FROM range({DAYS * PER_DAY}) t(i)
+       TIMESTAMP '{now}' AS _fetched_at, 'Login' AS EVENT_TYPE
+FROM range({days} * {per_day}) t(i)
 """
 
 
@@ -74,24 +74,27 @@ def put_alert(con, alert_id, event_ids, *, last_seen: datetime, detector="off_al
     )  # fmt: skip
 
 
-def build(path: Path) -> None:
+def build(path: Path, *, days: int = DAYS, per_day: int = PER_DAY) -> None:
+    """`days` of bulk history, `per_day` events (and raw ELF rows) a day over two orgs."""
+    shape = {"now": f"{NOW:%Y-%m-%d %H:%M:%S}", "days": days, "per_day": per_day,
+             "org": ORG, "other": OTHER_ORG}  # fmt: skip
     with db.connect(path) as con:
-        con.execute(BULK_EVENTS)
-        con.execute(BULK_RAW_ELF)
+        con.execute(BULK_EVENTS.format(**shape))
+        con.execute(BULK_RAW_ELF.format(**shape))
         # A token last used 170 days ago, read once: its only snapshot is state, not history.
         insert_events(
             con,
             [token_snapshot(days_ago(170).isoformat(), event_id="token-old")],
             loaded_at=days_ago(169),
         )
-        for days in (190, 150, 100, 10):
-            raw_record(con, ORG, "soql:LoginHistory", f"lh-{days}", days_ago(days))
+        for age in (190, 150, 100, 10):
+            raw_record(con, ORG, "soql:LoginHistory", f"lh-{age}", days_ago(age))
         raw_record(con, ORG, "soql:Organization", "org-1", None, {"TimeZoneSidKey": "UTC"},
                    fetched_at=days_ago(180))  # fmt: skip
-        for days, interval in ((185, "Hourly"), (184, "Hourly"), (60, "Hourly")):
-            raw_record(con, ORG, "soql:EventLogFile", f"elf-{days}", days_ago(days),
-                       {"Interval": interval, "EventType": "Login",
-                        "LogDate": f"{days_ago(days):%Y-%m-%d}T00:00:00.000+0000"})  # fmt: skip
+        for age in (185, 184, 60):
+            raw_record(con, ORG, "soql:EventLogFile", f"elf-{age}", days_ago(age),
+                       {"Interval": "Hourly", "EventType": "Login",
+                        "LogDate": f"{days_ago(age):%Y-%m-%d}T00:00:00.000+0000"})  # fmt: skip
         # An old alert citing two old events and a new one; a recent alert; both triaged.
         put_alert(con, "alert-old", [bulk_id(150), bulk_id(150, 1)], last_seen=days_ago(150))
         put_alert(con, "alert-span", [bulk_id(140), bulk_id(5)], last_seen=days_ago(5))
