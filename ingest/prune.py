@@ -141,9 +141,11 @@ def wal_path(path: Path) -> Path:
 def plan(db_path: Path, *, days: int, now: datetime) -> PruneReport:
     """What a prune would delete, without changing anything (`--dry-run`)."""
     cutoff = cutoff_for(now, days)
+    begun = time.perf_counter()
     report = PruneReport(str(db_path), days, cutoff, True, bytes_before=_size(db_path))
     with _attached(db_path) as con:
         report.tables = _counts(con, cutoff)
+    report.seconds = round(time.perf_counter() - begun, 3)
     return report
 
 
