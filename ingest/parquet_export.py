@@ -100,8 +100,8 @@ def export(db_path: Path, out_dir: Path, *, now: datetime) -> ExportReport:
         con.execute("SET enable_progress_bar = false")
         manifest = _read_manifest(out_dir)
         checksum_kind = f"duckdb-hash/{duckdb.__version__}"
-        old = manifest.get("partitions", {}) if manifest.get("checksum") == checksum_kind else {}
-        pruned = pruned_before(con)
+        previous = manifest.get("partitions", {})
+        same_checksum = manifest.get("checksum") == checksum_kind
         current = {
             f"{org}/{day.isoformat()}": {
                 "org_id": org,
@@ -112,36 +112,20 @@ def export(db_path: Path, out_dir: Path, *, now: datetime) -> ExportReport:
             }
             for org, day, rows, checksum, updated_at in con.execute(PARTITIONS_SQL).fetchall()
         }
-        partitions: dict[str, dict] = {}
-        changed = []
-        for key, entry in current.items():
-            before = old.get(key)
-            if before and pruned is not None and entry["day"] < pruned.date().isoformat():
-                partitions[key] = before  # the archive holds the day whole; the store does not
-                report.partitions_kept_pruned += 1
-            elif (
-                before
-                and (before["rows"], before["checksum"])
-                == (
-                    entry["rows"],
-                    entry["checksum"],
-                )
-                and _partition_dir(out_dir, entry).is_dir()
-            ):
-                partitions[key] = before
-                report.partitions_unchanged += 1
-            else:
-                partitions[key] = {**entry, "exported_at": now.isoformat()}
-                changed.append(entry)
-                report.partitions_new += before is None
-        for key, before in old.items():  # pruned from the store entirely: stays exported
-            if key not in partitions:
-                partitions[key] = before
-                report.partitions_kept_pruned += 1
+        pruned = pruned_before(con)
+        partitions, changed = _compare(
+            out_dir,
+            previous,
+            current,
+            same_checksum=same_checksum,
+            pruned_day=pruned.date().isoformat() if pruned else None,
+            now=now,
+            report=report,
+        )
         if changed:
             report.rows_written = _write_partitions(con, out_dir, changed)
             report.partitions_written = len(changed)
-        snapshots = dict(manifest.get("snapshots", {})) if old else {}
+        snapshots = dict(manifest.get("snapshots", {})) if same_checksum else {}
         for name, sql in SNAPSHOTS.items():
             [(rows, checksum)] = con.execute(
                 f"SELECT count(*), CAST(bit_xor(hash(s)) AS VARCHAR) FROM ({sql}) s"
@@ -165,6 +149,43 @@ def export(db_path: Path, out_dir: Path, *, now: datetime) -> ExportReport:
             )
     report.seconds = round(time.perf_counter() - begun, 3)
     return report
+
+
+def _compare(
+    out_dir: Path,
+    previous: dict[str, dict],
+    current: dict[str, dict],
+    *,
+    same_checksum: bool,
+    pruned_day: str | None,
+    now: datetime,
+    report: ExportReport,
+) -> tuple[dict[str, dict], list[dict]]:
+    """The manifest's next partitions, and the partitions to write now."""
+    partitions: dict[str, dict] = {}
+    changed = []
+    for key, entry in current.items():
+        before = previous.get(key)
+        if before and pruned_day is not None and entry["day"] < pruned_day:
+            partitions[key] = before  # the export holds the day whole; the store no longer does
+            report.partitions_kept_pruned += 1
+        elif (
+            before
+            and same_checksum
+            and (before["rows"], before["checksum"]) == (entry["rows"], entry["checksum"])
+            and _partition_dir(out_dir, entry).is_dir()
+        ):
+            partitions[key] = before
+            report.partitions_unchanged += 1
+        else:
+            partitions[key] = {**entry, "exported_at": now.isoformat()}
+            changed.append(entry)
+            report.partitions_new += before is None
+    for key, before in previous.items():  # pruned from the store entirely: stays exported
+        if key not in partitions:
+            partitions[key] = before
+            report.partitions_kept_pruned += 1
+    return partitions, changed
 
 
 def _partition_dir(out_dir: Path, entry: dict) -> Path:

@@ -24,6 +24,8 @@ from ingest.errors import ConfigError, InputError, TokensentryError
 from ..storage_store import CUTOFF, NOW, RETENTION, build, bulk_id
 from .writer import hold_write_lock
 
+SCHEMA_SQL = """SELECT table_name, sql FROM duckdb_tables() UNION ALL
+    SELECT table_name, constraint_text FROM duckdb_constraints() ORDER BY ALL"""
 KEPT_WHOLE = ("alerts", "triage", "audit_log", "incidents", "incident_alerts")
 
 
@@ -62,6 +64,7 @@ def invoke(store: Path, config: Path, *args: str):
 
 def test_prune_drops_old_rows_keeps_evidence_state_and_decisions_and_shrinks(store_path):
     before = {name: table(store_path, name) for name in KEPT_WHOLE}
+    schema = rows(store_path, SCHEMA_SQL)
     size = store_path.stat().st_size
 
     report = prune.prune(store_path, days=RETENTION, now=NOW)
@@ -71,6 +74,9 @@ def test_prune_drops_old_rows_keeps_evidence_state_and_decisions_and_shrinks(sto
     assert private_files.is_owner_only(store_path)
     assert not prune.new_path(store_path).exists()
     assert {name: table(store_path, name) for name in KEPT_WHOLE} == before
+    assert rows(store_path, SCHEMA_SQL) == schema  # columns, keys, checks, defaults
+    with db.connect(store_path) as con:
+        assert db.migrate(con) == []  # the migrations' record came along
     events = {r[0] for r in rows(store_path, "SELECT event_id FROM events")}
     cited = {bulk_id(150), bulk_id(150, 1), bulk_id(140), bulk_id(5)}
     assert cited <= events  # what alerts cite, however old

@@ -176,6 +176,18 @@ def test_a_partition_deleted_by_hand_is_written_again(store_path, tmp_path):
     assert_same_rows(store_path, out)
 
 
+def test_another_duckdb_hash_rewrites_everything_once(store_path, tmp_path):
+    out = tmp_path / "lake"
+    first = export(store_path, out, now=NOW)
+    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest["checksum"] = "duckdb-hash/0.0.1"  # written by a DuckDB whose hash differed
+    (out / "_manifest.json").write_text(json.dumps(manifest))
+    again = export(store_path, out, now=NOW)
+    assert again.partitions_written == first.partitions_written and again.partitions_new == 0
+    assert export(store_path, out, now=NOW).partitions_written == 0
+    assert_same_rows(store_path, out)
+
+
 def test_cli_export(store_path, tmp_path):
     out = tmp_path / "lake"
     result = CliRunner().invoke(
