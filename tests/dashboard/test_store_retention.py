@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from dashboard.cli import cli
-from dashboard.nightly import nightly_lock
+from dashboard.nightly import nightly_lock, run_nightly
 from dashboard.store_maintenance import check_configured_retention, nightly_prune
 from detect import history, lifecycle
 from ingest import config as config_module
@@ -262,3 +262,15 @@ def test_minimum_follows_the_detectors_declarations(tmp_path):
     )
     assert history.minimum_retention(tuned).days == 300
     assert history.minimum_retention(tuned).reason == "learning_days = 300"
+
+
+def test_the_nightly_job_prunes_after_detect_under_its_lock(store_path, tmp_path):
+    config = config_module.parse({"store": {"retention_days": RETENTION}}, base_dir=tmp_path)
+    lines: list[str] = []
+    run_nightly(store_path, config, now=lambda: NOW, log=lines.append)
+    stages = [line.split(":")[0].split()[0] for line in lines]
+    assert stages.index("prune") > max(i for i, s in enumerate(stages) if s == "detect")
+    assert rows(store_path, f"SELECT count(*) FROM events WHERE occurred_at < '{CUTOFF}'") == [
+        (4,)
+    ]  # the three old events alerts cite and the token's snapshot
+    assert rows(store_path, "SELECT count(*) FROM alerts WHERE alert_id LIKE 'alert-%'") == [(2,)]
