@@ -1,10 +1,11 @@
 """Retention: drop raw rows and events older than N days, and give the space back to the disk.
 
 What goes: `raw_records` and `raw_elf` rows, and `events`, that occurred before the cutoff (the
-start of the UTC day N days ago). What stays whatever its age:
+start of the UTC day N days ago), and `quarantine` entries (rejected rows' raw text) written
+before it. What stays whatever its age:
 
 - alerts, incidents, triage, the audit trail, known egress, runs, digests: every table but the
-  three above is copied whole;
+  four above is copied whole (the Apps page's egress roll-up rebuilds itself from the events);
 - the evidence alerts cite: every event in any alert's `event_ids` (the runner's citation of
   what a finding rests on, the previous login of an impossible-travel pair included);
 - state that only its newest row carries: the newest raw row of each org × source (the ingest
@@ -80,6 +81,8 @@ PRUNED = {
         "k.record_id IS NOT NULL",
     ),
     "raw_elf": ("src.raw_elf r", "coalesce(r._occurred_at, r._fetched_at) >= $cutoff", "false"),
+    # Rejected rows keep their raw text: they age like the raw rows they failed to become.
+    "quarantine": ("src.quarantine r", "r.quarantined_at >= $cutoff", "false"),
 }
 
 

@@ -95,6 +95,12 @@ def build(path: Path, *, days: int = DAYS, per_day: int = PER_DAY) -> None:
             raw_record(con, ORG, "soql:EventLogFile", f"elf-{age}", days_ago(age),
                        {"Interval": "Hourly", "EventType": "Login",
                         "LogDate": f"{days_ago(age):%Y-%m-%d}T00:00:00.000+0000"})  # fmt: skip
+        for age in (150, 3):
+            con.execute(
+                "INSERT INTO quarantine (quarantine_id, run_id, origin, line, reason, raw_text, "
+                "quarantined_at) VALUES (?, 'r', 'bad.csv', 2, 'no timestamp', 'x,y', ?)",
+                [f"q-{age}", days_ago(age)],
+            )
         # An old alert citing two old events and a new one; a recent alert; both triaged.
         put_alert(con, "alert-old", [bulk_id(150), bulk_id(150, 1)], last_seen=days_ago(150))
         put_alert(con, "alert-span", [bulk_id(140), bulk_id(5)], last_seen=days_ago(5))

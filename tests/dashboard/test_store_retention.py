@@ -94,6 +94,7 @@ def test_prune_drops_old_rows_keeps_evidence_state_and_decisions_and_shrinks(sto
     assert raw == {"lh-100", "lh-10", "org-1", "elf-185", "elf-60"}
     [(old_elf,)] = rows(store_path, f"SELECT count(*) FROM raw_elf WHERE _occurred_at < '{CUTOFF}'")
     assert old_elf == 0
+    assert rows(store_path, "SELECT quarantine_id FROM quarantine") == [("q-3",)]
     counts = {t.table: t for t in report.tables}
     assert counts["events"].kept_old == 4 and counts["raw_records"].deleted == 3
     with db.connect(store_path) as con:
