@@ -5,7 +5,7 @@ start of the UTC day N days ago), and `quarantine` entries (rejected rows' raw t
 before it. What stays whatever its age:
 
 - alerts, incidents, triage, the audit trail, known egress, runs, digests: every table but the
-  four above is copied whole (the Apps page's egress roll-up rebuilds itself from the events);
+  four above is copied whole (an up-to-date egress roll-up keeps the pruned days' totals);
 - the evidence alerts cite: every event in any alert's `event_ids` (the runner's citation of
   what a finding rests on, the previous login of an impossible-travel pair included);
 - state that only its newest row carries: the newest raw row of each org × source (the ingest
@@ -277,6 +277,20 @@ def _copy(con: duckdb.DuckDBPyConnection, target: Path, cutoff: datetime) -> Non
             )
         else:
             con.execute(f"INSERT INTO fresh.main.{name} BY NAME SELECT * FROM src.main.{name}")
+    if "rollup_state" in tables:
+        # A roll-up that had read every event keeps its totals of the pruned days (the Apps
+        # page's egress history per org × app × address × day): it is marked as having read
+        # the events left, instead of being rebuilt from them without those days.
+        con.execute(
+            """UPDATE fresh.main.rollup_state SET events_through = now_mark.through,
+                   events_count = now_mark.n
+               FROM (SELECT max(updated_at) AS through, count(*) AS n FROM fresh.main.events)
+                        now_mark,
+                    (SELECT max(updated_at) AS through, count(*) AS n FROM src.main.events)
+                        old_mark
+               WHERE rollup_state.events_through IS NOT DISTINCT FROM old_mark.through
+                 AND rollup_state.events_count = old_mark.n"""
+        )
     con.execute("COMMIT")
 
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from dashboard.cli import cli
 from dashboard.nightly import nightly_lock, run_nightly
+from dashboard.queries import rollups
 from dashboard.store_maintenance import check_configured_retention, nightly_prune
 from detect import history, lifecycle
 from ingest import config as config_module
@@ -275,3 +276,15 @@ def test_the_nightly_job_prunes_after_detect_under_its_lock(store_path, tmp_path
         (4,)
     ]  # the three old events alerts cite and the token's snapshot
     assert rows(store_path, "SELECT count(*) FROM alerts WHERE alert_id LIKE 'alert-%'") == [(2,)]
+
+
+def test_the_egress_roll_up_keeps_the_pruned_days(store_path):
+    with db.connect(store_path) as con:
+        rollups.refresh_egress(con, now=NOW)
+    before = table(store_path, "egress_daily")
+    assert min(r[3] for r in before) < CUTOFF.date()
+    prune.prune(store_path, days=RETENTION, now=NOW)
+    with db.connect(store_path) as con:
+        assert rollups.egress_ready(con)  # nothing to rebuild: the pruned days are summed
+        assert rollups.refresh_egress(con, now=NOW) == 0
+    assert table(store_path, "egress_daily") == before
