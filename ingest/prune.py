@@ -43,7 +43,7 @@ from .sqltext import quote_ident, quote_literal
 STAGE = "prune"
 UNIT = "store"
 
-# Rows of the three pruned tables that stay whatever their age. Built in the rewrite's own
+# Rows of the pruned tables that stay whatever their age. Built in the rewrite's own
 # in-memory database, from the store attached as `src`.
 KEEP_SQL = """
 CREATE OR REPLACE TEMP TABLE keep_events AS
