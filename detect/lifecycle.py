@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 
 import duckdb
 
+from ingest.prune import pruned_before
+
 CLOSED = ("resolved", "false_positive")
 
 
@@ -108,8 +110,10 @@ def supersede_missing(
     """After a full scan: mark the untriaged alerts of this detector it no longer finds.
 
     `horizon` bounds what a full scan can see (a detector that models only the last N days
-    cannot re-judge an older alert); alerts last seen before it are left alone."""
+    cannot re-judge an older alert); alerts last seen before it are left alone, and so are
+    alerts last seen before a prune's cutoff: their uncited events are gone, not innocent."""
     oldest = now - horizon if horizon is not None else datetime.min
+    oldest = max(oldest, pruned_before(con) or datetime.min)
     params: list[object] = [run_id, now, detector_id, list(found), oldest]
     [(count,)] = con.execute(
         """UPDATE alerts SET superseded_by_run = ?, superseded_at = ?

@@ -23,6 +23,7 @@ from . import (
     egress_commands,
     load_commands,
     scheduled_commands,
+    storage,
     web_commands,
 )
 
@@ -73,6 +74,8 @@ COMMANDS: tuple[click.Command, ...] = (
     web_commands.dashboard,
     web_commands.demo,
     bench_command.bench,
+    storage.prune,
+    storage.export,
 )
 for command in COMMANDS:
     cli.add_command(command)

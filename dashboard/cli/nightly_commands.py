@@ -56,10 +56,12 @@ def run_nightly_command(settings: Settings, since: datetime | None) -> int:
     from ..digest.smtp import check_ready
     from ..nightly import NightlyLocked, run_nightly
     from ..nightly.job import stderr_log
+    from ..store_maintenance import check_configured_retention
 
     # A broken configuration exits 2 before taking the lock, not after a night of work.
     config = settings.load_config()
     registry.check_config(config)
+    check_configured_retention(config)
     check_ready(config.digest, recipients(config.digest))
     try:
         return run_nightly(settings.db, config, now=now_utc, since=since)

@@ -34,6 +34,7 @@ from ingest.runs import new_run_id
 from .. import queries
 from ..digest import run_digest
 from ..digest.defang import clean
+from ..store_maintenance import nightly_prune
 
 Log = Callable[[str], None]
 
@@ -102,6 +103,7 @@ def run_nightly(
             for problem in (
                 _ingest(db_path, config, now=now, log=log, since=since),
                 _detect(db_path, config, now=now, log=log),
+                nightly_prune(db_path, config, now=now, log=log),  # [store] retention_days
             )
             if problem
         ]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..store_settings import parse_store
 from . import digest as _digest_section
 from . import orgs as _orgs_section
 from . import tuning as _tuning_section
@@ -72,7 +73,11 @@ def load(path: Path | str, *, required: bool = False) -> Config:
 
 
 def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = None) -> Config:
-    only_keys("", document, {"apps", "orgs", "detectors", "geoip", "digest", "ingest", "dashboard"})
+    only_keys(
+        "",
+        document,
+        {"apps", "orgs", "detectors", "geoip", "digest", "ingest", "dashboard", "store"},
+    )
     apps = {
         name: _orgs_section.app(f"apps.{name}", name, body)
         for name, body in table("apps", document.get("apps", {})).items()
@@ -105,4 +110,5 @@ def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         digest=digest,
         ingest=ingest,
         dashboard=dashboard,
+        store=parse_store(document.get("store", {})),
     )

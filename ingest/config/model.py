@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..netlist import IpAllowlist
+from ..store_settings import StoreConfig
 from .secret_refs import SecretRef
 
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
@@ -104,6 +105,7 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)  # [store]: retention
 
     def app(self, name: str | None) -> AppConfig | None:
         """The configured app of this name; Salesforce shows names in varying case."""
