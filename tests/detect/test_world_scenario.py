@@ -11,6 +11,7 @@ alert at its severity; nothing benign may reach medium.
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import datetime, timedelta
 
 import pytest
@@ -24,14 +25,27 @@ from ingest.world import NOW, formats, write
 from ingest.world.fleet import BY_ALIAS
 from ingest.world.traps import scenario
 
+from ..builds import build_once
 from .world_judge import alerts_of, footprint, found, import_world, run_world, score
 
 ORDERS = ["delivered", "reversed"]
+# Each order's world is imported and detected once, on one xdist worker: the tests of one order
+# share a group, so the two orders build in parallel and neither is built twice.
+ORDER_PARAMS = [pytest.param(order, marks=pytest.mark.xdist_group(f"world-{order}"))
+                for order in ORDERS]  # fmt: skip
 
 
-@pytest.fixture(scope="module", params=ORDERS)
+@pytest.fixture(scope="module", params=ORDER_PARAMS)
 def world_run(request, tmp_path_factory):
-    return run_world(tmp_path_factory.mktemp(f"world-{request.param}"), request.param)
+    """Each order imported and detected once per test run, whichever worker asks first (the
+    judged result is pickled beside the world's files for the other, and for a re-setup)."""
+    order = request.param
+
+    def build(folder):
+        (folder / "judged.pickle").write_bytes(pickle.dumps(run_world(folder / "world", order)))
+
+    folder = build_once(request.config, tmp_path_factory, f"world-{order}", build)
+    return pickle.loads((folder / "judged.pickle").read_bytes())
 
 
 def _attacks():
