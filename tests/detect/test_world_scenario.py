@@ -29,8 +29,8 @@ from ..builds import build_once
 from .world_judge import alerts_of, footprint, found, import_world, run_world, score
 
 ORDERS = ["delivered", "reversed"]
-# Each order's world is imported and detected once, on one xdist worker: the tests of one order
-# share a group, so the two orders build in parallel and neither is built twice.
+# The tests of one order share an xdist group (one worker), so the module fixture is set up once
+# per order; `world_run` also builds each order once per run whichever worker asks.
 ORDER_PARAMS = [pytest.param(order, marks=pytest.mark.xdist_group(f"world-{order}"))
                 for order in ORDERS]  # fmt: skip
 
