@@ -11,6 +11,8 @@ import pytest
 
 from ingest import db
 
+from .builds import build_once, private_copy
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(__import__("os").environ.get("TOKENSENTRY_SHARED", REPO.parent / "shared"))
 REALWORLD = SHARED / "data" / "realworld"
@@ -39,20 +41,68 @@ def realworld() -> Path:
 DEMO_AS_OF = "2026-11-29"  # a pinned reference date: the same demo world, the same alert ids
 
 
-@pytest.fixture(scope="session")
-def demo_build(tmp_path_factory) -> tuple[Path, Path, str]:
-    """`tokensentry demo --no-serve` once per session (folder, store, its stderr), shared by
-    the demo's and the notebooks' tests: building it is the slow part."""
+def run_demo(folder: Path, *extra: str) -> str:
+    """`tokensentry demo --no-serve --dir folder` into folder/demo.duckdb; returns its stderr."""
     from click.testing import CliRunner
 
     from dashboard.cli import cli
 
-    folder = tmp_path_factory.mktemp("demo")
     store = folder / "demo.duckdb"
     result = CliRunner().invoke(
         cli,
-        ["--db", str(store), "demo", "--no-serve", "--dir", str(folder), "--as-of", DEMO_AS_OF],
+        ["--db", str(store), "demo", "--no-serve", "--dir", str(folder), *extra],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.stderr
-    return folder, store, result.stderr
+    return result.stderr
+
+
+def built_demo(request, factory, name: str, *extra: str) -> Path:
+    """The demo folder built once per run (whatever the number of xdist workers), copied for
+    this worker: every test of the worker reads the same private copy, as it did its own build
+    before, and no DuckDB file is ever opened by two processes."""
+
+    def build(folder: Path) -> None:
+        (folder / "demo.stderr").write_text(run_demo(folder, *extra))
+
+    built = build_once(request.config, factory, name, build)
+    return private_copy(built, factory.mktemp(name))
+
+
+@pytest.fixture(scope="session")
+def demo_build(request, tmp_path_factory) -> tuple[Path, Path, str]:
+    """`tokensentry demo --no-serve --as-of DEMO_AS_OF` once per run (folder, store, its
+    stderr), shared by the demo's and the notebooks' tests: building it is the slow part."""
+    folder = built_demo(request, tmp_path_factory, "demo-as-of", "--as-of", DEMO_AS_OF)
+    return folder, folder / "demo.duckdb", (folder / "demo.stderr").read_text()
+
+
+@pytest.fixture
+def demo_copy(demo_build, tmp_path) -> tuple[Path, Path]:
+    """A private copy of the pinned demo folder (folder, store), for a test that writes to it."""
+    folder = private_copy(demo_build[0], tmp_path / "demo")
+    return folder, folder / "demo.duckdb"
+
+
+# The longest tests and the ones that build a world, first: with two xdist workers the run
+# ends when the last long test does, so none may be dealt out last (profile of issue 16).
+START_FIRST = (
+    "tests/test_demo.py::test_make_demo_on_the_same_date_gives_the_same_alert_ids",
+    "tests/ingest/test_live_state.py::test_kill_9_",
+    "tests/detect/test_world_scenario.py",
+    "tests/test_demo.py",
+    "tests/dashboard/test_browser.py",
+    "tests/test_notebooks.py",
+    "tests/ingest/test_live.py",
+    "tests/ingest/test_live_elf.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(START_FIRST) if item.nodeid.startswith(prefix)),
+            len(START_FIRST),
+        )
+
+    items.sort(key=rank)  # stable: the order within each rank is the collection's

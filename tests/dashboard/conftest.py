@@ -5,27 +5,23 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from dashboard.cli import cli
 from detect import egress
 from detect import incidents as incident_grouping
 from ingest import config as config_module
 from ingest import db
+
+from ..conftest import built_demo
 
 # Attacker-chosen: a Connected App's name is whatever its creator typed.
 HOSTILE_APP = "**bold** <img src=x onerror=alert(1)> [link](http://evil)"
 
 
 @pytest.fixture(scope="session")
-def demo_db(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("dashboard-demo")
-    store = folder / "demo.duckdb"
-    result = CliRunner().invoke(
-        cli, ["--db", str(store), "demo", "--no-serve", "--dir", str(folder)]
-    )
-    assert result.exit_code == 0, result.stderr
-    return store
+def demo_db(request, tmp_path_factory) -> Path:
+    """The demo as of yesterday (the default reference date, so the pages show fresh data),
+    built once per run and copied for this worker."""
+    return built_demo(request, tmp_path_factory, "dashboard-demo") / "demo.duckdb"
 
 
 @pytest.fixture

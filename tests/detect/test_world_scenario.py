@@ -11,6 +11,7 @@ alert at its severity; nothing benign may reach medium.
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import datetime, timedelta
 
 import pytest
@@ -25,14 +26,27 @@ from sandbox.scenario import NOW, write
 from sandbox.scenario.fleet import BY_ALIAS
 from sandbox.scenario.traps import scenario
 
+from ..builds import build_once
 from .world_judge import alerts_of, footprint, found, import_world, run_world, score
 
 ORDERS = ["delivered", "reversed"]
+# The tests of one order share an xdist group (one worker), so the module fixture is set up once
+# per order; `world_run` also builds each order once per run whichever worker asks.
+ORDER_PARAMS = [pytest.param(order, marks=pytest.mark.xdist_group(f"world-{order}"))
+                for order in ORDERS]  # fmt: skip
 
 
-@pytest.fixture(scope="module", params=ORDERS)
+@pytest.fixture(scope="module", params=ORDER_PARAMS)
 def world_run(request, tmp_path_factory):
-    return run_world(tmp_path_factory.mktemp(f"world-{request.param}"), request.param)
+    """Each order imported and detected once per test run, whichever worker asks first (the
+    judged result is pickled beside the world's files for the other, and for a re-setup)."""
+    order = request.param
+
+    def build(folder):
+        (folder / "judged.pickle").write_bytes(pickle.dumps(run_world(folder / "world", order)))
+
+    folder = build_once(request.config, tmp_path_factory, f"world-{order}", build)
+    return pickle.loads((folder / "judged.pickle").read_bytes())
 
 
 def _attacks():
