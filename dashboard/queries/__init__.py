@@ -25,7 +25,9 @@ from .export import csv_cell, rows_csv
 from .filters import Filters, day_window, default_filters, default_window, newest_event
 from .health import (
     detector_runs,
+    duration_text,
     freshness,
+    pipeline_health,
     quarantine_reasons,
     retention_gaps,
     runs,
@@ -60,6 +62,7 @@ __all__ = [
     "default_filters",
     "default_window",
     "detector_runs",
+    "duration_text",
     "dormant_wakes",
     "egress_ips",
     "evidence_events",
@@ -74,6 +77,7 @@ __all__ = [
     "locations",
     "newest_event",
     "open_alerts_by_day",
+    "pipeline_health",
     "quarantine",
     "quarantine_reasons",
     "recent_runs",
