@@ -22,6 +22,7 @@ from . import (
     bench_command,
     egress_commands,
     load_commands,
+    report_commands,
     scheduled_commands,
     web_commands,
 )
@@ -73,6 +74,8 @@ COMMANDS: tuple[click.Command, ...] = (
     web_commands.dashboard,
     web_commands.demo,
     bench_command.bench,
+    report_commands.controls,
+    report_commands.health,
 )
 for command in COMMANDS:
     cli.add_command(command)

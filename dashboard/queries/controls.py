@@ -251,3 +251,32 @@ def _evidence_text(row: dict[str, Any]) -> str:
     return "; ".join(
         f"{key}={value}" for key, value in row.items() if value is not None and key != "sources"
     )
+
+
+def controls_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The verdicts as plain records for JSON (`tokensentry controls`): app, org_id (null for
+    the roll-up over every org), control, verdict, suspected, reason, counts, window and the
+    evidence rows, every time in ISO 8601 UTC."""
+    from .records import iso_z
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime | pd.Timestamp):
+            return iso_z(value)
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(item) for item in value]
+        return value
+
+    return [
+        {
+            "app": row["app"], "org_id": row["org_id"], "scope": row["scope"],
+            "control": row["control"], "control_name": row["control_name"],
+            "verdict": row["verdict"], "suspected": bool(row["suspected"]),
+            "reason": row["reason"], "counter_examples": int(row["counter_examples"]),
+            "positive_evidence": int(row["positive_evidence"]),
+            "window_start": iso_z(row["window_start"]), "window_end": iso_z(row["window_end"]),
+            "evidence": plain(list(row["evidence"])),
+        }
+        for row in frame.to_dict(orient="records")
+    ]  # fmt: skip

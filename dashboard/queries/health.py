@@ -266,3 +266,32 @@ def retention_gaps(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         """SELECT org_id, source_id AS source, gap_start, gap_end, retention_days, verified
            FROM retention_gaps ORDER BY gap_end DESC, org_id, source LIMIT 500"""
     ).df()
+
+
+def health_records(health: pd.DataFrame) -> list[dict[str, Any]]:
+    """`pipeline_health` as plain records for JSON and CSV: times in ISO 8601 UTC, durations as
+    hours (a number) and as text."""
+    from .records import iso_z
+
+    records = []
+    for row in health.to_dict(orient="records"):
+        age = row["age"]
+        records.append(
+            {
+                "org_id": row["org_id"],
+                "source": row["source"],
+                "state": row["state"],
+                "last_success": iso_z(row["last_success"]),
+                "cadence": row["cadence_text"],
+                "cadence_hours": round(row["cadence"].total_seconds() / 3600, 2),
+                "cadence_from": row["cadence_from"],
+                "age": row["age_text"],
+                "age_hours": None if age is None or pd.isna(age) else round(
+                    age.total_seconds() / 3600, 2
+                ),
+                "last_status": row["last_status"],
+                "last_error": row["last_error"],
+                "deliveries": int(row["deliveries"]),
+            }
+        )
+    return records
