@@ -67,7 +67,9 @@ unknown AS (  -- files whose latest import delivered nothing we can place
     SELECT unit_id FROM import_runs GROUP BY unit_id
     HAVING NOT list_contains(?, arg_max(status, started_at))
 )
-SELECT coalesce(org_id, split_part(unit_id, '/', 1)) AS org_id,
+-- A run that failed before learning the org id counts toward the org its unit names elsewhere.
+SELECT coalesce(org_id, max(org_id) OVER (PARTITION BY unit_id), split_part(unit_id, '/', 1))
+           AS org_id,
        split_part(unit_id, '/', -1) AS source, run_id, started_at, finished_at, status, error,
        unit_id
 FROM runs
@@ -87,7 +89,8 @@ WITH d AS ({DELIVERIES_SQL}),
 settled AS (SELECT * FROM d WHERE status <> 'running' OR finished_at IS NOT NULL),
 -- One delivery per run (one import command may bring many files of one source).
 delivered AS (
-    SELECT org_id, source, run_id, max(finished_at) AS delivered_at FROM settled
+    SELECT org_id, source, run_id, max(coalesce(finished_at, started_at)) AS delivered_at
+    FROM settled
     WHERE list_contains(?, status) GROUP BY ALL
 ),
 gaps AS (
@@ -96,7 +99,8 @@ gaps AS (
     FROM delivered
 )
 SELECT s.org_id, s.source,
-       max(s.finished_at) FILTER (WHERE list_contains(?, s.status)) AS last_success,
+       max(coalesce(s.finished_at, s.started_at)) FILTER (WHERE list_contains(?, s.status))
+           AS last_success,
        arg_max(s.status, coalesce(s.finished_at, s.started_at)) AS last_status,
        arg_max(s.error, coalesce(s.finished_at, s.started_at)) AS last_error,
        (SELECT count(*) FROM delivered x WHERE x.org_id = s.org_id AND x.source = s.source)
