@@ -204,7 +204,8 @@ def _judge(
             default=0.0,
         )
         return (
-            NO_EVIDENCE, SUSPECT_REASON[control].format(n=count, confidence=confidence)
+            NO_EVIDENCE,
+            SUSPECT_REASON[control].format(n=count, confidence=confidence),
         ), evidence
     if "positive" in found:
         count, evidence = found["positive"]

@@ -179,14 +179,16 @@ WITH days AS (
            min(e.occurred_at) FILTER (WHERE NOT e.is_success AND e.grant_type = 'refresh_token')
                AS first_refusal
     FROM events e
-    WHERE e.occurred_at BETWEEN ? AND ? AND list_contains(?, lower(coalesce(e.app_name, e.inferred_app)))
+    WHERE e.occurred_at BETWEEN ? AND ?
+      AND list_contains(?, lower(coalesce(e.app_name, e.inferred_app)))
       AND e.grant_type IN ('refresh_token', 'authorization_code')
       AND e.event_type IN ('login', 'token_exchange') AND e.user_id IS NOT NULL
       AND e.is_success IS NOT NULL
     GROUP BY ALL
 ),
 earlier AS (
-    SELECT e.org_id, lower(coalesce(e.app_name, e.inferred_app)) AS app_key, e.user_id, max(e.occurred_at) AS last_before
+    SELECT e.org_id, lower(coalesce(e.app_name, e.inferred_app)) AS app_key, e.user_id,
+           max(e.occurred_at) AS last_before
     FROM events e
     WHERE e.occurred_at < ? AND list_contains(?, lower(coalesce(e.app_name, e.inferred_app)))
       AND e.grant_type IN ('refresh_token', 'authorization_code') AND e.is_success

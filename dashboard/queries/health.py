@@ -95,7 +95,8 @@ delivered AS (
 ),
 gaps AS (
     SELECT org_id, source,
-           delivered_at - lag(delivered_at) OVER (PARTITION BY org_id, source ORDER BY delivered_at) AS gap
+           delivered_at - lag(delivered_at)
+               OVER (PARTITION BY org_id, source ORDER BY delivered_at) AS gap
     FROM delivered
 )
 SELECT s.org_id, s.source,
@@ -186,7 +187,7 @@ def duration_text(value: timedelta | float | None) -> str:
     if pd.isna(seconds):
         return ""
     sign = "-" if seconds < 0 else ""
-    total = int(round(abs(seconds)))
+    total = round(abs(seconds))
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
@@ -290,9 +291,9 @@ def health_records(health: pd.DataFrame) -> list[dict[str, Any]]:
                 "cadence_hours": round(row["cadence"].total_seconds() / 3600, 2),
                 "cadence_from": row["cadence_from"],
                 "age": row["age_text"],
-                "age_hours": None if age is None or pd.isna(age) else round(
-                    age.total_seconds() / 3600, 2
-                ),
+                "age_hours": None
+                if age is None or pd.isna(age)
+                else round(age.total_seconds() / 3600, 2),
                 "last_status": row["last_status"],
                 "last_error": row["last_error"],
                 "deliveries": int(row["deliveries"]),
