@@ -177,3 +177,16 @@ def enrich(
 def show_json(value: object) -> str:
     """Evidence objects as indented JSON text (never rendered as markup)."""
     return json.dumps(value, indent=2, default=str, sort_keys=True)
+
+
+def pipeline_health(
+    con: duckdb.DuckDBPyConnection, config: Config | None = None, now: datetime | None = None
+) -> pd.DataFrame:
+    """Pipeline health per org × source, the same answer as `/pipeline`, the digest and
+    `tokensentry health` (`dashboard.queries.pipeline_health`), with the org's alias as `org`."""
+    from .queries import pipeline_health as health
+
+    config = config or load_config()
+    frame = health(con, now or datetime.now(UTC).replace(tzinfo=None), config)
+    labels = {org.org_id: alias for alias, org in config.orgs.items() if org.org_id}
+    return frame.assign(org=frame["org_id"].map(lambda org_id: labels.get(org_id, org_id)))

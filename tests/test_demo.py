@@ -119,10 +119,10 @@ def test_each_org_arrives_the_way_the_brief_says(demo_store):
 def test_a_stopped_token_export_is_a_stale_source_not_an_expired_token(demo_store):
     _, store, _ = demo_store
     with db.connect(store, read_only=True) as con:
-        fresh = health.freshness(con, now=demo_world.build(AS_OF).end)
+        fresh = health.pipeline_health(con, now=demo_world.build(AS_OF).end)
     umbrella = fresh[fresh["org_id"] == ORG["umbrella"]]
-    snapshots = umbrella[umbrella["source"].str.contains("OauthToken")]
-    assert len(snapshots) == 1 and bool(snapshots["stale"].iloc[0])
+    snapshots = umbrella[umbrella["source"] == "oauth_token"]
+    assert snapshots["state"].tolist() == ["stale"]
     assert not any(
         a["detector"] == "idle_token" and a["org_id"] == ORG["umbrella"] and a["severity"] != "info"
         for a in alerts_of(store)

@@ -58,7 +58,7 @@ def test_tour_shows_each_source_and_the_stopped_export(demo_env):
         " 'detectors': sorted(set(findings['detector'])),"
         " 'first': queue['severity'].iloc[0], 'orgs': sorted(inventory['org'].dropna().unique())}",
     )  # fmt: skip
-    assert ["umbrella", "soql:OauthToken"] in found["stale"]
+    assert ["umbrella", "oauth_token"] in found["stale"]
     assert {"chain_rejection", "cross_org", "impossible_travel", "suspicious_client"} <= set(
         found["detectors"]
     )

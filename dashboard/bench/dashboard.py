@@ -179,7 +179,7 @@ def page_queries() -> dict[str, list[tuple[str, Call | None]]]:
             ),
         ],
         "tokens": [
-            _optional("refresh_tokens", lambda f, con, s: f(con, s.filters, s.window[1])),
+            _optional("refresh_tokens", lambda f, con, s: f(con, s.filters)),
             _optional("dormant_wakes", lambda f, con, s: f(con, s.filters)),
         ],
         "pipeline": [

@@ -22,6 +22,7 @@ from . import (
     bench_command,
     egress_commands,
     load_commands,
+    report_commands,
     scheduled_commands,
     storage,
     web_commands,
@@ -76,6 +77,8 @@ COMMANDS: tuple[click.Command, ...] = (
     bench_command.bench,
     storage.prune,
     storage.export,
+    report_commands.controls,
+    report_commands.health,
 )
 for command in COMMANDS:
     cli.add_command(command)

@@ -19,6 +19,7 @@ from ingest import retention
 from ingest.config import Config
 
 from ..queries import digest as digest_queries
+from ..queries import health as health_queries
 from ..queries.digest import SEVERITIES
 
 FIRST_WINDOW = timedelta(hours=24)  # the first digest covers the last day of data
@@ -206,30 +207,36 @@ def _groups(rows: list[dict[str, Any]]) -> list[DigestGroup]:
 def _problems(
     con: duckdb.DuckDBPyConnection, since: datetime, now: datetime, config: Config
 ) -> list[PipelineProblem]:
-    """Failed, incomplete, not available, stale and retention-gapped units, and refused
-    digests, since the last digest sent. Error texts are stored redacted by ingest."""
-    aliases = list(config.orgs) or None
+    """Failed, stale, incomplete and not available org × sources (`health.pipeline_health`,
+    the answer of `/pipeline` and `tokensentry health`), failed detect runs since the last
+    digest, retention gaps, and refused digests. Error texts are stored redacted by ingest."""
     labels = {org.org_id: alias for alias, org in config.orgs.items() if org.org_id}
     problems = []
+    for row in health_queries.pipeline_health(con, now, config).to_dict("records"):
+        unit = f"{labels.get(row['org_id'], row['org_id'])}/{row['source']}"
+        last = row["last_success"]
+        when = (
+            "never delivered successfully"
+            if last is None or last != last  # NaT
+            else f"last successful delivery {last:%Y-%m-%d %H:%M} UTC, {row['age_text']} ago"
+        )
+        usual = f"usual cadence {row['cadence_text']}"
+        if row["state"] == "failed":
+            error = f": {row['last_error']}" if row["last_error"] else ""
+            problems.append(PipelineProblem("failed", unit, f"{row['last_status']}{error}; {when}"))
+        elif row["state"] == "stale":
+            problems.append(PipelineProblem("stale", unit, f"{when} ({usual})"))
+        elif row["state"] == "not available":
+            problems.append(
+                PipelineProblem("not available", unit, row["last_error"] or "not available")
+            )
+        elif row["last_status"] == "partial":
+            problems.append(PipelineProblem("incomplete", unit, row["last_error"] or "partial"))
     for row in digest_queries.failed_units(con, since).to_dict("records"):
+        if row["stage"] in ("ingest", "import"):
+            continue  # judged per org × source above
         detail = f"{row['status']}: {row['error']}" if row["error"] else row["status"]
         problems.append(PipelineProblem("failed", f"{row['stage']} {row['unit_id']}", detail))
-    for row in digest_queries.failed_units(con, since, ("partial",)).to_dict("records"):
-        problems.append(
-            PipelineProblem("incomplete", row["unit_id"], row["error"] or "partial data")
-        )
-    for row in digest_queries.unavailable_units(con, since).to_dict("records"):
-        problems.append(
-            PipelineProblem("not available", row["unit_id"], row["error"] or "not available")
-        )
-    for row in digest_queries.stale_sources(con, now, aliases).to_dict("records"):
-        last = row["last_success"]
-        detail = (
-            "never fetched successfully"
-            if last is None or last != last  # NaT
-            else f"last successful fetch {last:%Y-%m-%d %H:%M} UTC"
-        )
-        problems.append(PipelineProblem("stale", row["unit_id"], detail))
     for gap in retention.read_gaps(con, since=since):
         org = labels.get(gap["org_id"], gap["org_id"])
         problems.append(

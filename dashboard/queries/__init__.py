@@ -25,7 +25,9 @@ from .export import csv_cell, rows_csv
 from .filters import Filters, day_window, default_filters, default_window, newest_event
 from .health import (
     detector_runs,
+    duration_text,
     freshness,
+    pipeline_health,
     quarantine_reasons,
     retention_gaps,
     runs,
@@ -61,6 +63,7 @@ __all__ = [
     "default_window",
     "detector_runs",
     "dormant_wakes",
+    "duration_text",
     "egress_ips",
     "evidence_events",
     "filter_options",
@@ -74,6 +77,7 @@ __all__ = [
     "locations",
     "newest_event",
     "open_alerts_by_day",
+    "pipeline_health",
     "quarantine",
     "quarantine_reasons",
     "recent_runs",

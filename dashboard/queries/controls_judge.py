@@ -45,6 +45,14 @@ FAIL_REASON = {
     "idle_timeout": "{n} refresh(es) succeeded after more than 30 days idle",
     "allowlist": "{n} successful refresh(es) from outside the allowlist",
 }
+# A bypass seen only through an app inferred from the user agent (the weakest rule): suspected,
+# never `fail` on its own. The verdict stays one of the four words; the reason says so.
+SUSPECTED = "suspected"
+SUSPECT_REASON = {
+    "allowlist": SUSPECTED + ": {n} successful refresh(es) from outside the allowlist whose app "
+    "was inferred from the user agent only (confidence {confidence:.2f}); confirm the app "
+    "before attesting",
+}
 MISSING_REASON = {
     "pkce": "no authorization-code grant with a known verifier in the window (only the "
     "partner's token log records it)",
@@ -189,6 +197,16 @@ def _judge(
     if "counter" in found:
         count, evidence = found["counter"]
         return (FAIL, FAIL_REASON[control].format(n=count)), evidence
+    if "suspect" in found:
+        count, evidence = found["suspect"]
+        confidence = min(
+            (row["confidence"] for row in evidence if row.get("confidence") is not None),
+            default=0.0,
+        )
+        return (
+            NO_EVIDENCE,
+            SUSPECT_REASON[control].format(n=count, confidence=confidence),
+        ), evidence
     if "positive" in found:
         count, evidence = found["positive"]
         return (PASS, PASS_REASON[control].format(n=count)), evidence

@@ -22,6 +22,9 @@ from .controls_judge import CONTROLS, judge_orgs
 from .filters import day_window, default_window
 
 TIMESTAMP_KEYS = ("occurred_at", "at")
+# Bumped when the verdicts' rules change, so a snapshot judged by older rules is not read back
+# (2: inferred apps count, as the detectors count them).
+SNAPSHOT_VERSION = 2
 COLUMNS = (
     "app", "org_id", "control", "verdict", "reason", "counter_examples", "positive_evidence",
     "evidence",
@@ -34,7 +37,7 @@ def config_key(config: Config) -> str:
         (name.lower(), list(app.allowlist.entries) if app.allowlist else None)
         for name, app in config.apps.items()
     )
-    return hashlib.md5(json.dumps(described).encode()).hexdigest()
+    return hashlib.md5(json.dumps([SNAPSHOT_VERSION, described]).encode()).hexdigest()
 
 
 def _has_table(con: duckdb.DuckDBPyConnection) -> bool:

@@ -8,11 +8,23 @@ quoted in controls.py.
 
 from __future__ import annotations
 
+from detect.attribution import app_sql
+from detect.detectors.off_allowlist_ip import DETECTOR as OFF_ALLOWLIST
+
+# The detectors' evidence: a login the logs left app-less counts under the app attribution
+# inferred for it; the allowlist covers the grants off_allowlist_ip judges; an app inferred
+# from the user agent alone (confidence below its `min_confidence`) only makes a bypass
+# suspected, as it only makes the alert medium.
+APP = app_sql("e")
+ALLOWLIST_GRANTS = "[" + ", ".join(f"'{g}'" for g in OFF_ALLOWLIST.settings["grant_types"]) + "]"
+MIN_CONFIDENCE = float(OFF_ALLOWLIST.settings["min_confidence"])
+
 # One evidence row, the same shape for every control so one table can show them all.
 ROW = """{{'event_id': event_id, 'occurred_at': occurred_at, 'event_type': event_type,
     'grant_type': grant_type, 'is_success': is_success,
     'status': coalesce(error_description, status), 'user_id': user_id, 'source_ip': source_ip,
-    'token_fp': token_fp, 'new_token_fp': new_token_fp, 'pkce': pkce, 'detail': {detail}}}"""
+    'token_fp': token_fp, 'new_token_fp': new_token_fp, 'pkce': pkce,
+    'app_inferred': app_inferred_reason, 'confidence': app_confidence, 'detail': {detail}}}"""
 
 # (control, kind, condition, detail) of every fact FACTS_SQL counts and EVIDENCE_SQL shows.
 FACTS = (
@@ -28,24 +40,35 @@ FACTS = (
         "rotated_use AND new_token_fp IS NOT NULL AND new_token_fp <> token_fp",
         "'a new refresh token returned'",
     ),
-    ("allowlist", "counter", "outside AND is_success", "'succeeded from outside the allowlist'"),
+    (
+        "allowlist", "counter", "outside AND is_success AND NOT weak",
+        "'succeeded from outside the allowlist'",
+    ),
+    (
+        "allowlist", "suspect", "outside AND is_success AND weak",
+        "'succeeded from outside the allowlist (app inferred from the user agent only)'",
+    ),
     ("allowlist", "positive", "outside AND NOT is_success", "'blocked outside the allowlist'"),
 )  # fmt: skip
 
 # The window's events of the configured apps, with the two flags the facts need. `outside`
 # (app_key, ip) is registered by the caller: the addresses an app's allowlist does not hold,
 # judged in Python (ingest.netlist) once per distinct address.
-EVENTS_CTE = """
+EVENTS_CTE = f"""
 ev AS (
-    SELECT e.event_id, e.org_id, lower(e.app_name) AS app_key, e.occurred_at, e.event_type,
+    SELECT e.event_id, e.org_id, lower({APP}) AS app_key, e.occurred_at, e.event_type,
            e.grant_type, e.is_success, e.status, e.error_description, e.user_id, e.source_ip,
            e.token_fp, e.new_token_fp, e.pkce,
+           CASE WHEN e.app_name IS NULL THEN e.app_inferred_reason END AS app_inferred_reason,
+           CASE WHEN e.app_name IS NULL THEN e.app_confidence END AS app_confidence,
+           coalesce(e.app_name IS NULL AND e.app_confidence < {MIN_CONFIDENCE}, false) AS weak,
            e.event_type = 'token_exchange' AND e.grant_type = 'refresh_token'
                AND e.token_fp IS NOT NULL AND coalesce(e.is_success, false) AS rotated_use,
-           e.grant_type = 'refresh_token' AND e.event_type IN ('login', 'token_exchange')
+           list_contains({ALLOWLIST_GRANTS}, e.grant_type)
+               AND e.event_type IN ('login', 'token_exchange')
                AND o.ip IS NOT NULL AND e.is_success IS NOT NULL AS outside
-    FROM events e LEFT JOIN outside o ON o.app_key = lower(e.app_name) AND o.ip = e.source_ip
-    WHERE e.occurred_at BETWEEN ? AND ? AND list_contains(?, lower(e.app_name))
+    FROM events e LEFT JOIN outside o ON o.app_key = lower({APP}) AND o.ip = e.source_ip
+    WHERE e.occurred_at BETWEEN ? AND ? AND list_contains(?, lower({APP}))
       AND e.grant_type IS NOT NULL
 )"""
 
@@ -126,11 +149,11 @@ _REUSE_ROW = ROW.format(
 # Only when `reused` > 0: the successful presentations after a token's first, to show them.
 REUSED_SQL = f"""
 WITH uses AS (
-    SELECT e.*, lower(e.app_name) AS app_key,
+    SELECT e.*, lower({APP}) AS app_key,
            row_number() OVER (PARTITION BY e.org_id, e.token_fp ORDER BY e.occurred_at,
                               e.event_id) AS presentation
     FROM events e
-    WHERE e.occurred_at BETWEEN ? AND ? AND lower(e.app_name) = ? AND e.org_id = ?
+    WHERE e.occurred_at BETWEEN ? AND ? AND lower({APP}) = ? AND e.org_id = ?
       AND e.event_type = 'token_exchange' AND e.grant_type = 'refresh_token'
       AND e.token_fp IS NOT NULL AND coalesce(e.is_success, false)
 )
@@ -147,7 +170,7 @@ SELECT count(*), arg_min({_REUSE_ROW}, occurred_at, ?) FROM uses WHERE presentat
 # (`earlier`). A new authorization-code grant starts a new token: it resets the count.
 IDLE_HITS_SQL = """
 WITH days AS (
-    SELECT e.org_id, lower(e.app_name) AS app_key, e.user_id,
+    SELECT e.org_id, lower(coalesce(e.app_name, e.inferred_app)) AS app_key, e.user_id,
            CAST(e.occurred_at AS DATE) AS day,
            min(e.occurred_at) FILTER (WHERE e.is_success) AS first_success,
            min(e.occurred_at) FILTER (WHERE e.is_success AND e.grant_type = 'refresh_token')
@@ -156,16 +179,18 @@ WITH days AS (
            min(e.occurred_at) FILTER (WHERE NOT e.is_success AND e.grant_type = 'refresh_token')
                AS first_refusal
     FROM events e
-    WHERE e.occurred_at BETWEEN ? AND ? AND list_contains(?, lower(e.app_name))
+    WHERE e.occurred_at BETWEEN ? AND ?
+      AND list_contains(?, lower(coalesce(e.app_name, e.inferred_app)))
       AND e.grant_type IN ('refresh_token', 'authorization_code')
       AND e.event_type IN ('login', 'token_exchange') AND e.user_id IS NOT NULL
       AND e.is_success IS NOT NULL
     GROUP BY ALL
 ),
 earlier AS (
-    SELECT e.org_id, lower(e.app_name) AS app_key, e.user_id, max(e.occurred_at) AS last_before
+    SELECT e.org_id, lower(coalesce(e.app_name, e.inferred_app)) AS app_key, e.user_id,
+           max(e.occurred_at) AS last_before
     FROM events e
-    WHERE e.occurred_at < ? AND list_contains(?, lower(e.app_name))
+    WHERE e.occurred_at < ? AND list_contains(?, lower(coalesce(e.app_name, e.inferred_app)))
       AND e.grant_type IN ('refresh_token', 'authorization_code') AND e.is_success
       AND e.event_type IN ('login', 'token_exchange') AND e.user_id IS NOT NULL
     GROUP BY ALL
@@ -195,21 +220,23 @@ SELECT h.app_key, h.org_id, 'idle_timeout' AS control, h.kind, count(*) AS n,
                 'is_success': e.is_success, 'status': coalesce(e.error_description, e.status),
                 'user_id': e.user_id, 'source_ip': e.source_ip, 'token_fp': e.token_fp,
                 'new_token_fp': e.new_token_fp, 'pkce': e.pkce,
+                'app_inferred': CASE WHEN e.app_name IS NULL THEN e.app_inferred_reason END,
+                'confidence': CASE WHEN e.app_name IS NULL THEN e.app_confidence END,
                 'detail': CASE WHEN h.kind = 'counter' THEN 'used' ELSE 'refused' END
                           || ' after ' || date_diff('day', h.idle_since, h.at) || ' days idle'},
                e.occurred_at, ?) AS rows
 FROM idle_hits h
-JOIN events e ON e.org_id = h.org_id AND lower(e.app_name) = h.app_key
+JOIN events e ON e.org_id = h.org_id AND lower(coalesce(e.app_name, e.inferred_app)) = h.app_key
              AND e.user_id = h.user_id AND e.occurred_at = h.at
 WHERE e.occurred_at BETWEEN ? AND ? AND e.grant_type = 'refresh_token'
   AND e.event_type IN ('login', 'token_exchange') AND e.is_success = (h.kind = 'counter')
 GROUP BY ALL
 """
 
-DISTINCT_IPS_SQL = """
-SELECT DISTINCT lower(e.app_name) AS app_key, e.source_ip FROM events e
-WHERE e.occurred_at BETWEEN ? AND ? AND list_contains(?, lower(e.app_name))
-  AND e.grant_type = 'refresh_token' AND e.source_ip IS NOT NULL
+DISTINCT_IPS_SQL = f"""
+SELECT DISTINCT lower({APP}) AS app_key, e.source_ip FROM events e
+WHERE e.occurred_at BETWEEN ? AND ? AND list_contains(?, lower({APP}))
+  AND list_contains({ALLOWLIST_GRANTS}, e.grant_type) AND e.source_ip IS NOT NULL
 """
 
 # Monitoring: the org's last ingest or import (runs naming the org, or events loaded for it)

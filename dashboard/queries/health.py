@@ -1,47 +1,210 @@
-"""Pipeline health for the overview and pipeline pages: data freshness per org and source, runs
-per unit, sources an org cannot give, the quarantine by reason, and recorded retention gaps.
+"""Pipeline health, one answer for every surface: the overview, `/pipeline`, the digest's
+pipeline section, `tokensentry health` and the notebooks all read `pipeline_health`.
 
-Freshness is measured against the wall clock (it is about the pipeline, not the data): a source
-whose last successful fetch is older than `stale_hours` is stale, because the nightly job missed
-at least one night.
+One row per org × source (login_history, login_event, oauth_token, event_log_file,
+partner_token_log...). An imported file is not a source of its own: it counts toward the org ×
+source of the rows it delivered (the partner's token log toward every org it names). Each source
+is judged against its own cadence: `[ingest] cadence_hours` in the configuration when set, else
+the usual (median) gap between its past deliveries, else one night. A source is `stale` when its
+last successful delivery is older than that cadence plus slack (a twelfth of it, at least 2 h: a
+nightly source is stale after 26 h, a weekly snapshot after 7 d 14 h), `failed` when its latest
+run failed (or was interrupted), `not available` when the org does not offer it.
+
+Age is measured against the wall clock (it is about the pipeline, not the data).
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
+from typing import Any
 
 import duckdb
 import pandas as pd
 
-STALE_HOURS = 26  # one nightly run plus two hours of slack
-# A run that fetched nothing because the org does not offer the source (licence, permission)
-# is recorded as skipped with the reason in `error`.
-UNAVAILABLE_STATUS = "skipped"
+from ingest.config import Config
+
+DEFAULT_CADENCE = timedelta(hours=24)  # one nightly run
+MIN_SLACK = timedelta(hours=2)
+MIN_CADENCE = timedelta(hours=1)  # deliveries closer than this are one delivery, not a cadence
+STALE_HOURS = 26  # a nightly source: its cadence plus the slack
+# Run outcomes: what moved the cursor, what failed (ingest's vocabulary, see ingest/ingestion.py,
+# plus `interrupted`: a run whose process died), what the org does not offer.
+SUCCEEDED = ("ok", "partial")
+FAILED = ("failed", "limit_exceeded", "skipped", "interrupted")
+UNAVAILABLE_STATUS = "not_available"
+STATES = ("failed", "stale", "not available", "ok")  # worst first
+PROBLEM_STATES = ("failed", "stale")  # what `tokensentry health` exits 1 on
+
+# The name of the source a stored row came from, as ingest names its units.
+SOURCE_OF = """CASE
+    WHEN {s} IN ('soql:OauthToken', 'rest:OAuthUsageToken') THEN 'oauth_token'
+    WHEN {s} = 'soql:LoginHistory' THEN 'login_history'
+    WHEN {s} = 'soql:LoginEvent' THEN 'login_event'
+    WHEN {s} = 'soql:EventLogFile' OR starts_with({s}, 'elf:') THEN 'event_log_file'
+    ELSE lower(split_part({s}, ':', -1))
+END"""
+
+# Every run of a source: ingest runs are org × source already; an import run counts toward each
+# org × source its file delivered rows for (read back from the raw tables, by the file's path),
+# or, when none is known (the file failed), toward its own name until it is imported again.
+DELIVERIES_SQL = f"""
+WITH import_runs AS (
+    SELECT run_id, unit_id, org_id, started_at, finished_at, status, error
+    FROM runs_now WHERE stage = 'import'
+),
+carried AS (
+    SELECT DISTINCT r.run_id, r.unit_id, x.org_id, {SOURCE_OF.format(s="x.source_id")} AS source
+    FROM raw_records x JOIN import_runs r
+      ON x.run_id = r.run_id AND regexp_replace(x.origin, ':[0-9]+$', '') = r.unit_id
+    WHERE x.org_id IS NOT NULL
+    UNION
+    SELECT DISTINCT r.run_id, r.unit_id, x._org_id, 'event_log_file'
+    FROM raw_elf x JOIN import_runs r ON x._run_id = r.run_id AND x._origin = r.unit_id
+    WHERE x._org_id IS NOT NULL
+),
+unknown AS (  -- files whose latest import delivered nothing we can place
+    SELECT unit_id FROM import_runs GROUP BY unit_id
+    HAVING NOT list_contains(?, arg_max(status, started_at))
+)
+-- A run that failed before learning the org id counts toward the org its unit names elsewhere.
+SELECT coalesce(org_id, max(org_id) OVER (PARTITION BY unit_id), split_part(unit_id, '/', 1))
+           AS org_id,
+       split_part(unit_id, '/', -1) AS source, run_id, started_at, finished_at, status, error,
+       unit_id
+FROM runs_now
+WHERE stage = 'ingest' AND (? IS NULL OR list_contains(?, split_part(unit_id, '/', 1)))
+UNION ALL
+SELECT c.org_id, c.source, r.run_id, r.started_at, r.finished_at, r.status, r.error, r.unit_id
+FROM carried c JOIN import_runs r USING (run_id, unit_id)
+UNION ALL
+SELECT coalesce(r.org_id, ''), 'import: ' || regexp_replace(r.unit_id, '^.*/', ''),
+       r.run_id, r.started_at, r.finished_at, r.status, r.error, r.unit_id
+FROM import_runs r SEMI JOIN unknown u USING (unit_id)
+WHERE NOT EXISTS (SELECT 1 FROM carried c WHERE c.unit_id = r.unit_id)
+"""
+
+HEALTH_SQL = f"""
+WITH d AS ({DELIVERIES_SQL}),
+settled AS (SELECT * FROM d WHERE status <> 'running' OR finished_at IS NOT NULL),
+-- One delivery per run (one import command may bring many files of one source).
+delivered AS (
+    SELECT org_id, source, run_id, max(coalesce(finished_at, started_at)) AS delivered_at
+    FROM settled
+    WHERE list_contains(?, status) GROUP BY ALL
+),
+gaps AS (
+    SELECT org_id, source,
+           delivered_at - lag(delivered_at)
+               OVER (PARTITION BY org_id, source ORDER BY delivered_at) AS gap
+    FROM delivered
+)
+SELECT s.org_id, s.source,
+       max(coalesce(s.finished_at, s.started_at)) FILTER (WHERE list_contains(?, s.status))
+           AS last_success,
+       arg_max(s.status, coalesce(s.finished_at, s.started_at)) AS last_status,
+       arg_max(s.error, coalesce(s.finished_at, s.started_at)) AS last_error,
+       (SELECT count(*) FROM delivered x WHERE x.org_id = s.org_id AND x.source = s.source)
+           AS deliveries,
+       (SELECT median(epoch(g.gap)) FROM gaps g
+        WHERE g.org_id = s.org_id AND g.source = s.source AND g.gap >= ?) AS learned_seconds
+FROM settled s GROUP BY ALL
+"""
+
+COLUMNS = [
+    "org_id", "source", "state", "last_success", "cadence", "cadence_from", "age",
+    "stale_after", "cadence_text", "age_text", "last_status", "last_error", "deliveries",
+]  # fmt: skip
+
+
+def pipeline_health(
+    con: duckdb.DuckDBPyConnection, now: datetime, config: Config | None = None
+) -> pd.DataFrame:
+    """One row per org × source, worst state first: its last successful delivery, its cadence
+    (and where it came from: `configured`, `learned`, `default`), its age, `stale_after`, the
+    state (`failed`, `stale`, `not available`, `ok`), the latest run's status and error, and
+    the durations as text (`cadence_text`, `age_text`) so every surface prints them alike.
+    `config` gives `[ingest] cadence_hours` and limits ingest units to the orgs configured."""
+    aliases = list(config.orgs) if config is not None and config.orgs else None
+    configured = dict(config.ingest.cadence_hours) if config is not None else {}
+    found = con.execute(
+        HEALTH_SQL,
+        [list(SUCCEEDED), aliases, aliases, list(SUCCEEDED), list(SUCCEEDED), MIN_CADENCE],
+    ).fetchall()
+    rows = [_judge(dict(zip(_RAW, values, strict=True)), now, configured) for values in found]
+    rows.sort(key=lambda r: (STATES.index(r["state"]), r["org_id"], r["source"]))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+_RAW = (
+    "org_id", "source", "last_success", "last_status", "last_error", "deliveries",
+    "learned_seconds",
+)  # fmt: skip
+
+
+def _judge(row: dict[str, Any], now: datetime, configured: dict[str, float]) -> dict[str, Any]:
+    learned = row.pop("learned_seconds")
+    if row["source"] in configured:
+        cadence, origin = timedelta(hours=configured[row["source"]]), "configured"
+    elif learned is not None and not math.isnan(learned):
+        cadence, origin = timedelta(seconds=round(learned)), "learned"
+    else:
+        cadence, origin = DEFAULT_CADENCE, "default"
+    stale_after = cadence + max(MIN_SLACK, cadence / 12)
+    last = row["last_success"]
+    age = now - last if last is not None else None
+    if row["last_status"] == UNAVAILABLE_STATUS:
+        state = "not available"
+    elif row["last_status"] in FAILED or last is None:
+        state = "failed"
+    elif age is not None and age > stale_after:
+        state = "stale"
+    else:
+        state = "ok"
+    return {
+        **row,
+        "state": state,
+        "cadence": cadence,
+        "cadence_from": origin,
+        "age": age,
+        "stale_after": stale_after,
+        "cadence_text": duration_text(cadence),
+        "age_text": duration_text(age) if age is not None else "never",
+    }
+
+
+def problems(health: pd.DataFrame) -> pd.DataFrame:
+    """The rows `tokensentry health` exits 1 on and the digest lists: failed or stale."""
+    return health[health["state"].isin(PROBLEM_STATES)]
+
+
+def duration_text(value: timedelta | float | None) -> str:
+    """A duration as a person reads it: `30 d 0 h`, `5 h 12 min`, `45 min`, `20 s`; a
+    negative one (a clock behind the data) as `-5 h 0 min`. Seconds when given a number."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if pd.isna(seconds):
+        return ""
+    sign = "-" if seconds < 0 else ""
+    total = round(abs(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days} d {hours} h"
+    if hours:
+        return f"{sign}{hours} h {minutes} min"
+    if minutes:
+        return f"{sign}{minutes} min"
+    return f"{sign}{secs} s"
 
 
 def freshness(
-    con: duckdb.DuckDBPyConnection, now: datetime, stale_hours: int = STALE_HOURS
+    con: duckdb.DuckDBPyConnection, now: datetime, config: Config | None = None
 ) -> pd.DataFrame:
-    """Per org and source (ingest) or file (import): the last successful fetch, hours since,
-    whether it is stale, and the last run's status and error."""
-    return con.execute(
-        """SELECT coalesce(org_id, '') AS org_id, stage,
-                  CASE WHEN stage = 'ingest' THEN split_part(unit_id, '/', -1)
-                       ELSE unit_id END AS source,
-                  max(finished_at) FILTER (WHERE status IN ('ok', 'partial')) AS last_success,
-                  arg_max(status, started_at) AS last_status,
-                  arg_max(error, started_at) AS last_error,
-                  round(date_diff('minute',
-                      max(finished_at) FILTER (WHERE status IN ('ok', 'partial')),
-                      CAST(? AS TIMESTAMP)) / 60.0, 1) AS hours_since,
-                  coalesce(max(finished_at) FILTER (WHERE status IN ('ok', 'partial'))
-                           < CAST(? AS TIMESTAMP), true) AS stale
-           FROM runs_now WHERE stage IN ('ingest', 'import')
-           GROUP BY ALL
-           HAVING bool_or(status <> ?)
-           ORDER BY stale DESC, org_id, stage, source""",
-        [now, now - timedelta(hours=stale_hours), UNAVAILABLE_STATUS],
-    ).df()
+    """The old name of `pipeline_health` (bench and scripts call it)."""
+    return pipeline_health(con, now, config)
 
 
 def runs(
@@ -109,3 +272,32 @@ def retention_gaps(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         """SELECT org_id, source_id AS source, gap_start, gap_end, retention_days, verified
            FROM retention_gaps ORDER BY gap_end DESC, org_id, source LIMIT 500"""
     ).df()
+
+
+def health_records(health: pd.DataFrame) -> list[dict[str, Any]]:
+    """`pipeline_health` as plain records for JSON and CSV: times in ISO 8601 UTC, durations as
+    hours (a number) and as text."""
+    from .records import iso_z
+
+    records = []
+    for row in health.to_dict(orient="records"):
+        age = row["age"]
+        records.append(
+            {
+                "org_id": row["org_id"],
+                "source": row["source"],
+                "state": row["state"],
+                "last_success": iso_z(row["last_success"]),
+                "cadence": row["cadence_text"],
+                "cadence_hours": round(row["cadence"].total_seconds() / 3600, 2),
+                "cadence_from": row["cadence_from"],
+                "age": row["age_text"],
+                "age_hours": None
+                if age is None or pd.isna(age)
+                else round(age.total_seconds() / 3600, 2),
+                "last_status": row["last_status"],
+                "last_error": row["last_error"],
+                "deliveries": int(row["deliveries"]),
+            }
+        )
+    return records

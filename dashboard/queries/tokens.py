@@ -1,56 +1,84 @@
 """Refresh tokens by app, org and idle age, from OauthToken / OAuth usage snapshots.
 
-Idle age is measured at the newest event in the store (the data's "now"), so a store built from
-old exports still shows which tokens were due. The thresholds are Salesforce's: the idle timeout
-expires a token unused for 30 days; a heartbeat refresh is due from day 25.
+Idleness is the `idle_token` detector's, computed by the detector's own SQL
+(`detect.detectors.idle_token.SNAPSHOTS_SQL`): each token is measured at its org's latest token
+snapshot (never at the newest data of another org, nor the wall clock), so an org whose token
+export stopped shows no token expiring: that is a pipeline-health fact (`health`), not a token's.
+A token re-authorized by the same user is gone. The thresholds are the detector's settings
+(`[detectors.idle_token]` overrides them): heartbeat due from `warn_days`, expired from
+`expire_days`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
 import duckdb
 import pandas as pd
 
-from .filters import Filters
+from detect.detectors.idle_token import DETECTOR as IDLE_TOKEN
+from detect.detectors.idle_token import SNAPSHOTS_SQL
+from detect.registry import settings_for
+from ingest.config import Config
 
-HEARTBEAT_DAYS = 25
-EXPIRE_DAYS = 30
+from .filters import Filters
+from .health import duration_text
+
+HEARTBEAT_DAYS = IDLE_TOKEN.settings["warn_days"]
+EXPIRE_DAYS = IDLE_TOKEN.settings["expire_days"]
+
+TOKENS_SQL = f"""
+WITH idle AS ({SNAPSHOTS_SQL}),
+measured AS (
+    SELECT i.*, greatest(i.read_at, i.last_used) AS as_of
+    FROM idle i
+)
+SELECT m.org_id, m.app_name AS app, m.user_id, e.username, m.token_created_at AS created,
+       m.last_used, m.use_count, m.as_of,
+       epoch(m.as_of - m.last_used) / 86400.0 AS idle_days_exact,
+       CASE WHEN epoch(m.as_of - m.last_used) / 86400.0 >= ? THEN 'expired'
+            WHEN epoch(m.as_of - m.last_used) / 86400.0 >= ? THEN 'heartbeat due'
+            ELSE 'active' END AS state
+FROM measured m LEFT JOIN events e ON e.event_id = m.event_id
+WHERE {{where}}
+ORDER BY idle_days_exact DESC, m.org_id, app, m.user_id LIMIT 5000
+"""
+
+
+def idle_settings(config: Config | None) -> dict[str, Any]:
+    """The idle_token detector's settings, with the configuration's overrides."""
+    overrides = config.detectors.get(IDLE_TOKEN.id) if config is not None else None
+    return settings_for(IDLE_TOKEN, overrides)
 
 
 def refresh_tokens(
     con: duckdb.DuckDBPyConnection,
-    filters: Filters | None,
-    as_of: datetime,
-    *,
-    heartbeat_days: int = HEARTBEAT_DAYS,
-    expire_days: int = EXPIRE_DAYS,
+    filters: Filters | None = None,
+    config: Config | None = None,
 ) -> pd.DataFrame:
-    """One row per token (org, app, user, creation): last use, uses, idle days and its state."""
+    """One row per live token (org, app, user, creation): last use, uses, `as_of` (its org's
+    latest snapshot), idle days, `idle` as text (`30 d 0 h`) and its state (`active`,
+    `heartbeat due`, `expired`), exactly as `idle_token` judges it."""
     filters = filters or Filters()
-    clauses, params = ["event_type = 'token_usage'"], []
+    settings = idle_settings(config)
+    clauses, params = ["true"], []
     if filters.org_ids:
-        clauses.append("list_contains(?, org_id)")
+        clauses.append("list_contains(?, m.org_id)")
         params.append(list(filters.org_ids))
     if filters.apps:
-        clauses.append("list_contains(?, lower(app_name))")
+        clauses.append("list_contains(?, lower(m.app_name))")
         params.append([app.lower() for app in filters.apps])
-    return con.execute(
-        f"""WITH tokens AS (
-                SELECT org_id, coalesce(app_name, '(unknown app)') AS app, user_id,
-                       max(username) AS username, token_created_at AS created,
-                       max(occurred_at) AS last_used, max(use_count) AS use_count
-                FROM events WHERE {" AND ".join(clauses)} GROUP BY ALL)
-            SELECT *, round(date_diff('minute', last_used, CAST(? AS TIMESTAMP)) / 1440.0, 1)
-                          AS idle_days,
-                   CASE WHEN last_used <= CAST(? AS TIMESTAMP) - to_days(CAST(? AS INTEGER))
-                            THEN 'expired'
-                        WHEN last_used <= CAST(? AS TIMESTAMP) - to_days(CAST(? AS INTEGER))
-                            THEN 'heartbeat due'
-                        ELSE 'active' END AS state
-            FROM tokens ORDER BY idle_days DESC, org_id, app, user_id LIMIT 5000""",
-        [*params, as_of, as_of, expire_days, as_of, heartbeat_days],
+    frame = con.execute(
+        TOKENS_SQL.format(where=" AND ".join(clauses)),
+        [settings["expire_days"], settings["warn_days"], *params],
     ).df()
+    frame.insert(
+        frame.columns.get_loc("idle_days_exact"),
+        "idle",
+        [duration_text(days * 86400) for days in frame["idle_days_exact"]],
+    )
+    frame["idle_days"] = frame.pop("idle_days_exact").round(1)
+    return frame
 
 
 def token_states(frame: pd.DataFrame) -> pd.DataFrame:

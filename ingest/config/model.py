@@ -93,6 +93,9 @@ class IngestConfig:
     elf_event_types: tuple[str, ...] = (
         "Login", "Logout", "ApiTotalUsage", "API", "RestApi", "BulkApi2",
     )  # fmt: skip
+    # How often each source is expected to deliver, in hours, by source name (`oauth_token =
+    # 168` for a weekly export); a source not named here is judged on its own history.
+    cadence_hours: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

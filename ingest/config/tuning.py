@@ -25,7 +25,9 @@ def ingest(body: Mapping[str, Any]) -> IngestConfig:
         if name not in body:
             continue
         value = body[name]
-        if isinstance(default, tuple):
+        if isinstance(default, dict):
+            value = _cadences(f"ingest.{name}", value)
+        elif isinstance(default, tuple):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"ingest.{name}: expected a list of strings")
             value = tuple(value)
@@ -39,6 +41,17 @@ def ingest(body: Mapping[str, Any]) -> IngestConfig:
             raise ConfigError("ingest.api_reserve: a share of the daily limit, below 1")
         values[name] = int(value) if isinstance(default, int) else value
     return IngestConfig(**values)
+
+
+def _cadences(key: str, value: Any) -> dict[str, float]:
+    """`cadence_hours = { oauth_token = 168 }`: each a number of hours above 0."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: expected a table of source = hours")
+    for source, hours in value.items():
+        if isinstance(hours, bool) or not isinstance(hours, int | float):
+            raise ConfigError(f"{key}.{source}: expected a number of hours")
+        positive(f"{key}.{source}", hours, "168")
+    return {str(source): float(hours) for source, hours in value.items()}
 
 
 # Detector settings that are numbers but not a threshold or a window: an isolation-forest

@@ -74,16 +74,17 @@ def test_content_groups_by_severity_then_org_and_app(fixed_store):
 def test_pipeline_health_names_failed_unavailable_stale_and_quarantine(fixed_store):
     content = collect(fixed_store, CONFIG, now=NIGHT_1)
     problems = {(p.kind, p.unit) for p in content.problems}
+    # One state per org × source, as `tokensentry health` and /pipeline give it: the failed
+    # source is failed (its detail says when it last delivered), not also listed as stale.
     assert problems == {
-        ("failed", "ingest acme-prod/oauth_token"),
+        ("failed", "acme-prod/oauth_token"),
         ("incomplete", "acme-prod/event_log_file"),
         ("not available", "acme-prod/login_event"),
-        ("stale", "acme-prod/oauth_token"),
         ("retention gap", "acme-prod/login_history"),
     }
     assert content.quarantined == 2
     assert subject(content) == (
-        "[tokensentry] 1 critical, 2 high, 1 medium, 5 pipeline problems, 2026-05-11"
+        "[tokensentry] 1 critical, 2 high, 1 medium, 4 pipeline problems, 2026-05-11"
     )
 
 

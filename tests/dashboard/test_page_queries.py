@@ -71,39 +71,62 @@ def test_egress_seen_is_judged_against_allowlist_and_known_egress(store):
     assert not marked.loc[("Other App", "192.0.2.9"), "outside"]
 
 
-def test_freshness_flags_sources_older_than_26_hours(store):
+def test_health_judges_each_org_source_on_its_own_cadence(store):
     run(store, "acme/login_history", finished=NOW - timedelta(hours=2))
+    run(store, "acme/login_event", finished=NOW - timedelta(hours=27))
     run(store, "acme/oauth_token", finished=NOW - timedelta(hours=27))
     run(store, "acme/oauth_token", status="failed", finished=NOW - timedelta(hours=1), error="x")
-    run(store, "acme/login_event", status="skipped", finished=NOW, error="no licence")
-    fresh = queries.freshness(store, NOW).set_index("source")
-    assert not fresh.loc["login_history", "stale"]
-    assert fresh.loc["oauth_token", "stale"]
-    assert fresh.loc["oauth_token", "last_status"] == "failed"
-    assert fresh.loc["oauth_token", "hours_since"] == 27.0
-    assert "login_event" not in fresh.index  # not offered by the org: listed apart
+    run(store, "acme/event_log_file", status="not_available", finished=NOW, error="no licence")
+    for weeks in (1, 2, 3):  # a weekly export, last delivered 5 days ago
+        run(store, "acme/weekly", finished=NOW - timedelta(days=5 + 7 * (weeks - 1)))
+    health = queries.pipeline_health(store, NOW).set_index("source")
+    assert health.loc["login_history", "state"] == "ok"
+    assert health.loc["login_event", "state"] == "stale"  # no history: one night + 2 h
+    assert health.loc["oauth_token", "state"] == "failed"
+    assert health.loc["oauth_token", "age_text"] == "1 d 3 h"
+    assert health.loc["event_log_file", "state"] == "not available"
+    assert health.loc["weekly", "state"] == "ok"  # not stale after 26 h: its cadence is 7 d
+    assert (health.loc["weekly", "cadence_from"], health.loc["weekly", "cadence_text"]) == (
+        "learned", "7 d 0 h",
+    )  # fmt: skip
+    assert list(health["state"])[:2] == ["failed", "stale"]  # worst first
     unavailable = queries.unavailable_sources(store)
-    assert unavailable[["source", "reason"]].values.tolist() == [["login_event", "no licence"]]
+    assert unavailable[["source", "reason"]].values.tolist() == [["event_log_file", "no licence"]]
+
+
+def test_durations_print_humanly():
+    assert queries.duration_text(timedelta(hours=720, minutes=48)) == "30 d 0 h"
+    assert queries.duration_text(timedelta(hours=5, minutes=12)) == "5 h 12 min"
+    assert queries.duration_text(timedelta(minutes=3)) == "3 min"
+    assert queries.duration_text(None) == ""
 
 
 def test_retention_gaps_degrade_to_empty_without_the_table(store):
     assert queries.retention_gaps(store).empty
 
 
-def test_tokens_by_idle_age_at_the_window_end(store):
+def test_tokens_idle_age_at_each_orgs_latest_snapshot(store):
     for user, idle_days in (("u_active", 3), ("u_due", 26), ("u_expired", 40)):
         event(
             store, f"t-{user}", at=NOW - timedelta(days=idle_days), ip=None,
             event_type="token_usage", user_id=user, use_count=5,
-            token_created_at=NOW - timedelta(days=100),
+            token_created_at=NOW - timedelta(days=100), ingested_at=NOW,
         )  # fmt: skip
-    tokens = queries.refresh_tokens(store, None, NOW).set_index("user_id")
+    # Another org's export stopped 60 days ago: measured at its own snapshot, nothing expires.
+    event(
+        store, "t-old", at=NOW - timedelta(days=61), ip=None, org="00D000000000002AAA",
+        event_type="token_usage", user_id="u_old", use_count=5,
+        token_created_at=NOW - timedelta(days=100), ingested_at=NOW - timedelta(days=60),
+    )  # fmt: skip
+    tokens = queries.refresh_tokens(store).set_index("user_id")
     assert tokens.loc["u_active", "state"] == "active"
     assert tokens.loc["u_due", "state"] == "heartbeat due"
     assert tokens.loc["u_expired", "state"] == "expired"
     assert tokens.loc["u_expired", "idle_days"] == 40.0
+    assert tokens.loc["u_expired", "idle"] == "40 d 0 h"
+    assert tokens.loc["u_old", "state"] == "active"
     states = queries.token_states(tokens.reset_index())
-    assert states["tokens"].sum() == 3
+    assert states["tokens"].sum() == 4
 
 
 def test_search_finds_an_ip_or_a_user_across_orgs(store):

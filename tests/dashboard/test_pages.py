@@ -77,7 +77,7 @@ def test_overview_shows_freshness_and_charts(monkeypatch, demo_db):
     app = start(monkeypatch, demo_db)
     assert len(app.get("vega_lite_chart")) >= 3
     freshness = app.table[0].value
-    assert {"org", "source", "last_success", "hours_since"} <= set(freshness.columns)
+    assert {"state", "org", "source", "last_success", "age", "cadence"} <= set(freshness.columns)
     assert "login_history" in set(freshness["source"])
 
 

@@ -95,19 +95,18 @@ for column, by, title in ((middle, "app", "Top apps"), (right, "org", "Top orgs"
         )
 
 st.subheader("Data freshness")
-fresh = ui.q("freshness", now_utc().replace(second=0, microsecond=0))
-stale = fresh[fresh["stale"]]
+fresh = ui.q("pipeline_health", now_utc().replace(second=0, microsecond=0), ui.config())
+stale = fresh[fresh["state"].isin(["failed", "stale"])]
 if stale.empty:
-    st.success("Every org and source was fetched successfully in the last 26 hours.")
+    st.success("Every org and source delivered within its usual cadence, and none failed.")
 else:
-    st.error(f"{len(stale):d} org/source pair(s) not fetched successfully for more than 26 hours.")
+    st.error(f"{len(stale):d} org/source pair(s) failed or overdue for their usual cadence.")
 ui.table(
-    fresh.assign(
-        org=fresh["org_id"].map(ui.org_label),
-        stale=fresh["stale"].map({True: "STALE (> 26 h)", False: ""}),
-    )[["stale", "org", "stage", "source", "last_success", "hours_since", "last_status"]],
+    fresh.assign(org=fresh["org_id"].map(ui.org_label))[
+        ["state", "org", "source", "last_success", "age_text", "cadence_text", "last_status"]
+    ].rename(columns={"age_text": "age", "cadence_text": "cadence"}),
     empty="No ingest or import has run yet.",
-    highlight=fresh["stale"],
+    highlight=fresh["state"].isin(["failed", "stale"]),
 )
 gaps = ui.q("retention_gaps")
 if not gaps.empty:

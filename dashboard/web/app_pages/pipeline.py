@@ -15,25 +15,23 @@ for column, (table, rows) in zip(columns, counts.items(), strict=True):
     column.metric(ui.md(table), f"{rows:,}")
 
 st.header("Freshness per org and source")
-fresh = ui.q("freshness", now_utc().replace(second=0, microsecond=0))
+fresh = ui.q("pipeline_health", now_utc().replace(second=0, microsecond=0), ui.config())
 ui.table(
-    fresh.assign(
-        org=fresh["org_id"].map(ui.org_label),
-        stale=fresh["stale"].map({True: "STALE (> 26 h)", False: ""}),
-    )[
+    fresh.assign(org=fresh["org_id"].map(ui.org_label))[
         [
-            "stale",
+            "state",
             "org",
-            "stage",
             "source",
             "last_success",
-            "hours_since",
+            "age_text",
+            "cadence_text",
+            "cadence_from",
             "last_status",
             "last_error",
         ]
-    ],
+    ].rename(columns={"age_text": "age", "cadence_text": "cadence"}),
     empty="No ingest or import has run yet.",
-    highlight=fresh["stale"],
+    highlight=fresh["state"].isin(["failed", "stale"]),
 )
 
 st.header("Sources not available")

@@ -11,11 +11,9 @@ from dashboard.web import ui
 
 st.title("Refresh tokens")
 filters = ui.filters()
-# The data's "now": the window's end, or the newest event when the window reaches past it.
-newest = ui.q("newest_event")
-as_of = min(filters.end, newest) if newest is not None else filters.end
-tokens = ui.q("refresh_tokens", filters, as_of)
-ui.labelled("Idle age measured at", f"{as_of:%Y-%m-%d %H:%M} UTC (the newest data in the window)")
+# Idleness as the idle_token detector measures it: at each org's own latest token snapshot.
+tokens = ui.q("refresh_tokens", filters, ui.config())
+ui.labelled("Idle age measured at", "each org's latest token snapshot (as_of), as idle_token does")
 
 columns = st.columns(4)
 columns[0].metric("tokens", len(tokens))
@@ -49,7 +47,7 @@ else:
         due.assign(org=due["org_id"].map(ui.org_label))[
             [
                 "state",
-                "idle_days",
+                "idle",
                 "app",
                 "org",
                 "user_id",
@@ -57,6 +55,7 @@ else:
                 "last_used",
                 "created",
                 "use_count",
+                "as_of",
             ]
         ]
         if not due.empty
