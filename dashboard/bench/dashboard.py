@@ -90,7 +90,8 @@ FROM triage;
 """
 
 RUNS_SQL = """
-INSERT INTO runs
+INSERT INTO runs (run_id, stage, unit_id, org_id, started_at, finished_at, status, rows_read,
+                  rows_new, rows_quarantined, error, details)
 SELECT 'run' || (i // 20)::VARCHAR, CASE WHEN i % 20 < 12 THEN 'ingest' ELSE 'detect' END,
        'unit' || (i % 20)::VARCHAR, {orgs18}[1 + i % 3],
        TIMESTAMP '2026-11-29' - to_hours(i // 20), TIMESTAMP '2026-11-29' - to_hours(i // 20)

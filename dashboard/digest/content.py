@@ -17,6 +17,7 @@ import duckdb
 
 from ingest import retention
 from ingest.config import Config
+from ingest.sfid import to18
 
 from ..queries import digest as digest_queries
 from ..queries import health as health_queries
@@ -210,10 +211,11 @@ def _problems(
     """Failed, stale, incomplete and not available org × sources (`health.pipeline_health`,
     the answer of `/pipeline` and `tokensentry health`), failed detect runs since the last
     digest, retention gaps, and refused digests. Error texts are stored redacted by ingest."""
-    labels = {org.org_id: alias for alias, org in config.orgs.items() if org.org_id}
+    labels = {to18(org.org_id): alias for alias, org in config.orgs.items() if org.org_id}
     problems = []
     for row in health_queries.pipeline_health(con, now, config).to_dict("records"):
-        unit = f"{labels.get(row['org_id'], row['org_id'])}/{row['source']}"
+        org = row["org_id"]
+        unit = f"{labels.get(to18(org) if len(org) in (15, 18) else org, org)}/{row['source']}"
         last = row["last_success"]
         when = (
             "never delivered successfully"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..store_settings import parse_store
+from ..store_settings import StoreConfig, parse_store
 from . import digest as _digest_section
 from . import orgs as _orgs_section
 from . import tuning as _tuning_section

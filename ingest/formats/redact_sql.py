@@ -91,7 +91,9 @@ def register_sql(con: Any) -> None:
     """Give a DuckDB connection the scrub macros and the `scrub_text` UDF they call."""
     import duckdb
 
-    with contextlib.suppress(duckdb.NotImplementedException):  # registered here before
+    # Registered before: on this connection, or on another one to the same file in this
+    # process (DuckDB shares one catalog between them).
+    with contextlib.suppress(duckdb.NotImplementedException, duckdb.CatalogException):
         con.create_function(
             "scrub_secrets_decoded", scrub_text, ["VARCHAR"], "VARCHAR", side_effects=False
         )

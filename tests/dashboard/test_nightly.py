@@ -79,7 +79,7 @@ def test_failed_ingest_still_mails_what_was_detected_marked_partial(tmp_path, st
     assert received.message["Subject"].startswith("[tokensentry] PARTIAL 1 critical, 2 high")
     text = " ".join(received.part("plain").split())
     assert "PARTIAL: a pipeline stage failed tonight" in text
-    assert "failed: ingest broken-prod/" in text
+    assert "failed: broken-prod/" in text
     assert "alert?id=a1reuse000000000001" in text
     with db.connect(store_path, read_only=True) as con:
         stages = dict(
