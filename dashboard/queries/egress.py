@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 
 from ingest.errors import InputError
-from ingest.netlist import IpAllowlist, _parse_entry
+from ingest.netlist import IpAllowlist
 
 MAX_IPV4_ADDRESSES = 256  # a /24: wider silences a provider's whole range, not a partner's NAT
 MAX_IPV6_PREFIX = 64  # an IPv6 /64 is one site; wider is a provider
@@ -99,8 +99,8 @@ def refusals(
     """Why recording this entry would be unsafe (empty: safe). Raises InputError when
     `network` does not parse at all."""
     found: list[Refusal] = []
-    version, start, end = _parse_entry_checked(network)
-    size = end - start + 1
+    size = _parse(network).address_count
+    version = 6 if ":" in network else 4  # an IPv4 range never has a colon
     if version == 4 and size > MAX_IPV4_ADDRESSES:
         found.append(Refusal("width", (
             f"{network} covers {size} IPv4 addresses, more than {MAX_IPV4_ADDRESSES} (a /24): "
@@ -129,17 +129,11 @@ def refusals(
     return found
 
 
-def _parse_entry_checked(network: str) -> tuple[int, int, int]:
+def _parse(network: str) -> IpAllowlist:
     try:
-        IpAllowlist.parse([network.strip()])
-        return _parse_entry(network.strip())
+        return IpAllowlist.parse([network.strip()])
     except ValueError as exc:
         raise InputError(f"{network!r} is not an address, CIDR or start-end range: {exc}") from None
-
-
-def _parse(network: str) -> IpAllowlist:
-    _parse_entry_checked(network)
-    return IpAllowlist.parse([network.strip()])
 
 
 def known_egress(
@@ -178,7 +172,7 @@ def add_known_egress(
     check runs only when `configured_apps` is given (the callers that know the configuration).
     """
     network = network.strip()
-    _parse_entry_checked(network)
+    _parse(network)
     if expires_at <= now:
         raise InputError("the expiry must be in the future")
     if not analyst or not analyst.strip():
