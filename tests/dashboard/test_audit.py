@@ -199,3 +199,15 @@ def test_an_incident_whose_status_stays_keeps_its_line_when_alerts_move(store):
     assert [(c.target_kind, c.target_id, c.from_status) for c in changes] == [
         ("incident", "a1", "resolved"), ("alert", "a2", "false_positive"),
     ]  # fmt: skip
+
+
+def test_the_dashboard_is_told_when_a_decision_changes_nothing(tmp_path):
+    from dashboard.web import writes
+
+    path = tmp_path / "store.duckdb"
+    with db.connect(path) as con:
+        put_alert(con, "a1", ips=[ATTACKER])
+    decide = dict(note=None, analyst="ana", now=T0, kind="alert")
+    assert writes.triage(path, ["a1"], "resolved", **decide) == "written"
+    assert writes.triage(path, ["a1"], "resolved", **decide) == "unchanged"
+    assert writes.triage(path, ["a1"], "resolved", **{**decide, "note": "again"}) == "written"
