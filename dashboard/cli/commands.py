@@ -272,9 +272,16 @@ def set_triage(
         )
     err = output.stderr()
     for change in changes:
-        if change.incident_id is None:
+        if change.note_only:
+            output.message(
+                err, "{} {}: already {}; note recorded", change.target_kind, change.target_id,
+                change.from_status,
+            )  # fmt: skip
+        elif change.incident_id is None:
             output.message(
                 err, "{} {}: {} → {}", change.target_kind, change.target_id,
                 change.from_status, status,
             )  # fmt: skip
+    if not changes:
+        output.message(err, "already {}: nothing changed, nothing recorded", status)
     return 0

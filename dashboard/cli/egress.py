@@ -27,9 +27,15 @@ def add(
     days: int,
     note: str | None,
     analyst: str | None,
+    force: bool = False,
 ) -> int:
+    """Print what the entry would silence, then record it, or refuse (exit 2) when it is
+    unsafe and not forced (dashboard/queries/egress.py says why)."""
     now = now_utc()
+    configured = list(settings.load_config().apps)
     with db.connect(settings.db) as con:
+        preview = queries.would_silence(con, network, app_name=app_name)
+        output.message(output.stderr(), "{}: {}", network, preview.describe())
         egress_id = queries.add_known_egress(
             con,
             network,
@@ -38,6 +44,9 @@ def add(
             analyst=analyst or getpass.getuser(),
             now=now,
             note=note,
+            configured_apps=configured,
+            force=force,
+            via="cli",
         )
     output.message(
         output.stderr(),

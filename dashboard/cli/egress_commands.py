@@ -20,9 +20,13 @@ def egress() -> None:
 @egress.command(name="add")
 @click.argument("network")
 @click.option("--app", "app_name", help="Only for this app (default: any app).")
-@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 3650))
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 3650),
+              help="Expiry; more than 365 is refused unless --force.")  # fmt: skip
 @click.option("--note", help="Why it is the partner's (kept with the entry).")
 @click.option("--analyst", help="Who decided (default: $USER).")
+@click.option("--force", is_flag=True,
+              help="Record even a block wider than a /24 (IPv6 /64), an unknown app or an expiry "
+                   "past 365 days; the override is written to the audit log.")  # fmt: skip
 @store_options
 def egress_add(
     settings: Settings,
@@ -31,11 +35,13 @@ def egress_add(
     days: int,
     note: str | None,
     analyst: str | None,
+    force: bool,
 ) -> int:
-    """Record NETWORK (address, CIDR or start-end) as known egress for DAYS."""
+    """Record NETWORK (address, CIDR or start-end) as known egress for DAYS, after printing the
+    open alerts it would silence."""
     from .egress import add
 
-    return add(settings, network, app_name, days, note, analyst)
+    return add(settings, network, app_name, days, note, analyst, force)
 
 
 @egress.command(name="list")

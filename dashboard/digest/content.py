@@ -40,6 +40,7 @@ class DigestAlert:
     event_count: int
     summary: str
     status: str
+    carried_over: bool = False  # open, untriaged and never mailed, older than this window
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,14 @@ class DigestContent:
     def severity_counts(self) -> dict[str, int]:
         counts = Counter(alert.severity for alert in self.alerts)
         return {severity: counts[severity] for severity in SEVERITIES if counts[severity]}
+
+    def counts_text(self) -> str:
+        """`2 critical, 1 info`: the one count the subject and the body both print."""
+        return ", ".join(f"{n} {s}" for s, n in self.severity_counts().items())
+
+    @property
+    def carried_over(self) -> int:
+        return sum(alert.carried_over for alert in self.alerts)
 
     @property
     def is_empty(self) -> bool:
@@ -171,6 +180,7 @@ def _alert(row: dict[str, Any]) -> DigestAlert:
         event_count=int(row["event_count"]),
         summary=row["summary"],
         status=row["status"],
+        carried_over=bool(row.get("carried_over")),
     )
 
 
@@ -200,9 +210,21 @@ def _groups(rows: list[dict[str, Any]]) -> list[DigestGroup]:
             )
         )
     groups.sort(
-        key=lambda g: (SEVERITIES.index(g.severity), g.org_id or "~", g.app or "~", g.first_seen)
+        key=lambda g: (
+            SEVERITIES.index(g.severity),
+            not is_cross_org(g),  # many orgs at once: the widest finding leads its severity
+            g.org_id or "~",
+            g.app or "~",
+            g.first_seen,
+        )
     )
     return groups
+
+
+def is_cross_org(group: DigestGroup) -> bool:
+    return any(alert.detector == "cross_org" for alert in group.alerts) or (
+        group.is_incident and group.org_id is None
+    )
 
 
 def _problems(

@@ -46,13 +46,7 @@ class RenderOptions:
 
 def subject(content: DigestContent) -> str:
     """`[tokensentry] 2 critical, 5 high, 2026-05-12`: what matters, readable in a list."""
-    counts = content.severity_counts()
-    parts = [f"{counts[s]} {s}" for s in ("critical", "high", "medium") if s in counts]
-    lower = sum(counts.get(s, 0) for s in ("low", "info"))
-    if lower:
-        parts.append(f"{lower} low")
-    if not parts:
-        parts.append("all clear")
+    parts = [content.counts_text() or "all clear"]  # the body's headline prints the same
     problems = len(content.problems)
     if problems:
         parts.append(f"{problems} pipeline problem{'s' if problems > 1 else ''}")
@@ -101,8 +95,7 @@ def _context(content: DigestContent, options: RenderOptions) -> dict[str, object
             parts.append(f"{group.incident_severity} overall")
         return ", ".join(parts)
 
-    counts = content.severity_counts()
-    summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no new alerts"
+    summary = content.counts_text() or "no new alerts"
     return {
         "content": content,
         "sections": sections(content, options.max_per_severity),
@@ -111,7 +104,14 @@ def _context(content: DigestContent, options: RenderOptions) -> dict[str, object
         "since": _since_text(content),
         "intro": (
             f"Alerts new or changed {_since_text(content)}, grouped by incident, most severe "
-            "first." + (" Resent on request." if content.resend else "")
+            "first."
+            + (
+                f" Also {content.carried_over} older open alert(s) at medium or above that no "
+                'digest carried yet, marked "never mailed".'
+                if content.carried_over
+                else ""
+            )
+            + (" Resent on request." if content.resend else "")
         ),
         "partial_reason": (
             "a pipeline stage failed tonight (see Pipeline health); the alerts below are "
@@ -125,7 +125,9 @@ def _context(content: DigestContent, options: RenderOptions) -> dict[str, object
         "scope": scope,
         "seen": lambda alert: (
             f"seen {alert.first_seen:%Y-%m-%d %H:%M} to {alert.last_seen:%Y-%m-%d %H:%M} UTC, "
-            f"{alert.event_count} event(s)" + (f", {alert.status}" if alert.status != "new" else "")
+            f"{alert.event_count} event(s)"
+            + (f", {alert.status}" if alert.status != "new" else "")
+            + (", still open from before this window, never mailed" if alert.carried_over else "")
         ),
         "incident_line": incident_line,
         "colours": SEVERITY_COLOURS,

@@ -19,7 +19,16 @@ from .alerts import (
 from .apps import EgressJudge, allowlist_fit, egress_ips
 from .controls import CONTROLS, VERDICTS, controls_csv, controls_readiness
 from .controls_snapshot import refresh_controls_snapshot
-from .egress import add_known_egress, known_egress, remove_known_egress
+from .egress import (
+    Refusal,
+    Silenced,
+    add_known_egress,
+    known_apps,
+    known_egress,
+    refusals,
+    remove_known_egress,
+    would_silence,
+)
 from .evidence import evidence_events, locations, token_chain, travel_jumps
 from .export import csv_cell, rows_csv
 from .filters import Filters, day_window, default_filters, default_window, newest_event
@@ -47,6 +56,8 @@ __all__ = [
     "VERDICTS",
     "EgressJudge",
     "Filters",
+    "Refusal",
+    "Silenced",
     "add_known_egress",
     "alert",
     "alert_events",
@@ -73,6 +84,7 @@ __all__ = [
     "incident_of",
     "incident_records",
     "incidents",
+    "known_apps",
     "known_egress",
     "locations",
     "newest_event",
@@ -84,6 +96,7 @@ __all__ = [
     "refresh_controls_snapshot",
     "refresh_rollups",
     "refresh_tokens",
+    "refusals",
     "related_alerts",
     "remove_known_egress",
     "retention_gaps",
@@ -102,4 +115,5 @@ __all__ = [
     "travel_jumps",
     "triage",
     "unavailable_sources",
+    "would_silence",
 ]

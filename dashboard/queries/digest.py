@@ -25,6 +25,9 @@ FAILED_STATUSES = ("failed", "limit_exceeded", "skipped", "interrupted")
 FETCHED_STATUSES = ("ok", "partial")  # a fetch that moved the cursor
 # Triage states still waiting for an analyst; a resolved or false-positive alert is not news.
 OPEN_STATUSES = ("new", "acknowledged")
+# Untriaged alerts this severe are mailed once even when older than the window: nothing open
+# at medium or above goes unmailed (e.g. the first digest after a backfill or the demo).
+BACKLOG_SEVERITIES = ("critical", "high", "medium")
 
 
 @dataclass(frozen=True)
@@ -61,17 +64,21 @@ SELECT a.alert_id, a.detector_id AS detector, a.severity, a.org_id, a.app_name A
        i.severity AS incident_severity, i.summary AS incident_summary,
        i.org_id AS incident_org_id, i.app_name AS incident_app,
        coalesce(i.alert_count, 1) AS incident_alert_count,
-       coalesce(s.reopened, false) AS incident_reopened
+       coalesce(s.reopened, false) AS incident_reopened,
+       NOT (a.last_seen_at >= ? OR a.created_at >= ?) AS carried_over
 FROM alerts a
 LEFT JOIN triage t USING (alert_id)
 LEFT JOIN incident_alerts m USING (alert_id)
 LEFT JOIN incidents i ON i.incident_id = m.incident_id
 LEFT JOIN s ON s.incident_id = m.incident_id
-WHERE list_contains(?, coalesce(t.status, 'new'))
-  AND (a.last_seen_at >= ? OR a.created_at >= ?)
-  AND (? OR NOT EXISTS (
+CROSS JOIN LATERAL (SELECT EXISTS (
         SELECT 1 FROM digest_items di JOIN digests d USING (attempt_id)
-        WHERE d.status = 'sent' AND di.alert_id = a.alert_id AND di.severity = a.severity))
+        WHERE d.status = 'sent' AND di.alert_id = a.alert_id AND di.severity = a.severity
+    ) AS done) mailed
+WHERE list_contains(?, coalesce(t.status, 'new'))
+  AND (((a.last_seen_at >= ? OR a.created_at >= ?) AND (? OR NOT mailed.done))
+       OR (coalesce(t.status, 'new') = 'new' AND list_contains(?, a.severity)
+           AND a.superseded_at IS NULL AND NOT mailed.done))
 ORDER BY list_position(?, a.severity), a.org_id NULLS LAST, a.app_name NULLS LAST,
          a.first_seen_at, a.alert_id
 """
@@ -86,12 +93,15 @@ def digest_alerts(
 ) -> list[dict[str, Any]]:
     """Open alerts last seen since `seen_since` (event time) or detected since
     `detected_since` (wall clock), minus the alert states a sent digest already covered
-    (unless `include_sent`, for --resend). Most severe first, then by org and app. Plain
-    records, not a DataFrame: a digest holds dozens of rows, and None must stay None."""
+    (unless `include_sent`, for --resend); and, whatever their age, the untriaged alerts at
+    medium or above no sent digest carried (`carried_over`: outside the window). Most severe
+    first, then by org and app. Plain records, not a DataFrame: a digest holds dozens of
+    rows, and None must stay None."""
     cursor = con.execute(
         DIGEST_ALERTS_SQL,
-        [list(OPEN_STATUSES), seen_since, detected_since, include_sent, list(SEVERITIES)],
-    )
+        [seen_since, detected_since, list(OPEN_STATUSES), seen_since, detected_since,
+         include_sent, list(BACKLOG_SEVERITIES), list(SEVERITIES)],
+    )  # fmt: skip
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

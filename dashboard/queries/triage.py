@@ -1,16 +1,20 @@
 """Triage: the analyst's decision on alerts or incidents, and its audit trail.
 
 Every change appends to `audit_log` (who, when, from -> to, note, and which surface), in the same
-transaction as the decision itself. Triage of an incident applies to the alerts it holds at that
-moment: an alert that joins later starts as new, which reopens the incident. Detection never
-writes here (detect/ does not know these tables).
+transaction as the decision itself. A decision that changes nothing writes nothing (re-applying
+false_positive to a false positive is not a change); one that changes nothing but carries a note
+writes one note line for the target named (from = to = its status), not one per alert it holds.
+The dashboard's queued decisions land through `triage` too, so the rule is the same for both.
+Triage of an incident applies to the alerts it holds at that moment: an alert that joins later
+starts as new, which reopens the incident. Detection never writes here (detect/ does not know
+these tables).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -34,6 +38,7 @@ class Change:
     from_status: str
     to_status: str
     incident_id: str | None = None
+    note_only: bool = False  # no status moved: the line only records the analyst's note
 
 
 def triage(
@@ -60,10 +65,12 @@ def triage(
         raise InputError("triage needs the analyst's name")
     changes: list[Change] = []
     for target in dict.fromkeys(target_ids):  # each id once, in the given order
-        changes.extend(_plan(con, target, status, kind))
+        changes.extend(_effective(_plan(con, target, status, kind), note))
+    if not changes:
+        return []
     con.execute("BEGIN TRANSACTION")
     try:
-        alert_ids = [c.target_id for c in changes if c.target_kind == "alert"]
+        alert_ids = [c.target_id for c in changes if c.target_kind == "alert" and not c.note_only]
         if alert_ids:
             con.execute(
                 """INSERT INTO triage
@@ -96,6 +103,19 @@ def triage(
         con.execute("ROLLBACK")
         raise
     return changes
+
+
+def _effective(planned: list[Change], note: str | None) -> list[Change]:
+    """The lines a decision writes for one target: the rows whose status moves (an incident's
+    own line stays with its alerts' when only they move, so the decision reads as one); when
+    none does, one note line for the target itself if there is a note, else none."""
+    target, *held = planned
+    moved = [c for c in held if c.from_status != c.to_status]
+    if moved or target.from_status != target.to_status:
+        return [target, *moved]
+    if note and note.strip():
+        return [replace(planned[0], note_only=True)]
+    return []
 
 
 def _plan(con: duckdb.DuckDBPyConnection, target: str, status: str, kind: Kind) -> list[Change]:

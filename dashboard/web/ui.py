@@ -323,6 +323,8 @@ def _submit_triage(target_ids: list[str], kind: str, key: str) -> None:
             f"Queued: the pipeline is writing to the store. Your decision ({status}) is saved "
             "on disk and will be recorded, with your name and this time, as soon as it finishes.",
         )
+    elif outcome == "unchanged":
+        flash("warning", f"Already {status}: nothing changed, so nothing was recorded.")
     else:
         flash("success", f"Set to {status}.")
 

@@ -133,7 +133,8 @@ def triage(
     wait_s: float = WRITE_WAIT_S,
     on_landed: Callable[[], None] | None = None,
 ) -> str:
-    """Record the decision now ("written") or queue it until the pipeline lets go ("queued").
+    """Record the decision now ("written"; "unchanged" when it changed nothing and carried no
+    note, so nothing was recorded) or queue it until the pipeline lets go ("queued").
     InputError (unknown id, missing analyst) propagates: nothing is written or queued. When
     the store is busy, the ids cannot be checked: a queued decision the store refuses when it
     lands goes to the rejected file (and stderr)."""
@@ -149,8 +150,8 @@ def triage(
         "kind": kind,
     }
     try:
-        write(db_path, lambda con: _apply(con, entry), attempts=attempts, wait_s=wait_s)
-        return "written"
+        lines = write(db_path, lambda con: _apply(con, entry), attempts=attempts, wait_s=wait_s)
+        return "written" if lines else "unchanged"
     except StoreBusy:
         enqueue(db_path, entry)
         start_flusher(db_path, on_landed=on_landed)

@@ -106,3 +106,108 @@ def test_cli_triage_accepts_an_incident_id_and_writes_the_trail(tmp_path):
         assert queries.incident(con, "a1")["status"] == "new"
     result = CliRunner().invoke(cli, ["--db", str(path), "triage", "zzz", "--status", "resolved"])
     assert result.exit_code == 2 and "zzz" in result.stderr
+
+
+def _lines(con, target: str) -> list[list]:
+    return queries.audit_trail(con, target)[
+        ["target_kind", "target_id", "from_status", "to_status", "note"]
+    ].values.tolist()
+
+
+def test_a_decision_that_changes_nothing_writes_no_line(store):
+    put_alert(store, "a1", ips=[ATTACKER])
+    queries.triage(store, ["a1"], "false_positive", note="our NAT", analyst="ana", now=T0)
+    again = queries.triage(store, ["a1"], "false_positive", note=None, analyst="bo",
+                           now=T0 + timedelta(minutes=1))  # fmt: skip
+    assert again == []
+    assert queries.triage(store, ["a1"], "false_positive", note="  ", analyst="bo", now=T0) == []
+    assert _lines(store, "a1") == [["alert", "a1", "new", "false_positive", "our NAT"]]
+    put_alert(store, "b1", ips=["192.0.2.1"], hours=2)
+    assert queries.triage(store, ["b1"], "new", note=None, analyst="bo", now=T0) == []  # untriaged
+    assert queries.audit_trail(store, "b1").empty
+
+
+def test_a_note_alone_is_one_note_line_not_a_change(store):
+    put_alert(store, "a1", ips=[ATTACKER])
+    put_alert(store, "a2", ips=[ATTACKER], hours=1)
+    group(store)
+    queries.triage(store, ["a1"], "resolved", note="done", analyst="ana", now=T0)
+    [note] = queries.triage(store, ["a1"], "resolved", note="ticket 42 closed", analyst="bo",
+                            now=T0 + timedelta(minutes=1))  # fmt: skip
+    assert note.note_only and (note.target_kind, note.target_id) == ("incident", "a1")
+    trail = _lines(store, "a1")
+    assert len(trail) == 4  # the change: incident + 2 alerts; then one note line
+    assert trail[-1] == ["incident", "a1", "resolved", "resolved", "ticket 42 closed"]
+    assert queries.incident(store, "a1")["status"] == "resolved"
+
+
+def test_incident_triage_lines_only_the_alerts_that_move(store):
+    put_alert(store, "a1", ips=[ATTACKER])
+    put_alert(store, "a2", ips=[ATTACKER], hours=1)
+    group(store)
+    queries.triage(store, ["a2"], "acknowledged", note=None, analyst="ana", now=T0, kind="alert")
+    changes = queries.triage(store, ["a1"], "acknowledged", note=None, analyst="bo",
+                             now=T0 + timedelta(minutes=1))  # fmt: skip
+    assert [(c.target_kind, c.target_id, c.from_status) for c in changes] == [
+        ("incident", "a1", "new"), ("alert", "a1", "new"),
+    ]  # fmt: skip
+
+
+def test_queued_decisions_follow_the_same_rule(tmp_path):
+    from dashboard.web import writes
+
+    path = tmp_path / "store.duckdb"
+    with db.connect(path) as con:
+        put_alert(con, "a1", ips=[ATTACKER])
+    for minute, note in ((0, "ours"), (1, None), (2, "still ours")):
+        writes.enqueue(path, {"id": f"q{minute}", "ids": ["a1"], "status": "false_positive",
+                              "note": note, "analyst": "ana", "kind": "alert",
+                              "now": (T0 + timedelta(minutes=minute)).isoformat()})  # fmt: skip
+    with db.connect(path) as con:  # opening a writer drains the queue
+        assert writes.pending(path) == 0
+        assert _lines(con, "a1") == [
+            ["alert", "a1", "new", "false_positive", "ours"],
+            ["alert", "a1", "false_positive", "false_positive", "still ours"],
+        ]
+
+
+def test_cli_triage_that_changes_nothing_says_so_and_writes_nothing(tmp_path):
+    path = tmp_path / "store.duckdb"
+    with db.connect(path) as con:
+        put_alert(con, "a1", ips=[ATTACKER])
+    base = ["--db", str(path), "triage", "a1", "--status", "false_positive", "--analyst", "ana"]
+    assert CliRunner().invoke(cli, base).exit_code == 0
+    result = CliRunner().invoke(cli, base)
+    assert result.exit_code == 0 and "nothing changed" in result.stderr
+    noted = CliRunner().invoke(cli, [*base, "--note", "seen again"])
+    assert noted.exit_code == 0 and "note recorded" in noted.stderr
+    with db.connect(path, read_only=True) as con:
+        assert [row[2:4] for row in _lines(con, "a1")] == [
+            ["new", "false_positive"], ["false_positive", "false_positive"],
+        ]  # fmt: skip
+
+
+def test_an_incident_whose_status_stays_keeps_its_line_when_alerts_move(store):
+    put_alert(store, "a1", ips=[ATTACKER])
+    put_alert(store, "a2", ips=[ATTACKER], hours=1)
+    group(store)
+    queries.triage(store, ["a1"], "resolved", note=None, analyst="ana", now=T0, kind="alert")
+    queries.triage(store, ["a2"], "false_positive", note=None, analyst="ana", now=T0, kind="alert")
+    assert queries.incident(store, "a1")["status"] == "resolved"
+    changes = queries.triage(store, ["a1"], "resolved", note=None, analyst="bo",
+                             now=T0 + timedelta(minutes=1))  # fmt: skip
+    assert [(c.target_kind, c.target_id, c.from_status) for c in changes] == [
+        ("incident", "a1", "resolved"), ("alert", "a2", "false_positive"),
+    ]  # fmt: skip
+
+
+def test_the_dashboard_is_told_when_a_decision_changes_nothing(tmp_path):
+    from dashboard.web import writes
+
+    path = tmp_path / "store.duckdb"
+    with db.connect(path) as con:
+        put_alert(con, "a1", ips=[ATTACKER])
+    decide = dict(note=None, analyst="ana", now=T0, kind="alert")
+    assert writes.triage(path, ["a1"], "resolved", **decide) == "written"
+    assert writes.triage(path, ["a1"], "resolved", **decide) == "unchanged"
+    assert writes.triage(path, ["a1"], "resolved", **{**decide, "note": "again"}) == "written"

@@ -101,7 +101,9 @@ def test_a_source_that_recovered_is_neither_failed_nor_stale(fixed_store):
 def test_first_window_is_the_last_day_of_data_or_since(fixed_store):
     insert_alerts(fixed_store, night_two_alerts(), detected_at=NIGHT_1 + timedelta(days=1))
     day_two = collect(fixed_store, CONFIG, now=NIGHT_1 + timedelta(days=1))
-    assert [a.alert_id for a in day_two.alerts] == ["b1travel00000000001"]
+    assert [a.alert_id for a in day_two.alerts if not a.carried_over] == ["b1travel00000000001"]
+    carried = [a for a in day_two.alerts if a.carried_over]  # open, never mailed: still listed
+    assert carried and {a.severity for a in carried} <= {"critical", "high", "medium"}
     everything = collect(
         fixed_store, CONFIG, now=NIGHT_1 + timedelta(days=1), since=NIGHT_1 - timedelta(days=2)
     )
@@ -241,8 +243,8 @@ def test_an_alert_that_reopens_a_resolved_incident_is_reported_with_it(fixed_sto
     )  # fmt: skip
     group_incidents(fixed_store, later)
     content = collect(fixed_store, CONFIG, now=later, since=later - timedelta(hours=1))
-    (group,) = content.groups
-    assert group.incident_id == "a1reuse000000000001"
+    (group,) = [g for g in content.groups if g.incident_id == "a1reuse000000000001"]
+    assert all(a.carried_over for g in content.groups if g is not group for a in g.alerts)
     assert [a.alert_id for a in group.alerts] == ["a5again00000000005"]
     assert group.reopened and group.total_alerts == 3 and group.incident_severity == "critical"
     text = " ".join(render_text(content, render_options(CONFIG)).split())
@@ -250,3 +252,64 @@ def test_an_alert_that_reopens_a_resolved_incident_is_reported_with_it(fixed_sto
         "* Incident a1reuse000000000001: 1 new or changed of 3 alert(s), reopened after "
         "triage, critical overall" in text
     )
+
+
+def _fixed(alert_id, detector, severity, org, first_seen):
+    from .digest_helpers import FixedAlert
+
+    return FixedAlert(alert_id, detector, severity, org, "Acme Sync", f"{detector} finding.",
+                      ("185.220.101.33",), first_seen)  # fmt: skip
+
+
+def _mail(con, content):
+    from dashboard.digest import state
+
+    attempt = state.begin(con, content, build_message(content, CONFIG, ("a@b.c",)), ("a@b.c",))
+    state.mark_sent(con, attempt, content.now)
+
+
+def test_open_incidents_no_digest_carried_are_mailed_whatever_their_age(store):
+    """After the demo: critical incidents detected weeks before the newest event, one fresh
+    low. The first digest lists the criticals beside the low, and never again once sent."""
+    old = NIGHT_1 - timedelta(days=30)
+    insert_alerts(store, [
+        _fixed("oldcrit000000000001", "refresh_token_reuse", "critical", "00DA", old),
+        _fixed("oldmed0000000000002", "new_network", "medium", "00DA", old),
+        _fixed("oldlow0000000000003", "new_network", "low", "00DA", old),
+        _fixed("oldfixed00000000004", "refresh_token_reuse", "critical", "00DA", old),
+    ], detected_at=old)  # fmt: skip
+    store.execute(
+        "INSERT INTO triage VALUES ('oldfixed00000000004', 'resolved', NULL, 'ana', ?)", [old]
+    )
+    insert_alerts(store, [_fixed("fresh00000000000005", "new_network", "low", "00DA",
+                                 NIGHT_1 - timedelta(hours=2))], detected_at=NIGHT_1)  # fmt: skip
+    first = collect(store, CONFIG, now=NIGHT_1)
+    listed = {a.alert_id: a.carried_over for a in first.alerts}
+    assert listed == {"oldcrit000000000001": True, "oldmed0000000000002": True,
+                      "fresh00000000000005": False}  # fmt: skip
+    text = render_text(first, render_options(CONFIG))
+    assert "never mailed" in text and "1 critical, 1 medium, 1 low" in text
+    _mail(store, first)
+    later = collect(store, CONFIG, now=NIGHT_1 + timedelta(days=1))
+    assert later.alerts == []
+
+
+def test_subject_counts_are_the_body_counts(store):
+    insert_alerts(store, [
+        _fixed("low00000000000000001", "new_network", "low", "00DA", NIGHT_1 - timedelta(hours=1)),
+        _fixed("info0000000000000002", "dormant_wake", "info", "00DA",
+               NIGHT_1 - timedelta(hours=1)),
+    ], detected_at=NIGHT_1)  # fmt: skip
+    content = collect(store, CONFIG, now=NIGHT_1)
+    headline = render_text(content, render_options(CONFIG)).splitlines()[0]
+    assert "1 low, 1 info" in subject(content) and headline.endswith(": 1 low, 1 info")
+
+
+def test_cross_org_leads_its_severity(store):
+    at = NIGHT_1 - timedelta(hours=1)
+    insert_alerts(store, [
+        _fixed("acrit000000000000001", "refresh_token_reuse", "critical", "00DA", at),
+        _fixed("xcrit000000000000002", "cross_org", "critical", "00DZ", at),
+    ], detected_at=NIGHT_1)  # fmt: skip
+    content = collect(store, CONFIG, now=NIGHT_1)
+    assert [g.alerts[0].detector for g in content.groups] == ["cross_org", "refresh_token_reuse"]

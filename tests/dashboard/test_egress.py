@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -131,11 +132,14 @@ def test_bad_entries_are_refused(store, network, expires, message):
 def test_cli_add_list_remove(tmp_path):
     path = tmp_path / "store.duckdb"
     base = ["--db", str(path)]
+    with db.connect(path) as con:  # APP is seen in the store, so --app APP is accepted
+        insert_events(con, [refresh("2026-05-01T09:00:00", ALLOWED_IP)])
     runner_ = CliRunner()
     added = runner_.invoke(cli, [*base, "egress", "add", "198.51.100.7", "--app", APP,
                                  "--days", "30", "--note", "=HYPERLINK(1)", "--analyst", "ana"])  # fmt: skip
     assert added.exit_code == 0, added.output
-    egress_id = added.stderr.split(":")[0]
+    assert "would silence no open alert" in added.stderr  # the preview comes first
+    egress_id = re.search(r"^([0-9a-f]{16}): ", added.stderr, re.M).group(1)
     listed = runner_.invoke(cli, [*base, "egress", "list", "--format", "json"])
     [entry] = __import__("json").loads(listed.stdout)
     assert (entry["network"], entry["app"], entry["added_by"]) == ("198.51.100.7", APP, "ana")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import queries
 from ingest import db
 
 from .conftest import HOSTILE_APP
@@ -279,3 +280,16 @@ def test_every_page_renders_on_an_empty_store(monkeypatch, tmp_path, page):
         pass  # schema only: a fresh install before the first import
     app = open_page(start(monkeypatch, store), page, **({"q": "x"} if page == "search.py" else {}))
     assert app.title[0].value.startswith(PAGES[page])
+
+
+def test_known_egress_form_shows_what_it_would_silence(monkeypatch, store_copy):
+    app = open_page(start(monkeypatch, store_copy), "apps.py")
+    app.text_input(key="ts_analyst").set_value("Ada Analyst")
+    form_select = next(s for s in app.selectbox if s.label.startswith("Address seen"))
+    form_select.set_value(form_select.options[0])
+    app.button(key="FormSubmitter:apps_egress-Record known egress").click().run()
+    assert not app.exception
+    with db.connect(store_copy, read_only=True) as con:
+        [(network,)] = con.execute("SELECT network FROM known_egress").fetchall()
+        expected = queries.would_silence(con, network).describe()  # the CLI's preview
+    assert expected.startswith("would silence") and any(expected in i.value for i in app.info)

@@ -100,6 +100,10 @@ with st.form("apps_egress", clear_on_submit=True):
     )
     days = st.number_input("Expires after (days)", min_value=1, max_value=365, value=90)
     note = st.text_input("Why (e.g. the partner's new NAT gateway, ticket number)")
+    force = st.checkbox(
+        "Record it even if wider than a /24 (IPv6 /64); the override is written to the audit log",
+        key="apps_egress_force",
+    )
     submitted = st.form_submit_button("Record known egress")
 if submitted:
     who = ui.analyst()
@@ -108,28 +112,43 @@ if submitted:
     elif not network:
         st.error("Pick or type an address.")
     else:
-        try:
-            writes.write(
-                ui.db_path(),
-                lambda con: queries.add_known_egress(
+        chosen_app = None if app_name == "(any app)" else app_name
+
+        def record(con):
+            # the preview `tokensentry egress add` prints, from the same function
+            preview = queries.would_silence(con, network, app_name=chosen_app)
+            try:
+                egress_id = queries.add_known_egress(
                     con,
                     network,
                     expires_at=now_utc() + timedelta(days=int(days)),
                     analyst=who,
                     now=now_utc(),
-                    app_name=None if app_name == "(any app)" else app_name,
+                    app_name=chosen_app,
                     note=note or None,
-                ),
-            )
+                    configured_apps=list(config.apps),
+                    force=force,
+                    via="dashboard",
+                )
+            except TokensentryError as exc:
+                return preview, exc
+            return preview, egress_id
+
+        try:
+            preview, outcome = writes.write(ui.db_path(), record)
         except writes.StoreBusy:
             st.warning("The pipeline is writing to the store; try again when it has finished.")
         except TokensentryError as exc:
             st.error(ui.md(str(exc), 2000))
         else:
-            ui.forget_cached_reads()
-            st.success(
-                ui.md(
-                    f"Recorded {network} as known egress for {days} days; the next detect "
-                    "run honours it."
+            st.info(ui.md(f"{network}: {preview.describe()}", 2000))
+            if isinstance(outcome, TokensentryError):
+                st.error(ui.md(str(outcome), 2000))
+            else:
+                ui.forget_cached_reads()
+                st.success(
+                    ui.md(
+                        f"Recorded {network} as known egress for {days} days; the next detect "
+                        "run honours it."
+                    )
                 )
-            )
