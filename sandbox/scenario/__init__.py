@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..model import Org
+from .files import deliver
 from .fleet import ALLOWLIST, APP, NOW, ORGS, build_timeline
 from .model import Benign, Planted, WorldFile
-from .render import render
 from .traps import phone_addresses, scenario
 
 __all__ = ["NOW", "World", "write"]
@@ -53,7 +53,7 @@ def write(root: Path) -> World:
     """Render the world under `root` (files and `tokensentry.toml`); return what was written."""
     plan = scenario()
     fleet = build_timeline(plan.plants)
-    files = render(fleet.world, ORGS, root)
+    files = deliver(fleet.world, ORGS, root)
     config = root / "tokensentry.toml"
     config.write_text(_config(ORGS), encoding="utf-8")
     phones = phone_addresses(fleet)
