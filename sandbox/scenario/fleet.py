@@ -8,7 +8,7 @@ carrier networks that change every week. Evidence reaches tokensentry two ways: 
 LoginHistory pages with LoginGeo, `elf` orgs as event log files (Login rows without app, the
 session's RestApi / ApiTotalUsage calls, which name the app's id and name).
 
-Planted attacks and benign traps (`plants.py`) run inside this timeline: they use and advance
+Planted attacks and benign traps (`plants.py`) run inside this month: they use and advance
 the same token chains, so an attack looks exactly like what it would do to a real partner.
 """
 
@@ -313,7 +313,7 @@ class Fleet:
 Plant = tuple[datetime, Callable[[Fleet], None]]
 
 
-def build_timeline(plants: list[Plant]) -> Fleet:
+def build_fleet(plants: list[Plant]) -> Fleet:
     """The month, with each plant run at its moment inside the integration's cadence."""
     fleet = Fleet()
     for org in ORGS:

@@ -43,7 +43,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 class Scenario:
-    """Collects plants (timeline callbacks) with what each must or must not raise."""
+    """Collects plants (callbacks run inside the month) with what each must or must not raise."""
 
     def __init__(self) -> None:
         self.plants: list[Plant] = []
