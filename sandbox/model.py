@@ -20,14 +20,25 @@ __all__ = ["stable_id"]  # the worlds take ids from here
 
 @dataclass(frozen=True)
 class Place:
-    """An address as GeoLite2 2019 places it: country, city, latitude, longitude, radius km."""
+    """An address as GeoLite2 2019 places it: country, city, latitude, longitude, radius km.
+    `country` None: an address Salesforce could not place (`unplaced`), its login has no
+    LoginGeo."""
 
     ip: str
-    country: str
+    country: str | None
     city: str | None
     latitude: float
     longitude: float
     radius_km: float
+
+    @property
+    def located(self) -> bool:
+        return self.country is not None
+
+
+def unplaced(ip: str) -> Place:
+    """An address as Salesforce sees one it cannot place: the address alone."""
+    return Place(ip, None, None, 0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,7 @@ class Person:
     office: Place
     home: Place
     phone: Place
+    sso: bool = False  # signs in through SAML single sign-on rather than a password
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,9 @@ INVALID_TOKEN = "Failed: Invalid Token"
 
 @dataclass
 class Login:
+    """A login as LoginHistory records it: `record_id` its Id, `place` where LoginGeo puts
+    `place.ip` (an `unplaced` address: no LoginGeo)."""
+
     org: Org
     at: datetime
     user_id: str
@@ -117,6 +132,9 @@ class ApiCall:
     status_code: int = 200
     login_key: str = ""
     story: str | None = None
+    agent: str = ""  # the client's user agent (ApiTotalUsage CLIENT_NAME, RestApi USER_AGENT)
+    rows: int = 1  # records the request returned (RestApi ROWS_PROCESSED)
+    rest_api: bool = False  # the org's RestApi event log also records it
 
 
 @dataclass
@@ -197,6 +215,17 @@ class Token:
         return (max(seen) if seen else self.created), len(seen)
 
 
+@dataclass
+class TokenRead:
+    """One OauthToken row as a read at `read_at` showed it, for worlds that script what the
+    snapshot says rather than derive it from the token's uses (`Token.as_of`)."""
+
+    token: Token
+    read_at: datetime
+    last_used: datetime
+    use_count: int
+
+
 def fingerprint(*parts: object) -> str:
     """A keyed-hash-like stand-in for a refresh token's fingerprint (never the token)."""
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
@@ -215,6 +244,7 @@ class World:
     logouts: list[Logout] = field(default_factory=list)
     partner_calls: list[PartnerCall] = field(default_factory=list)
     tokens: dict[tuple[str, str, str], Token] = field(default_factory=dict)
+    token_reads: list[TokenRead] = field(default_factory=list)
     oauth_snapshots: dict[str, list[datetime]] = field(default_factory=dict)
     """Import-only org alias → when its OauthToken exports were taken (API orgs: at ingest)."""
 

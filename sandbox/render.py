@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from . import elf
-from .model import ApiCall, BulkJob, Login, Logout, Org, Token, World
+from .model import ApiCall, BulkJob, Login, Logout, Org, Token, TokenRead, World
 from .salesforce import API, soql_time, stable_id
 
 COLUMNS = elf.COLUMNS
@@ -36,9 +36,10 @@ def _elf_head(event_type: str, at: datetime, key: str, org: Org, user_id: str, i
 
 
 def login_history(login: Login) -> dict[str, object]:
+    """A LoginHistory record, with its LoginGeo unless Salesforce could not place the address."""
     place = login.place
     geo_id = stable_id("04F5g", login.record_id)
-    return {
+    record: dict[str, object] = {
         "attributes": {"type": "LoginHistory", "url": f"{API}/sobjects/LoginHistory/{login.record_id}"},  # noqa: E501
         "Id": login.record_id,
         "UserId": login.user_id,
@@ -62,6 +63,9 @@ def login_history(login: Login) -> dict[str, object]:
             "Longitude": place.longitude,
         },
     }  # fmt: skip
+    if not place.located:
+        del record["LoginGeoId"], record["LoginGeo"]
+    return record
 
 
 def login_event(login: Login) -> dict[str, object]:
@@ -112,7 +116,7 @@ def elf_login(login: Login) -> dict[str, str]:
         "TLS_PROTOCOL": "TLSv1.3",
         "CIPHER_SUITE": "TLS_AES_256_GCM_SHA384",
         "AUTHENTICATION_METHOD_REFERENCE": "",
-        "LOGIN_TYPE": "i" if oauth else "A",
+        "LOGIN_TYPE": elf.LOGIN_TYPE[login.login_type],
         "LOGIN_SUB_TYPE": sub,
         "LOGIN_STATUS": elf.LOGIN_STATUS[login.status],
         "USER_ID_DERIVED": login.user_id,
@@ -151,7 +155,7 @@ def elf_api_total_usage(call: ApiCall) -> dict[str, str]:
         "API_FAMILY": call.family,
         "API_VERSION": "62.0",
         "API_RESOURCE": call.resource,
-        "CLIENT_NAME": "",
+        "CLIENT_NAME": call.agent,
         "HTTP_METHOD": call.method,
         "ENTITY_NAME": call.entity,
         "CONNECTED_APP_ID": call.app_id[:15],
@@ -159,6 +163,27 @@ def elf_api_total_usage(call: ApiCall) -> dict[str, str]:
         "COUNTS_AGAINST_API_LIMIT": "true",
         "STATUS_CODE": str(call.status_code),
         "API_CLIENT_CATEGORY": "EXTERNAL_APPLICATION",
+    }
+
+
+def elf_rest_api(call: ApiCall) -> dict[str, str]:
+    """The RestApi row of a call the org's RestApi log records (`call.rest_api`): it names
+    the app by id only."""
+    key = f"{call.login_key}:{call.at.isoformat()}:{call.entity}:RestApi"
+    return {
+        **_elf_head("RestApi", call.at, key, call.org, call.user_id, call.place.ip),
+        "RUN_TIME": str(20 + _ms(key) % 60),
+        "CPU_TIME": str(5 + _ms(key) % 20),
+        "URI": f"{API}/query?q=SELECT+Id+FROM+{call.entity}",
+        "SESSION_KEY": "",
+        "LOGIN_KEY": call.login_key,
+        "CONNECTED_APP_ID": call.app_id[:15],
+        "METHOD": call.method,
+        "STATUS_CODE": str(call.status_code),
+        "ENTITY_NAME": call.entity,
+        "ROWS_PROCESSED": str(call.rows),
+        "USER_AGENT": call.agent,
+        "USER_ID_DERIVED": call.user_id,
     }
 
 
@@ -185,7 +210,15 @@ def elf_bulk_api2(job: BulkJob) -> dict[str, str]:
 
 def oauth_token(token: Token, moment: datetime) -> dict[str, object]:
     """OauthToken as a SOQL record (its Id reads as null; DeleteToken is never stored)."""
-    last_used, count = token.as_of(moment)
+    return _oauth_token(token, *token.as_of(moment))
+
+
+def oauth_token_read(read: TokenRead) -> dict[str, object]:
+    """OauthToken as the scripted read `read` shows it."""
+    return _oauth_token(read.token, read.last_used, read.use_count)
+
+
+def _oauth_token(token: Token, last_used: datetime, count: int) -> dict[str, object]:
     return {
         "attributes": {"type": "OauthToken"},
         "Id": None,
@@ -240,6 +273,8 @@ def org_logs(world: World, org: Org) -> OrgLogs:
             if call.org is org:
                 day = call.at.strftime("%Y-%m-%d")
                 elf[("ApiTotalUsage", day)].append(elf_api_total_usage(call))
+                if call.rest_api:
+                    elf[("RestApi", day)].append(elf_rest_api(call))
         for job in world.bulk_jobs:
             if job.org is org:
                 elf[("BulkApi2", job.at.strftime("%Y-%m-%d"))].append(elf_bulk_api2(job))

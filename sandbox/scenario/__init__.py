@@ -2,10 +2,12 @@
 
 The adversarial world of tests/detect/test_world_scenario.py: `write(root)` renders a
 month of five subscriber orgs of the partner app "Acme Sync" (`fleet.py`), with the attacks and
-traps of `plants.py`, as the files each org and the partner would hand over, plus the
-configuration that describes them, through the shared writers (`sandbox.salesforce`,
-`sandbox.elf`). It knows nothing of the detectors (`sandbox` never imports `detect`): what
-each attack should raise is data (`Planted`), judged by whoever runs them.
+traps of `plants.py`, as the files each org and the partner would hand over (`files.py`), plus
+the configuration that describes them. Its records are the shared world model's
+(`sandbox.model`), written by the shared renderers and writers (`sandbox.render`,
+`sandbox.salesforce`, `sandbox.elf`). It knows nothing of the detectors (`sandbox` never
+imports `detect`): what each attack should raise is data (`Planted`), judged by whoever runs
+them.
 
 Output is a pure function of nothing: the same files every time.
 """
@@ -15,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fleet import ALLOWLIST, APP, NOW, ORGS, build_timeline
-from .model import Benign, Org, Planted, WorldFile
-from .render import render
+from ..model import Org
+from .files import deliver
+from .fleet import ALLOWLIST, APP, NOW, ORGS, build_fleet
+from .model import Benign, Planted, WorldFile
 from .traps import phone_addresses, scenario
 
 __all__ = ["NOW", "World", "write"]
@@ -51,8 +54,8 @@ def _config(orgs: list[Org]) -> str:
 def write(root: Path) -> World:
     """Render the world under `root` (files and `tokensentry.toml`); return what was written."""
     plan = scenario()
-    fleet = build_timeline(plan.plants)
-    files = render(fleet.timeline, ORGS, root)
+    fleet = build_fleet(plan.plants)
+    files = deliver(fleet.world, ORGS, root)
     config = root / "tokensentry.toml"
     config.write_text(_config(ORGS), encoding="utf-8")
     phones = phone_addresses(fleet)

@@ -1,87 +1,15 @@
-"""What happens in the world, before it is written in any org's file format.
+"""What the scenario world promises beside its records: the attacks planted in it, the benign
+behaviour set beside them, and the files it delivers.
 
-A `Timeline` collects logins, API calls, partner token calls and token snapshots; `render`
-(in `render.py`) writes each org's share the way that org's evidence reaches tokensentry:
-LoginHistory SOQL pages for orgs read through the API, event log files for orgs that export
-them (whose Login rows carry no app name), OauthToken results for both.
+The records themselves (logins, API calls, bulk jobs, partner token calls, token reads) are
+the shared world model's (`sandbox.model`); `render.py` writes each org's share the way that
+org's evidence reaches tokensentry.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-
-from ..model import Org
-
-__all__ = ["Org"]  # the scenario's modules take the shared Org from here
-
-Geo = tuple[str, str | None, float, float]  # country ISO, city, latitude, longitude
-
-
-@dataclass
-class Login:
-    org: Org
-    at: datetime
-    user: str
-    ip: str
-    login_type: str  # LoginHistory label: Remote Access 2.0, Application, SAML ...
-    sub_type: str | None  # LoginHistory label: OAuth Refresh Token, UI Username-Password ...
-    app: str | None  # LoginHistory.Application; the Login ELF has no such column
-    agent: str = "Java/17.0.9"
-    status: str = "Success"
-    geo: Geo | None = None  # what Salesforce's LoginGeo says (API orgs only)
-    login_key: str = ""
-
-
-@dataclass
-class ApiCall:
-    org: Org
-    at: datetime
-    user: str
-    ip: str
-    kind: str  # RestApi, BulkApi2, ApiTotalUsage
-    agent: str
-    app_id15: str = ""
-    app_name: str = ""  # ApiTotalUsage names the app; RestApi carries its id only
-    login_key: str = ""
-    entity: str = "Account"
-    rows: int = 1
-
-
-@dataclass
-class PartnerCall:
-    org: Org
-    at: datetime
-    user: str
-    ip: str
-    token: str | None
-    new_token: str | None
-    grant: str = "refresh_token"
-    worker: str = "sync-us-east-1"
-    outcome: str = "success"
-    error: str | None = None
-    app: str = ""
-
-
-@dataclass
-class Token:
-    """One OauthToken row: the org's token snapshot as read at `read_at`."""
-
-    org: Org
-    user: str
-    app: str
-    created: datetime
-    last_used: datetime
-    use_count: int
-    read_at: datetime
-
-
-@dataclass
-class Timeline:
-    logins: list[Login] = field(default_factory=list)
-    api_calls: list[ApiCall] = field(default_factory=list)
-    partner_calls: list[PartnerCall] = field(default_factory=list)
-    tokens: list[Token] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

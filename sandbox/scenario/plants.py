@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 
 from ingest.sfid import to18
 
+from ..model import BulkJob, unplaced
+from ..salesforce import stable_id
 from .fleet import (
     BY_ALIAS,
     EGRESS,
@@ -25,9 +27,11 @@ from .fleet import (
     START,
     Fleet,
     Plant,
+    located,
     oauth_login,
+    place,
 )
-from .model import ApiCall, Benign, Planted
+from .model import Benign, Planted
 
 SECOND_NAT = "203.0.113.6"  # where the partner's rejected calls and re-authorizations egress
 SYDNEY = ("AU", "Sydney", -33.8688, 151.2093)
@@ -39,7 +43,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 class Scenario:
-    """Collects plants (timeline callbacks) with what each must or must not raise."""
+    """Collects plants (callbacks run inside the month) with what each must or must not raise."""
 
     def __init__(self) -> None:
         self.plants: list[Plant] = []
@@ -90,37 +94,30 @@ class Scenario:
         def act(fleet: Fleet) -> None:
             chain = fleet.chains[alias]
             stolen = chain.token
+            user = org.integration_user or ""
             for n in range(4):
                 moment = start + timedelta(minutes=6 * n)
                 key = fleet.login_key()
-                fleet.timeline.logins.append(
-                    oauth_login(org, moment, org.integration_user, ip, agent=agent, login_key=key)
+                fleet.world.logins.append(
+                    oauth_login(org, moment, user, unplaced(ip), agent=agent, login_key=key)
                 )
                 chain.generation += 1  # the thief now holds the newest token
                 if n == 1 and org.evidence == "elf":
                     fleet.api(
                         org,
                         moment + timedelta(seconds=5),
-                        org.integration_user,
+                        user,
                         ip,
                         key,
                         agent,
                         entity="Contact",
                         rows=1,
                     )
-                    fleet.timeline.api_calls.append(
-                        ApiCall(
-                            org,
-                            moment + timedelta(seconds=40),
-                            org.integration_user,
-                            ip,
-                            "BulkApi2",
-                            agent,
-                            login_key=key,
-                            entity="Contact",
-                            rows=48000,
-                        )
-                    )
+                    job_at = moment + timedelta(seconds=40)
+                    fleet.world.bulk_jobs.append(
+                        BulkJob(org, job_at, user, unplaced(ip), "Contact", 48000,
+                                stable_id("7505g", org.alias, job_at), login_key=key)
+                    )  # fmt: skip
             refused = start + timedelta(minutes=20)
             fleet.partner_refused(org, refused, SECOND_NAT, stolen)
             fleet.salesforce_refused(org, refused + timedelta(milliseconds=200), SECOND_NAT)
@@ -173,16 +170,15 @@ class Scenario:
         org, person = BY_ALIAS[alias], PEOPLE[alias][0]
 
         def act(fleet: Fleet) -> None:
-            fleet.timeline.logins.append(
+            fleet.world.logins.append(
                 oauth_login(
                     org,
                     when,
-                    person.user,
-                    person.office_ip,
+                    person.user_id,
+                    person.office,
                     app="My Ticket Portal",
                     sub_type="OAuth Device",
                     agent="Mozilla/5.0",
-                    geo=person.office,
                     login_key=fleet.login_key(),
                 )
             )
@@ -194,7 +190,7 @@ class Scenario:
             "suspicious_client",
             "high",
             alias,
-            {person.office_ip},
+            {person.office.ip},
             when,
             when,
         )
@@ -204,9 +200,8 @@ class Scenario:
 
         def act(fleet: Fleet) -> None:
             for moment, address in ((last, EGRESS_IPS[0]), (woken, ip)):
-                geo = EGRESS[address][1] if address in EGRESS else None
-                fleet.timeline.logins.append(
-                    oauth_login(org, moment, user, address, geo=geo, login_key=fleet.login_key())
+                fleet.world.logins.append(
+                    oauth_login(org, moment, user, located(address), login_key=fleet.login_key())
                 )
 
         self.plant(woken, act)
@@ -238,7 +233,7 @@ class Scenario:
         first: datetime,
         second: datetime,
         ip: str,
-        geo: tuple | None,
+        geo: tuple[str, str | None, float, float] | None,
         *,
         sso_first: bool,
     ) -> None:
@@ -246,7 +241,8 @@ class Scenario:
 
         def act(fleet: Fleet) -> None:
             fleet.office_login(org, person, first, sso=sso_first)
-            fleet.office_login(org, person, second, ip, geo, sso=False)
+            where = place(ip, *geo) if geo else unplaced(ip)
+            fleet.office_login(org, person, second, where, sso=False)
 
         self.plant(second, act)
         self.expect(

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .fleet import EGRESS_IPS, MOBILE_APP, PEOPLE, START, Fleet
-from .model import ApiCall
+from ..model import ApiCall
+from .fleet import EGRESS_IPS, MOBILE_APP, PEOPLE, START, Fleet, place, username
 from .plants import BY_ALIAS, NEW_YORK, SYDNEY, Scenario, at
 
 __all__ = ["Month", "phone_addresses", "scenario"]
@@ -67,8 +67,9 @@ class Month(Scenario):
             chain = fleet.chains[alias]
             token = chain.token
             fleet.refresh(org, when, ip)
-            fleet.timeline.partner_calls[-1].outcome = "error"  # the worker saw a timeout
-            fleet.timeline.partner_calls[-1].error = "Read timed out"
+            timed_out = fleet.world.partner_calls[-1]  # the worker saw a timeout
+            timed_out.outcome, timed_out.error_description = "error", "Read timed out"
+            timed_out.new_token_fp = None
             fleet.partner_refused(org, when + timedelta(seconds=20), ip, token)
             fleet.salesforce_refused(org, when + timedelta(seconds=20, milliseconds=200), ip)
             fleet.reauthorize(org, when + timedelta(minutes=2), ip)
@@ -91,16 +92,20 @@ class Month(Scenario):
 
         def act(fleet: Fleet) -> None:
             fleet.office_login(
-                org, person, when - timedelta(minutes=20), "198.51.100.30", chicago, sso=False
+                org,
+                person,
+                when - timedelta(minutes=20),
+                place("198.51.100.30", *chicago),
+                sso=False,
             )
             fleet.office_login(org, person, when - timedelta(minutes=10))
-            fleet.office_login(org, person, when, "107.77.9.9", centroid, sso=False)
+            fleet.office_login(org, person, when, place("107.77.9.9", *centroid), sso=False)
 
         self.plant(when, act)
         self.trap(
             "country-centroid and radius-less fixes next to an office login",
             api_alias,
-            {"198.51.100.30", "107.77.9.9", person.office_ip},
+            {"198.51.100.30", "107.77.9.9", person.office.ip},
             when - timedelta(minutes=20),
             when,
         )
@@ -111,11 +116,11 @@ class Month(Scenario):
 
         def act(fleet: Fleet) -> None:
             fleet.office_login(org, person, depart)
-            fleet.office_login(org, person, arrive, "72.229.28.185", NEW_YORK)
+            fleet.office_login(org, person, arrive, place("72.229.28.185", *NEW_YORK))
 
         self.plant(arrive, act)
         self.trap(
-            "a flight to New York", alias, {person.office_ip, "72.229.28.185"}, depart, arrive
+            "a flight to New York", alias, {person.office.ip, "72.229.28.185"}, depart, arrive
         )
 
     def backfill_night(self, alias: str, night: datetime) -> None:
@@ -136,26 +141,18 @@ class Month(Scenario):
 
         def act(fleet: Fleet) -> None:
             for n, app in enumerate(("Dataloader Partner", "Dataloader Bulk")):
-                fleet.timeline.api_calls.append(
-                    ApiCall(
-                        org,
-                        when + timedelta(minutes=n),
-                        person.user,
-                        person.office_ip,
-                        "ApiTotalUsage",
-                        "DataLoaderBulkUI/64.0.2",
-                        "0H45g000000DlDr",
-                        app,
-                        "",
-                        "Account",
-                    )
-                )
+                user = person.user_id
+                fleet.world.api_calls.append(
+                    ApiCall(org, when + timedelta(minutes=n), user, username(org, user),
+                            person.office, app, "0H45g000000DlDr", "REST", "/v62.0/query",
+                            "Account", agent="DataLoaderBulkUI/64.0.2")
+                )  # fmt: skip
 
         self.plant(when, act)
         self.trap(
             "Salesforce's own Data Loader",
             alias,
-            {person.office_ip},
+            {person.office.ip},
             when,
             when + timedelta(minutes=1),
         )
@@ -257,4 +254,4 @@ def scenario() -> Month:
 
 
 def phone_addresses(fleet: Fleet) -> set[str]:
-    return {login.ip for login in fleet.timeline.logins if login.app == MOBILE_APP}
+    return {login.place.ip for login in fleet.world.logins if login.app == MOBILE_APP}
