@@ -23,6 +23,7 @@ import duckdb
 import pandas as pd
 
 from ingest.config import Config
+from ingest.sfid import to18
 
 DEFAULT_CADENCE = timedelta(hours=24)  # one nightly run
 MIN_SLACK = timedelta(hours=2)
@@ -73,7 +74,8 @@ SELECT coalesce(org_id, max(org_id) OVER (PARTITION BY unit_id), split_part(unit
        split_part(unit_id, '/', -1) AS source, run_id, started_at, finished_at, status, error,
        unit_id
 FROM runs_now
-WHERE stage = 'ingest' AND (? IS NULL OR list_contains(?, split_part(unit_id, '/', 1)))
+WHERE stage = 'ingest' AND (? IS NULL OR list_contains(?, split_part(unit_id, '/', 1))
+                            OR list_contains(?, org_id))  -- an alias renamed since
 UNION ALL
 SELECT c.org_id, c.source, r.run_id, r.started_at, r.finished_at, r.status, r.error, r.unit_id
 FROM carried c JOIN import_runs r USING (run_id, unit_id)
@@ -126,10 +128,11 @@ def pipeline_health(
     the durations as text (`cadence_text`, `age_text`) so every surface prints them alike.
     `config` gives `[ingest] cadence_hours` and limits ingest units to the orgs configured."""
     aliases = list(config.orgs) if config is not None and config.orgs else None
+    org_ids = [to18(o.org_id) for o in config.orgs.values() if o.org_id] if aliases else None
     configured = dict(config.ingest.cadence_hours) if config is not None else {}
     found = con.execute(
         HEALTH_SQL,
-        [list(SUCCEEDED), aliases, aliases, list(SUCCEEDED), list(SUCCEEDED), MIN_CADENCE],
+        [list(SUCCEEDED), aliases, aliases, org_ids, list(SUCCEEDED), list(SUCCEEDED), MIN_CADENCE],
     ).fetchall()
     rows = [_judge(dict(zip(_RAW, values, strict=True)), now, configured) for values in found]
     rows.sort(key=lambda r: (STATES.index(r["state"]), r["org_id"], r["source"]))

@@ -50,6 +50,7 @@ __all__ = [
     "IngestConfig",
     "OrgConfig",
     "SecretRef",
+    "StoreConfig",
     "load",
     "parse",
     "secret_ref",

@@ -20,7 +20,7 @@ from dashboard.store_maintenance import check_configured_retention, nightly_prun
 from detect import history, lifecycle
 from ingest import config as config_module
 from ingest import db, private_files, prune
-from ingest.errors import ConfigError, InputError, TokensentryError
+from ingest.errors import ConfigError, InputError
 
 from ..storage_store import CUTOFF, NOW, RETENTION, build, bulk_id
 from .writer import hold_write_lock
