@@ -12,6 +12,7 @@ from ingest import config as config_module
 from ingest import db
 
 from ..conftest import built_demo
+from .browser import BrowserMissing, chromium
 
 # Attacker-chosen: a Connected App's name is whatever its creator typed.
 HOSTILE_APP = "**bold** <img src=x onerror=alert(1)> [link](http://evil)"
@@ -103,3 +104,14 @@ def plant_alert(
 @pytest.fixture
 def plant():
     return plant_alert
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """A headless Chromium for the real-browser page tests; closed after the test."""
+    try:
+        driver = chromium(tmp_path / "profile")
+    except BrowserMissing as exc:
+        pytest.fail(str(exc))
+    yield driver
+    driver.quit()

@@ -3,23 +3,12 @@ page by its URL (CONTRACT §7), and one incident triaged by clicking its page's 
 
 from __future__ import annotations
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from .browser import BrowserMissing, chromium, dashboard, open_page, wait_for
+from .browser import dashboard, open_page, wait_for
 
 PLANTED_ALERT = "plantedbrowser000001"
-
-
-@pytest.fixture
-def browser(tmp_path):
-    try:
-        driver = chromium(tmp_path / "profile")
-    except BrowserMissing as exc:
-        pytest.fail(str(exc))
-    yield driver
-    driver.quit()
 
 
 def test_every_page_by_url_and_triage_by_clicking(store_copy, plant, browser, tmp_path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-import pytest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -17,21 +16,11 @@ from selenium.webdriver.support.ui import WebDriverWait
 from dashboard.web import writes
 from ingest import db
 
-from .browser import BrowserMissing, body_text, chromium, dashboard, open_page, wait_for
+from .browser import body_text, dashboard, open_page, wait_for
 from .writer import hold_write_lock
 
 PLANTED_ALERT = "plantedlocked0000001"
 HOLD_S = 25
-
-
-@pytest.fixture
-def browser(tmp_path):
-    try:
-        driver = chromium(tmp_path / "profile")
-    except BrowserMissing as exc:
-        pytest.fail(str(exc))
-    yield driver
-    driver.quit()
 
 
 def shows(driver, text: str, timeout: float) -> str:
