@@ -90,6 +90,7 @@ class RefreshHelper:
             state = self._cache.get(key)
             if self._usable(state, stale):  # another thread refreshed while this one waited
                 return _session(state)  # type: ignore[arg-type]
+            self._cache.pop(key, None)
             with self.lock.hold(key):
                 state = self.store.load(key)
                 if not self._usable(state, stale):
