@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 import threading
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,6 +89,13 @@ class ExchangeLog:
             )
         self._key = key.encode()
         self.egress_ip = egress_address(egress_ip)
+        if not self.egress_ip:
+            warnings.warn(
+                'ExchangeLog without egress_ip: the lines say egress_ip "" and tokensentry '
+                "import quarantines them (it judges every call by its network); configure the "
+                "public address the workers' calls leave through",
+                stacklevel=2,
+            )
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self._sink = sink
         self._lock = threading.Lock()

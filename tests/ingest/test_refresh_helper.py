@@ -24,7 +24,10 @@ from ingest.refresh_helper import (
     ExchangeLog,
     FileRefreshLock,
     FileTokenStore,
+    MemoryTokenStore,
     ReauthorizationRequired,
+    RefreshHelper,
+    ThreadRefreshLock,
     TokenEndpointError,
     challenge,
     egress_address,
@@ -40,6 +43,7 @@ from .refresh_support import (
     ORG_ID,
     USER_ID,
     authorize,
+    client,
     fake_org,
     hammer,
     helper,
@@ -112,17 +116,18 @@ def test_fingerprint_is_a_keyed_hmac_never_the_token(tmp_path):
     fp = log.fingerprint(token)
     assert fp == hmac.new(FP_KEY.encode(), token.encode(), hashlib.sha256).hexdigest()
     assert fp != token and token not in fp and fp not in token
-    assert ExchangeLog(tmp_path / "other.jsonl").fingerprint(token) == fp  # every worker alike
+    other = ExchangeLog(tmp_path / "other.jsonl", egress_ip="198.51.100.7", worker="w2")
+    assert other.fingerprint(token) == fp  # every worker of the partner names it alike
     assert fp != hashlib.sha256(token.encode()).hexdigest()  # keyed, not a bare hash
 
 
 def test_the_fingerprint_key_is_required(monkeypatch, tmp_path):
     monkeypatch.delenv("TOKENSENTRY_FP_KEY")
     with pytest.raises(ConfigurationError, match="TOKENSENTRY_FP_KEY"):
-        ExchangeLog(tmp_path / "l.jsonl")
+        ExchangeLog(tmp_path / "l.jsonl", egress_ip=EGRESS)
     monkeypatch.setenv("TOKENSENTRY_FP_KEY", "short")
     with pytest.raises(ConfigurationError):
-        ExchangeLog(tmp_path / "l.jsonl")
+        ExchangeLog(tmp_path / "l.jsonl", egress_ip=EGRESS)
 
 
 @pytest.mark.parametrize(
@@ -133,6 +138,14 @@ def test_the_fingerprint_key_is_required(monkeypatch, tmp_path):
 def test_egress_ip_is_never_a_local_or_private_address(address, tmp_path):
     with pytest.raises(ConfigurationError, match="local or private"):
         ExchangeLog(tmp_path / "l.jsonl", egress_ip=address)
+
+
+def test_unknown_egress_is_logged_empty_with_a_warning(tmp_path):
+    with pytest.warns(UserWarning, match="quarantines"):
+        log = ExchangeLog(tmp_path / "l.jsonl")
+    line = log.write(sent_at=0.0, key_org=ORG_ID, key_user=USER_ID, app="A",
+                     grant_type="client_credentials", outcome="success")  # fmt: skip
+    assert line["egress_ip"] == "" and json.loads((tmp_path / "l.jsonl").read_text()) == line
 
 
 def test_egress_ip_public_or_empty():
@@ -216,7 +229,7 @@ def test_5xx_is_retried_with_the_same_token(setup, fake):
 
 
 def test_lost_answer_is_logged_as_a_retry_and_requires_reauthorization(setup, fake, tmp_path):
-    h, folder, log = setup
+    h, _, log = setup
     h.timeout_s = (5.0, 0.5)
     fake.oauth.faults.late_answer_next, fake.oauth.faults.late_answer_s = 1, 2.0
     old = h.access_token(KEY).access_token
@@ -267,6 +280,26 @@ def test_threads_of_one_process_share_one_exchange(setup, fake):
         thread.join()
     assert len({s.access_token for s in sessions}) == 1
     assert len([e for e in fake.oauth.exchanges if e.grant == "refresh_token"]) == 1
+
+
+def test_a_partner_store_and_lock_plug_in(fake, tmp_path):
+    """The interfaces, not the files: a store and lock of the partner's own (here the
+    in-process ones) give the same single exchange."""
+    h = RefreshHelper(client(fake.url, str(fake.ca_path)), MemoryTokenStore(), ThreadRefreshLock(),
+                      ExchangeLog(tmp_path / "l.jsonl", egress_ip=EGRESS), max_access_age_s=0.5)  # fmt: skip
+    authorize(h, str(fake.ca_path))
+    time.sleep(0.6)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(h.access_token(KEY)))
+               for _ in range(10)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({r.access_token for r in results}) == 1
+    assert [line["grant_type"] for line in read_log(tmp_path / "l.jsonl")] == [
+        "authorization_code", "refresh_token"]  # fmt: skip
+    assert CONSUMER_SECRET not in repr(h)
 
 
 def test_client_credentials_flow(fake, tmp_path):
