@@ -4,16 +4,17 @@ and the partner token log tokensentry reads (CONTRACT §4).
 Standard library and `requests` only, so a partner can import it or copy this folder into its
 own code base; importing it loads nothing else of tokensentry.
 
-    from ingest.refresh_helper import (ExchangeLog, FileRefreshLock, FileTokenStore, OAuthClient,
-                                       RefreshHelper, TokenKey)
+    import os
 
-    client = OAuthClient("https://login.salesforce.com", client_id="3MVG9...", app="Acme Sync",
-                         client_secret=os.environ["ACME_SECRET"])
-    log = ExchangeLog("/var/log/acme/token-exchanges.jsonl", egress_ip="203.0.113.5")
-    helper = RefreshHelper(client, FileTokenStore("/var/lib/acme/tokens"),
-                           FileRefreshLock("/var/lib/acme/tokens"), log)
-    key = TokenKey(org_id="00D...", user_id="005...", app="Acme Sync")
-    response = helper.request(key, "GET", "/services/data/v62.0/limits")
+    from ingest import refresh_helper as rh
+
+    secret = os.environ["ACME_SECRET"]  # the consumer secret; TOKENSENTRY_FP_KEY is set too
+    client = rh.OAuthClient("https://login.salesforce.com", "3MVG9...", "Acme Sync", secret)
+    log = rh.ExchangeLog("/var/log/acme/token-exchanges.jsonl", egress_ip="203.0.113.5")
+    folder = "/var/lib/acme/tokens"  # one 0600 token file and one lock file per key
+    helper = rh.RefreshHelper(client, rh.FileTokenStore(folder), rh.FileRefreshLock(folder), log)
+    key = rh.TokenKey(org_id="00D5g000004XyZa", user_id="0055g00000AbCdE", app="Acme Sync")
+    limits = helper.request(key, "GET", "/services/data/v62.0/limits")  # refreshes when needed
 """
 
 from .errors import (

@@ -36,6 +36,7 @@ from ingest.refresh_helper import (
 from sandbox.fakesf.server import FakeSalesforce
 
 from .refresh_support import (
+    CONSUMER_KEY,
     CONSUMER_SECRET,
     EGRESS,
     FP_KEY,
@@ -400,3 +401,25 @@ def test_worker_killed_mid_exchange_is_recovered_by_the_next(setup, fake, tmp_pa
     assert [a["evidence"]["classification"] for a in alerts
             if a["detector"] == "refresh_token_reuse"] == ["retry"]  # fmt: skip
     assert not [a for a in alerts if a["severity"] in MEDIUM_OR_ABOVE], alerts
+
+
+def test_the_readme_example_runs(fake, tmp_path, monkeypatch):
+    """README's ten lines, with the fake's URL, key and folders: the example stays true."""
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## The refresh helper partners embed") :]
+    code = section[section.index("```python\n") + 10 : section.index("```\n", 10)]
+    folder, log = tmp_path / "tokens", tmp_path / "token-exchanges.jsonl"
+    authorize(helper(fake.url, str(fake.ca_path), folder, log, worker="setup"), str(fake.ca_path))
+    code = (
+        code.replace("https://login.salesforce.com", fake.url)
+        .replace("3MVG9...", CONSUMER_KEY)
+        .replace("/var/lib/acme/tokens", str(folder))
+        .replace("/var/log/acme/token-exchanges.jsonl", str(log))
+    )
+    monkeypatch.setenv("ACME_SECRET", CONSUMER_SECRET)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake.ca_path))  # verify=True honours it
+    fake.orgs[0].faults.expire_session_on = {1}  # the example's call meets an expired session
+    names: dict = {}
+    exec(compile(code, "README.md", "exec"), names)
+    assert names["limits"].status_code == 200
+    assert [line["grant_type"] for line in read_log(log)] == ["authorization_code", "refresh_token"]
