@@ -206,7 +206,7 @@ class RefreshHelper:
         if token is not None:
             self.store.save(key, state.with_changes(in_flight=None))
         if answer_lost and token is not None:
-            raise ReauthorizationRequired(_lost_message(key))
+            raise ReauthorizationRequired(_lost_message(key, confirmed=False))
         raise TokenEndpointError(
             f"{key.label()}: the token endpoint did not answer after {self.retries + 1} "
             f"attempts (see the token log); the {grant} is unchanged, try again later"
@@ -223,7 +223,7 @@ class RefreshHelper:
         self._log(key, sent, grant, outcome, token, error=description or error)
         if token is not None and error == "invalid_grant":
             why = (
-                _lost_message(key)
+                _lost_message(key, confirmed=True)
                 if answer_lost
                 else f"{key.label()}: Salesforce refused the refresh token (invalid_grant: "
                 f"{description}); it revokes the whole token family once a spent token comes "
@@ -341,12 +341,18 @@ def _transport_error(exc: requests.RequestException, reached: bool) -> str:
     return f"not sent: no connection to the token endpoint ({kind})"
 
 
-def _lost_message(key: TokenKey) -> str:
-    return (
-        f"{key.label()}: the answer to a refresh was lost after the request was sent, and "
+def _lost_message(key: TokenKey, *, confirmed: bool) -> str:
+    what = (
         "Salesforce had rotated the token: the new refresh token never arrived and the retry "
-        "with the old one made Salesforce revoke the token family. This cannot be made safe "
-        "by retrying; re-authorize the user (begin_authorization / complete_authorization)"
+        "with the old one made Salesforce revoke the token family"
+        if confirmed
+        else "no retry got an answer either, and Salesforce may have rotated the token (a "
+        "spent token presented again revokes the family)"
+    )
+    return (
+        f"{key.label()}: the answer to a refresh was lost after the request was sent; {what}. "
+        "This cannot be made safe by retrying; re-authorize the user "
+        "(begin_authorization / complete_authorization)"
     )
 
 

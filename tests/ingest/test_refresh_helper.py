@@ -7,6 +7,7 @@ import hmac
 import json
 import multiprocessing
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -227,6 +228,24 @@ def test_5xx_is_retried_with_the_same_token(setup, fake):
         ("error", "HTTP 503 (no token)"), ("error", "HTTP 503 (no token)"), ("success", None)]  # fmt: skip
     assert len({line["token_fp"] for line in lines}) == 1 and lines[-1]["new_token_fp"]
     assert fake.oauth.current_refresh_token(ORG_ID, USER_ID) != before
+
+
+def test_unreachable_endpoint_keeps_the_token_and_says_try_later(setup, fake):
+    h, folder, log = setup
+    before = FileTokenStore(folder).load(KEY)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    h.client = client(f"https://127.0.0.1:{port}", str(fake.ca_path))
+    h.retries = 2
+    with pytest.raises(TokenEndpointError, match="try again later") as failed:
+        h.access_token(KEY, stale=before.access_token)
+    assert_no_secret(str(failed.value), fake)
+    lines = [line for line in read_log(log) if line["grant_type"] == "refresh_token"]
+    assert [line["error_description"][:9] for line in lines] == ["not sent:"] * 3
+    after = FileTokenStore(folder).load(KEY)
+    assert after.refresh_token == before.refresh_token and after.in_flight is None
+    assert fake.oauth.is_live(after.refresh_token)
 
 
 def test_lost_answer_is_logged_as_a_retry_and_requires_reauthorization(setup, fake, tmp_path):
