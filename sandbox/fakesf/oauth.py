@@ -226,7 +226,9 @@ class OAuthGrants:
     def _revoke(self, family: _Family) -> None:
         """Called with the lock held: the family's refresh and access tokens stop working."""
         family.revoked = True
-        self.fake.forget_access_tokens(family.access_tokens)
+        with self.fake._lock:  # the fake's sessions: its lock is always taken after ours
+            for token in family.access_tokens:
+                self.fake._tokens.pop(token, None)
 
     def current_refresh_token(self, org_id: str, user_id: str) -> str | None:
         """The live refresh token of a user's newest unrevoked family (for tests)."""

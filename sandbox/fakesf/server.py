@@ -133,12 +133,6 @@ class FakeSalesforce:
             "issued_at": str(int(time.time() * 1000)),
         }
 
-    def forget_access_tokens(self, tokens: set[str]) -> None:
-        """Revoke sessions (called with the OAuth state's lock held, never with ours)."""
-        with self._lock:
-            for token in tokens:
-                self._tokens.pop(token, None)
-
     def _verify_jwt(self, assertion: str) -> tuple[FakeOrg, str]:
         try:
             claims = jwt.decode(assertion, options={"verify_signature": False})
@@ -327,6 +321,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, self.fake.issue_token(form, basic, self.headers.get("Host", "")))
         except ApiError as exc:
             self._send_json(exc.status, {"error": exc.error_code, "error_description": exc.message})
+        except (ConnectionError, ssl.SSLError):
+            self.close_connection = True  # the client gave up before a late answer (a fault)
 
     def do_GET(self) -> None:
         self._log_request_line()
