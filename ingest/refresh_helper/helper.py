@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 
 import requests
 from requests.exceptions import ConnectTimeout, SSLError
-from urllib3.exceptions import NewConnectionError
 
 from . import pkce
 from .errors import ReauthorizationRequired, RefreshError, TokenEndpointError
@@ -330,8 +329,10 @@ def _never_sent(exc: requests.RequestException) -> bool:
     """Whether the request surely never reached the server (no connection or TLS failed)."""
     if isinstance(exc, ConnectTimeout | SSLError):
         return True
+    # requests wraps urllib3's NewConnectionError; matched by name so that `requests` stays
+    # the only third-party import.
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)
+    return any(kind.__name__ == "NewConnectionError" for kind in type(reason).__mro__)
 
 
 def _transport_error(exc: requests.RequestException, reached: bool) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import hmac
 import json
@@ -107,6 +108,20 @@ def test_importing_the_helper_loads_no_heavy_library():
     loaded, ingest_modules = out.stdout.splitlines()
     assert loaded == "[]"
     assert all(m.startswith("ingest.refresh_helper") for m in eval(ingest_modules)[1:])
+
+
+def test_the_helper_imports_the_standard_library_and_requests_only():
+    for path in (REPO / "ingest" / "refresh_helper").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names or top == "requests", (path.name, name)
 
 
 # -- fingerprints, egress, PKCE -----------------------------------------------------------------------
