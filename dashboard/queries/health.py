@@ -3,13 +3,14 @@ pipeline section, `tokensentry health` and the notebooks all read `pipeline_heal
 
 One row per org × source (login_history, login_event, oauth_token, event_log_file,
 partner_token_log...), and one per configured webhook (org `webhook`, source its name: `failed`
-while a post it was given is unacknowledged, `stale` when it has not run for its cadence).
-An imported file is not a source of its own: it counts toward the org × source of the rows it delivered (the partner's token log toward every org it names). Each source
-is judged against its own cadence: `[ingest] cadence_hours` in the configuration when set, else
-the usual (median) gap between its past deliveries, else one night. A source is `stale` when its
-last successful delivery is older than that cadence plus slack (a twelfth of it, at least 2 h: a
-nightly source is stale after 26 h, a weekly snapshot after 7 d 14 h), `failed` when its latest
-run failed (or was interrupted), `not available` when the org does not offer it.
+while a post it was given is unacknowledged, `stale` when it has not run for its cadence). An
+imported file is not a source of its own: it counts toward the org × source of the rows it
+delivered (the partner's token log toward every org it names). Each source is judged against its
+own cadence: `[ingest] cadence_hours` in the configuration when set, else the usual (median) gap
+between its past deliveries, else one night. A source is `stale` when its last successful
+delivery is older than that cadence plus slack (a twelfth of it, at least 2 h: a nightly source
+is stale after 26 h, a weekly snapshot after 7 d 14 h), `failed` when its latest run failed (or
+was interrupted), `not available` when the org does not offer it.
 
 Age is measured against the wall clock (it is about the pipeline, not the data).
 """
