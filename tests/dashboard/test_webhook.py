@@ -33,6 +33,7 @@ from .digest_helpers import (
 )
 from .webhook_receiver import Receiver, Script, verified
 
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).with_name("tokensentry")
 HMAC_KEY = "whsec-test-5f0c2a7d"
 URL_TOKEN = "T0SECRET/B0SECRET/xoxwebhooktoken"  # a Slack-like URL is a secret too
@@ -74,6 +75,17 @@ def in_process_nightly(store: Path, config: Path, log: list[str]) -> int:
     finally:
         if previous is None:
             os.environ.pop("TS_TEST_WEBHOOK_KEY", None)
+
+
+def readme_receiver():
+    """The `verify` function of the README's "Alerts to a SIEM / webhook" section."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Alerts to a SIEM / webhook") :]
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert code, "the README lost its receiver snippet"
+    namespace: dict = {}
+    exec(code.group(1), namespace)
+    return namespace["verify"]
 
 
 def deliveries(store: Path) -> list[tuple]:
@@ -150,6 +162,11 @@ def test_a_tampered_body_or_a_replayed_old_post_fails_verification(tmp_path, sto
     assert verified(HMAC_KEY.encode(), request)
     tampered = type(request)(request.path, request.headers, request.body.replace(b"high", b"info"))
     assert not verified(HMAC_KEY.encode(), tampered)
+    # The README's snippet, run as written, accepts the real post and refuses the tampered one.
+    readme_verify = readme_receiver()
+    assert readme_verify(HMAC_KEY.encode(), request.headers, request.body)
+    assert not readme_verify(HMAC_KEY.encode(), tampered.headers, tampered.body)
+    assert not readme_verify(b"another key", request.headers, request.body)
     stamp = int(request.headers["X-Tokensentry-Timestamp"])
     assert not verified(HMAC_KEY.encode(), request, now=stamp + 301)  # a replay, 5 min later
 
