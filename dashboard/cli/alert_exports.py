@@ -26,7 +26,8 @@ EXPORT_FORMATS = ("ocsf", "ndjson", "native-ndjson")
 
 def export_records(settings: Settings, records: list[dict[str, Any]], fmt: str, what: str) -> int:
     """Write `records` (alerts, or incidents when `what` is "incidents") as `fmt` on stdout."""
-    records = redact(records)
+    # A NULL read through pandas is NaN in incident records: null in JSON, as `--format json`.
+    records = [ocsf.missing_as_none(record) for record in redact(records)]
     if fmt == "native-ndjson":
         sys.stdout.write(ocsf.ndjson(records))
         return 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from importlib import metadata as package_metadata
@@ -62,6 +63,7 @@ STATISTICAL_DETECTORS = ("anomaly_score",)
 
 def alert_finding(record: Mapping[str, Any], *, dashboard_url: str | None = None) -> dict[str, Any]:
     """One alert (a CONTRACT §5 record) as an OCSF Detection Finding."""
+    record = missing_as_none(record)
     detector = _detectors().get(record["detector"])
     activity = _activity(record["status"], record.get("created_at"), record.get("updated_at"))
     severity_id = SEVERITY_IDS[record["severity"]]
@@ -125,6 +127,7 @@ def incident_finding(
 ) -> dict[str, Any]:
     """One incident (the `alerts --incidents --format json` record) as a Detection Finding:
     `finding_info.uid` is the incident id, `types` its detectors, `count` its alerts."""
+    record = missing_as_none(record)
     activity = _activity(record["status"], None, None)
     severity_id = SEVERITY_IDS[record["severity"]]
     status_id = STATUS_IDS[record["status"]]
@@ -186,6 +189,15 @@ def ndjson(records: Iterable[Mapping[str, Any]]) -> str:
     Logs Ingestion, Security Lake custom sources): non-ASCII and control characters escaped,
     so a value can never break a line."""
     return "".join(json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in records)
+
+
+def missing_as_none(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A NULL read through pandas comes back as NaN (incident records keep it): None here, so
+    a missing app or user is left out instead of written as a number."""
+    return {
+        key: None if isinstance(value, float) and math.isnan(value) else value
+        for key, value in record.items()
+    }
 
 
 def _envelope(

@@ -123,7 +123,16 @@ def test_triage_maps_to_ocsf_status_and_activity(store_path):
 
 
 def test_incidents_as_ocsf_carry_the_incident_ids(store_path):
+    with db.connect(store_path) as con:  # an incident with no app and no user: NULLs
+        con.execute("UPDATE alerts SET app_name = NULL, user_id = NULL")
+        group_all(con)
     native = json.loads(run(store_path, "--incidents", "--format", "json"))
+    assert any(r["app"] is None for r in native)
+    lines = run(store_path, "--incidents", "--format", "native-ndjson").splitlines()
+    strict = [
+        json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in JSON")) for line in lines
+    ]
+    assert strict == native
     findings = json.loads(run(store_path, "--incidents", "--format", "ocsf"))
     assert [f["finding_info"]["uid"] for f in findings] == [r["incident_id"] for r in native]
     assert findings, "the fixed store has incidents"
@@ -171,3 +180,23 @@ def test_every_demo_alert_and_incident_is_a_valid_finding(demo_build):
         assert schema_errors(alert_finding(record)) == [], record["alert_id"]
     for record in incidents:
         assert schema_errors(incident_finding(record)) == [], record["incident_id"]
+
+
+def test_the_digest_names_the_same_alert_id_with_or_without_dashboard_links(store_path):
+    from dashboard.digest import collect
+    from dashboard.digest.message import render_options
+    from dashboard.digest.render import render_html, render_text
+    from ingest import config as config_module
+
+    no_links = config_module.parse({"digest": {"to": ["secops@example.org"]}}, base_dir=Path("."))
+    with db.connect(store_path, read_only=True) as con:
+        ids = [r["alert_id"] for r in queries.alert_records(queries.alerts(con))]
+        plain = collect(con, no_links, now=NIGHT_1)
+        linked = collect(con, CONFIG, now=NIGHT_1)
+    text = render_text(plain, render_options(no_links))
+    html = render_html(plain, render_options(no_links))
+    assert "http" not in text
+    for alert_id in ids:
+        assert f"alert {alert_id}" in text
+        assert f"Alert {alert_id}" in html
+        assert f"/alert?id={alert_id}" in render_text(linked, render_options(CONFIG))
