@@ -16,6 +16,8 @@ from typing import Any
 
 import duckdb
 
+from ingest.formats.redact import redact
+
 from .. import queries
 from ..queries.alerts import SEVERITY_RANK
 from .webhook_payload import idempotency_key
@@ -58,7 +60,8 @@ def queue_new(
     ]
     if not ids:
         return 0
-    records = queries.alert_records(queries.alerts(con, alert_ids=ids))
+    # Secrets scrubbed on the way out, as in every export (`alerts --format json`).
+    records = redact(queries.alert_records(queries.alerts(con, alert_ids=ids)))
     rows = []
     for record in records:
         key = idempotency_key(record["alert_id"], record["severity"])

@@ -354,3 +354,37 @@ def test_configuration_accepts_loopback_http_and_a_secret_url(tmp_path):
     assert slack.url is None and slack.url_ref.env == "SLACK_URL" and slack.secret is None
     assert (slack.min_severity, slack.max_attempts, slack.timeout_s) == ("medium", 3, 10.0)
     assert slack.url_ref.describe() == "env SLACK_URL"
+
+
+def test_the_pipeline_page_shows_a_failing_webhook(monkeypatch, tmp_path, store_path):
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.nightly.webhook import deliver_webhooks
+
+    config = store_path.parent / "tokensentry.toml"
+    with Receiver(Script(then=500)) as receiver:
+        config.write_text(webhook_section(receiver.url(), extra="max_attempts = 1\n"))
+        monkeypatch.setenv("TS_TEST_WEBHOOK_KEY", HMAC_KEY)
+        failures = deliver_webhooks(
+            store_path, config_module.load(config), now=lambda: datetime.now(UTC).replace(tzinfo=None),
+            log=lambda message: None,
+        )  # fmt: skip
+    assert failures == ["webhook soc: not acknowledged: HTTP 500; the rest wait for the next run"]
+    monkeypatch.setenv("TOKENSENTRY_DB", str(store_path))
+    monkeypatch.setenv("TOKENSENTRY_CONFIG", str(config))
+    app = AppTest.from_file(str(REPO / "dashboard" / "web" / "app.py"), default_timeout=60)
+    app.run()
+    app.switch_page("app_pages/pipeline.py").run()
+    assert not app.exception, [e.message for e in app.exception]
+    freshness = app.table[0].value if app.table else None
+    frames = [t.value for t in app.table] + [d.value for d in app.dataframe]
+    rows = [
+        row
+        for frame in frames
+        if "source" in frame.columns
+        for row in frame.to_dict("records")
+        if row.get("source") == "soc"
+    ]
+    assert rows, f"no webhook row on /pipeline: {freshness}"
+    assert rows[0]["state"] == "failed" and rows[0]["org"] == "webhook"
+    assert "HTTP 500" in rows[0]["last_error"]
