@@ -388,3 +388,27 @@ def test_the_pipeline_page_shows_a_failing_webhook(monkeypatch, tmp_path, store_
     assert rows, f"no webhook row on /pipeline: {freshness}"
     assert rows[0]["state"] == "failed" and rows[0]["org"] == "webhook"
     assert "HTTP 500" in rows[0]["last_error"]
+
+
+def test_a_refused_post_is_not_retried_in_the_run_and_does_not_hold_up_the_others(
+    tmp_path, store_path
+):
+    """A 4xx other than 408/429 will not change on a retry seconds later: the alert stays
+    pending for the next run (a fixed receiver), and the alerts after it are still posted."""
+    config = tmp_path / "tokensentry.toml"
+    log: list[str] = []
+    with SmtpServer(tmp_path) as smtp, Receiver(Script(statuses=[400])) as receiver:
+        config.write_text(config_text(smtp.port, smtp.ca_path) + webhook_section(receiver.url()))
+        assert in_process_nightly(store_path, config, log) == 1
+        first = list(receiver.requests)
+        assert in_process_nightly(store_path, config, log) == 0
+        second = list(receiver.requests)[len(first) :]
+    assert len(first) == 3  # the refused one once, then the two others
+    refused = first[0]
+    assert any(
+        "not acknowledged (attempt 1 of 3): HTTP 400" in line and "again in" not in line
+        for line in log
+    )
+    assert any("webhook soc: 1 alert(s) not acknowledged yet" in line for line in log)
+    assert [(r.key, r.body) for r in second] == [(refused.key, refused.body)]
+    assert {r[2] for r in deliveries(store_path)} == {"delivered"}
