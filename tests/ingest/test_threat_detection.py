@@ -14,6 +14,7 @@ import pytest
 import requests
 from simple_salesforce import Salesforce, SalesforceMalformedRequest
 
+from dashboard.queries.health import pipeline_health
 from ingest.formats.records import classify
 from sandbox.fakesf import threat
 from sandbox.fakesf.fleet import connection, demo_orgs
@@ -228,6 +229,10 @@ def test_exports_are_imported_once_and_never_read_as_logins(store, fake, tmp_pat
     )  # CredentialStuffingEventStore has LoginEvent's columns, ApiAnomaly ApiEvent's: neither
     second = run_import(store, *paths, org=ORG15, run_id="run-2")
     assert second.totals.rows_new == 0 and second.totals.events_new == 0
+    # pipeline health counts the exports toward the org's threat_detection source
+    health = pipeline_health(store, now=NOW)
+    assert set(health["source"]) == {"threat_detection"}
+    assert set(health["org_id"]) == {ACME}
 
 
 def test_an_import_and_an_ingest_of_one_finding_are_one_event(store, fake, keys, tmp_path):
