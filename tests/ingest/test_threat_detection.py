@@ -194,14 +194,20 @@ def test_the_fake_refuses_what_salesforce_refuses(fake):
 
 
 def write_export(path: Path, records: list[dict], upper: bool = True) -> Path:
-    """A Data Loader export: the queried fields as columns (upper-cased), every value quoted."""
+    """A Data Loader export: the queried fields as columns (upper-cased), every value quoted,
+    date-times in UTC with a Z as Data Loader writes them."""
     names = [k for k in records[0] if k != "attributes"]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n")
         writer.writerow([n.upper() if upper else n for n in names])
         for record in records:
-            writer.writerow(["" if record.get(n) is None else record[n] for n in names])
+            values = ["" if record.get(n) is None else record[n] for n in names]
+            writer.writerow([_zulu(v) for v in values])
     return path
+
+
+def _zulu(value: object) -> object:
+    return value.replace(".000+0000", ".000Z") if isinstance(value, str) else value
 
 
 def test_exports_are_imported_once_and_never_read_as_logins(store, fake, tmp_path):
