@@ -44,6 +44,9 @@ SOURCE_OF = """CASE
     WHEN {s} IN ('soql:OauthToken', 'rest:OAuthUsageToken') THEN 'oauth_token'
     WHEN {s} = 'soql:LoginHistory' THEN 'login_history'
     WHEN {s} = 'soql:LoginEvent' THEN 'login_event'
+    WHEN {s} IN ('soql:SessionHijackingEventStore', 'soql:CredentialStuffingEventStore',
+                 'soql:ApiAnomalyEventStore', 'soql:ReportAnomalyEventStore')
+        THEN 'threat_detection'
     WHEN {s} = 'soql:EventLogFile' OR starts_with({s}, 'elf:') THEN 'event_log_file'
     ELSE lower(split_part({s}, ':', -1))
 END"""
