@@ -38,7 +38,9 @@ TEXT_CAP = 64 * 1024
 REASON_CAP = 1024
 
 # Normalized event columns holding free text; every other text column is a name or an agent.
-_FREE_TEXT_EVENT_COLUMNS = frozenset({"error_description"})
+_FREE_TEXT_EVENT_COLUMNS = frozenset(
+    {"error_description", "threat_summary", "threat_data", "threat_context"}
+)
 # Raw payload keys (lower case, letters only) holding names or agents; other strings are text.
 _PAYLOAD_NAME_KEYS = frozenset(
     {"app", "appname", "application", "browser", "useragent", "username", "worker", "platform",

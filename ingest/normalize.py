@@ -48,6 +48,13 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "error_description",
     "use_count",
     "token_created_at",
+    # Shield Threat Detection findings only (schema 013, ingest/formats/threat.py).
+    "threat_kind",
+    "threat_score",
+    "threat_summary",
+    "threat_data",
+    "threat_context",
+    "policy_outcome",
 )
 
 EVENT_COLUMN_TYPES: dict[str, str] = {
@@ -59,6 +66,7 @@ EVENT_COLUMN_TYPES: dict[str, str] = {
     "longitude": "DOUBLE",
     "rows_processed": "BIGINT",
     "use_count": "BIGINT",
+    "threat_score": "DOUBLE",
 }
 
 ELF_EVENT_TYPES = {

@@ -18,6 +18,7 @@ from ingest.timeparse import now_utc
 
 from .. import console as output
 from .. import queries
+from .alert_exports import EXPORT_FORMATS, export_records
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -195,6 +196,8 @@ def list_alerts(
             include_superseded=include_superseded,
         )
     records = queries.alert_records(frame)
+    if fmt in EXPORT_FORMATS:  # ocsf, ndjson: dashboard/cli/alert_exports.py
+        return export_records(settings, records, fmt, "alerts")
     return _show(
         records, fmt, "alerts", output.alerts_csv, output.alerts_table, output.alerts_plain
     )
@@ -219,6 +222,8 @@ def list_incidents(
     )
     with db.connect(settings.db, read_only=True) as con:
         records = queries.incident_records(queries.incidents(con, filters))
+    if fmt in EXPORT_FORMATS:
+        return export_records(settings, records, fmt, "incidents")
     return _show(
         records,
         fmt,

@@ -257,8 +257,8 @@ def _problems(
         elif row["last_status"] == "partial":
             problems.append(PipelineProblem("incomplete", unit, row["last_error"] or "partial"))
     for row in digest_queries.failed_units(con, since).to_dict("records"):
-        if row["stage"] in ("ingest", "import"):
-            continue  # judged per org × source above
+        if row["stage"] in ("ingest", "import", "webhook"):
+            continue  # judged per org × source (and per webhook) above
         detail = f"{row['status']}: {row['error']}" if row["error"] else row["status"]
         problems.append(PipelineProblem("failed", f"{row['stage']} {row['unit_id']}", detail))
     for gap in retention.read_gaps(con, since=since):

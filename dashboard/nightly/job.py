@@ -1,4 +1,5 @@
-"""The nightly job: ingest every org, detect, mail the digest; for cron or a systemd timer.
+"""The nightly job: ingest every org, detect, post new alerts to the webhooks (webhook.py),
+mail the digest; for cron or a systemd timer.
 
 - One `fcntl.flock` on a lock file beside the database: the kernel drops it when the process
   ends, however it ends (kill -9 included), so a crash never leaves a stale lock behind, and an
@@ -35,6 +36,7 @@ from .. import queries
 from ..digest import run_digest
 from ..digest.defang import clean
 from ..store_maintenance import nightly_prune
+from .webhook import deliver_webhooks
 
 Log = Callable[[str], None]
 
@@ -107,6 +109,9 @@ def run_nightly(
             )
             if problem
         ]
+        # Before the digest, so its pipeline section names a webhook that failed tonight; not
+        # a reason to mark the digest partial (the data is complete).
+        sink_failures = deliver_webhooks(db_path, config, now=now, log=log)
         try:
             outcome = run_digest(
                 db_path,
@@ -122,6 +127,7 @@ def run_nightly(
         else:
             if outcome.status == "failed":
                 failures.append(f"digest: {outcome.detail}")
+        failures += sink_failures
         log(f"done: {'; '.join(failures) if failures else 'every stage succeeded'}")
     return 1 if failures else 0
 

@@ -47,9 +47,11 @@ def alerts(
     min_severity: str | None = None,
     include_superseded: bool = False,
     limit: int | None = None,
+    alert_ids: list[str] | None = None,
 ) -> pd.DataFrame:
     """Alerts, most severe first: `filters` (the dashboard's) and the CLI's keyword options;
-    superseded ones (a full re-scan no longer finds them) only when asked."""
+    superseded ones (a full re-scan no longer finds them) only when asked; `alert_ids`: only
+    these (the webhook's new alerts)."""
     predicate, params = where(
         filters or Filters(),
         "a",
@@ -72,6 +74,9 @@ def alerts(
     if org_id is not None:
         clauses.append("a.org_id = ?")
         params.append(org_id)
+    if alert_ids is not None:
+        clauses.append("list_contains(?, a.alert_id)")
+        params.append(list(alert_ids))
     if min_severity is not None:
         clauses.append(f"{SEVERITY_RANK.format('a.severity')} >= {SEVERITY_RANK.format('?')}")
         params.append(min_severity)

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlparse
 import jwt
 import trustme
 
-from . import oauth, soql, usage
+from . import oauth, soql, threat, usage
 from .model import ApiError, FakeOrg
 
 API = re.compile(r"^/services/data/v(\d+\.\d+)/(.*)$")
@@ -228,6 +228,7 @@ class FakeSalesforce:
                 "supported. If you are attempting to use a custom object, be sure to append the "
                 "'__c' after the entity name.",
             )
+        threat.check(parsed, version)  # Threat Detection objects: API version and fields
         if parsed.sobject == "LoginEvent":
             try:
                 soql.check_login_event_filter(parsed.where)
