@@ -177,7 +177,9 @@ def attribution() -> str:
     )
 
 
-TODO_SQL = """
+ATTRIBUTION = attribution()
+
+PENDING_SQL = """
 SELECT DISTINCT e.source_ip FROM events e
 WHERE e.source_ip IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM ip_owners o WHERE o.ip = e.source_ip AND o.data_version = ?)
@@ -202,7 +204,7 @@ def enrich(con: duckdb.DuckDBPyConnection, geoip: GeoIpConfig, *, now: datetime)
     """Look up every address of `events` without a row under the current data; return how
     many. One transaction: detectors never see half a pass."""
     data = owner_data(geoip)
-    todo = [ip for (ip,) in con.execute(TODO_SQL, [data.version]).fetchall()]
+    todo = [ip for (ip,) in con.execute(PENDING_SQL, [data.version]).fetchall()]
     if not todo:
         return 0
     owners = [data.lookup(ip) for ip in todo]
