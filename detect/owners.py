@@ -26,140 +26,22 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
-from importlib import metadata, resources
-from pathlib import Path
 from typing import Any
 
 import duckdb
-import geoip2.database
-import geoip2.errors
-import iporigin
 import pyarrow as pa
-from detector.databases import Database
 
 from ingest import runs
 from ingest.config import GeoIpConfig
-from ingest.netlist import parse_ip
+
+from .owner_data import DBIP_ASN, Owner, OwnerData, Source, iporigin_version
+
+__all__ = ["ATTRIBUTION", "Owner", "enrich", "owner_data", "owners_of", "run"]
 
 UNIT_ID = "network_owners"
-LOCATED_KINDS = ("hosting", "cdn")  # a provider's block: where it sits is worth knowing
-DBIP_ASN = "dbip-asn-lite.mmdb.bz"
-DBIP_CITY = "dbip-city-lite.mmdb.bz"
 DBIP_LICENCE = "IP to ASN and IP to City Lite data by DB-IP (https://db-ip.com), CC BY 4.0"
-
-
-@dataclass(frozen=True)
-class Owner:
-    asn: int | None
-    as_org: str | None
-    provider: str | None
-    kind: str
-    region: str | None
-    is_tor: bool
-
-    def label(self) -> str:
-        """One line for an analyst: `AS14618 Amazon.com, Inc. · Amazon AWS US-Virginia`."""
-        parts = [f"AS{self.asn} {self.as_org or ''}".strip() if self.asn else ""]
-        if self.is_tor:
-            parts.append("Tor exit")
-        elif self.provider:
-            parts.append(" ".join(p for p in (self.provider, self.region, f"({self.kind})") if p))
-        elif self.kind in ("reserved", "invalid"):
-            parts.append(f"({self.kind})")
-        return " · ".join(p for p in parts if p) or "(no owner data)"
-
-
-def _bundled(name: str) -> Path:
-    return Path(str(resources.files("detector.data") / name))
-
-
-def _day(epoch: int | None) -> str:
-    return datetime.fromtimestamp(epoch or 0, UTC).strftime("%Y-%m-%d")
-
-
-def _iporigin_version() -> str:
-    built = iporigin.dataset_info()["built_at"]
-    return f"iporigin {metadata.version('iporigin')} ({_day(built)})"
-
-
-class _Mmdb:
-    """A user's MaxMind-format database through geoip2, or a bundled DB-IP one."""
-
-    def __init__(self, path: Path | None, bundled: str) -> None:
-        self.user = geoip2.database.Reader(str(path)) if path else None
-        self.bundled = None if path else Database(_bundled(bundled))
-        if self.user is not None:
-            meta = self.user.metadata()
-            self.version = f"{meta.database_type} {_day(meta.build_epoch)} ({path})"
-        else:
-            info = self.bundled.info  # type: ignore[union-attr]
-            self.version = f"{info.database_type.split(' (')[0]} {info.build_date}"
-
-    def asn(self, ip: str) -> tuple[int | None, str | None]:
-        if self.user is not None:
-            try:
-                isp = "ISP" in self.user.metadata().database_type
-                answer = self.user.isp(ip) if isp else self.user.asn(ip)
-            except (geoip2.errors.AddressNotFoundError, ValueError):
-                return None, None
-            return answer.autonomous_system_number, answer.autonomous_system_organization
-        found = self.bundled.lookup(ip)  # type: ignore[union-attr]
-        record = found[0] if found else {}
-        return record.get("autonomous_system_number"), record.get("autonomous_system_organization")
-
-    def place(self, ip: str) -> str | None:
-        if self.user is not None:
-            try:
-                answer = self.user.city(ip)
-            except (geoip2.errors.AddressNotFoundError, ValueError):
-                return None
-            where = answer.subdivisions.most_specific.name or answer.city.name
-            return _region(answer.country.iso_code, where)
-        found = self.bundled.lookup(ip)  # type: ignore[union-attr]
-        record = found[0] if found else {}
-        subdivisions = record.get("subdivisions") or [{}]
-        where = subdivisions[0].get("names", {}).get("en") or (
-            record.get("city", {}).get("names", {}).get("en")
-        )
-        return _region(record.get("country", {}).get("iso_code"), where)
-
-
-def _region(country: str | None, where: str | None) -> str | None:
-    return "-".join(p for p in (country, where) if p) or None
-
-
-class OwnerData:
-    """The readers behind `lookup`, and `version`: which data (and build dates) answers."""
-
-    def __init__(self, geoip: GeoIpConfig) -> None:
-        self.asns = _Mmdb(geoip.asn_db, DBIP_ASN)
-        self._city_db = geoip.city_db
-        self._places: _Mmdb | None = None  # opened on the first provider address
-        city = (
-            _Mmdb(geoip.city_db, DBIP_CITY).version
-            if geoip.city_db
-            else f"DBIP-City-Lite {Database(_bundled(DBIP_CITY)).info.build_date}"
-        )
-        self.version = f"{self.asns.version}; {city}; {_iporigin_version()}"
-
-    def lookup(self, ip: str) -> Owner:
-        address = parse_ip(ip)
-        if address is None:
-            return Owner(None, None, None, "invalid", None, False)
-        if not address.is_global:
-            return Owner(None, None, None, "reserved", None, False)
-        text = str(address)
-        origin = iporigin.classify(address)
-        asn, as_org = self.asns.asn(text)
-        region = None
-        if origin.kind in LOCATED_KINDS and origin.provider:
-            if self._places is None:
-                self._places = _Mmdb(self._city_db, DBIP_CITY)
-            region = self._places.place(text)
-        tor = origin.kind == "tor"
-        return Owner(asn, as_org, origin.provider or None, origin.kind, region, tor)
 
 
 @lru_cache(maxsize=4)
@@ -169,10 +51,10 @@ def owner_data(geoip: GeoIpConfig) -> OwnerData:
 
 def attribution() -> str:
     """The footer line the bundled data's licences ask for, with the data's dates."""
-    asn = Database(_bundled(DBIP_ASN)).info.build_date
+    asn = Source(None, DBIP_ASN).version.split()[-1]
     return (
         f"Network owners: {DBIP_LICENCE} (build {asn}); cloud, hosting and Tor ranges from "
-        f"{_iporigin_version()}, compiled from the providers' published feeds and CC0 lists. "
+        f"{iporigin_version()}, compiled from the providers' published feeds and CC0 lists. "
         "Your own GeoIP2/GeoLite2 databases replace DB-IP when configured ([geoip])."
     )
 
@@ -207,7 +89,7 @@ def enrich(con: duckdb.DuckDBPyConnection, geoip: GeoIpConfig, *, now: datetime)
     todo = [ip for (ip,) in con.execute(PENDING_SQL, [data.version]).fetchall()]
     if not todo:
         return 0
-    owners = [data.lookup(ip) for ip in todo]
+    owners = data.owners(todo)
     table = pa.table(
         {
             "ip": todo,

@@ -37,7 +37,7 @@ def header(record: dict[str, Any], kind: str) -> Any:
         ui.labelled("App", record["app"])
         ui.labelled("User", record["user_id"])
         ui.labelled("IPs", ", ".join(record["ips"]))
-        network_owners.table(record["ips"])
+        network_owners.section(record["ips"])
         ui.labelled("First seen (UTC)", f"{record['first_seen']:%Y-%m-%d %H:%M:%S}")
         ui.labelled("Last seen (UTC)", f"{record['last_seen']:%Y-%m-%d %H:%M:%S}")
         ui.labelled("Detectors", _detectors(record))

@@ -12,7 +12,7 @@ from dashboard.web import ui
 SHOWN = ["ip", "owner", "asn", "as_org", "provider", "region", "is_tor"]
 
 
-def table(ips: Sequence[str]) -> None:
+def section(ips: Sequence[str]) -> None:
     """The owners of `ips` under the facts of an alert or incident."""
     if not ips:
         return
