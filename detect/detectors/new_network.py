@@ -58,54 +58,70 @@ ROTATING = " (the app's rotating provider region)"
 ROTATING_SQL = "'" + ROTATING.replace("'", "''") + "'"
 
 NEW_NETWORKS_SQL = f"""
-WITH uses AS (
-    SELECT e.event_id, e.org_id, lower({EVENT_APP}) AS app_key, {EVENT_APP} AS app_name,
-           e.occurred_at, e.updated_at, e.source_ip, e.user_id, e.country_iso,
-           n.network AS block, t.ip IS NOT NULL AS is_trusted,
+WITH nets AS (  -- per distinct address: its block, and its provider region when hosted
+    SELECT n.ip, n.network AS block,
            CASE WHEN o.kind = 'hosting' AND o.provider IS NOT NULL AND NOT o.is_tor
                 THEN o.provider || ' ' || coalesce(o.region, '(region unknown)') END
                AS owner_region
-    FROM events e JOIN ip_networks n ON n.ip = e.source_ip
+    FROM ip_networks n LEFT JOIN ip_owners o USING (ip)
+),
+uses AS (
+    SELECT e.event_id, e.org_id, lower({EVENT_APP}) AS app_key, {EVENT_APP} AS app_name,
+           e.occurred_at, e.updated_at, e.source_ip, e.user_id, e.country_iso,
+           n.block, n.owner_region, t.ip IS NOT NULL AS is_trusted
+    FROM events e JOIN nets n ON n.ip = e.source_ip
     LEFT JOIN trusted_ips t ON t.app_key = lower({EVENT_APP}) AND t.ip = e.source_ip
-    LEFT JOIN ip_owners o ON o.ip = e.source_ip
     WHERE {USES}
 ),
-apps AS (SELECT org_id, app_key, min(occurred_at) AS app_first FROM uses GROUP BY ALL),
+-- Each address an app used in an org, once: the network it counts as is decided here.
+addresses AS (
+    SELECT org_id, app_key, source_ip, any_value(block) AS block,
+           any_value(owner_region) AS owner_region, bool_or(is_trusted) AS is_trusted,
+           min(occurred_at) AS ip_first
+    FROM uses GROUP BY ALL
+),
+apps AS (SELECT org_id, app_key, min(ip_first) AS app_first FROM addresses GROUP BY ALL),
 -- An app without an allowlist that rotated through many blocks of one provider region while it
 -- was learning (workers without NAT): that region is one network for it in that org.
 rotating AS (
-    SELECT u.org_id, u.app_key, u.owner_region
-    FROM uses u JOIN apps a USING (org_id, app_key)
-    WHERE u.owner_region IS NOT NULL AND NOT u.is_trusted AND NOT list_contains(?, u.app_key)
-      AND u.occurred_at < a.app_first + to_days(CAST(? AS BIGINT))
+    SELECT d.org_id, d.app_key, d.owner_region
+    FROM addresses d JOIN apps a USING (org_id, app_key)
+    WHERE d.owner_region IS NOT NULL AND NOT d.is_trusted AND NOT list_contains(?, d.app_key)
+      AND d.ip_first < a.app_first + to_days(CAST(? AS BIGINT))
     GROUP BY ALL
-    HAVING count(DISTINCT u.block) >= CAST(? AS BIGINT)
+    HAVING count(DISTINCT d.block) >= CAST(? AS BIGINT)
 ),
-judged AS (
-    SELECT u.* EXCLUDE (block),
-           CASE WHEN u.is_trusted THEN {TRUSTED_SQL}
-                WHEN r.owner_region IS NOT NULL THEN u.owner_region || {ROTATING_SQL}
-                ELSE u.block END AS network,
+keyed AS (
+    SELECT d.org_id, d.app_key, d.source_ip, d.owner_region, d.ip_first,
+           CASE WHEN d.is_trusted THEN {TRUSTED_SQL}
+                WHEN r.owner_region IS NOT NULL THEN d.owner_region || {ROTATING_SQL}
+                ELSE d.block END AS network,
            elsewhere.app_key IS NOT NULL AS routine_elsewhere
-    FROM uses u
+    FROM addresses d
     LEFT JOIN rotating r USING (org_id, app_key, owner_region)
     LEFT JOIN (SELECT DISTINCT app_key, owner_region FROM rotating) elsewhere
-        ON elsewhere.app_key = u.app_key AND elsewhere.owner_region = u.owner_region
+        ON elsewhere.app_key = d.app_key AND elsewhere.owner_region = d.owner_region
 ),
 networks AS (
-    SELECT org_id, app_key, network, min(occurred_at) AS network_first
-    FROM judged GROUP BY ALL
+    SELECT org_id, app_key, network, min(ip_first) AS network_first
+    FROM keyed GROUP BY ALL
 ),
 fresh AS (
     SELECT n.* FROM networks n JOIN apps a USING (org_id, app_key)
     WHERE n.network_first >= a.app_first + to_days(CAST(? AS BIGINT))
 ),
+judged AS (  -- the uses of fresh networks only
+    SELECT u.* EXCLUDE (block, owner_region, is_trusted), k.network, k.owner_region,
+           k.routine_elsewhere, f.network_first
+    FROM uses u JOIN keyed k USING (org_id, app_key, source_ip)
+    JOIN fresh f USING (org_id, app_key, network)
+),
 -- An alerted network's uses fall into visits: a use after `quiet_days` of silence starts one.
 marked AS (
-    SELECT u.*, f.network_first,
+    SELECT u.*,
         coalesce(u.occurred_at - lag(u.occurred_at) OVER w >= to_days(CAST(? AS BIGINT)), true)
             AS starts_visit
-    FROM judged u JOIN fresh f USING (org_id, app_key, network)
+    FROM judged u
     WINDOW w AS (PARTITION BY u.org_id, u.app_key, u.network ORDER BY u.occurred_at, u.event_id)
 ),
 visits AS (
