@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard.web import ui
 
-SHOWN = ["ip", "owner", "asn", "as_org", "provider", "region", "is_tor"]
+SHOWN = ["ip", "owner"]  # the label: AS, provider, where its block sits, Tor
 
 
 def section(ips: Sequence[str]) -> None:
