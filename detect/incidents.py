@@ -9,7 +9,9 @@ new network: four alerts, one incident. The rules (issue 9):
   whose alerts are within `LINK_WINDOW` of it (the alert starts at most 24 h after the
   incident's last alert, and ends at most 24 h before its first, for late-arriving evidence);
 - an address inside any allowlist or known egress is no link key: the partner's shared egress
-  would otherwise merge the whole queue into one incident;
+  would otherwise merge the whole queue into one incident; an address in a cloud region an app
+  rotates through (`new_network`'s owner-aware baseline) is not trusted and still links, since
+  attackers rent in the same regions;
 - membership is assigned once and kept, so the incident's id (its first alert's id) never
   changes; a new alert that matches several incidents joins the oldest (no merging);
 - a `cross_org` alert opens (or joins, by app) an org-less incident that links the per-org

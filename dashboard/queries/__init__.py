@@ -44,6 +44,7 @@ from .health import (
 )
 from .incidents import incident, incident_alerts, incident_of, incident_records, incidents
 from .overview import alerts_by_status, filter_options, open_alerts_by_day, top_open
+from .owners import ip_owners
 from .pipeline import quarantine, recent_runs, store_counts
 from .rollups import refresh_rollups
 from .search import search_alerts, search_events, search_kind, search_summary
@@ -84,6 +85,7 @@ __all__ = [
     "incident_of",
     "incident_records",
     "incidents",
+    "ip_owners",
     "known_apps",
     "known_egress",
     "locations",
