@@ -4,8 +4,9 @@ event log files (ingest keeps their ENTITY_NAME / ENTITY_TYPE, URI, operation, J
 JOB_STATUS, migration 015).
 
 - **Rows**: `ROWS_PROCESSED` of API and RestApi rows, `RECORDS_PROCESSED` of Bulk rows.
-  ApiTotalUsage rows carry calls, objects and the app, never rows: they count for the objects
-  a session touched (its breadth), with 0 rows.
+  ApiTotalUsage rows carry calls, objects and the app, never rows (nor a session key): they
+  count for the objects touched (breadth), with 0 rows, unless the RestApi or API row of the
+  same call (same `REQUEST_ID`: one transaction, one id in every event type) speaks for them.
 - **Bulk jobs**: BulkApi2 logs one row per job-state change (UploadComplete, InProgress, a
   processing update, JobComplete, Aborted, Deleted). A job counts once: its rows are the
   largest `RECORDS_PROCESSED` any of its rows reports (the counter only grows; a Deleted row
@@ -45,8 +46,8 @@ def _list(values: tuple[str, ...]) -> str:
 
 READS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE api_reads AS
-WITH raw AS (
-    SELECT e.event_id, e.org_id, e.occurred_at, e.updated_at, e.user_id, e.source_ip,
+WITH logged AS (
+    SELECT e.event_id, e.request_id, e.org_id, e.occurred_at, e.updated_at, e.user_id, e.source_ip,
            e.app_name, e.connected_app_id, e.login_key, e.entity_name, e.uri, e.job_id,
            e.job_status, e.rows_processed,
            CASE WHEN list_contains(e.sources, 'elf:BulkApi2')
@@ -61,6 +62,13 @@ WITH raw AS (
     WHERE e.event_type = 'api_request' AND e.occurred_at >= $start AND e.occurred_at < $end
       AND (e.rows_processed IS NOT NULL OR e.entity_name IS NOT NULL)
       AND NOT list_contains({_list(WRITE_OPERATIONS)}, lower(coalesce(e.operation, '')))
+),
+raw AS (  -- an ApiTotalUsage row whose call RestApi / API logged too (same REQUEST_ID) is
+          -- the same call: the call row speaks for it, with its session and rows
+    SELECT * FROM logged u
+    WHERE NOT (u.kind = 'usage' AND u.request_id IS NOT NULL AND EXISTS (
+        SELECT 1 FROM logged c WHERE c.kind = 'call' AND c.org_id = u.org_id
+                                 AND c.request_id = u.request_id))
 ),
 app_ids AS (  -- connected app id -> name, per org (ApiTotalUsage pairs, OAuth Usage inventory)
     SELECT org_id, connected_app_id, mode(app_name) AS app

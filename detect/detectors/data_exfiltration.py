@@ -27,7 +27,8 @@ REST pages take the object of the query they continue. Then, per session:
   many objects is reconnaissance.
 
 Severity: high; critical when an alert of `corroborating_detectors` (network, reuse, chain,
-tooling) names the same org, a shared address and the same user within a day of the session;
+tooling) at medium or more names the same org, a shared address and the same user within a
+day of the session;
 low when every address of the session is the app's allowlisted or known egress (a backfill or
 a new feature: theft from inside the partner's egress is chain_rejection's to see). The alert
 names the objects and rows per object, objects this app never read in this org before, the
@@ -50,99 +51,13 @@ from typing import Any
 
 from .. import api_reads
 from ..detector import Context, Detector, Example, Finding
+from ..read_baseline import FLAGGED_SQL, VOLUME_SQL
 from ..testing import ALLOWED_IP, event, refresh
 
 CORROBORATING = [
     "off_allowlist_ip", "new_network", "impossible_travel", "refresh_token_reuse",
     "chain_rejection", "suspicious_client",
 ]  # fmt: skip
-
-KEYED = """keyed AS (
-    SELECT *, coalesce(app, '') AS app_key, CAST(first_at AS DATE) AS day FROM api_reads
-)"""
-
-# Per session and object: its rows, the day's rows, and the object's threshold that day.
-VOLUME_SQL = f"""
-CREATE OR REPLACE TEMP TABLE exfil_volume AS
-WITH {KEYED},
-days AS (
-    SELECT org_id, app_key, user_id, entity, day, sum(rows) AS rows
-    FROM keyed GROUP BY ALL
-),
-active AS (SELECT DISTINCT org_id, app_key, user_id, day FROM days),
-objects AS (SELECT DISTINCT org_id, app_key, user_id, entity FROM days),
-grid AS (  -- every active day of the user, 0 for an object it did not read that day
-    SELECT a.org_id, a.app_key, a.user_id, o.entity, a.day, coalesce(d.rows, 0) AS rows
-    FROM active a JOIN objects o USING (org_id, app_key, user_id)
-    LEFT JOIN days d USING (org_id, app_key, user_id, entity, day)
-),
-centre AS (
-    SELECT org_id, app_key, user_id, entity, count(*) AS n_days, median(rows) AS med,
-           quantile_cont(rows, $quantile) AS high
-    FROM grid GROUP BY ALL
-),
-spread AS (
-    SELECT g.org_id, g.app_key, g.user_id, g.entity, median(abs(g.rows - c.med)) AS mad
-    FROM grid g JOIN centre c USING (org_id, app_key, user_id, entity) GROUP BY ALL
-),
-thresholds AS (
-    SELECT c.*, s.mad,
-           CASE WHEN c.n_days >= $min_days
-                THEN greatest($min_rows, $volume_factor * c.high,
-                              c.med + $mad_k * 1.4826 * s.mad)
-                ELSE $min_rows END AS threshold
-    FROM centre c JOIN spread s USING (org_id, app_key, user_id, entity)
-),
-first_read AS (  -- the first day this app read the object in this org, any user
-    SELECT org_id, app_key, entity, min(day) AS first_day FROM days GROUP BY ALL
-),
-session_objects AS (
-    SELECT org_id, app_key, user_id, session, entity, min(day) AS day, sum(rows) AS rows
-    FROM keyed GROUP BY ALL
-)
-SELECT s.org_id, s.app_key, s.user_id, s.session, s.entity, s.rows, d.rows AS day_rows,
-       t.med, t.high, t.n_days, f.first_day = s.day AS new_object,
-       t.threshold * CASE WHEN day(s.day) = 1
-                               OR day(s.day) > day(last_day(s.day)) - $month_end_days
-                          THEN $month_end_factor ELSE 1 END AS threshold
-FROM session_objects s
-JOIN thresholds t USING (org_id, app_key, user_id, entity)
-JOIN days d USING (org_id, app_key, user_id, entity, day)
-JOIN first_read f USING (org_id, app_key, entity)
-"""
-
-FLAGGED_SQL = f"""
-CREATE OR REPLACE TEMP TABLE exfil_flagged AS
-WITH {KEYED},
-buckets AS (
-    SELECT org_id, app_key, session,
-           count(DISTINCT entity) FILTER (WHERE entity <> $unnamed) AS objects
-    FROM keyed
-    GROUP BY org_id, app_key, session, time_bucket(to_minutes($breadth_minutes), first_at)
-),
-breadth AS (SELECT org_id, app_key, session, max(objects) AS objects FROM buckets GROUP BY ALL),
-breadth_base AS (
-    SELECT org_id, app_key, count(*) AS sessions,
-           quantile_cont(objects, $quantile) AS usual
-    FROM breadth GROUP BY ALL
-),
-flags AS (
-    SELECT org_id, app_key, session, 'volume' AS signal FROM exfil_volume
-    WHERE rows > threshold OR (day_rows > threshold AND rows >= $day_share * day_rows)
-    UNION ALL
-    SELECT b.org_id, b.app_key, b.session, 'breadth' FROM breadth b
-    JOIN breadth_base u USING (org_id, app_key)
-    WHERE b.objects >= $recon_entities
-      AND b.objects > $breadth_factor * CASE WHEN u.sessions >= $min_sessions THEN u.usual
-                                             ELSE 0 END
-)
-SELECT f.org_id, f.app_key, f.session, list(DISTINCT f.signal ORDER BY f.signal) AS signals,
-       any_value(b.objects) AS objects
-FROM flags f LEFT JOIN breadth b USING (org_id, app_key, session)
-WHERE EXISTS (SELECT 1 FROM keyed k WHERE k.org_id = f.org_id AND k.app_key = f.app_key
-              AND k.session = f.session AND {{scope}})
-GROUP BY ALL
-"""
 
 DETAIL_SQL = """
 SELECT k.org_id, coalesce(k.app, '') AS app_key, k.app, k.user_id, k.session, k.kind, k.entity,
@@ -162,6 +77,7 @@ FROM exfil_volume v SEMI JOIN exfil_flagged f USING (org_id, app_key, session)
 CORROBORATION_SQL = """
 SELECT alert_id, detector_id, severity FROM alerts
 WHERE list_contains(?, detector_id) AND superseded_at IS NULL AND org_id = ?
+  AND list_contains(['medium', 'high', 'critical'], severity)
   AND list_has_any(ips, ?) AND (user_id IS NULL OR user_id = ?)
   AND first_seen_at <= ? + INTERVAL 1 DAY AND last_seen_at >= ? - INTERVAL 1 DAY
 ORDER BY alert_id
@@ -216,9 +132,7 @@ def find(ctx: Context) -> list[Finding]:
     sessions: dict[tuple, list[dict]] = defaultdict(list)
     for row in details:
         sessions[(row["org_id"], row["app_key"], row["session"])].append(row)
-    return [
-        _finding(ctx, key, reads, verdicts.get(key, {})) for key, reads in sessions.items()
-    ]
+    return [_finding(ctx, key, reads, verdicts.get(key, {})) for key, reads in sessions.items()]
 
 
 def _from_egress(ctx: Context, app: str | None, ips: list[str]) -> bool:
@@ -297,12 +211,17 @@ def _finding(ctx: Context, key: tuple, reads: list[dict], verdicts: dict[str, di
             "signals": list(signals),
             "rows_total": total,
             "objects": [
-                {"object": entity, "rows": rows,
-                 "threshold": round(verdicts[entity]["threshold"]) if entity in verdicts else None,
-                 "baseline_median": verdicts[entity]["med"] if entity in verdicts else None,
-                 "new_to_app": entity in new_objects}
+                {
+                    "object": entity,
+                    "rows": rows,
+                    "threshold": round(verdicts[entity]["threshold"])
+                    if entity in verdicts
+                    else None,
+                    "baseline_median": verdicts[entity]["med"] if entity in verdicts else None,
+                    "new_to_app": entity in new_objects,
+                }
                 for entity, rows in taken
-            ],  # fmt: skip
+            ],
             "jobs": jobs,
             "breadth": breadth,
             "span": {"first": first.isoformat(), "last": last.isoformat()},
