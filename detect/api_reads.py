@@ -44,8 +44,8 @@ def _list(values: tuple[str, ...]) -> str:
     return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
-READS_SQL = f"""
-CREATE OR REPLACE TEMP TABLE api_reads AS
+# The reads of [$start, $end) as one SELECT (read-only surfaces embed it as a subquery).
+READS_SELECT = f"""
 WITH logged AS (
     SELECT e.event_id, e.request_id, e.org_id, e.occurred_at, e.updated_at, e.user_id, e.source_ip,
            e.app_name, e.connected_app_id, e.login_key, e.entity_name, e.uri, e.job_id,
@@ -142,6 +142,9 @@ SELECT * FROM call_reads
 UNION ALL BY NAME
 SELECT * FROM job_reads
 """
+READS_SQL = f"CREATE OR REPLACE TEMP TABLE api_reads AS {READS_SELECT}"
+ROW_TYPES = ("API", "RestApi", "BulkApi", "BulkApi2")  # the event log files that count rows
+API_TYPES = (*ROW_TYPES, "ApiTotalUsage")
 
 
 def build(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> int:
