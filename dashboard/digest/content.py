@@ -20,8 +20,8 @@ from ingest.config import Config
 from ingest.sfid import to18
 
 from ..queries import digest as digest_queries
-from ..queries.blast_radius import blast_radius, blast_radius_line
 from ..queries import health as health_queries
+from ..queries.blast_radius import blast_radius, blast_radius_line
 from ..queries.digest import SEVERITIES
 
 FIRST_WINDOW = timedelta(hours=24)  # the first digest covers the last day of data
