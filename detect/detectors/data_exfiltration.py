@@ -105,7 +105,16 @@ def _scope(ctx: Context) -> str:
     if ctx.since is not None:
         clauses.append(f"k.last_at >= TIMESTAMP '{ctx.since.isoformat(sep=' ')}'")
     if ctx.changed_since is not None:
-        clauses.append(f"k.updated_at >= TIMESTAMP '{ctx.changed_since.isoformat(sep=' ')}'")
+        # New reads, or a corroborating alert new since (the Login file that shows the
+        # session's foreign refresh may land after its API files): re-judge the session.
+        changed = f"TIMESTAMP '{ctx.changed_since.isoformat(sep=' ')}'"
+        named = ctx.settings["corroborating_detectors"]
+        detectors = ", ".join("'" + d.replace("'", "''") + "'" for d in named)
+        clauses.append(
+            f"(k.updated_at >= {changed} OR EXISTS (SELECT 1 FROM alerts a "
+            f"WHERE a.org_id = k.org_id AND a.updated_at >= {changed} "
+            f"AND list_contains([{detectors}], a.detector_id) AND list_has_any(a.ips, k.ips)))"
+        )
     return " AND ".join(clauses)
 
 

@@ -32,7 +32,7 @@ def _call(moment: datetime, ip: str, key: str, entity: str, rows: int, uri: str 
     """A RestApi row and the ApiTotalUsage row of the same call (same REQUEST_ID)."""
     rest = restapi_row(moment, ip, org15=ORG15, user15=USER15, login_key=key, app_id15=APP_ID15,
                        entity=entity)  # fmt: skip
-    rest.update(ROWS_PROCESSED=str(rows), URI=uri or rest["URI"])
+    rest.update(ROWS_PROCESSED=str(rows), URI=uri or rest["URI"], USER_AGENT="Java/17.0.9")
     usage = apitotalusage_row(moment, ip, org15=ORG15, user15=USER15, app_id15=APP_ID15,
                               app_name=APP)  # fmt: skip
     usage.update(ENTITY_NAME=entity, REQUEST_ID=rest["REQUEST_ID"])
@@ -187,3 +187,31 @@ def test_alerts_incidents_json_carries_the_blast_radius(store, tmp_path):
     assert records and all("blast_radius" in r for r in records)
     totals = {r["org_id"]: r["blast_radius"]["rows_total"] for r in records if r["org_id"]}
     assert totals[ORG] == 102_000 and totals[OTHER_ORG] == 0
+
+
+def test_a_login_file_landing_after_the_api_files_raises_the_alert_to_critical(tmp_path):
+    """Incremental detection: the API files alone make the export high; the Login file that
+    shows the session's refresh from outside the allowlist lands later, and the next run
+    re-judges the session as critical (same alert)."""
+    from ingest import config as config_module
+
+    config = tmp_path / "tokensentry.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    cfg = config_module.load(config)
+    files = _files(tmp_path / "files")
+    logins = [f for f in files if f.name == "Login.csv"]
+    con = db.memory()
+    import_paths(con, [f for f in files if f not in logins], org_id=None, run_id="i1",
+                 now=lambda: FIXED_NOW)  # fmt: skip
+    runner.run(con, cfg, run_id="d1", now=lambda: FIXED_NOW)
+    first = con.execute(
+        "SELECT alert_id, severity FROM alerts WHERE detector_id = 'data_exfiltration'"
+    ).fetchall()
+    later = FIXED_NOW + timedelta(hours=5)
+    import_paths(con, logins, org_id=None, run_id="i2", now=lambda: later)
+    runner.run(con, cfg, run_id="d2", now=lambda: later)
+    second = con.execute(
+        "SELECT alert_id, severity FROM alerts WHERE detector_id = 'data_exfiltration'"
+    ).fetchall()
+    assert [s for _, s in first] == ["high"]
+    assert second == [(first[0][0], "critical")]
