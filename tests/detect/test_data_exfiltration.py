@@ -72,11 +72,11 @@ def _files(folder: Path) -> list[Path]:
     ]
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Path:
-    """A store file: the files imported, a LoginHistory-only org seen by the thief too, and
-    every detector run."""
-    folder = tmp_path_factory.mktemp("exfil")
+def build_store(folder: Path) -> Path:
+    """A store file beside its `tokensentry.toml`: the files imported, a LoginHistory-only org
+    seen by the thief too, and every detector run."""
+    from ingest import config as config_module
+
     path = folder / "store.duckdb"
     config = folder / "tokensentry.toml"
     config.write_text(CONFIG, encoding="utf-8")
@@ -84,12 +84,15 @@ def store(tmp_path_factory) -> Path:
     import_paths(con, _files(folder / "files"), org_id=None, run_id="i", now=lambda: FIXED_NOW)
     insert_events(con, [refresh(THEFT.isoformat(), THIEF, org_id=OTHER_ORG)],
                   loaded_at=FIXED_NOW)  # fmt: skip
-    from ingest import config as config_module
-
     runner.run(con, config_module.load(config), run_id="d", now=lambda: FIXED_NOW,
                rescan_all=True)  # fmt: skip
     con.close()
     return path
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    return build_store(tmp_path_factory.mktemp("exfil"))
 
 
 def _alerts(path: Path, detector: str) -> list[dict]:
