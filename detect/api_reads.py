@@ -10,7 +10,8 @@ JOB_STATUS, migration 015).
 - **Bulk jobs**: BulkApi2 logs one row per job-state change (UploadComplete, InProgress, a
   processing update, JobComplete, Aborted, Deleted). A job counts once: its rows are the
   largest `RECORDS_PROCESSED` any of its rows reports (the counter only grows; a Deleted row
-  that reports 0 cannot hide what the job read), its status the last one logged. Ingest jobs
+  that reports 0 cannot hide what the job read), its status the last one logged. Bulk API 1.0
+  (BulkApi) logs a row per batch operation (`BATCH_ID`): its rows add up. Ingest jobs
   (insert, update, upsert, delete, hardDelete) write, they do not read, and are left out, as
   are REST and SOAP calls whose method writes.
 - **REST paging**: a query's later pages (`nextRecordsUrl`, URI
@@ -54,6 +55,7 @@ WITH logged AS (
                      OR list_contains(e.sources, 'elf:BulkApi') THEN 'bulk'
                 WHEN list_contains(e.sources, 'elf:ApiTotalUsage') THEN 'usage'
                 ELSE 'call' END AS kind,
+           list_contains(e.sources, 'elf:BulkApi') AS bulk_v1,
            coalesce(e.login_key, e.session_key, 'no session key: ' || coalesce(e.user_id, '?')
                || ' from ' || coalesce(e.source_ip, '?') || ' on '
                || strftime(e.occurred_at, '%Y-%m-%d')) AS session,
@@ -131,7 +133,8 @@ job_reads AS (
            arg_min(session, occurred_at) AS session, 'bulk' AS kind,
            coalesce(min(entity_name), '{UNNAMED}') AS entity, NULL AS locator,
            min(job_id) AS job_id, arg_max(job_status, occurred_at) AS job_status,
-           coalesce(max(rows_processed), 0) AS rows,
+           coalesce(CASE WHEN bool_or(bulk_v1) THEN sum(rows_processed)
+                         ELSE max(rows_processed) END, 0) AS rows,
            min(occurred_at) AS first_at, max(occurred_at) AS last_at, max(updated_at) AS updated_at,
            coalesce(list(DISTINCT source_ip) FILTER (WHERE source_ip IS NOT NULL), []) AS ips,
            list(event_id ORDER BY occurred_at, event_id) AS event_ids

@@ -218,3 +218,24 @@ def test_a_login_file_landing_after_the_api_files_raises_the_alert_to_critical(t
     ).fetchall()
     assert [s for _, s in first] == ["high"]
     assert second == [(first[0][0], "critical")]
+
+
+def test_a_bulk_job_counts_once_v2_by_its_largest_count_v1_by_its_batches():
+    """BulkApi2 logs every state change of a job with a growing counter; Bulk API 1.0 logs
+    one row per batch, whose rows add up."""
+    from detect import api_reads
+    from detect.detectors.data_exfiltration import job
+
+    v1 = [{**job(f"2026-11-20T03:0{n}:00", "7505g00000BaTcH", "Lead", 4000, "Completed"),
+           "sources": ["elf:BulkApi"]} for n in range(3)]  # fmt: skip
+    v2 = [job("2026-11-20T03:00:00", "7505g00000JoBv2", "Case", 0, "UploadComplete"),
+          job("2026-11-20T03:04:00", "7505g00000JoBv2", "Case", 5000, "InProgress"),
+          job("2026-11-20T03:09:00", "7505g00000JoBv2", "Case", 9000, "JobComplete")]  # fmt: skip
+    con = db.memory()
+    insert_events(con, [*v1, *v2], loaded_at=FIXED_NOW)
+    assert api_reads.build(con, datetime(2026, 11, 1), FIXED_NOW) == 2
+    rows = con.execute(
+        "SELECT job_id, entity, rows, job_status, len(event_ids) FROM api_reads ORDER BY job_id"
+    ).fetchall()
+    assert rows == [("7505g00000BaTcH", "Lead", 12_000, "Completed", 3),
+                    ("7505g00000JoBv2", "Case", 9_000, "JobComplete", 3)]  # fmt: skip
