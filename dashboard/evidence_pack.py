@@ -30,7 +30,8 @@ from .queries.investigation import Scope
 EVENT_FIELDS = (
     "occurred_at", "org_id", "event_type", "grant_type", "is_success", "status", "user_id",
     "username", "app", "app_inferred", "source_ip", "country_iso", "city", "user_agent",
-    "api_family", "api_resource", "rows_processed", "worker", "token_fp", "new_token_fp",
+    "api_family", "api_resource", "rows_processed", "entity_name", "job_id", "job_status",
+    "worker", "token_fp", "new_token_fp",
     "error_description", "sources", "pulled_by", "event_id",
 )  # fmt: skip
 
