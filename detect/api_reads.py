@@ -45,6 +45,16 @@ def _list(values: tuple[str, ...]) -> str:
     return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
+def _call_columns(entity: str) -> str:
+    """A call's read, its object given by `entity` (alias `a`: the call, `n`: a named one)."""
+    return f"""a.org_id, a.app, a.user_id, a.session, a.kind, {entity} AS entity,
+           a.locator, CAST(NULL AS VARCHAR) AS job_id, CAST(NULL AS VARCHAR) AS job_status,
+           CASE WHEN a.kind = 'usage' THEN 0 ELSE coalesce(a.rows_processed, 0) END AS rows,
+           a.occurred_at AS first_at, a.occurred_at AS last_at, a.updated_at,
+           CASE WHEN a.source_ip IS NULL THEN [] ELSE [a.source_ip] END AS ips,
+           [a.event_id] AS event_ids"""
+
+
 # The reads of [$start, $end) as one SELECT (read-only surfaces embed it as a subquery).
 READS_SELECT = f"""
 WITH logged AS (
@@ -111,20 +121,22 @@ anchored AS (
            coalesce(l.first_page_at, c.occurred_at) AS anchor_at
     FROM calls c LEFT JOIN locator_objects l USING (org_id, locator)
 ),
-named AS (
-    SELECT org_id, session, occurred_at, entity_name AS entity FROM calls
-    WHERE kind = 'call' AND entity_name IS NOT NULL
+unnamed AS (  -- calls that name no object, not even through their query locator
+    SELECT * FROM anchored
+    WHERE kind = 'call' AND entity_name IS NULL AND locator_entity IS NULL
+),
+named AS (  -- the objects those calls' sessions named, by time
+    SELECT c.org_id, c.session, c.occurred_at, c.entity_name AS entity FROM calls c
+    WHERE c.kind = 'call' AND c.entity_name IS NOT NULL
+      AND EXISTS (SELECT 1 FROM unnamed u WHERE u.org_id = c.org_id AND u.session = c.session)
 ),
 call_reads AS (
-    SELECT a.org_id, a.app, a.user_id, a.session, a.kind,
-           coalesce(a.entity_name, a.locator_entity,
-                    CASE WHEN a.kind = 'call' THEN n.entity END, '{UNNAMED}') AS entity,
-           a.locator, CAST(NULL AS VARCHAR) AS job_id, CAST(NULL AS VARCHAR) AS job_status,
-           CASE WHEN a.kind = 'usage' THEN 0 ELSE coalesce(a.rows_processed, 0) END AS rows,
-           a.occurred_at AS first_at, a.occurred_at AS last_at, a.updated_at,
-           CASE WHEN a.source_ip IS NULL THEN [] ELSE [a.source_ip] END AS ips,
-           [a.event_id] AS event_ids
+    SELECT {_call_columns("coalesce(a.entity_name, a.locator_entity, '" + UNNAMED + "')")}
     FROM anchored a
+    WHERE NOT (a.kind = 'call' AND a.entity_name IS NULL AND a.locator_entity IS NULL)
+    UNION ALL
+    SELECT {_call_columns("coalesce(n.entity, '" + UNNAMED + "')")}
+    FROM unnamed a
     ASOF LEFT JOIN named n
         ON n.org_id = a.org_id AND n.session = a.session AND a.anchor_at >= n.occurred_at
 ),
