@@ -17,6 +17,7 @@ from .alerts import (
 
 # The dashboard pages' subjects (overview, apps, tokens, search, evidence, pipeline health).
 from .apps import EgressJudge, allowlist_fit, egress_ips
+from .blast_radius import blast_radius, blast_radius_line
 from .controls import CONTROLS, VERDICTS, controls_csv, controls_readiness
 from .controls_snapshot import refresh_controls_snapshot
 from .egress import (
@@ -67,6 +68,8 @@ __all__ = [
     "alerts_by_status",
     "allowlist_fit",
     "audit_trail",
+    "blast_radius",
+    "blast_radius_line",
     "controls_csv",
     "controls_readiness",
     "csv_cell",

@@ -27,8 +27,8 @@ PIVOT_COLUMNS = """e.event_id, e.occurred_at, e.org_id, e.event_type, e.grant_ty
 e.status, e.user_id, e.username, coalesce(e.app_name, e.inferred_app) AS app,
 e.app_name IS NULL AND e.inferred_app IS NOT NULL AS app_inferred, e.source_ip, e.country_iso,
 e.city, e.latitude, e.longitude, e.user_agent, e.api_family, e.api_resource, e.rows_processed,
-e.worker, e.token_fp, e.new_token_fp, e.error_description, array_to_string(e.sources, ' ') AS
-sources"""
+e.entity_name, e.job_id, e.job_status, e.worker, e.token_fp, e.new_token_fp,
+e.error_description, array_to_string(e.sources, ' ') AS sources"""
 
 
 @dataclass(frozen=True)

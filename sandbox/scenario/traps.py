@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from ..model import ApiCall
 from . import nonat
+from .exfil import exfiltration
 from .fleet import EGRESS_IPS, MOBILE_APP, PEOPLE, START, Fleet, place, username
 from .plants import BY_ALIAS, NEW_YORK, SYDNEY, Scenario, at
 
@@ -252,6 +253,7 @@ def scenario() -> Month:
     s.data_loader("charlie", at(12, 11, 0))
     s.trap("three allowlisted regions taking turns", None, set(EGRESS_IPS), START, at(28, 0))
     nonat.stories(s)  # a second vendor's app without NAT, rotating through AWS us-east-1
+    exfiltration(s)  # data theft beside the partner's nightly exports (exfil.py)
     return s
 
 
