@@ -47,3 +47,27 @@ def network_key(ctx: Context, app: str | None, ip: str | None) -> str | None:
     if ip is None:
         return None
     return TRUSTED if trusted(ctx, app, ip) else network_of(ip)
+
+
+# The partner log's `egress_ip` is empty when the partner's worker has no NAT address
+# configured: the event's source IP is NULL. Unknown is never "off the allowlist", never a new
+# network and never a link between alerts; the token chain is still judged.
+UNKNOWN_EGRESS = "unknown (not configured)"
+
+
+def ip_label(ip: str | None) -> str:
+    """An event's source IP as text, or what an unknown one is."""
+    return UNKNOWN_EGRESS if ip is None else ip
+
+
+def same_network(ctx: Context, app: str | None, first: str | None, later: str | None) -> bool:
+    """Whether two calls came from one network; an unknown address is no evidence of another
+    (the worker and outcome in the partner's log decide, as they do on one network)."""
+    if first is None or later is None:
+        return True
+    return network_key(ctx, app, first) == network_key(ctx, app, later)
+
+
+def known_ips(*ips: str | None) -> list[str]:
+    """An alert's addresses: the known ones, sorted (an unknown egress links nothing)."""
+    return sorted({ip for ip in ips if ip})

@@ -29,7 +29,8 @@ from datetime import timedelta
 
 from ..detector import Context, Detector, Example, Finding
 from ..geo import network_of
-from ..testing import ALLOWED_IP, refresh, token_snapshot
+from ..scope import ip_label, known_ips
+from ..testing import ALLOWED_IP, partner_call, refresh, token_snapshot
 
 SNAPSHOTS_SQL = """
 WITH snapshots AS (
@@ -167,7 +168,8 @@ def _wakes(ctx: Context) -> list[Finding]:
                 [row["org_id"], row["user_id"], row["prev_at"] + timedelta(seconds=1)],
             ).fetchall()
         }
-        new_network = network_of(row["source_ip"]) not in known
+        # An unknown egress (a partner log without its NAT address) is no new network.
+        new_network = row["source_ip"] is not None and network_of(row["source_ip"]) not in known
         days = (row["occurred_at"] - row["prev_at"]).total_seconds() / 86400
         findings.append(
             Finding(
@@ -175,7 +177,7 @@ def _wakes(ctx: Context) -> list[Finding]:
                 f"{row['occurred_at']:%Y-%m-%d}",
                 summary=(
                     f"{ctx.org_label(row['org_id'])}: {row['app_name']} refresh token of user "
-                    f"{row['user_id']} used from {row['source_ip']} after {days:.0f} days idle"
+                    f"{row['user_id']} used from {ip_label(row['source_ip'])} after {days:.0f} days idle"
                     + (", from a network this user never used" if new_network else "")
                     + f"; the {s['expire_days']}-day idle timeout should have expired it."
                 ),
@@ -191,7 +193,7 @@ def _wakes(ctx: Context) -> list[Finding]:
                 org_id=row["org_id"],
                 app_name=row["app_name"],
                 user_id=row["user_id"],
-                ips=[row["source_ip"]],
+                ips=known_ips(row["source_ip"]),
                 severity="high",
             )
         )
@@ -216,6 +218,11 @@ EXAMPLES = [
         "a refresh token silent for 80 days is used again from a VPS",
         [refresh("2026-09-01T09:00:00", ALLOWED_IP),
          refresh("2026-11-20T03:00:00", "208.68.36.90")],
+        expect=1, severity="high",
+    ),
+    Example(
+        "the partner's log, egress unknown (not configured): silent 80 days, used again: high",
+        [partner_call("2026-09-01T09:00:00", None), partner_call("2026-11-20T03:00:00", None)],
         expect=1, severity="high",
     ),
     Example(
