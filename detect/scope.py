@@ -71,3 +71,12 @@ def same_network(ctx: Context, app: str | None, first: str | None, later: str | 
 def known_ips(*ips: str | None) -> list[str]:
     """An alert's addresses: the known ones, sorted (an unknown egress links nothing)."""
     return sorted({ip for ip in ips if ip})
+
+
+def shown_ip_sql(prefix: str = "e.") -> str:
+    """SQL for an event's source IP as surfaces show it: a partner-log call without its NAT
+    address says so instead of an empty cell."""
+    return (
+        f"coalesce({prefix}source_ip, CASE WHEN {prefix}event_type = 'token_exchange' "
+        f"THEN '{UNKNOWN_EGRESS}' END)"
+    )

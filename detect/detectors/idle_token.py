@@ -177,7 +177,8 @@ def _wakes(ctx: Context) -> list[Finding]:
                 f"{row['occurred_at']:%Y-%m-%d}",
                 summary=(
                     f"{ctx.org_label(row['org_id'])}: {row['app_name']} refresh token of user "
-                    f"{row['user_id']} used from {ip_label(row['source_ip'])} after {days:.0f} days idle"
+                    f"{row['user_id']} used from {ip_label(row['source_ip'])} after {days:.0f} "
+                    "days idle"
                     + (", from a network this user never used" if new_network else "")
                     + f"; the {s['expire_days']}-day idle timeout should have expired it."
                 ),

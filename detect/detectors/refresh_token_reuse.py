@@ -148,7 +148,8 @@ def _why(ctx: Context, v: dict, races: int) -> str:
     if v["kind"] == "race":
         return (
             f"presented twice {gap * 1000:.0f} ms apart from the partner's network "
-            f"({ip_label(first['source_ip'])}, {ip_label(later['source_ip'])}); workers {first['worker']} and "
+            f"({ip_label(first['source_ip'])}, {ip_label(later['source_ip'])}); workers "
+            f"{first['worker']} and "
             f"{later['worker']} raced"
             + (
                 f" ({races} races of this user in the scan: each one revoked the family)"
