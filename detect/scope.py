@@ -55,9 +55,12 @@ def network_key(ctx: Context, app: str | None, ip: str | None) -> str | None:
 UNKNOWN_EGRESS = "unknown (not configured)"
 
 
-def ip_label(ip: str | None) -> str:
-    """An event's source IP as text, or what an unknown one is."""
-    return UNKNOWN_EGRESS if ip is None else ip
+def ip_label(ip: str | None, *, partner: bool = True) -> str:
+    """An event's source IP as text, or what an unknown one is: a partner-log call's egress not
+    configured, or a Salesforce row without an address (`Salesforce.com IP`)."""
+    if ip is not None:
+        return ip
+    return UNKNOWN_EGRESS if partner else "no IP"
 
 
 def same_network(ctx: Context, app: str | None, first: str | None, later: str | None) -> bool:

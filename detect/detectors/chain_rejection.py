@@ -30,7 +30,8 @@ carries none), whatever else explains the rejection: Salesforce freezes a user w
 refresh from anonymizers, and that freeze does not excuse the refresh behind it. Evidence: the
 chain, both sides, the gap, every check and its verdict.
 
-Blind spots: tokens issued before the partner's log begins (no issuing call); theft whose
+A partner log without its NAT address (egress unknown) is judged the same: the chain needs no
+address. Blind spots: tokens issued before the partner's log begins (no issuing call); theft whose
 rejection the partner does not log; a thief inside the partner's allowlist (high, never
 critical); revocations Salesforce logs nowhere we read (an org policy changed outside Setup
 Audit Trail); a revocation that happened to coincide with a theft hides the theft (info).
@@ -44,7 +45,7 @@ from typing import Any
 
 from ..attribution import app_sql, inferred_sql
 from ..detector import Context, Detector, Example, Finding
-from ..scope import known_ips, trusted, watched_apps
+from ..scope import ip_label, known_ips, trusted, watched_apps
 from ..testing import ALLOWED_IP, HUMAN, USER, event, partner_call, refresh
 
 REJECTED_SQL = """
@@ -241,10 +242,14 @@ def _judge(ctx: Context, r: dict) -> Finding:
             "chain": [_link(c) for c in chain[-s["chain_links"] :]],
             "chain_length": len(chain),
             "partner_side": {
-                "issued": {"at": issued_at, "ip": r["issued_ip"], "worker": r["issued_worker"]},
+                "issued": {
+                    "at": issued_at,
+                    "ip": ip_label(r["issued_ip"]),
+                    "worker": r["issued_worker"],
+                },
                 "rejected": {
                     "at": at,
-                    "ip": r["source_ip"],
+                    "ip": ip_label(r["source_ip"]),
                     "worker": r["worker"],
                     "error_description": r["error_description"],
                 },
@@ -287,7 +292,7 @@ def _link(call: dict) -> dict:
         "grant": call["grant_type"],
         "presented": (call["token_fp"] or "")[:12],
         "issued": (call["new_token_fp"] or "")[:12],
-        "ip": call["source_ip"],
+        "ip": ip_label(call["source_ip"]),
         "worker": call["worker"],
     }
 

@@ -83,7 +83,7 @@ gapped AS (
 ),
 uses AS (
     SELECT e.event_id, e.org_id, e.app_name, e.user_id, e.occurred_at, e.updated_at, e.source_ip,
-           e.grant_type, lag(e.occurred_at) OVER w AS prev_at,
+           e.grant_type, e.event_type, lag(e.occurred_at) OVER w AS prev_at,
            lag(e.event_id) OVER w AS prev_event_id
     FROM events e SEMI JOIN gapped t
         ON t.org_id = e.org_id AND t.app_name IS NOT DISTINCT FROM e.app_name
@@ -170,6 +170,7 @@ def _wakes(ctx: Context) -> list[Finding]:
         }
         # An unknown egress (a partner log without its NAT address) is no new network.
         new_network = row["source_ip"] is not None and network_of(row["source_ip"]) not in known
+        where = ip_label(row["source_ip"], partner=row["event_type"] == "token_exchange")
         days = (row["occurred_at"] - row["prev_at"]).total_seconds() / 86400
         findings.append(
             Finding(
@@ -177,7 +178,7 @@ def _wakes(ctx: Context) -> list[Finding]:
                 f"{row['occurred_at']:%Y-%m-%d}",
                 summary=(
                     f"{ctx.org_label(row['org_id'])}: {row['app_name']} refresh token of user "
-                    f"{row['user_id']} used from {ip_label(row['source_ip'])} after {days:.0f} "
+                    f"{row['user_id']} used from {where} after {days:.0f} "
                     "days idle"
                     + (", from a network this user never used" if new_network else "")
                     + f"; the {s['expire_days']}-day idle timeout should have expired it."
@@ -188,7 +189,7 @@ def _wakes(ctx: Context) -> list[Finding]:
                 evidence={
                     "state": "dormant_reuse",
                     "idle_days": round(days, 1),
-                    "ip": row["source_ip"],
+                    "ip": where,
                     "new_network": new_network,
                 },
                 org_id=row["org_id"],

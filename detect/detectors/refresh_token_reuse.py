@@ -18,7 +18,9 @@ retrying its own failed call, or a copy of the token in someone else's hands (RF
 
 Networks are judged by allowlist membership: every address inside the app's allowlist (or its
 `known_egress`) is one trusted network, so a partner egressing from several regions races
-instead of "stealing" from itself (`detect/scope.py`).
+instead of "stealing" from itself (`detect/scope.py`). A call whose egress is unknown (a
+partner log without its NAT address) is judged by worker, outcome and timing alone: never "from
+another network", never critical.
 
 Salesforce's own logs carry no token id, so from them alone it flags "possible reuse": two
 successful refreshes of one (org, app, user) from different networks within `window_s` while
@@ -212,13 +214,13 @@ def _from_partner_log(ctx: Context) -> list[Finding]:
                     "older_generation": v["older_generation"],
                     "first_call_reached_salesforce": v["reached"],
                     "first": {
-                        "ip": first["source_ip"],
+                        "ip": ip_label(first["source_ip"]),
                         "worker": first["worker"],
                         "at": first["occurred_at"],
                         "outcome": first["status"],
                     },
                     "again": {
-                        "ip": later["source_ip"],
+                        "ip": ip_label(later["source_ip"]),
                         "worker": later["worker"],
                         "at": later["occurred_at"],
                         "outcome": later["status"],

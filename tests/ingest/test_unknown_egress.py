@@ -104,6 +104,9 @@ def test_reuse_of_a_rotated_token_with_unknown_egress_is_still_reuse(fake, tmp_p
     assert alert["evidence"]["older_generation"] is True
     assert alert["evidence"]["same_network"] is None  # unknown, not "another network"
     assert alert["ips"] == []  # nothing to pivot or link on
+    assert alert["evidence"]["first"]["ip"] == alert["evidence"]["again"]["ip"] == UNKNOWN_EGRESS
+    assert [w["worker"] for w in (alert["evidence"]["first"], alert["evidence"]["again"])] == [
+        "w1", "restored"]  # fmt: skip
     assert f"by {UNKNOWN_EGRESS}" in alert["summary"]
     assert "another network" not in alert["summary"]
     assert not [a for a in alerts if a["detector"] in NETWORK_DETECTORS], alerts
