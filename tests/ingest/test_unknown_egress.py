@@ -147,3 +147,25 @@ def test_garbage_egress_is_still_quarantined_with_its_reason(tmp_path):
             "SELECT count(*), count(source_ip) FROM events WHERE event_type = 'token_exchange'"
         ).fetchone() == (2, 0)
     assert not [a for a in alerts if a["severity"] in MEDIUM_OR_ABOVE], alerts
+
+
+def test_a_dormant_token_woken_with_unknown_egress_is_still_high(tmp_path):
+    log = tmp_path / "tokens.jsonl"
+    with pytest.warns(UserWarning):
+        writer = ExchangeLog(log, worker="w1")
+    common = {"key_org": ORG_ID, "key_user": USER_ID, "app": KEY.app,
+              "grant_type": "refresh_token", "outcome": "success"}  # fmt: skip
+    day = 86_400.0
+    start = 1_770_000_000.0  # February 2026: both calls in the past
+    writer.write(sent_at=start, token="g1", new_token="g2", **common)
+    writer.write(sent_at=start + 80 * day, token="g2", new_token="g3", **common)
+
+    report, alerts = judge(log, tmp_path)
+    assert report["totals"]["rows_new"] == 2 and report["totals"]["rows_quarantined"] == 0
+    wakes = [a for a in alerts if a["detector"] == "idle_token"]
+    assert [(a["severity"], a["evidence"]["new_network"]) for a in wakes] == [("high", False)]
+    assert f"used from {UNKNOWN_EGRESS} after 80 days idle" in wakes[0]["summary"]
+    assert not [a for a in alerts if a["detector"] in NETWORK_DETECTORS], alerts
+    with store_of(tmp_path) as con:
+        shown = queries.dormant_wakes(con, None)  # the Tokens page's table
+        assert [list(ips) for ips in shown["ips"]] == [[UNKNOWN_EGRESS]]
