@@ -272,7 +272,8 @@ def _assign(
         alert, _, detector, org, app, user, ips, *_ = row
         if detector == CROSS_ORG:
             return [f"app:{app.lower()}"] if app else []
-        keys = [f"ip:{ip}" for ip in sorted(ips) if _links(ip, infrastructure)]
+        known = sorted(ip for ip in ips if ip)  # an unknown egress links nothing
+        keys = [f"ip:{ip}" for ip in known if _links(ip, infrastructure)]
         sessions, tokens = event_keys.get(alert, ([], []))
         keys += sessions + tokens  # the strongest key that matches names the link: last wins
         if user is not None and (org, user) in persons:

@@ -207,7 +207,7 @@ def upsert_alerts(
     rows, new, held = [], 0, []
     for key, finding in merged.items():
         target, old, reopens = key, existing.get(key), None
-        event_ids, ips = set(finding.event_ids), set(finding.ips)
+        event_ids, ips = set(finding.event_ids), {ip for ip in finding.ips if ip}
         first_seen, last_seen = finding.first_seen_at, finding.last_seen_at
         if old is not None and old.closed:
             target, old, closed, judged = lifecycle.open_target(con, old)

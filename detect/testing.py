@@ -88,7 +88,9 @@ def jwt_login(at: str, ip: str, **fields: Any) -> dict[str, Any]:
     return event(at, source_ip=ip, grant_type="oauth_unspecified", login_sub_type=None, **fields)
 
 
-def partner_call(at: str, ip: str, grant: str = "refresh_token", **fields: Any) -> dict[str, Any]:
+def partner_call(
+    at: str, ip: str | None, grant: str = "refresh_token", **fields: Any
+) -> dict[str, Any]:
     """One line of the partner's own token-exchange log."""
     fields = {
         "event_type": "token_exchange",

@@ -10,6 +10,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from detect.scope import shown_ip_sql
+
 from .filters import Filters, where
 from .records import iso_z, one_record
 
@@ -128,8 +130,9 @@ def alert_events(con: duckdb.DuckDBPyConnection, alert_id: str) -> pd.DataFrame:
     why (`detect/attribution.py`), never as if the log had named it."""
     ids, first, last = _event_scope(con, alert_id)
     return con.execute(
-        """SELECT e.event_id, e.occurred_at, e.event_type, e.grant_type, e.is_success, e.status,
-                  e.user_id, e.username, e.app_name, e.source_ip, e.country_iso, e.city,
+        f"""SELECT e.event_id, e.occurred_at, e.event_type, e.grant_type, e.is_success, e.status,
+                  e.user_id, e.username, e.app_name, {shown_ip_sql()} AS source_ip,
+                  e.country_iso, e.city,
                   e.user_agent, e.sources, e.inferred_app, e.app_inferred_reason
            FROM events e
            WHERE e.occurred_at BETWEEN ? AND ? AND list_contains(?, e.event_id)

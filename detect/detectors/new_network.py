@@ -271,6 +271,9 @@ def _rotating(days: int) -> list[dict]:
 
 
 EXAMPLES = [
+    Example("the partner's log with egress unknown (not configured) is no new network",
+            [partner_call(f"2026-05-{d:02d}T09:00:00", None if d > 20 else ALLOWED_IP)
+             for d in range(1, 29)], expect=0),
     Example("after 15 days from two regions, a refresh from a new network is medium",
             [*_learned(15), refresh("2026-04-16T03:00:00", "198.51.100.77")],
             expect=1, severity="medium"),

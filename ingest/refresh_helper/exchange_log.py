@@ -92,8 +92,9 @@ class ExchangeLog:
         if not self.egress_ip:
             warnings.warn(
                 'ExchangeLog without egress_ip: the lines say egress_ip "" and tokensentry '
-                "import quarantines them (it judges every call by its network); configure the "
-                "public address the workers' calls leave through",
+                "loads them with an unknown source IP, so detection cannot judge the network "
+                "of these refreshes (allowlist, new network); configure the public address the "
+                "workers' calls leave through",
                 stacklevel=2,
             )
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"

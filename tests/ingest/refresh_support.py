@@ -53,9 +53,10 @@ def client(url: str, ca_path: str, **changes: Any) -> OAuthClient:
 
 
 def helper(
-    url: str, ca_path: str, folder: Path, sink: Any, worker: str | None = None, **options: Any
-) -> RefreshHelper:
-    log = ExchangeLog(sink, egress_ip=EGRESS, worker=worker)
+    url: str, ca_path: str, folder: Path, sink: Any, worker: str | None = None,
+    egress: str | None = EGRESS, **options: Any,
+) -> RefreshHelper:  # fmt: skip
+    log = ExchangeLog(sink, egress_ip=egress, worker=worker)
     flow = options.pop("flow", "refresh_token")
     return RefreshHelper(
         client(url, ca_path, flow=flow), FileTokenStore(folder), FileRefreshLock(folder), log,
@@ -135,8 +136,11 @@ def refresh_once(url: str, ca_path: str, folder: str, log_path: str, die_after_s
 # -- judging a log as tokensentry does ------------------------------------------------------------
 
 
-def judge(log_path: Path, folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """`tokensentry import` the log, `detect`, and return the import report and the alerts."""
+def judge(
+    log_path: Path, folder: Path, import_exit: int = 0
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`tokensentry import` the log, `detect`, and return the import report and the alerts.
+    `import_exit` is the exit status the import must end with (a quarantine makes it 1)."""
     from click.testing import CliRunner
 
     from dashboard.cli import cli
@@ -146,7 +150,7 @@ def judge(log_path: Path, folder: Path) -> tuple[dict[str, Any], list[dict[str, 
     env = {"TOKENSENTRY_DB": str(folder / "t.duckdb"), "TOKENSENTRY_CONFIG": str(config)}
     runner = CliRunner()
     imported = runner.invoke(cli, ["import", "--format", "json", str(log_path)], env=env)
-    assert imported.exit_code == 0, imported.output
+    assert imported.exit_code == import_exit, imported.output
     detected = runner.invoke(cli, ["detect", "--all"], env=env)
     assert detected.exit_code == 0, detected.output
     alerts = runner.invoke(cli, ["alerts", "--format", "json"], env=env)

@@ -158,7 +158,7 @@ def test_egress_ip_is_never_a_local_or_private_address(address, tmp_path):
 
 
 def test_unknown_egress_is_logged_empty_with_a_warning(tmp_path):
-    with pytest.warns(UserWarning, match="quarantines"):
+    with pytest.warns(UserWarning, match="cannot judge the network"):
         log = ExchangeLog(tmp_path / "l.jsonl")
     line = log.write(sent_at=0.0, key_org=ORG_ID, key_user=USER_ID, app="A",
                      grant_type="client_credentials", outcome="success")  # fmt: skip
