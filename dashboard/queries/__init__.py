@@ -45,6 +45,7 @@ from .health import (
 from .incidents import incident, incident_alerts, incident_of, incident_records, incidents
 from .overview import alerts_by_status, filter_options, open_alerts_by_day, top_open
 from .pipeline import quarantine, recent_runs, store_counts
+from .related import related, trusted_ips
 from .rollups import refresh_rollups
 from .search import search_alerts, search_events, search_kind, search_summary
 from .tokens import dormant_wakes, refresh_tokens, token_states
@@ -97,6 +98,7 @@ __all__ = [
     "refresh_rollups",
     "refresh_tokens",
     "refusals",
+    "related",
     "related_alerts",
     "remove_known_egress",
     "retention_gaps",
@@ -114,6 +116,7 @@ __all__ = [
     "top_open",
     "travel_jumps",
     "triage",
+    "trusted_ips",
     "unavailable_sources",
     "would_silence",
 ]
