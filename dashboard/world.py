@@ -12,8 +12,7 @@ from typing import Any
 import pandas as pd
 
 OUTLINE_FILE = "world_land_110m.geojson"
-LAND_FILL = "#e5e7eb"
-LAND_STROKE = "#9ca3af"
+COAST_STROKE = "#6b7280"
 
 
 @functools.lru_cache(maxsize=1)
@@ -23,10 +22,28 @@ def land_features() -> tuple[dict[str, Any], ...]:
     return tuple(json.loads(text)["features"])
 
 
-def land_frame() -> pd.DataFrame:
-    """One row per land polygon, in the shape Vega-Lite's geoshape reads (a GeoJSON feature
-    per datum): `type` and `geometry` columns."""
-    return pd.DataFrame(
-        {"type": [f["type"] for f in land_features()],
-         "geometry": [f["geometry"] for f in land_features()]}
-    )  # fmt: skip
+def outline_frame() -> pd.DataFrame:
+    """The coastlines as points in drawing order, one `line` per ring (a ring is split where
+    it would cross the antimeridian): a line chart with `detail=line, order=order` draws
+    them. Plain numbers, so they survive Streamlit's Arrow transport (a GeoJSON geometry
+    column would not: Vega reads Arrow lists as vectors, not arrays)."""
+    return _outline().copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _outline() -> pd.DataFrame:
+    lines, orders, lons, lats = [], [], [], []
+    line = 0
+    for feature in land_features():
+        for ring in feature["geometry"]["coordinates"]:
+            previous = None
+            for order, (lon, lat) in enumerate(ring):
+                if previous is not None and abs(lon - previous) > 180:
+                    line += 1
+                lines.append(line)
+                orders.append(order)
+                lons.append(lon)
+                lats.append(lat)
+                previous = lon
+            line += 1
+    return pd.DataFrame({"line": lines, "order": orders, "lon": lons, "lat": lats})

@@ -29,7 +29,7 @@ from .egress import (
     remove_known_egress,
     would_silence,
 )
-from .evidence import evidence_events, locations, token_chain, travel_jumps
+from .evidence import evidence_events, locations, token_chain, travel_jumps, visits
 from .export import csv_cell, rows_csv
 from .filters import Filters, day_window, default_filters, default_window, newest_event
 from .health import (
@@ -118,5 +118,6 @@ __all__ = [
     "triage",
     "trusted_ips",
     "unavailable_sources",
+    "visits",
     "would_silence",
 ]

@@ -63,8 +63,38 @@ def locations(con: duckdb.DuckDBPyConnection, kind: str, target_id: str) -> pd.D
     ).df()
 
 
+def visits(con: duckdb.DuckDBPyConnection, kind: str, target_id: str) -> pd.DataFrame:
+    """The located events in time order, runs at one place merged: one row per stay (its first
+    address, place, first and last event, events). Consecutive stays are what a traveller
+    did, so `travel_jumps(visits(...))` gives each jump with the time really available for it
+    (an address seen before and after a trip is two stays, not one)."""
+    return con.execute(
+        f"""WITH located AS (
+                SELECT e.source_ip AS ip, e.country_iso AS country, e.city, e.latitude,
+                       e.longitude, e.occurred_at, e.event_id
+                {SCOPED_EVENTS} AND e.source_ip IS NOT NULL
+                    AND e.latitude IS NOT NULL AND e.longitude IS NOT NULL
+            ), marked AS (
+                SELECT *, CASE WHEN (latitude, longitude) IS DISTINCT FROM
+                    lag((latitude, longitude)) OVER (ORDER BY occurred_at, event_id)
+                    THEN 1 ELSE 0 END AS moved
+                FROM located
+            ), stays AS (
+                SELECT *, sum(moved) OVER (ORDER BY occurred_at, event_id
+                                           ROWS UNBOUNDED PRECEDING) AS stay
+                FROM marked
+            )
+            SELECT arg_min(ip, occurred_at) AS ip, arg_min(country, occurred_at) AS country,
+                   arg_min(city, occurred_at) AS city, any_value(latitude) AS latitude,
+                   any_value(longitude) AS longitude, min(occurred_at) AS first_seen,
+                   max(occurred_at) AS last_seen, count(*) AS events
+            FROM stays GROUP BY stay ORDER BY stay""",
+        _scope(con, kind, target_id),
+    ).df()
+
+
 def travel_jumps(frame: pd.DataFrame) -> pd.DataFrame:
-    """Consecutive located places (from `locations`) as segments for the map's lines: where
+    """Consecutive located stays (from `visits`) as segments for the map's lines: where
     from and to, when, how far (great circle), and the speed that distance in that time needs
     (None when the second place was seen before the first was left: no time to travel)."""
     located = frame.dropna(subset=["latitude", "longitude"]).reset_index(drop=True)

@@ -18,6 +18,7 @@ from ingest.timeparse import now_utc
 
 CHART_COLUMNS = ("occurred_at", "event_type", "grant_type", "outcome", "where")
 SHORT_LIST = 10  # rows shown in full before the rest go to a collapsed grid
+MAX_JUMPS = 50  # drawn on the map and listed; a month of commuting is not a map
 CHAIN_CONTEXT = 3  # calls shown before and after each of the target's own token calls
 
 
@@ -125,25 +126,37 @@ def locations(kind: str, target_id: str, *, draw_jumps: bool) -> None:
     if places.empty:
         st.caption("No addresses in these events.")
         return
-    jumps = queries.travel_jumps(places) if draw_jumps else pd.DataFrame()
+    jumps = (
+        queries.travel_jumps(ui.q("visits", kind, target_id)).head(MAX_JUMPS)
+        if draw_jumps
+        else pd.DataFrame()
+    )
     if places[["latitude", "longitude"]].notna().all(axis=1).any():
         travel_map.show(places, jumps)
     if not jumps.empty:
         st.text("Jumps (in order):")
-        ui.table(
+        short(
             jumps[["from_ip", "from_place", "left_at", "to_ip", "to_place", "arrived_at",
-                   "distance_km", "minutes", "speed_kmh"]]
+                   "distance_km", "minutes", "speed_kmh"]].round(0),
+            "jumps",
         )  # fmt: skip
     short(places[["ip", "country", "city", "first_seen", "last_seen", "events"]], "addresses")
 
 
-def short(frame: pd.DataFrame, what: str, *, highlight: pd.Series | None = None) -> None:
-    """The first SHORT_LIST rows as a table, the whole list in a collapsed grid below."""
+def short(
+    frame: pd.DataFrame,
+    what: str,
+    *,
+    highlight: pd.Series | None = None,
+    full: pd.DataFrame | None = None,
+) -> None:
+    """The first SHORT_LIST rows as a table; the whole list (`full`: with more columns) in a
+    collapsed grid below when there is more to see."""
     marked = None if highlight is None else highlight.head(SHORT_LIST)
     ui.table(frame.head(SHORT_LIST), highlight=marked)
-    if len(frame) > SHORT_LIST:
+    if len(frame) > SHORT_LIST or full is not None:
         with st.expander(ui.md(f"All {len(frame):,} {what}")):
-            ui.grid(frame, height=360)
+            ui.grid(frame if full is None else full, height=min(360, 40 + 35 * len(frame)))
 
 
 def _around_own(chain: pd.DataFrame) -> pd.DataFrame:
@@ -186,11 +199,9 @@ def related(kind: str, target_id: str) -> None:
     if rows.empty:
         st.caption("None: no other alert shares a suspect address, a token or the user.")
         return
-    short(
-        rows[["relation", "shared", "alert_id", "detector", "severity", "status", "org_id",
-              "incident_id", "last_seen", "summary"]],
-        "related alerts",
-    )  # fmt: skip
+    columns = ["relation", "shared", "alert_id", "detector", "severity", "status", "org_id",
+               "incident_id", "last_seen"]  # fmt: skip
+    short(rows[columns], "related alerts", full=rows[[*columns, "summary"]])
     for alert in rows.head(5).itertuples():
         ui.link("alert", alert.alert_id, f"{alert.severity} {alert.detector}")
 

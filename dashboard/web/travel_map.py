@@ -1,4 +1,4 @@
-"""Where an alert's or incident's events came from, drawn offline: the bundled world outline
+"""Where an alert's or incident's events came from, drawn offline: the bundled world coastlines
 (`dashboard.world`), every located address as a large red dot with a white rim and its label,
 and for impossible travel each jump as a line labelled with its distance, time and speed.
 
@@ -51,9 +51,10 @@ def chart(places: pd.DataFrame, jumps: pd.DataFrame) -> alt.LayerChart:
         label=lambda f: f["ip"].astype(str) + " · " + f["city"].fillna("?").astype(str)
     )[["ip", "country", "city", "latitude", "longitude", "events", "label"]]
     land = (
-        alt.Chart(safe_text.chart_frame(world.land_frame()))
-        .mark_geoshape(fill=world.LAND_FILL, stroke=world.LAND_STROKE, strokeWidth=0.5)
-    )  # fmt: skip
+        alt.Chart(safe_text.chart_frame(world.outline_frame()))
+        .mark_line(stroke=world.COAST_STROKE, strokeWidth=0.8)
+        .encode(longitude="lon:Q", latitude="lat:Q", detail="line:N", order="order:Q")
+    )
     layers: list[alt.Chart] = [land]
     if not jumps.empty:
         segments = alt.Chart(safe_text.chart_frame(jump_labels(jumps)))
