@@ -46,4 +46,11 @@ def _outline() -> pd.DataFrame:
                 lats.append(lat)
                 previous = lon
             line += 1
-    return pd.DataFrame({"line": lines, "order": orders, "lon": lons, "lat": lats})
+    return pd.DataFrame(  # compact types: the table travels to the browser with every map
+        {
+            "line": pd.array(lines, dtype="int16"),
+            "order": pd.array(orders, dtype="int16"),
+            "lon": pd.array(lons, dtype="float32"),
+            "lat": pd.array(lats, dtype="float32"),
+        }
+    )

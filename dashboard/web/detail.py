@@ -137,7 +137,8 @@ def locations(kind: str, target_id: str, *, draw_jumps: bool) -> None:
         st.text("Jumps (in order):")
         short(
             jumps[["from_ip", "from_place", "left_at", "to_ip", "to_place", "arrived_at",
-                   "distance_km", "minutes", "speed_kmh"]].round(0),
+                   "distance_km", "minutes", "speed_kmh"]].round(
+                {"distance_km": 0, "minutes": 0, "speed_kmh": 0}),
             "jumps",
         )  # fmt: skip
     short(places[["ip", "country", "city", "first_seen", "last_seen", "events"]], "addresses")

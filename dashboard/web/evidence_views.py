@@ -97,7 +97,7 @@ def flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
             return [(prefix, joined(value))]
         rows = []
         for index, item in enumerate(value, 1):
-            rows += flatten(item, f"{prefix}[{index}]")
+            rows += flatten(item, f"{prefix}.{index}")
         return rows
     return [(prefix, text_of(value))]
 

@@ -63,11 +63,12 @@ def chart(places: pd.DataFrame, jumps: pd.DataFrame) -> alt.LayerChart:
                 longitude="lon1:Q", latitude="lat1:Q", longitude2="lon2:Q", latitude2="lat2:Q"
             )
         )
-        layers.append(
-            segments.mark_text(fontSize=13, fontWeight="bold", fill=JUMP_STROKE, dy=-10).encode(
-                longitude="mid_lon:Q", latitude="mid_lat:Q", text="label:N"
+        for halo in ({"stroke": "white", "strokeWidth": 4}, {}):  # readable over coastlines
+            layers.append(
+                segments.mark_text(
+                    fontSize=13, fontWeight="bold", fill=JUMP_STROKE, dy=-16, **halo
+                ).encode(longitude="mid_lon:Q", latitude="mid_lat:Q", text="label:N")
             )
-        )
     dots = alt.Chart(safe_text.chart_frame(located))
     layers.append(
         dots.mark_circle(
@@ -78,11 +79,12 @@ def chart(places: pd.DataFrame, jumps: pd.DataFrame) -> alt.LayerChart:
             tooltip=["ip:N", "city:N", "country:N", "events:Q"],
         )
     )
-    layers.append(
-        dots.mark_text(fontSize=12, fontWeight="bold", dy=-18, fill="#111827").encode(
-            longitude="longitude:Q", latitude="latitude:Q", text="label:N"
+    for halo in ({"stroke": "white", "strokeWidth": 4}, {}):
+        layers.append(
+            dots.mark_text(fontSize=12, fontWeight="bold", dy=-18, fill="#111827", **halo).encode(
+                longitude="longitude:Q", latitude="latitude:Q", text="label:N"
+            )
         )
-    )
     return alt.layer(*layers).project(type="equalEarth").properties(height=HEIGHT)
 
 
