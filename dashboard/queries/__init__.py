@@ -11,7 +11,6 @@ from .alerts import (
     alert_events,
     alert_records,
     alerts,
-    related_alerts,
     severity_counts,
 )
 
@@ -99,7 +98,6 @@ __all__ = [
     "refresh_tokens",
     "refusals",
     "related",
-    "related_alerts",
     "remove_known_egress",
     "retention_gaps",
     "rows_csv",
