@@ -35,21 +35,13 @@ if record.get("linked_incidents"):
 alerts = ui.q("incident_alerts", incident_id)  # most severe first, then oldest
 
 st.subheader(f"Alerts ({len(alerts)})")
+ALERT_COLUMNS = ["alert_id", "detector", "severity", "status", "link", "last_seen", "analyst"]
+# One line per alert here; the summaries (long, and said again in the evidence below) and
+# notes are in the full list, one click away.
 detail.short(
-    alerts[
-        [
-            "alert_id",
-            "detector",
-            "severity",
-            "status",
-            "link",
-            "last_seen",
-            "summary",
-            "triage_note",
-            "analyst",
-        ]
-    ],
+    alerts[ALERT_COLUMNS],
     "alerts",
+    full=alerts[[*ALERT_COLUMNS, "summary", "triage_note"]],
 )
 for alert in alerts.head(LINKED_ALERTS).itertuples():
     ui.link("alert", alert.alert_id, f"{alert.severity} {alert.detector}")
