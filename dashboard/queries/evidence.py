@@ -127,11 +127,11 @@ JUMP_COLUMNS = (
     "distance_km", "minutes", "speed_kmh",
 )  # fmt: skip
 
-# The partner's token calls of the same org and user within this long of one of the target's
-# events: the chain around what the alert saw, so every alert that touches the partner's
-# tokens shows who held the token before and after.
-CHAIN_MARGIN_MIN = 120
-MARGIN = f"INTERVAL {CHAIN_MARGIN_MIN} MINUTE"
+# The partner's token calls of the same org and user in the hour of one of the target's events
+# or the CHAIN_HOURS hours either side: the chain around what the alert saw, so every alert that
+# touches the partner's tokens shows who held the token before and after. Hour slots make the
+# match a hash join (org, user, hour), linear however many events the target has.
+CHAIN_HOURS = 2
 
 
 def token_chain(
@@ -139,19 +139,24 @@ def token_chain(
 ) -> pd.DataFrame:
     """The refresh-token chain around an alert or incident, oldest first: its own events that
     carry a token fingerprint or a worker, and the partner's token calls of the same org and
-    user within CHAIN_MARGIN_MIN minutes of any of its events. Per call: which worker presented
-    which fingerprint, from where, what Salesforce did, and the token it returned;
-    `in_alert` marks the target's own events. Empty when nothing involves the partner's tokens."""
+    user within CHAIN_HOURS hours of its events. Per call: which worker presented which
+    fingerprint, from where, what Salesforce did, and the token it returned; `in_alert` marks
+    the target's own events. Empty when nothing involves the partner's tokens."""
     first, last, ids = _scope(con, kind, target_id)
     if not ids:
         return pd.DataFrame(columns=CHAIN_COLUMNS)
     return con.execute(
         f"""WITH own AS (
                 SELECT e.event_id, e.org_id, e.user_id, e.occurred_at {SCOPED_EVENTS}
+            ), slots AS (
+                SELECT DISTINCT o.org_id, o.user_id,
+                       date_trunc('hour', o.occurred_at) + to_hours(r.h) AS slot
+                FROM own o, range(-{CHAIN_HOURS}, {CHAIN_HOURS + 1}) r(h)
+                WHERE o.user_id IS NOT NULL
             ), near AS (
                 SELECT e.* FROM events e
-                WHERE e.occurred_at BETWEEN CAST(? AS TIMESTAMP) - {MARGIN}
-                                        AND CAST(? AS TIMESTAMP) + {MARGIN}
+                WHERE e.occurred_at BETWEEN CAST(? AS TIMESTAMP) - to_hours({CHAIN_HOURS + 1})
+                                        AND CAST(? AS TIMESTAMP) + to_hours({CHAIN_HOURS + 1})
                   AND (e.token_fp IS NOT NULL OR e.worker IS NOT NULL)
             )
             SELECT e.occurred_at AS at, e.worker, coalesce(e.token_fp, '(none)') AS presented,
@@ -163,11 +168,9 @@ def token_chain(
                    e.event_id IN (SELECT event_id FROM own) AS in_alert
             FROM near e
             WHERE e.event_id IN (SELECT event_id FROM own)
-               OR (e.event_type = 'token_exchange' AND EXISTS (
-                     SELECT 1 FROM own o
-                     WHERE o.org_id = e.org_id AND o.user_id = e.user_id
-                       AND e.occurred_at BETWEEN o.occurred_at - {MARGIN}
-                                             AND o.occurred_at + {MARGIN}))
+               OR (e.event_type = 'token_exchange'
+                   AND (e.org_id, e.user_id, date_trunc('hour', e.occurred_at))
+                       IN (SELECT (org_id, user_id, slot) FROM slots))
             ORDER BY e.occurred_at, e.event_id LIMIT ?""",
         [first, last, ids, first, last, limit],
     ).df()

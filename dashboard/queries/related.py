@@ -40,18 +40,24 @@ SELECT DISTINCT fp FROM (
 ) WHERE fp IS NOT NULL ORDER BY fp
 """
 
+# Events that presented or received one of the target's fingerprints (a semi-join on the few
+# fingerprints, within the tokens' lifetime around the target: row groups outside are skipped).
+CHAIN_EVENTS_SQL = """
+SELECT e.event_id FROM events e
+WHERE e.occurred_at BETWEEN ? AND ?
+  AND (e.token_fp IN (SELECT unnest(CAST(? AS VARCHAR[])))
+       OR e.new_token_fp IN (SELECT unnest(CAST(? AS VARCHAR[]))))
+"""
+
 RELATED_SQL = """
-WITH chain AS (
-    SELECT list(e.event_id) AS ids FROM events e
-    WHERE e.occurred_at BETWEEN ? AND ?
-      AND (list_contains(?, e.token_fp) OR list_contains(?, e.new_token_fp))
-), tied AS (
+WITH tied AS (
     SELECT a.alert_id,
-           list_intersect(a.ips, ?) AS shared_ips,
-           a.user_id IS NOT NULL AND list_contains(?, a.org_id || '|' || a.user_id) AS same_user,
-           len(?) > 0 AND list_has_any(a.event_ids, (SELECT ids FROM chain)) AS same_chain
+           list_intersect(a.ips, CAST(? AS VARCHAR[])) AS shared_ips,
+           a.user_id IS NOT NULL
+               AND list_contains(CAST(? AS VARCHAR[]), a.org_id || '|' || a.user_id) AS same_user,
+           list_has_any(a.event_ids, CAST(? AS VARCHAR[])) AS same_chain
     FROM alerts a
-    WHERE a.superseded_at IS NULL AND NOT list_contains(?, a.alert_id)
+    WHERE a.superseded_at IS NULL AND NOT list_contains(CAST(? AS VARCHAR[]), a.alert_id)
 )
 SELECT concat_ws(', ',
            CASE WHEN len(r.shared_ips) > 0 THEN 'same IP' END,
@@ -108,13 +114,18 @@ def related(
     fingerprints = [
         fp for (fp,) in con.execute(FINGERPRINTS_SQL, [first, last, event_ids]).fetchall()
     ]
-    return con.execute(
-        RELATED_SQL,
+    chain = (
         [
-            first - TOKEN_WINDOW, last + TOKEN_WINDOW, fingerprints, fingerprints,
-            suspect, users, fingerprints, own, limit,
-        ],
-    ).df()  # fmt: skip
+            event
+            for (event,) in con.execute(
+                CHAIN_EVENTS_SQL,
+                [first - TOKEN_WINDOW, last + TOKEN_WINDOW, fingerprints, fingerprints],
+            ).fetchall()
+        ]
+        if fingerprints
+        else []
+    )
+    return con.execute(RELATED_SQL, [suspect, users, chain, own, limit]).df()
 
 
 def trusted_ips(
