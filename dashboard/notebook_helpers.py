@@ -11,6 +11,9 @@ with the IOC list for enrichment. So these keep msticpy's ergonomics and none of
     nb.map(events)                     # where the events came from, the jumps drawn between them
     nb.enrich(events)                  # country, city, radius, allowlisted?, published IOC?
 
+Charts render as static SVG (`offline_charts`, switched on when this module is imported):
+altair's default output loads Vega's JavaScript from a CDN and is blank without internet.
+
 The store and the configuration are found through TOKENSENTRY_DB and TOKENSENTRY_CONFIG
 (CONTRACT §2), else the repository's data/ folder, so a notebook works whatever its folder.
 """
@@ -34,9 +37,19 @@ from ingest import config as config_module
 from ingest import db
 from ingest.config import Config
 
+from . import world
 from .settings import DEFAULT_CONFIG, DEFAULT_DB
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def offline_charts() -> None:
+    """Render altair charts as inline SVG (vl-convert, no browser, no network): the output
+    carries the picture itself, not a script that fetches Vega from a CDN."""
+    alt.renderers.enable("svg")
+
+
+offline_charts()
 DEMO_CONFIG = Path("data/demo/tokensentry.toml")  # what `make demo` writes
 
 
@@ -101,9 +114,10 @@ def timeline(
 
 
 def map(events: pd.DataFrame, *, title: str = "Where the events came from") -> alt.LayerChart:
-    """Each located address as a dot sized by its events on a longitude/latitude plane, and a
-    line from each place to the next in time (the jump, for impossible travel). No map tiles:
-    the chart works offline and sends no address to a tile server."""
+    """Each located address as a dot sized by its events on a longitude/latitude plane over the
+    bundled coastlines (`dashboard.world`), and a line from each place to the next in time (the
+    jump, for impossible travel). No map tiles: the chart works offline and sends no address
+    to a tile server."""
     located = events.dropna(subset=["latitude", "longitude"])
     places = (
         located.groupby(["source_ip", "latitude", "longitude"], dropna=False)
@@ -134,7 +148,19 @@ def map(events: pd.DataFrame, *, title: str = "Where the events came from") -> a
     labels = base.mark_text(dy=-12, fontSize=10).encode(
         x="longitude:Q", y="latitude:Q", text="source_ip:N"
     )
-    return (path + dots + labels).properties(width=760, height=380)
+    outline = world.outline_frame()
+    shown = outline.groupby("line")["lat"].transform("max") >= -60  # the plane stops at 60° S
+    coast = (
+        alt.Chart(outline[shown])
+        .mark_line(stroke=world.COAST_STROKE, strokeWidth=0.6)
+        .encode(
+            x=alt.X("lon:Q", scale=alt.Scale(domain=[-180, 180]), title="longitude"),
+            y=alt.Y("lat:Q", scale=alt.Scale(domain=[-60, 75]), title="latitude"),
+            detail="line:N",
+            order="order:Q",
+        )
+    )
+    return (coast + path + dots + labels).properties(width=760, height=380)
 
 
 def enrich(

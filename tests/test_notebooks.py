@@ -5,6 +5,7 @@ the alert count, the attestation CSV holds the failing control."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -15,6 +16,34 @@ from sandbox.demo import cast
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 ORG = {org.alias: org.org_id for org in cast.ORGS}
+# Anything in an output that would load code or data from the internet when the notebook is
+# opened: a script (or module import) from an http(s) URL, or a CDN-hosted Vega bundle.
+REMOTE_CODE = re.compile(
+    r"<script[^>]*\bsrc\s*=\s*[\"']?(https?:)?//|\bimport\s*\(?\s*[\"']https?://"
+    r"|https?://cdn\.|requirejs\.config|vega-embed@",
+    re.IGNORECASE,
+)
+MISSING_WORDS = re.compile(r"(?<![\w.])(nan|NaN|NaT|None|<NA>)(?![\w.])")
+
+
+def remote_code(book: nbformat.NotebookNode) -> list[str]:
+    """Every output (of every mime type) that would fetch code from the internet."""
+    found = []
+    for index, cell in enumerate(book.cells):
+        for output in cell.get("outputs", []):
+            for mime, value in output.get("data", {}).items():
+                text = value if isinstance(value, str) else json.dumps(value)
+                if REMOTE_CODE.search(text):
+                    found.append(f"cell {index} {mime}: {REMOTE_CODE.search(text).group(0)}")
+    return found
+
+
+def chart_outputs(book: nbformat.NotebookNode) -> int:
+    return sum(
+        "image/svg+xml" in output.get("data", {})
+        for cell in book.cells
+        for output in cell.get("outputs", [])
+    )
 
 
 def run(name: str, folder: Path, probe: str, *, parameters: str | None = None) -> dict:
@@ -28,8 +57,12 @@ def run(name: str, folder: Path, probe: str, *, parameters: str | None = None) -
     NotebookClient(
         book, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     ).execute()
+    # Charts must draw without internet: static SVG in the output, no script from a CDN.
+    assert not remote_code(book), remote_code(book)
     (output,) = [o for o in book.cells[-1].outputs if o.get("name") == "stdout"]
-    return json.loads(output["text"])
+    found = json.loads(output["text"])
+    found["_charts"] = chart_outputs(book)
+    return found
 
 
 @pytest.fixture
@@ -63,6 +96,7 @@ def test_tour_shows_each_source_and_the_stopped_export(demo_env):
         found["detectors"]
     )
     assert found["first"] == "critical" and len(found["orgs"]) == 8
+    assert found["_charts"] >= 1  # the chart is in the output itself, as SVG
 
 
 def test_investigation_defaults_to_the_most_severe_incident_and_writes_the_pack(demo_env):
@@ -78,6 +112,10 @@ def test_investigation_defaults_to_the_most_severe_incident_and_writes_the_pack(
     assert Path(found["csv"]).parent == demo_env / "evidence"
     summary, rows = Path(found["md"]).read_text(), Path(found["csv"]).read_text()
     assert all(f"`{ip}`" in summary for ip in found["ips"])
+    # The demo's real gaps (no city, no worker, a login without a token) print as "-" or an
+    # empty CSV cell, never as pandas' words for missing.
+    assert not MISSING_WORDS.findall(summary) and not MISSING_WORDS.findall(rows)
+    assert found["_charts"] >= 2  # timeline and map, drawn into the output
     assert "208.68.36.90" in rows and rows.count("\n") > 10
     # The same address in the other org of the wave, pulled though no detector tied them.
     assert {"hooli", "northwind"} <= set(found["orgs"])
@@ -116,6 +154,7 @@ def test_tuning_sweep_moves_the_alert_count(demo_env):
     radius = dict(found["radius"])
     assert radius[2000] > radius[500]  # coarse fixes (the US-centroid VPN) come back in
     assert sorted(set(found["chosen"])) == ["67.180.10.5", "86.12.40.5"]
+    assert found["_charts"] >= 1
 
 
 def test_controls_notebook_writes_the_attestation(demo_env):

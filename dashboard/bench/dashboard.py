@@ -153,6 +153,10 @@ def page_queries() -> dict[str, list[tuple[str, Call | None]]]:
             _optional("evidence_events", lambda f, con, s: f(con, "incident", s.incident_id)),
             _optional("locations", lambda f, con, s: f(con, "incident", s.incident_id)),
             _optional("token_chain", lambda f, con, s: f(con, "incident", s.incident_id)),
+            _optional("visits", lambda f, con, s: f(con, "incident", s.incident_id)),
+            _optional(
+                "related", lambda f, con, s: f(con, "incident", s.incident_id, s.config, s.now)
+            ),
             ("audit_trail", lambda con, s: queries.audit_trail(con, s.incident_id)),
         ],
         "alert": [
@@ -160,7 +164,8 @@ def page_queries() -> dict[str, list[tuple[str, Call | None]]]:
             _optional("evidence_events", lambda f, con, s: f(con, "alert", s.alert_id)),
             _optional("locations", lambda f, con, s: f(con, "alert", s.alert_id)),
             _optional("token_chain", lambda f, con, s: f(con, "alert", s.alert_id)),
-            ("related_alerts", lambda con, s: queries.related_alerts(con, s.alert_id)),
+            _optional("visits", lambda f, con, s: f(con, "alert", s.alert_id)),
+            _optional("related", lambda f, con, s: f(con, "alert", s.alert_id, s.config, s.now)),
             ("audit_trail", lambda con, s: queries.audit_trail(con, s.alert_id)),
         ],
         "apps": [

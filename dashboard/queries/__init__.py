@@ -11,7 +11,6 @@ from .alerts import (
     alert_events,
     alert_records,
     alerts,
-    related_alerts,
     severity_counts,
 )
 
@@ -30,7 +29,7 @@ from .egress import (
     remove_known_egress,
     would_silence,
 )
-from .evidence import evidence_events, locations, token_chain, travel_jumps
+from .evidence import evidence_events, locations, token_chain, travel_jumps, visits
 from .export import csv_cell, rows_csv
 from .filters import Filters, day_window, default_filters, default_window, newest_event
 from .health import (
@@ -47,6 +46,7 @@ from .incidents import incident, incident_alerts, incident_of, incident_records,
 from .overview import alerts_by_status, filter_options, open_alerts_by_day, top_open
 from .owners import ip_owners
 from .pipeline import quarantine, recent_runs, store_counts
+from .related import related, trusted_ips
 from .rollups import refresh_rollups
 from .search import search_alerts, search_events, search_kind, search_summary
 from .tokens import dormant_wakes, refresh_tokens, token_states
@@ -102,7 +102,7 @@ __all__ = [
     "refresh_rollups",
     "refresh_tokens",
     "refusals",
-    "related_alerts",
+    "related",
     "remove_known_egress",
     "retention_gaps",
     "rows_csv",
@@ -119,6 +119,8 @@ __all__ = [
     "top_open",
     "travel_jumps",
     "triage",
+    "trusted_ips",
     "unavailable_sources",
+    "visits",
     "would_silence",
 ]

@@ -223,28 +223,3 @@ def _app_inference(
                 for app, reason, count in rows
             ]
     return found or None
-
-
-def related_alerts(
-    con: duckdb.DuckDBPyConnection, alert_id: str, *, limit: int = 100
-) -> pd.DataFrame:
-    """Other alerts with the same app, user or IP, in any org: most severe, most recent first."""
-    return con.execute(
-        """WITH me AS (SELECT lower(app_name) AS app, user_id, ips FROM alerts WHERE alert_id = ?)
-           SELECT a.alert_id, a.detector_id AS detector, a.severity,
-                  coalesce(t.status, 'new') AS status, a.org_id, a.app_name AS app, a.user_id,
-                  a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen, a.summary,
-                  concat_ws(', ',
-                      CASE WHEN list_has_any(a.ips, me.ips) THEN 'same IP' END,
-                      CASE WHEN a.user_id = me.user_id THEN 'same user' END,
-                      CASE WHEN lower(a.app_name) = me.app THEN 'same app' END) AS relation
-           FROM alerts a CROSS JOIN me LEFT JOIN triage t USING (alert_id)
-           WHERE a.alert_id <> ?
-             AND (list_has_any(a.ips, me.ips) OR a.user_id = me.user_id
-                  OR lower(a.app_name) = me.app)
-           ORDER BY list_has_any(a.ips, me.ips) DESC, a.user_id = me.user_id DESC,
-                    list_position(['info','low','medium','high','critical'], a.severity) DESC,
-                    a.last_seen_at DESC, a.alert_id
-           LIMIT ?""",
-        [alert_id, alert_id, limit],
-    ).df()

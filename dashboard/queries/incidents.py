@@ -81,7 +81,8 @@ def incident(con: duckdb.DuckDBPyConnection, incident_id: str) -> dict[str, Any]
 
 
 def incident_alerts(con: duckdb.DuckDBPyConnection, incident_id: str) -> pd.DataFrame:
-    """The alerts an incident holds, oldest first, with their own status and why they joined."""
+    """The alerts an incident holds, most severe first (critical first), then oldest first,
+    with their own status and why they joined."""
     # The ids first, then each alert through its primary key (`alert_id IN (constants)`)
     # instead of a join that reads the whole alerts table.
     members = con.execute(
@@ -99,7 +100,7 @@ def incident_alerts(con: duckdb.DuckDBPyConnection, incident_id: str) -> pd.Data
                   t.updated_at AS triaged_at
            FROM alerts a LEFT JOIN triage t USING (alert_id)
            WHERE a.alert_id IN ({", ".join("?" * len(ids))})
-           ORDER BY a.first_seen_at, a.alert_id""",
+           ORDER BY {SEVERITY_ORDER.format("a.severity")} DESC, a.first_seen_at, a.alert_id""",
         ids,
     ).df()
     joined = {alert_id: (link, at) for alert_id, link, at in members}

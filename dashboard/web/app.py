@@ -15,8 +15,11 @@ import streamlit as st
 from dashboard.web import ui
 
 PAGES = Path(__file__).resolve().parent / "app_pages"
+# A file we ship: Streamlit fetches a `:material/…:` page icon from Google's font CDN, and the
+# dashboard must load nothing from the internet.
+ICON = str(Path(__file__).resolve().parents[1] / "data" / "favicon.png")
 
-st.set_page_config(page_title="tokensentry", page_icon=":material/shield:", layout="wide")
+st.set_page_config(page_title="tokensentry", page_icon=ICON, layout="wide")
 
 pages = [
     st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),

@@ -1,6 +1,8 @@
 """The sections an incident page and an alert page share: header, evidence, timeline, map,
 token chain, related alerts and audit trail. Layout only; every value comes from
-`dashboard.queries` through `ui.q`, and every attacker-controlled string is shown as text."""
+`dashboard.queries` through `ui.q`, and every attacker-controlled string is shown as text.
+Each detector's evidence is drawn by `evidence_views`, the map by `travel_map`. Long lists
+show their first rows and keep the rest in a collapsed grid, so a page stays short."""
 
 from __future__ import annotations
 
@@ -8,13 +10,16 @@ from typing import Any
 
 import altair as alt
 import pandas as pd
-import pydeck as pdk
 import streamlit as st
 
 from dashboard import queries
-from dashboard.web import network_owners, safe_text, ui
+from dashboard.web import evidence_views, network_owners, safe_text, travel_map, ui
+from ingest.timeparse import now_utc
 
 CHART_COLUMNS = ("occurred_at", "event_type", "grant_type", "outcome", "where")
+SHORT_LIST = 10  # rows shown in full before the rest go to a collapsed grid
+MAX_JUMPS = 50  # drawn on the map and listed; a month of commuting is not a map
+CHAIN_CONTEXT = 3  # calls shown before and after each of the target's own token calls
 
 
 def header(record: dict[str, Any], kind: str) -> Any:
@@ -49,21 +54,27 @@ def _detectors(record: dict[str, Any]) -> str:
     return ", ".join(d for d in detectors if d)
 
 
-def runbook(record: dict[str, Any]) -> None:
+def runbook(record: dict[str, Any], *, collapsed: bool = False) -> None:
     if record.get("runbook"):
-        st.subheader("Runbook")
         # Our own text from the detector catalogue (checked against it), never data.
+        if collapsed:
+            with st.expander("Runbook"):
+                st.markdown(safe_text.product_markdown(record["runbook"]))
+            return
+        st.subheader("Runbook")
         st.markdown(safe_text.product_markdown(record["runbook"]))
 
 
 def evidence(record: dict[str, Any]) -> None:
     st.subheader("Evidence")
-    safe_text.json(record["evidence"], expanded=2)  # a JSON viewer: values stay text
+    evidence_views.show(record.get("detector"), record["evidence"])
+    with st.expander("The evidence as stored (JSON)"):
+        safe_text.json(record["evidence"], expanded=1)  # a JSON viewer: values stay text
     inference = record.get("app_inference")
     st.subheader("App")
     if inference:
         st.text("The logs did not name the app; it was inferred:")
-        safe_text.json(inference, expanded=True)
+        evidence_views.app_inference(inference)
     else:
         ui.labelled("Named in the logs", record.get("app") or "(none)")
 
@@ -116,82 +127,84 @@ def locations(kind: str, target_id: str, *, draw_jumps: bool) -> None:
     if places.empty:
         st.caption("No addresses in these events.")
         return
-    located = places.dropna(subset=["latitude", "longitude"])
-    if not located.empty:
-        layers = [
-            pdk.Layer(
-                "ScatterplotLayer",
-                data=safe_text.chart_frame(located[["ip", "latitude", "longitude", "events"]]),
-                get_position="[longitude, latitude]",
-                get_radius=60000,
-                get_fill_color=[220, 38, 38, 180],
-                pickable=True,
-            )
-        ]
-        jumps = queries.travel_jumps(places) if draw_jumps else pd.DataFrame()
-        if not jumps.empty:
-            layers.append(
-                pdk.Layer(
-                    "ArcLayer",
-                    data=safe_text.chart_frame(jumps[["source", "target", "from_ip", "to_ip"]]),
-                    get_source_position="source",
-                    get_target_position="target",
-                    get_source_color=[59, 130, 246],
-                    get_target_color=[220, 38, 38],
-                    get_width=4,
-                )
-            )
-        st.pydeck_chart(
-            pdk.Deck(
-                layers=layers,
-                initial_view_state=pdk.ViewState(
-                    latitude=float(located["latitude"].mean()),
-                    longitude=float(located["longitude"].mean()),
-                    zoom=1,
-                ),
-                map_style=None,  # no tile server: the points and arcs carry the meaning
-                tooltip={"text": "{ip}"},
-            )
-        )
-        if not jumps.empty:
-            st.text("Jumps (in order):")
-            ui.table(jumps[["from_ip", "from_place", "left_at", "to_ip", "to_place", "arrived_at"]])
-    ui.table(places[["ip", "country", "city", "first_seen", "last_seen", "events"]])
+    jumps = (
+        queries.travel_jumps(ui.q("visits", kind, target_id)).head(MAX_JUMPS)
+        if draw_jumps
+        else pd.DataFrame()
+    )
+    if places[["latitude", "longitude"]].notna().all(axis=1).any():
+        travel_map.show(places, jumps)
+    if not jumps.empty:
+        st.text("Jumps (in order):")
+        short(
+            jumps[["from_ip", "from_place", "left_at", "to_ip", "to_place", "arrived_at",
+                   "distance_km", "minutes", "speed_kmh"]].round(
+                {"distance_km": 0, "minutes": 0, "speed_kmh": 0}),
+            "jumps",
+        )  # fmt: skip
+    short(places[["ip", "country", "city", "first_seen", "last_seen", "events"]], "addresses")
+
+
+def short(
+    frame: pd.DataFrame,
+    what: str,
+    *,
+    highlight: pd.Series | None = None,
+    full: pd.DataFrame | None = None,
+) -> None:
+    """The first SHORT_LIST rows as a table; the whole list (`full`: with more columns) in a
+    collapsed grid below when there is more to see."""
+    marked = None if highlight is None else highlight.head(SHORT_LIST)
+    ui.table(frame.head(SHORT_LIST), highlight=marked)
+    if len(frame) > SHORT_LIST or full is not None:
+        with st.expander(ui.md(f"All {len(frame):,} {what}")):
+            ui.grid(frame if full is None else full, height=min(360, 40 + 35 * len(frame)))
+
+
+def _around_own(chain: pd.DataFrame) -> pd.DataFrame:
+    """The target's own token calls with CHAIN_CONTEXT calls either side (the story's core)."""
+    own = [i for i, mine in enumerate(chain["in_alert"]) if mine]
+    keep = sorted({j for i in own for j in range(i - CHAIN_CONTEXT, i + CHAIN_CONTEXT + 1)})
+    return chain.iloc[[j for j in keep if 0 <= j < len(chain)]]
 
 
 def token_chain(kind: str, target_id: str) -> None:
+    """The refresh-token chain around the target; nothing when it involves no partner token."""
     chain = ui.q("token_chain", kind, target_id)
+    if chain.empty:
+        return
     st.subheader("Token chain")
     st.caption(
-        "Which worker presented which refresh-token fingerprint, when, from where, and "
-        "what Salesforce did with it."
+        ui.md(
+            "Which worker presented which refresh-token fingerprint, when, from where, what "
+            "Salesforce did with it, and the token it returned. Tinted: this "
+            f"{kind}'s own events; around them, the partner's calls for the same user.",
+            1000,
+        )
     )
-    ui.table(chain, empty="No token fingerprints in these events.")
+    shown = chain.assign(
+        presented=chain["presented"].str.slice(0, 12), returned=chain["returned"].str.slice(0, 12)
+    )
+    core = _around_own(shown).head(40)
+    columns = ["at", "worker", "presented", "returned", "ip", "outcome", "detail", "source"]
+    ui.table(core[columns], highlight=core["in_alert"].astype(bool))
+    if len(chain) > len(core):
+        with st.expander(f"The whole chain around it ({len(chain):,} calls)"):
+            ui.grid(chain[[*columns, "in_alert"]], height=360)
 
 
-def related(alert_id: str, exclude: set[str]) -> None:
-    st.subheader("Related alerts (same app, user or IP, any org)")
-    rows = ui.q("related_alerts", alert_id)
-    rows = rows[~rows["alert_id"].isin(exclude)]
-    ui.table(
-        rows[
-            [
-                "relation",
-                "alert_id",
-                "detector",
-                "severity",
-                "status",
-                "org_id",
-                "app",
-                "ips",
-                "last_seen",
-                "summary",
-            ]
-        ],
-        empty="None.",
-        max_rows=50,
-    )
-    for alert in rows.head(10).itertuples():
+def related(kind: str, target_id: str) -> None:
+    """Other alerts tied by an address that is not the partner's own, a token of the chain,
+    or the same user; first rows in full, the rest collapsed."""
+    st.subheader("Related alerts (shared suspect IP, token chain or user)")
+    rows = ui.q("related", kind, target_id, ui.config(), now_utc().replace(second=0, microsecond=0))
+    if rows.empty:
+        st.caption("None: no other alert shares a suspect address, a token or the user.")
+        return
+    columns = ["relation", "shared", "alert_id", "detector", "severity", "status", "org_id",
+               "incident_id", "last_seen"]  # fmt: skip
+    short(rows[columns], "related alerts", full=rows[[*columns, "summary"]])
+    for alert in rows.head(5).itertuples():
         ui.link("alert", alert.alert_id, f"{alert.severity} {alert.detector}")
 
 

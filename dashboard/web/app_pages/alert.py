@@ -28,7 +28,6 @@ detail.runbook(record)
 detail.evidence(record)
 detail.timeline("alert", alert_id)
 detail.locations("alert", alert_id, draw_jumps=record["detector"] == "impossible_travel")
-if record["detector"] == "refresh_token_reuse":
-    detail.token_chain("alert", alert_id)
-detail.related(alert_id, exclude={alert_id})
+detail.token_chain("alert", alert_id)  # shown whenever the alert involves partner tokens
+detail.related("alert", alert_id)
 detail.audit(alert_id)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.web import blast_radius_view, detail, safe_text, ui
+from dashboard.web import blast_radius_view, detail, evidence_views, ui
 
-EVIDENCE_ALERTS = 10
+EVIDENCE_ALERTS = 5  # the most severe alerts' evidence on the page; the rest one click away
+LINKED_ALERTS = 10
 
 incident_id = st.query_params.get("id", "").strip()
 record = ui.q("incident", incident_id) if incident_id else None
@@ -31,45 +32,38 @@ if record.get("linked_incidents"):
     for linked in record["linked_incidents"]:
         ui.link("incident", linked, "linked incident")
 
-alerts = ui.q("incident_alerts", incident_id)
+alerts = ui.q("incident_alerts", incident_id)  # most severe first, then oldest
 
 st.subheader(f"Alerts ({len(alerts)})")
-ui.table(
-    alerts[
-        [
-            "alert_id",
-            "detector",
-            "severity",
-            "status",
-            "link",
-            "last_seen",
-            "summary",
-            "triage_note",
-            "analyst",
-        ]
-    ]
+ALERT_COLUMNS = ["alert_id", "detector", "severity", "status", "link", "last_seen", "analyst"]
+# One line per alert here; the summaries (long, and said again in the evidence below) and
+# notes are in the full list, one click away.
+detail.short(
+    alerts[ALERT_COLUMNS],
+    "alerts",
+    full=alerts[[*ALERT_COLUMNS, "summary", "triage_note"]],
 )
-for alert in alerts.itertuples():
+for alert in alerts.head(LINKED_ALERTS).itertuples():
     ui.link("alert", alert.alert_id, f"{alert.severity} {alert.detector}")
 
 st.subheader("Evidence per alert")
-for alert in alerts.head(EVIDENCE_ALERTS).itertuples():
+for index, alert in enumerate(alerts.head(EVIDENCE_ALERTS).itertuples()):
     full = ui.q("alert", alert.alert_id) or {}
-    with st.expander(ui.md(f"{alert.detector} · {alert.severity} · {alert.alert_id}")):
-        safe_text.json(full.get("evidence"), expanded=2)  # a JSON viewer: values stay text
+    with st.expander(
+        ui.md(f"{alert.detector} · {alert.severity} · {alert.alert_id}"), expanded=index == 0
+    ):
+        evidence_views.show(alert.detector, full.get("evidence"))
 if len(alerts) > EVIDENCE_ALERTS:
     st.caption(f"first {EVIDENCE_ALERTS:d} of {len(alerts):d} alerts; open an alert for the rest")
 
 first = alerts.iloc[0] if not alerts.empty else None
 if first is not None:
-    detail.runbook(ui.q("alert", first["alert_id"]) or {})
+    detail.runbook(ui.q("alert", first["alert_id"]) or {}, collapsed=True)
 blast_radius_view.render(incident_id)
 detail.timeline("incident", incident_id)
 detail.locations(
     "incident", incident_id, draw_jumps="impossible_travel" in (record["detectors"] or [])
 )
-if "refresh_token_reuse" in (record["detectors"] or []):
-    detail.token_chain("incident", incident_id)
-if first is not None:
-    detail.related(first["alert_id"], exclude=set(alerts["alert_id"]))
+detail.token_chain("incident", incident_id)  # whenever its alerts involve partner tokens
+detail.related("incident", incident_id)
 detail.audit(incident_id)
