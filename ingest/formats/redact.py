@@ -7,7 +7,10 @@ written (raw payloads, ELF columns, quarantined text, run errors, terminal and f
   tokens, JWT assertions, client secrets, passwords, session ids, authorization codes, private
   keys) keeps only a short fingerprint, `[redacted sha256:…]`, so equal secrets still compare
   equal. Names are compared with case, separators, namespaces and `__c` suffixes removed, so
-  `DeleteToken`, `delete_token`, `DELETE-TOKEN` and `ns__Refresh_Token__c` all match.
+  `DeleteToken`, `delete_token`, `DELETE-TOKEN` and `ns__Refresh_Token__c` all match. Only
+  a field name can: a key that is free text (a quarantine reason such as `partner_token_log:
+  egress_ip '…' is not an IP address`, keying a count) keeps its value, and the key itself is
+  scrubbed by shape.
 - **By shape.** Inside any text, token-shaped strings are replaced wherever they appear:
   Salesforce session ids and access tokens (`00D…!…`), refresh tokens (`5Aep…`), JWTs
   (`eyJ…`), `Bearer …` and `Authorization: …` headers, `secret=value` pairs in URLs, form
@@ -102,6 +105,14 @@ NOT_SECRET_NAMES = frozenset(
     {"oauthtoken", "oauthusagetoken", "partnertokenlog", "idletoken", "refreshtokenreuse"}
 )
 
+# What a field name looks like: at most three words (`refresh_token`, `ns__Password__c`,
+# `incident/token_chain`, `x-api-key`, a report label `Refresh Token`) of letters, digits and
+# `_ . - / $ @`. Anything else, a sentence, a quarantine reason (`partner_token_log: egress_ip
+# '' is not an IP address`), is free text used as a key: its value is not a secret for the
+# key's sake, and the key itself is scrubbed by shape like any text.
+_FIELD_NAME = re.compile(r"[\w.\-/$@]+(?: [\w.\-/$@]+){0,2}", re.ASCII)
+_FIELD_NAME_MAX = 100
+
 _FINGERPRINT_PREFIX = "[redacted sha256:"
 
 
@@ -112,6 +123,9 @@ def normalise_name(name: str) -> str:
 
 @functools.lru_cache(maxsize=65536)  # field names repeat on every record
 def is_secret_name(name: str) -> bool:
+    """True when `name` is a field name (see `_FIELD_NAME`) that says its value is a secret."""
+    if len(name) > _FIELD_NAME_MAX or not _FIELD_NAME.fullmatch(name.strip()):
+        return False
     key = normalise_name(name).replace("tokensentry", "")  # our own name holds "token"
     if key in NOT_SECRET_NAMES:
         return False
@@ -276,7 +290,7 @@ def redact(value: Any) -> Any:
         changed = False
         result: dict[Any, Any] = {}
         for key, item in value.items():
-            new_key = scrub_text(key) if isinstance(key, str) else key
+            new_key = _unique_key(scrub_text(key), result) if isinstance(key, str) else key
             if is_secret_name(str(key)) and item not in (None, "") and not isinstance(item, bool):
                 new_item: Any = _fingerprint_tree(item)
             else:
@@ -291,6 +305,16 @@ def redact(value: Any) -> Any:
         scrubbed = scrub_text(value)
         return value if scrubbed == value else scrubbed
     return value
+
+
+def _unique_key(key: str, taken: dict[Any, Any]) -> str:
+    """`key`, numbered (`[redacted] (2)`) when scrubbing made it equal to a key already
+    kept: two quarantine reasons that differ only in a secret stay two counts."""
+    candidate, number = key, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{key} ({number})"
+    return candidate
 
 
 def redacted_row(names: list[str], values: list[str]) -> str:
