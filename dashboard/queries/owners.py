@@ -23,11 +23,16 @@ def ip_owners(con: duckdb.DuckDBPyConnection, ips: Sequence[str]) -> pd.DataFram
     frame = con.execute(OWNERS_SQL, [list(dict.fromkeys(ips))]).df()
     frame["owner"] = [
         Owner(
-            None if pd.isna(r.asn) else int(r.asn), r.as_org, r.provider, r.kind, r.region,
-            bool(r.is_tor),
+            None if pd.isna(r.asn) else int(r.asn), _text(r.as_org), _text(r.provider), r.kind,
+            _text(r.region), bool(r.is_tor),
         ).label()
         if isinstance(r.kind, str)
         else "(no owner data yet)"
         for r in frame.itertuples()
     ]  # fmt: skip
     return frame[[*OWNER_COLUMNS, "data_version"]]
+
+
+def _text(value: object) -> str | None:
+    """A text cell, or None where pandas read SQL NULL as NaN."""
+    return value if isinstance(value, str) else None

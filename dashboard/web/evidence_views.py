@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.web import ui
+from dashboard.web import safe_text, ui
 
 Evidence = Mapping[str, Any]
 RENDERERS: dict[str, Callable[[Evidence], None]] = {}
@@ -326,3 +326,57 @@ def app_inference(inference: Any) -> None:
         ui.labelled(name.replace("_", " "), joined(value) if isinstance(value, list) else value)
     if events:
         ui.table(_records(events, ["inferred_app", "reason", "events"]))
+
+
+@renders("data_exfiltration")
+def data_exfiltration(evidence: Evidence) -> None:
+    span = evidence.get("span") or {}
+    ui.text(
+        f"Session {evidence.get('session') or '?'} read {text_of(evidence.get('rows_total'))} "
+        f"rows between {_when(span.get('first'))} and {_when(span.get('last'))} UTC "
+        f"({joined(evidence.get('signals'))}); {text_of(evidence.get('breadth'))} objects touched."
+    )
+    ui.table(
+        _records(
+            evidence.get("objects"),
+            ["object", "rows", "threshold", "baseline_median", "new_to_app"],
+        ),
+        empty="No object passed its threshold.",
+    )
+    ui.table(
+        _records(
+            evidence.get("jobs"), ["job_id", "object", "rows", "status", "first_at", "last_at"]
+        ),
+        empty="No Bulk job in this session.",
+    )
+    facts(
+        [
+            ("users", joined(evidence.get("users"))),
+            ("from the partner's own egress", evidence.get("from_egress")),
+            ("corroborated by alerts", joined(evidence.get("corroborated_by"))),
+        ]
+    )
+
+
+@renders("threat_detection")
+def threat_detection(evidence: Evidence) -> None:
+    ui.text(
+        f"Salesforce Threat Detection ({evidence.get('salesforce_object') or '?'}) scored this "
+        f"{text_of(evidence.get('score'))} on a scale {evidence.get('score_scale') or '?'}; "
+        f"policy outcome {evidence.get('policy_outcome') or 'none'}. "
+        f"{evidence.get('severity_reason') or ''}"
+    )
+    ui.labelled("Salesforce's explanation", evidence.get("summary") or "(none)")
+    facts(
+        [
+            ("user", evidence.get("username") or evidence.get("user_id")),
+            ("addresses", joined(evidence.get("ips"))),
+            ("session", evidence.get("session_key")),
+            ("login", evidence.get("login_key")),
+            ("user agent", evidence.get("user_agent")),
+            ("resource", evidence.get("resource")),
+            ("rows processed", evidence.get("rows_processed")),
+        ]
+    )
+    if evidence.get("event_data"):
+        safe_text.full_text(evidence.get("event_data"), name="SecurityEventData")
