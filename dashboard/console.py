@@ -26,6 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from dashboard import timefmt
 from ingest.formats.redact import redact, scrub_text
 
 SEVERITY_STYLE = {
@@ -157,7 +158,8 @@ def alerts_plain(records: list[dict[str, Any]]) -> str:
 
 def alerts_table(records: list[dict[str, Any]]) -> Table:
     table = Table(show_lines=False, expand=False, pad_edge=False)
-    for name in ("severity", "detector", "status", "last seen (UTC)", "events", "alert", "summary"):
+    zone = timefmt.local_zone()
+    for name in ("severity", "detector", "status", "last seen", "events", "alert", "summary"):
         table.add_column(name, overflow="fold")
     for record in records:
         # Text objects, never markup strings: `[/]` in an app name is text, not a tag.
@@ -165,7 +167,7 @@ def alerts_table(records: list[dict[str, Any]]) -> Table:
             Text(plain(record["severity"]), style=SEVERITY_STYLE.get(record["severity"], "")),
             Text(plain(record["detector"])),
             Text(plain(record["status"])),
-            Text(plain((record["last_seen"] or "")[:16].replace("T", " "))),
+            Text(timefmt.shown(record["last_seen"], zone)),
             Text(plain(record["event_count"])),
             Text(plain(record["alert_id"])),
             Text(plain(record["summary"])),
@@ -206,7 +208,8 @@ def records_table(records: list[dict[str, Any]], fields: tuple[str, ...]) -> Tab
 
 def incidents_table(records: list[dict[str, Any]]) -> Table:
     table = Table(show_lines=False, expand=False, pad_edge=False)
-    for name in ("severity", "status", "alerts", "last seen (UTC)", "incident", "summary"):
+    zone = timefmt.local_zone()
+    for name in ("severity", "status", "alerts", "last seen", "incident", "summary"):
         table.add_column(name, overflow="fold")
     for record in records:
         # Text objects of `plain` values, never markup: summaries quote attacker strings.
@@ -214,7 +217,7 @@ def incidents_table(records: list[dict[str, Any]]) -> Table:
             Text(plain(record["severity"]), style=SEVERITY_STYLE.get(record["severity"], "")),
             Text(plain(record["status"]) + (" (reopened)" if record.get("reopened") else "")),
             Text(plain(record["alert_count"])),
-            Text(plain((record["last_seen"] or "")[:16].replace("T", " "))),
+            Text(timefmt.shown(record["last_seen"], zone)),
             Text(plain(record["incident_id"])),
             Text(plain(record["summary"])),
         )

@@ -16,7 +16,8 @@ from .alerts import (
 )
 
 # The dashboard pages' subjects (overview, apps, tokens, search, evidence, pipeline health).
-from .apps import EgressJudge, allowlist_fit, egress_ips
+from .allowlist import allowlist_entries, allowlist_fit
+from .apps import EgressJudge, egress_ips
 from .controls import CONTROLS, VERDICTS, controls_csv, controls_readiness
 from .controls_snapshot import refresh_controls_snapshot
 from .egress import (
@@ -64,6 +65,7 @@ __all__ = [
     "alert_records",
     "alerts",
     "alerts_by_status",
+    "allowlist_entries",
     "allowlist_fit",
     "audit_trail",
     "controls_csv",

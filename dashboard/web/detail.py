@@ -11,7 +11,7 @@ import pandas as pd
 import pydeck as pdk
 import streamlit as st
 
-from dashboard import queries
+from dashboard import queries, timefmt
 from dashboard.web import safe_text, ui
 
 CHART_COLUMNS = ("occurred_at", "event_type", "grant_type", "outcome", "where")
@@ -37,8 +37,8 @@ def header(record: dict[str, Any], kind: str) -> Any:
         ui.labelled("App", record["app"])
         ui.labelled("User", record["user_id"])
         ui.labelled("IPs", ", ".join(record["ips"]))
-        ui.labelled("First seen (UTC)", f"{record['first_seen']:%Y-%m-%d %H:%M:%S}")
-        ui.labelled("Last seen (UTC)", f"{record['last_seen']:%Y-%m-%d %H:%M:%S}")
+        ui.labelled("First seen", timefmt.shown(record["first_seen"], safe_text.viewer_zone()))
+        ui.labelled("Last seen", timefmt.shown(record["last_seen"], safe_text.viewer_zone()))
         ui.labelled("Detectors", _detectors(record))
     return form
 

@@ -38,15 +38,21 @@ for name, app in config.apps.items():
         st.warning("No refresh-token IP allowlist configured for this app.")
     else:
         fit = queries.allowlist_fit(app.allowlist.entries)
-        ui.labelled("Allowlist", ", ".join(app.allowlist.entries))
-        ui.labelled("Ranges", f"{fit['ranges']} of at most {queries.apps.MAX_RANGES}")
-        ui.labelled("Addresses", f"{fit['addresses']:,} of at most {queries.apps.MAX_ADDRESSES}")
+        ui.labelled("Ranges", f"{fit['ranges']} of at most {queries.allowlist.MAX_RANGES}")
+        ui.labelled(
+            "Addresses (IPv4 and IPv6 together)",
+            f"{queries.allowlist.count_text(fit['addresses'])} of at most "
+            f"{queries.allowlist.MAX_ADDRESSES}",
+        )
         if fit["fits"]:
-            st.success("Fits Salesforce's Refresh Token IP Allowlist limits.")
+            st.success("Salesforce's Refresh Token IP Allowlist would take every entry.")
         else:
-            st.error("Does not fit Salesforce's Refresh Token IP Allowlist limits:")
+            st.error("Salesforce's Refresh Token IP Allowlist would not take this list:")
             for problem in fit["problems"]:
                 ui.text(f"- {problem}")
+        for warning in fit["warnings"]:
+            st.warning(ui.md(warning, 2000))
+        ui.table(fit["entries"][["entry", "salesforce", "addresses", "family", "start", "end"]])
     rows = seen[seen["app"].str.lower() == name.lower()]
     outside = rows[rows["outside"]]
     st.subheader(

@@ -1,0 +1,41 @@
+"""One way to print a time for people (`dashboard.timefmt`): to the second, zone named."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pandas as pd
+
+from dashboard import timefmt
+
+MOMENT = datetime(2026, 11, 29, 14, 3, 7, 987654)  # naive: the store's UTC
+
+
+def test_to_the_second_in_the_named_zone_never_microseconds():
+    assert timefmt.shown(MOMENT) == "2026-11-29 14:03:07 UTC"
+    assert timefmt.shown(MOMENT, "Europe/Paris") == "2026-11-29 15:03:07 CET"
+    assert timefmt.shown(MOMENT.replace(month=7), "Europe/Paris") == "2026-07-29 16:03:07 CEST"
+    assert timefmt.shown(MOMENT, "America/Los_Angeles") == "2026-11-29 06:03:07 PST"
+    aware = MOMENT.replace(tzinfo=timezone(timedelta(hours=2)))
+    assert timefmt.shown(aware) == "2026-11-29 12:03:07 UTC"
+    assert timefmt.shown("2026-11-29T14:03:07.123Z", UTC) == "2026-11-29 14:03:07 UTC"
+
+
+def test_nothing_and_unknown_zones():
+    assert timefmt.shown(None) == timefmt.shown(pd.NaT) == timefmt.shown(float("nan")) == "-"
+    assert timefmt.shown(MOMENT, "Mars/Olympus_Mons") == "2026-11-29 14:03:07 UTC"
+    assert timefmt.shown(MOMENT, "") == "2026-11-29 14:03:07 UTC"
+
+
+def test_a_column_at_once_matches_one_at_a_time():
+    column = pd.Series([MOMENT, None, MOMENT + timedelta(days=200)], dtype="datetime64[us]")
+    assert timefmt.shown_series(column, "Asia/Kolkata").tolist() == [
+        timefmt.shown(MOMENT, "Asia/Kolkata"),
+        "-",
+        timefmt.shown(MOMENT + timedelta(days=200), "Asia/Kolkata"),
+    ]
+
+
+def test_the_terminal_zone_comes_from_tz(monkeypatch):
+    monkeypatch.setenv("TZ", "Australia/Sydney")
+    assert timefmt.shown(MOMENT, timefmt.local_zone()) == "2026-11-30 01:03:07 AEDT"
