@@ -174,17 +174,17 @@ def related(alert_id: str, exclude: set[str]) -> None:
     rows = rows[~rows["alert_id"].isin(exclude)]
     ui.table(
         rows[
-            [
+            [  # summary early: on a phone (390 px) it is on screen without scrolling sideways
                 "relation",
-                "alert_id",
-                "detector",
                 "severity",
+                "summary",
+                "detector",
                 "status",
                 "org_id",
                 "app",
                 "ips",
                 "last_seen",
-                "summary",
+                "alert_id",
             ]
         ],
         empty="None.",

@@ -36,14 +36,14 @@ alerts = ui.q("incident_alerts", incident_id)
 st.subheader(f"Alerts ({len(alerts)})")
 ui.table(
     alerts[
-        [
-            "alert_id",
-            "detector",
+        [  # summary second: on a phone (390 px) it is on screen without scrolling sideways
             "severity",
-            "status",
-            "link",
-            "last_seen",
             "summary",
+            "detector",
+            "status",
+            "last_seen",
+            "alert_id",
+            "link",
             "triage_note",
             "analyst",
         ]

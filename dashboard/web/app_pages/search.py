@@ -28,8 +28,9 @@ alerts = ui.q("search_alerts", needle)
 st.header(f"Alerts ({len(alerts):d})")
 ui.table(
     alerts.assign(org=alerts["org_id"].map(ui.org_label))[
-        [
+        [  # summary second: on a phone (390 px) it is on screen without scrolling sideways
             "severity",
+            "summary",
             "status",
             "detector",
             "org",
@@ -37,7 +38,6 @@ ui.table(
             "user_id",
             "ips",
             "last_seen",
-            "summary",
             "alert_id",
         ]
     ]
