@@ -345,6 +345,8 @@ def _submit_triage(target_ids: list[str], kind: str, key: str) -> None:
         )
     elif outcome == "unchanged":
         flash("warning", f"Already {status}: nothing changed, so nothing was recorded.")
+    elif outcome == "note":
+        flash("success", f"Already {status}: the status stays; your note was recorded.")
     else:
         flash("success", f"Set to {status}.")
 
