@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboard.digest.content import collect
 from dashboard.digest.render import RenderOptions, render_text
@@ -25,10 +28,11 @@ from ingest import config as config_module
 from ingest import db
 from ingest.timeparse import now_utc
 
-from .browser import dashboard, open_page
+from .browser import dashboard, open_page, wait_for
 from .test_one_truth import _cli, fresh_store  # noqa: F401  (the second world, a fixture)
 
 OPEN = ("new", "acknowledged")
+NAME_FIELD = 'input[aria-label="Your name (for the audit trail)"]'
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 TABLES_JS = """
 return [...document.querySelectorAll('[data-testid="stTable"] table')].map(t => ({
@@ -165,6 +169,15 @@ def test_pages_cli_and_digest_agree_in_chromium(world, browser, tmp_path):
         )
         assert mailed, "the digest names alerts"
         assert all(severity_of[alert_id] == severity for alert_id, severity in mailed.items())
+
+        # --- the analyst's name survives a reload: it is kept in the address (?analyst=) ----
+        browser.find_element(By.CSS_SELECTOR, NAME_FIELD).send_keys("Ada Analyst", Keys.TAB)
+        WebDriverWait(browser, 30).until(lambda d: "analyst=Ada+Analyst" in d.current_url)
+        browser.refresh()
+        wait_for(browser, "Audit trail")
+        assert browser.find_element(By.CSS_SELECTOR, NAME_FIELD).get_attribute("value") == (
+            "Ada Analyst"
+        )
 
 
 def body(driver: webdriver.Chrome) -> str:

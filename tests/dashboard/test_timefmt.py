@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta, timezone
 
 import pandas as pd
@@ -39,3 +40,17 @@ def test_a_column_at_once_matches_one_at_a_time():
 def test_the_terminal_zone_comes_from_tz(monkeypatch):
     monkeypatch.setenv("TZ", "Australia/Sydney")
     assert timefmt.shown(MOMENT, timefmt.local_zone()) == "2026-11-30 01:03:07 AEDT"
+
+
+def test_the_cli_table_prints_last_seen_in_the_terminals_zone(monkeypatch):
+    from rich.console import Console
+
+    from dashboard import console
+
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    record = {"severity": "high", "detector": "off_allowlist_ip", "status": "new",
+              "last_seen": "2026-11-29T14:03:07.123Z", "event_count": 3, "alert_id": "a1",
+              "summary": "s"}  # fmt: skip
+    screen = Console(width=200, record=True, file=io.StringIO())
+    screen.print(console.alerts_table([record]))
+    assert "2026-11-29 15:03:07 CET" in screen.export_text()
