@@ -18,6 +18,7 @@ import json
 import math
 import re
 import sys
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -199,11 +200,23 @@ def incidents_plain(records: list[dict[str, Any]]) -> str:
 def records_table(records: list[dict[str, Any]], fields: tuple[str, ...]) -> Table:
     """Any list of records as a terminal table, every cell through `plain`."""
     table = Table(pad_edge=False)
+    zone = timefmt.local_zone()
     for name in fields:
         table.add_column(name, overflow="fold")
     for record in records:
-        table.add_row(*(Text(plain(record.get(name))) for name in fields))
+        table.add_row(*(Text(cell(record.get(name), zone)) for name in fields))
     return table
+
+
+ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+
+
+def cell(value: Any, zone: Any) -> str:
+    """A terminal table's cell: a point in time (a datetime, or the ISO 8601 UTC text of the
+    JSON records) as people read it (`timefmt`), anything else `plain`."""
+    if isinstance(value, datetime) or (isinstance(value, str) and ISO_Z.fullmatch(value)):
+        return timefmt.shown(value, zone)  # pandas' Timestamp is a datetime too
+    return plain(value)
 
 
 def incidents_table(records: list[dict[str, Any]]) -> Table:

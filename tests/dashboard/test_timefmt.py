@@ -54,3 +54,12 @@ def test_the_cli_table_prints_last_seen_in_the_terminals_zone(monkeypatch):
     screen = Console(width=200, record=True, file=io.StringIO())
     screen.print(console.alerts_table([record]))
     assert "2026-11-29 15:03:07 CET" in screen.export_text()
+
+
+def test_terminal_cells_turn_iso_times_and_datetimes_into_people_times(monkeypatch):
+    from dashboard import console
+
+    zone = timefmt.zone("Asia/Tokyo")
+    assert console.cell("2026-11-29T14:03:07.123Z", zone) == "2026-11-29 23:03:07 JST"
+    assert console.cell(MOMENT, zone) == "2026-11-29 23:03:07 JST"
+    assert console.cell("2026-11-29 is not a time", zone) == "2026-11-29 is not a time"
