@@ -27,7 +27,7 @@ PAGES = {  # file name -> (path, text that says the page has rendered)
     "queue": ("queue", "incident(s) match"),
     "incident": ("incident?id={incident}", "Audit trail"),
     "alert": ("alert?id={alert}", "Audit trail"),
-    "search": ("search?q={alert}", "Search"),
+    "search": ("search?q=208.68.36.90", "Newest events"),  # the demo's published IOC
     "apps": ("apps", "Known egress"),
     "controls": ("controls", "The rows that prove each verdict"),
     "tokens": ("tokens", "Dormant tokens used again"),

@@ -45,7 +45,7 @@ per_org = readiness[readiness["scope"] == "org"]
 ui.table(
     per_org.assign(org=per_org["org_id"].map(ui.org_label))[
         # the verdict and its reason first: on a phone (390 px) they need no sideways scroll
-        ["control_name", "verdict", "org", "reason", "app", "counter_examples", "positive_evidence"]
+        ["control_name", "verdict", "reason", "org", "app", "counter_examples", "positive_evidence"]
     ]
 )
 
