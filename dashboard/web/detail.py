@@ -174,9 +174,18 @@ def related(alert_id: str, exclude: set[str]) -> None:
     rows = rows[~rows["alert_id"].isin(exclude)]
     ui.table(
         rows[
-            # Summary early, so a phone (390 px) shows it without scrolling sideways; the org,
-            # app and IPs are in the summary, so leaving them out gives it room at 1440 px too.
-            ["relation", "severity", "summary", "detector", "status", "last_seen", "alert_id"]
+            # Summary early, so a phone (390 px) shows it without scrolling sideways; the app and
+            # IPs are on the alert's page (linked below): here they only took the summary's width.
+            [
+                "relation",
+                "severity",
+                "summary",
+                "detector",
+                "status",
+                "org_id",
+                "last_seen",
+                "alert_id",
+            ]
         ],
         empty="None.",
         max_rows=50,

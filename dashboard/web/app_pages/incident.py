@@ -34,21 +34,11 @@ if record.get("linked_incidents"):
 alerts = ui.q("incident_alerts", incident_id)
 
 st.subheader(f"Alerts ({len(alerts)})")
-ui.table(
-    alerts[
-        [  # summary second: on a phone (390 px) it is on screen without scrolling sideways
-            "severity",
-            "summary",
-            "detector",
-            "status",
-            "last_seen",
-            "alert_id",
-            "link",
-            "triage_note",
-            "analyst",
-        ]
-    ]
-)
+# Summary second: on a phone (390 px) it is on screen without scrolling sideways. The triage
+# columns only when some alert has a decision: empty columns took the summary's width.
+columns = ["severity", "summary", "detector", "status", "last_seen", "alert_id", "link"]
+columns += [c for c in ("triage_note", "analyst") if alerts[c].notna().any()]
+ui.table(alerts[columns])
 for alert in alerts.itertuples():
     ui.link("alert", alert.alert_id, f"{alert.severity} {alert.detector}")
 
