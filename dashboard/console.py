@@ -18,6 +18,7 @@ import json
 import math
 import re
 import sys
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -26,6 +27,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from dashboard import timefmt
 from ingest.formats.redact import redact, scrub_text
 
 SEVERITY_STYLE = {
@@ -157,7 +159,8 @@ def alerts_plain(records: list[dict[str, Any]]) -> str:
 
 def alerts_table(records: list[dict[str, Any]]) -> Table:
     table = Table(show_lines=False, expand=False, pad_edge=False)
-    for name in ("severity", "detector", "status", "last seen (UTC)", "events", "alert", "summary"):
+    zone = timefmt.local_zone()
+    for name in ("severity", "detector", "status", "last seen", "events", "alert", "summary"):
         table.add_column(name, overflow="fold")
     for record in records:
         # Text objects, never markup strings: `[/]` in an app name is text, not a tag.
@@ -165,7 +168,7 @@ def alerts_table(records: list[dict[str, Any]]) -> Table:
             Text(plain(record["severity"]), style=SEVERITY_STYLE.get(record["severity"], "")),
             Text(plain(record["detector"])),
             Text(plain(record["status"])),
-            Text(plain((record["last_seen"] or "")[:16].replace("T", " "))),
+            Text(timefmt.shown(record["last_seen"], zone)),
             Text(plain(record["event_count"])),
             Text(plain(record["alert_id"])),
             Text(plain(record["summary"])),
@@ -197,16 +200,29 @@ def incidents_plain(records: list[dict[str, Any]]) -> str:
 def records_table(records: list[dict[str, Any]], fields: tuple[str, ...]) -> Table:
     """Any list of records as a terminal table, every cell through `plain`."""
     table = Table(pad_edge=False)
+    zone = timefmt.local_zone()
     for name in fields:
         table.add_column(name, overflow="fold")
     for record in records:
-        table.add_row(*(Text(plain(record.get(name))) for name in fields))
+        table.add_row(*(Text(cell(record.get(name), zone)) for name in fields))
     return table
+
+
+ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+
+
+def cell(value: Any, zone: Any) -> str:
+    """A terminal table's cell: a point in time (a datetime, or the ISO 8601 UTC text of the
+    JSON records) as people read it (`timefmt`), anything else `plain`."""
+    if isinstance(value, datetime) or (isinstance(value, str) and ISO_Z.fullmatch(value)):
+        return timefmt.shown(value, zone)  # pandas' Timestamp is a datetime too
+    return plain(value)
 
 
 def incidents_table(records: list[dict[str, Any]]) -> Table:
     table = Table(show_lines=False, expand=False, pad_edge=False)
-    for name in ("severity", "status", "alerts", "last seen (UTC)", "incident", "summary"):
+    zone = timefmt.local_zone()
+    for name in ("severity", "status", "alerts", "last seen", "incident", "summary"):
         table.add_column(name, overflow="fold")
     for record in records:
         # Text objects of `plain` values, never markup: summaries quote attacker strings.
@@ -214,7 +230,7 @@ def incidents_table(records: list[dict[str, Any]]) -> Table:
             Text(plain(record["severity"]), style=SEVERITY_STYLE.get(record["severity"], "")),
             Text(plain(record["status"]) + (" (reopened)" if record.get("reopened") else "")),
             Text(plain(record["alert_count"])),
-            Text(plain((record["last_seen"] or "")[:16].replace("T", " "))),
+            Text(timefmt.shown(record["last_seen"], zone)),
             Text(plain(record["incident_id"])),
             Text(plain(record["summary"])),
         )

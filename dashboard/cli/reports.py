@@ -20,7 +20,7 @@ from ingest.errors import InputError
 from ingest.timeparse import now_utc
 
 from .. import console as output
-from .. import queries
+from .. import queries, timefmt
 from ..queries import controls as controls_queries
 from ..queries import health as health_queries
 
@@ -115,11 +115,13 @@ def _table(
         sys.stdout.write("\n".join(lines) + "\n")
         return
     table = Table(show_lines=False, expand=False, pad_edge=False)
+    zone = timefmt.local_zone()
     for name in columns:
         table.add_column(name.replace("_", " "), overflow="fold")
     for record in records:
         style = styles.get(str(record[key]).split(" (")[0], "")
         table.add_row(
-            *(Text(output.plain(record.get(c)), style=style if c == key else "") for c in columns)
-        )
+            *(Text(output.cell(record.get(c), zone), style=style if c == key else "")
+              for c in columns)
+        )  # fmt: skip
     output.stdout().print(table)

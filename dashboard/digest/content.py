@@ -17,8 +17,10 @@ import duckdb
 
 from ingest import retention
 from ingest.config import Config
+from ingest.org_profile import time_zones
 from ingest.sfid import to18
 
+from .. import timefmt
 from ..queries import digest as digest_queries
 from ..queries import health as health_queries
 from ..queries.blast_radius import blast_radius, blast_radius_line
@@ -90,6 +92,7 @@ class DigestContent:
     detector_counts: dict[str, int] = field(default_factory=dict)
     previous_sent_at: datetime | None = None  # the last digest the server accepted
     explicit_since: bool = False  # --since chose the window
+    time_zones: dict[str, str] = field(default_factory=dict)  # org id -> its IANA zone
 
     @property
     def alerts(self) -> list[DigestAlert]:
@@ -165,6 +168,7 @@ def collect(
         detector_counts=dict(Counter(row["detector"] for row in rows).most_common()),
         previous_sent_at=previous,
         explicit_since=since is not None,
+        time_zones=time_zones(con),
     )
 
 
@@ -260,7 +264,7 @@ def _problems(
         when = (
             "never delivered successfully"
             if last is None or last != last  # NaT
-            else f"last successful delivery {last:%Y-%m-%d %H:%M} UTC, {row['age_text']} ago"
+            else f"last successful delivery {timefmt.shown(last)}, {row['age_text']} ago"
         )
         usual = f"usual cadence {row['cadence_text']}"
         if row["state"] == "failed":
@@ -285,8 +289,8 @@ def _problems(
             PipelineProblem(
                 "retention gap",
                 f"{org}/{gap['source_id']}",
-                f"no data from {gap['gap_start']:%Y-%m-%d %H:%M} to "
-                f"{gap['gap_end']:%Y-%m-%d %H:%M} UTC: Salesforce keeps "
+                f"no data from {timefmt.shown(gap['gap_start'])} to "
+                f"{timefmt.shown(gap['gap_end'])}: Salesforce keeps "
                 f"{gap['retention_days']} days"
                 + ("" if gap["verified"] else " (retention not confirmed in its docs)"),
             )
@@ -295,7 +299,7 @@ def _problems(
         problems.append(
             PipelineProblem(
                 "digest not delivered",
-                f"{row['created_at']:%Y-%m-%d %H:%M} UTC",
+                timefmt.shown(row["created_at"]),
                 f"{row['error']} (its alerts are in this digest)",
             )
         )

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import jinja2
 
+from .. import timefmt
 from ..queries.digest import SEVERITIES
 from .content import DigestContent, DigestGroup
 from .defang import defang
@@ -124,7 +125,8 @@ def _context(content: DigestContent, options: RenderOptions) -> dict[str, object
         "incident_link": lambda group: f"{base}/incident?id={quote(group.incident_id, safe='')}",
         "scope": scope,
         "seen": lambda alert: (
-            f"seen {alert.first_seen:%Y-%m-%d %H:%M} to {alert.last_seen:%Y-%m-%d %H:%M} UTC, "
+            f"seen {_org_time(content, alert.org_id, alert.first_seen)} to "
+            f"{_org_time(content, alert.org_id, alert.last_seen)}, "
             f"{alert.event_count} event(s)"
             + (f", {alert.status}" if alert.status != "new" else "")
             + (", still open from before this window, never mailed" if alert.carried_over else "")
@@ -136,8 +138,8 @@ def _context(content: DigestContent, options: RenderOptions) -> dict[str, object
 
 def _since_text(content: DigestContent) -> str:
     if content.previous_sent_at is not None and not content.explicit_since:
-        return f"since the last digest ({content.previous_sent_at:%Y-%m-%d %H:%M} UTC)"
-    return f"since {content.covers_since:%Y-%m-%d %H:%M} UTC"
+        return f"since the last digest ({timefmt.shown(content.previous_sent_at)})"
+    return f"since {timefmt.shown(content.covers_since)}"
 
 
 def _environment(*, html: bool) -> jinja2.Environment:
@@ -157,7 +159,12 @@ def _environment(*, html: bool) -> jinja2.Environment:
 
 
 def _when(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M}"
+    return timefmt.shown(moment)
+
+
+def _org_time(content: DigestContent, org_id: str, moment: datetime) -> str:
+    """An alert's time in its org's own zone (Organization.TimeZoneSidKey), else UTC."""
+    return timefmt.shown(moment, content.time_zones.get(org_id))
 
 
 def _paragraph(text: str, first_indent: int, indent: int) -> str:

@@ -15,7 +15,8 @@ from .alerts import (
 )
 
 # The dashboard pages' subjects (overview, apps, tokens, search, evidence, pipeline health).
-from .apps import EgressJudge, allowlist_fit, egress_ips
+from .allowlist import allowlist_entries, allowlist_fit
+from .apps import EgressJudge, egress_ips
 from .blast_radius import blast_radius, blast_radius_line
 from .controls import CONTROLS, VERDICTS, controls_csv, controls_readiness
 from .controls_snapshot import refresh_controls_snapshot
@@ -66,6 +67,7 @@ __all__ = [
     "alert_records",
     "alerts",
     "alerts_by_status",
+    "allowlist_entries",
     "allowlist_fit",
     "audit_trail",
     "blast_radius",

@@ -1,14 +1,9 @@
-"""Apps and their allowlists: every egress address seen refreshing an app's tokens, which are
-outside its allowlist, and whether the allowlist fits Salesforce's limits.
-
-Salesforce's Refresh Token IP Allowlist takes up to 128 start-end ranges and no more than 256
-addresses in all (SALESFORCE.md §8.2); a CIDR is one range. An IPv6 range wider than 256
-addresses can never fit, so it is flagged on its own.
+"""Apps and their allowlists: every egress address seen refreshing an app's tokens and which
+are outside its allowlist. Whether the allowlist itself is one Salesforce takes: `allowlist`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -19,9 +14,6 @@ from ingest.netlist import IpAllowlist
 
 from . import rollups
 from .filters import Filters
-
-MAX_RANGES = 128
-MAX_ADDRESSES = 256
 
 
 def egress_ips(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> pd.DataFrame:
@@ -111,35 +103,3 @@ class EgressJudge:
                 c and not i and not k for c, i, k in zip(configured, inside, known, strict=True)
             ],
         )
-
-
-def allowlist_fit(entries: Iterable[str]) -> dict[str, object]:
-    """Ranges, addresses, and whether they fit Salesforce's limits; IPv6 ranges too wide."""
-    ranges, addresses, wide_ipv6 = 0, 0, []
-    for entry in entries:
-        text = entry.strip()
-        if "-" in text:
-            start, end = (ipaddress.ip_address(part.strip()) for part in text.split("-", 1))
-            version, size = start.version, int(end) - int(start) + 1
-        else:
-            network = ipaddress.ip_network(text, strict=False)
-            version, size = network.version, network.num_addresses
-        ranges += 1
-        addresses += size
-        if version == 6 and size > MAX_ADDRESSES:
-            wide_ipv6.append(text)
-    problems = []
-    if ranges > MAX_RANGES:
-        problems.append(f"{ranges} ranges (Salesforce takes at most {MAX_RANGES})")
-    if addresses > MAX_ADDRESSES:
-        problems.append(f"{addresses:,} addresses (Salesforce takes at most {MAX_ADDRESSES})")
-    problems.extend(
-        f"IPv6 range {text} is wider than {MAX_ADDRESSES} addresses" for text in wide_ipv6
-    )
-    return {
-        "ranges": ranges,
-        "addresses": addresses,
-        "wide_ipv6": wide_ipv6,
-        "fits": not problems,
-        "problems": problems,
-    }

@@ -41,6 +41,7 @@ class Silenced:
     per detector and severity, most severe first."""
 
     counts: tuple[tuple[str, str, int], ...]  # (detector_id, severity, alerts)
+    alert_ids: tuple[str, ...] = ()  # the alerts themselves, most severe first
 
     @property
     def total(self) -> int:
@@ -62,21 +63,27 @@ def would_silence(
     before recording known egress."""
     block = _parse(network)
     rows = con.execute(
-        """SELECT a.detector_id, a.severity, a.app_name, a.ips FROM alerts a
+        """SELECT a.detector_id, a.severity, a.app_name, a.ips, a.alert_id FROM alerts a
            LEFT JOIN triage t USING (alert_id)
-           WHERE coalesce(t.status, 'new') = 'new' AND a.superseded_at IS NULL"""
+           WHERE coalesce(t.status, 'new') = 'new' AND a.superseded_at IS NULL
+           ORDER BY a.last_seen_at DESC, a.alert_id"""
     ).fetchall()
     counts: dict[tuple[str, str], int] = {}
+    hit: list[tuple[int, str]] = []
     wanted = app_name.strip().lower() if app_name and app_name.strip() else None
-    for detector, severity, app, ips in rows:
+    for detector, severity, app, ips, alert_id in rows:
         if wanted is not None and (app or "").lower() != wanted:
             continue
         if any(ip in block for ip in ips or ()):
             counts[(detector, severity)] = counts.get((detector, severity), 0) + 1
+            hit.append((-SEVERITY_RANK.get(severity, 0), alert_id))
     ordered = sorted(
         counts.items(), key=lambda kv: (-SEVERITY_RANK.get(kv[0][1], 0), -kv[1], kv[0][0])
     )
-    return Silenced(tuple((d, s, n) for (d, s), n in ordered))
+    return Silenced(
+        tuple((d, s, n) for (d, s), n in ordered),
+        tuple(alert_id for _, alert_id in sorted(hit, key=lambda pair: pair[0])),
+    )
 
 
 def known_apps(con: duckdb.DuckDBPyConnection, configured: Iterable[str]) -> list[str]:

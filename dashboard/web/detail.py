@@ -12,7 +12,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import queries
+from dashboard import queries, timefmt
 from dashboard.web import evidence_views, network_owners, safe_text, travel_map, ui
 from ingest.timeparse import now_utc
 
@@ -43,8 +43,8 @@ def header(record: dict[str, Any], kind: str) -> Any:
         ui.labelled("User", record["user_id"])
         ui.labelled("IPs", ", ".join(record["ips"]))
         network_owners.section(record["ips"])
-        ui.labelled("First seen (UTC)", f"{record['first_seen']:%Y-%m-%d %H:%M:%S}")
-        ui.labelled("Last seen (UTC)", f"{record['last_seen']:%Y-%m-%d %H:%M:%S}")
+        ui.labelled("First seen", timefmt.shown(record["first_seen"], safe_text.viewer_zone()))
+        ui.labelled("Last seen", timefmt.shown(record["last_seen"], safe_text.viewer_zone()))
         ui.labelled("Detectors", _detectors(record))
     return form
 
@@ -201,8 +201,8 @@ def related(kind: str, target_id: str) -> None:
     if rows.empty:
         st.caption("None: no other alert shares a suspect address, a token or the user.")
         return
-    columns = ["relation", "shared", "alert_id", "detector", "severity", "status", "org_id",
-               "incident_id", "last_seen"]  # fmt: skip
+    columns = ["relation", "severity", "detector", "shared", "status", "org_id", "incident_id",
+               "last_seen", "alert_id"]  # fmt: skip
     short(rows[columns], "related alerts", full=rows[[*columns, "summary"]])
     for alert in rows.head(5).itertuples():
         ui.link("alert", alert.alert_id, f"{alert.severity} {alert.detector}")

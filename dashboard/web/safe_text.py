@@ -32,6 +32,8 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitDuplicateElementKey
 
+from dashboard import timefmt
+
 CELL_LIMIT = 512  # table and grid cells, chart labels, JSON strings
 DETAIL_LIMIT = 2048  # one value shown on its own (summary, note, user agent)
 OPTION_LIMIT = 160  # select options
@@ -147,6 +149,14 @@ def _textual(series: pd.Series) -> bool:
     return series.dtype == object or pd.api.types.is_string_dtype(series)
 
 
+def viewer_zone() -> str | None:
+    """The browser's time zone (IANA name Streamlit reads from the page), None outside one."""
+    try:
+        return st.context.timezone
+    except Exception:  # no script run context (bare mode, a unit test): UTC
+        return None
+
+
 def frame(
     data: pd.DataFrame,
     *,
@@ -155,8 +165,9 @@ def frame(
     display: bool = True,
 ) -> pd.DataFrame:
     """A copy whose text cells are safe for a grid (`plain`) or a Markdown table (`md`), with
-    timestamps as minutes and lists joined; with `display=False` (charts, maps) only the text
-    cells change. Numbers, booleans and nulls stay as they are."""
+    timestamps to the second in the viewer's zone (`timefmt`) and lists joined; with
+    `display=False` (charts, maps) only the text cells change. Numbers, booleans and nulls
+    stay as they are."""
     shape = md if markdown else plain
     as_text = _as_text if display else (lambda v: v)
     shown = data.copy().reset_index(drop=True)
@@ -164,7 +175,7 @@ def frame(
     for column in shown.columns:
         series = shown[column]
         if display and pd.api.types.is_datetime64_any_dtype(series):
-            shown[column] = series.dt.strftime("%Y-%m-%d %H:%M")
+            shown[column] = timefmt.shown_series(series, viewer_zone())
         elif _textual(series):
             shown[column] = series.map(
                 lambda v: shape(as_text(v), limit) if isinstance(as_text(v), str) else v

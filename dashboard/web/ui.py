@@ -43,6 +43,8 @@ FILTERS_KEY = "ts_filters"
 STALE_STYLE = "background-color: #fee2e2"
 _PAGES: dict[str, Any] = {}  # url path -> st.Page, registered by app.py
 ANALYST_KEY = "ts_analyst"
+ANALYST_URL = "analyst"  # the query parameter that keeps the typed name across reloads
+ANALYST_MAX = 120
 BUSY_KEY = "ts_busy_retries"  # how often this session waited for the pipeline
 
 
@@ -194,15 +196,33 @@ def analyst() -> str | None:
 
 
 def analyst_field() -> None:
-    """In the sidebar: the proxy's user, or a field the analyst fills once per session."""
+    """In the sidebar: the proxy's user, or a field the analyst fills once.
+
+    The typed name is kept in the page's address (`?analyst=`) as well as the session, so a
+    reload of the tab (a new Streamlit session) still knows who is triaging; nothing is stored
+    on the server or in a cookie. The field shows the name it took from the address, so a link
+    someone shared with their name in it is seen before anything is recorded under it."""
     header = config().dashboard.user_header
     if header:
         who = analyst_from_headers(st.context.headers, header)
         st.sidebar.text(
             safe_text.plain(f"Analyst: {who or header_problem(st.context.headers, header)}")
         )
+        return
+    if ANALYST_KEY not in st.session_state:
+        st.session_state[ANALYST_KEY] = st.query_params.get(ANALYST_URL, "")[:ANALYST_MAX]
+    st.sidebar.text_input(
+        "Your name (for the audit trail)",
+        key=ANALYST_KEY,
+        max_chars=ANALYST_MAX,
+        help="Kept in this tab's address, so a reload keeps it. A link you share carries it: "
+        "whoever opens it sees your name here and should put theirs.",
+    )
+    name = (st.session_state.get(ANALYST_KEY) or "").strip()
+    if name:
+        st.query_params[ANALYST_URL] = name
     else:
-        st.sidebar.text_input("Your name (for the audit trail)", key=ANALYST_KEY)
+        st.query_params.pop(ANALYST_URL, None)
 
 
 def org_label(org_id: str | None) -> str:
@@ -326,6 +346,8 @@ def _submit_triage(target_ids: list[str], kind: str, key: str) -> None:
         )
     elif outcome == "unchanged":
         flash("warning", f"Already {status}: nothing changed, so nothing was recorded.")
+    elif outcome == "note":
+        flash("success", f"Already {status}: the status stays; your note was recorded.")
     else:
         flash("success", f"Set to {status}.")
 

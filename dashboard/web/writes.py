@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from dashboard import queries
+from dashboard.queries.triage import Change
 from ingest import db
 from ingest.errors import InputError, TokensentryError
 
@@ -106,8 +107,8 @@ def _locked_spool(db_path: Path) -> Iterator[Any]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _apply(con: duckdb.DuckDBPyConnection, entry: dict[str, Any]) -> int:
-    changes = queries.triage(
+def _apply(con: duckdb.DuckDBPyConnection, entry: dict[str, Any]) -> list[Change]:
+    return queries.triage(
         con,
         entry["ids"],
         entry["status"],
@@ -117,7 +118,6 @@ def _apply(con: duckdb.DuckDBPyConnection, entry: dict[str, Any]) -> int:
         kind=entry["kind"],
         via="dashboard",
     )
-    return len(changes)
 
 
 def triage(
@@ -133,8 +133,9 @@ def triage(
     wait_s: float = WRITE_WAIT_S,
     on_landed: Callable[[], None] | None = None,
 ) -> str:
-    """Record the decision now ("written"; "unchanged" when it changed nothing and carried no
-    note, so nothing was recorded) or queue it until the pipeline lets go ("queued").
+    """Record the decision now ("written"; "note" when no status moved and only the note was
+    recorded; "unchanged" when it changed nothing and carried no note, so nothing was
+    recorded) or queue it until the pipeline lets go ("queued").
     InputError (unknown id, missing analyst) propagates: nothing is written or queued. When
     the store is busy, the ids cannot be checked: a queued decision the store refuses when it
     lands goes to the rejected file (and stderr)."""
@@ -151,7 +152,9 @@ def triage(
     }
     try:
         lines = write(db_path, lambda con: _apply(con, entry), attempts=attempts, wait_s=wait_s)
-        return "written" if lines else "unchanged"
+        if not lines:
+            return "unchanged"
+        return "note" if all(line.note_only for line in lines) else "written"
     except StoreBusy:
         enqueue(db_path, entry)
         start_flusher(db_path, on_landed=on_landed)

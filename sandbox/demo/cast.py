@@ -44,7 +44,7 @@ EGRESS_US_B = _place("3.208.10.6", "US", "Ashburn", 39.0481, -77.4728, 1000)
 EGRESS_EU = _place("34.243.12.5", "IE", "Dublin", 53.3338, -6.2488, 200)
 EGRESS_US_V6 = _place("2600:1f18:1000::5", "US", "Ashburn", 39.0481, -77.4728, 100)
 EGRESS = (EGRESS_US, EGRESS_US_B, EGRESS_EU, EGRESS_US_V6)
-ALLOWLIST = ["3.208.10.0/29", "34.243.12.0/29", "2600:1f18:1000::/48"]
+ALLOWLIST = ["3.208.10.0/29", "34.243.12.0/29", "2600:1f18:1000::/124"]
 # The region the partner opened without telling anyone's allowlist (AWS ap-southeast-1).
 EGRESS_NEW_REGION = _place("13.228.10.5", "SG", "Singapore", 1.2929, 103.8547, 50)
 # Zenith's own connector egress (no allowlist configured: it is not the partner's app).

@@ -43,7 +43,7 @@ DAYS = 28
 APP = "Acme Sync"
 APP_ID15 = "0H45g000000AcMe"
 MOBILE_APP = "Salesforce for iOS"
-ALLOWLIST = ["203.0.113.0/28", "2001:db8:10::/48", "192.0.2.0/28"]
+ALLOWLIST = ["203.0.113.0/28", "2001:db8:10::/122", "192.0.2.0/28"]
 
 
 def place(ip: str, country: str | None, city: str | None, lat: float, lon: float) -> Place:

@@ -34,7 +34,7 @@ from ..salesforce import stable_id
 APP = "Acme Sync"
 APP_ID = to18("0H45g000000AcMe")
 CONSUMER_KEY = "3MVG9demoAcmeSyncConsumerKey000000000000000000000000000000000000000"
-ALLOWLIST = ["203.0.113.0/28", "2001:db8:10::/48"]
+ALLOWLIST = ["203.0.113.0/28", "2001:db8:10::/122"]
 EGRESS = (  # us-east and eu-west NAT gateways
     Place("203.0.113.4", "US", "Ashburn", 39.0438, -77.4874, 1000),
     Place("203.0.113.5", "IE", "Dublin", 53.3498, -6.2603, 200),

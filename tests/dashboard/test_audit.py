@@ -210,4 +210,4 @@ def test_the_dashboard_is_told_when_a_decision_changes_nothing(tmp_path):
     decide = dict(note=None, analyst="ana", now=T0, kind="alert")
     assert writes.triage(path, ["a1"], "resolved", **decide) == "written"
     assert writes.triage(path, ["a1"], "resolved", **decide) == "unchanged"
-    assert writes.triage(path, ["a1"], "resolved", **{**decide, "note": "again"}) == "written"
+    assert writes.triage(path, ["a1"], "resolved", **{**decide, "note": "again"}) == "note"

@@ -4,6 +4,7 @@ defanging, escaping, subject counts, pipeline health; no SMTP here."""
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -313,3 +314,17 @@ def test_cross_org_leads_its_severity(store):
     ], detected_at=NIGHT_1)  # fmt: skip
     content = collect(store, CONFIG, now=NIGHT_1)
     assert [g.alerts[0].detector for g in content.groups] == ["cross_org", "refresh_token_reuse"]
+
+
+def test_alert_times_print_in_the_orgs_own_zone_to_the_second(fixed_store):
+    """An org whose Organization row names its zone gets its alerts' times in it (with the
+    zone's name); the others stay UTC. Never minutes only, never microseconds."""
+    fixed_store.execute(
+        "INSERT INTO raw_records VALUES ('00D5g000004XyZaEAK', 'soql:Organization', 'o1', NULL,"
+        " '{\"TimeZoneSidKey\": \"Europe/Paris\"}', 'test', 'r', ?)",
+        [NIGHT_1],
+    )
+    text = render_text(collect(fixed_store, CONFIG, now=NIGHT_1), render_options(CONFIG))
+    assert "seen 2026-05-10 23:00:00 CEST to 2026-05-10 23:20:00 CEST" in text  # acme: Paris
+    assert "seen 2026-05-10 22:00:00 UTC to 2026-05-10 22:20:00 UTC" in text  # globex: UTC
+    assert not re.search(r"(?<![\d:])\d\d:\d\d(?!:\d\d)", text)  # no time to the minute

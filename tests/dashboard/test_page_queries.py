@@ -35,17 +35,62 @@ def run(con, unit, *, stage="ingest", status="ok", finished, org="00D00000000000
 
 
 def test_allowlist_fit_counts_ranges_and_addresses():
-    assert queries.allowlist_fit(["203.0.113.0/25", "198.51.100.7"]) == {
-        "ranges": 2, "addresses": 129, "wide_ipv6": [], "fits": True, "problems": [],
-    }  # fmt: skip
-    too_many = queries.allowlist_fit([f"10.0.{i // 256}.{i % 256}" for i in range(129)])
+    fit = queries.allowlist_fit(["203.0.113.0/25", "198.51.100.7"])
+    assert (fit["ranges"], fit["addresses"], fit["fits"], fit["problems"]) == (2, 129, True, [])
+    assert list(fit["entries"]["salesforce"]) == ["taken", "taken"]
+    too_many = queries.allowlist_fit([f"203.0.{i // 256}.{i % 256}" for i in range(129)])
     assert not too_many["fits"] and too_many["ranges"] == 129
     assert "129 ranges (Salesforce takes at most 128)" in too_many["problems"]
+    assert too_many["entries"]["salesforce"].iloc[-1].startswith("refused: over the cap")
     wide = queries.allowlist_fit(["203.0.113.0/24", "198.51.100.1"])
     assert wide["addresses"] == 257 and not wide["fits"]
-    ipv6 = queries.allowlist_fit(["2001:db8::/120", "2001:db8:1::/64"])
-    assert ipv6["wide_ipv6"] == ["2001:db8:1::/64"]
+    assert list(wide["entries"]["salesforce"]) == [
+        "taken",
+        "refused: over the cap: with the 256 addresses before it the list would hold 257, "
+        "more than 256",
+    ]
     assert queries.allowlist_fit(["10.0.0.1 - 10.0.0.10"])["addresses"] == 10
+
+
+def test_allowlist_counts_ipv6_with_ipv4_and_names_each_refusal():
+    """256 addresses in all, IPv6 included: a /120 is the whole budget, a /64 is refused alone,
+    a range across families cannot be typed, non-public space is taken but never matches."""
+    entries = queries.allowlist_entries(
+        ["2001:db8::/121", "203.0.113.0/26", "2001:db8:1::/64", "203.0.113.200 - 2001:db8::9",
+         "10.1.0.0/30", "198.51.100.0/26", "203.0.113.9-203.0.113.1", "not an ip"]
+    )  # fmt: skip
+    verdicts = {entry.entry: entry for entry in entries}
+    assert [e.refused is None for e in entries] == [
+        True, True, False, False, True, False, False, False,
+    ]  # fmt: skip
+    assert verdicts["2001:db8::/121"].addresses == 128
+    assert "too wide: 2^64 addresses" in verdicts["2001:db8:1::/64"].refused
+    assert verdicts["203.0.113.200 - 2001:db8::9"].family == "mixed"
+    assert "one family" in verdicts["203.0.113.200 - 2001:db8::9"].refused
+    assert verdicts["198.51.100.0/26"].refused == (
+        "over the cap: with the 196 addresses before it the list would hold 260, more than 256"
+    )
+    assert "private space (10.0.0.0/8)" in verdicts["10.1.0.0/30"].never_matches
+    assert verdicts["10.1.0.0/30"].refused is None  # the help page does not refuse it
+    assert verdicts["203.0.113.9-203.0.113.1"].refused == "end is before start"
+    fit = queries.allowlist_fit(["2001:db8::/121", "203.0.113.0/26", "2001:db8:1::/64"])
+    assert fit["addresses"] == 2**64 + 192 and not fit["fits"]
+    assert fit["problems"] == [
+        "2^64 addresses (Salesforce takes at most 256)",
+        "2001:db8:1::/64: too wide: 2^64 addresses in one range, and Salesforce takes 256 in "
+        "all, IPv6 included",
+    ]
+
+
+def test_demo_allowlists_are_ones_salesforce_takes():
+    """The demo's, the live tests' and the scenario's allowlists could all be entered."""
+    from sandbox.demo.cast import ALLOWLIST as DEMO
+    from sandbox.scenario.fleet import ALLOWLIST as SCENARIO
+    from sandbox.trio import ALLOWLIST as TRIO
+
+    for allowlist in (DEMO, TRIO, SCENARIO):
+        fit = queries.allowlist_fit(allowlist)
+        assert fit["fits"] and not fit["warnings"], (allowlist, fit["problems"])
 
 
 def test_egress_seen_is_judged_against_allowlist_and_known_egress(store):

@@ -183,19 +183,31 @@ def test_page_retries_while_the_pipeline_holds_the_store(monkeypatch, store_copy
     assert "The pipeline is writing to the store, retrying…" not in [w.value for w in app.warning]
 
 
+PREVIEW = "FormSubmitter:apps_egress-Preview what it would silence"
+THIEF = "208.68.36.90"  # the demo's DigitalOcean VPS, outside Acme Sync's allowlist
+
+
 def test_known_egress_recorded_from_the_apps_page(monkeypatch, store_copy):
+    """Two steps: the preview names what it would silence, only "Record" writes."""
     app = open_page(start(monkeypatch, store_copy), "apps.py")
     app.text_input(key="ts_analyst").set_value("Ada Analyst")
     form_select = next(s for s in app.selectbox if s.label.startswith("Address seen"))
     outside = form_select.options
     assert outside, "the demo's attacker addresses are outside Acme Sync's allowlist"
     form_select.set_value(outside[0])
-    app.button(key="FormSubmitter:apps_egress-Record known egress").click().run()
+    app.button(key=PREVIEW).click().run()
+    assert not app.exception
+    with db.connect(store_copy, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM known_egress").fetchone() == (0,)  # preview only
+        expected = queries.would_silence(con, outside[0]).describe()  # the CLI's preview
+    assert expected.startswith("would silence") and expected in all_text(app)
+    app.button(key="apps_egress_record").click().run()
     assert not app.exception
     with db.connect(store_copy, read_only=True) as con:
         assert con.execute("SELECT network, added_by FROM known_egress").fetchall() == [
             (outside[0], "Ada Analyst")
         ]
+    assert any("Recorded" in s.value for s in app.success)
 
 
 def test_queue_triages_several_selected_incidents_at_once(monkeypatch, store_copy, plant):
@@ -282,14 +294,36 @@ def test_every_page_renders_on_an_empty_store(monkeypatch, tmp_path, page):
     assert app.title[0].value.startswith(PAGES[page])
 
 
-def test_known_egress_form_shows_what_it_would_silence(monkeypatch, store_copy):
+def test_known_egress_form_refuses_what_the_cli_refuses_unless_overridden(monkeypatch, store_copy):
+    """400 days: the CLI's refusal (same function), "Record" disabled; with the override box
+    ticked it records, and the audit log names what was overridden. (AppTest cannot type a new
+    option into the address box, so the width rule is left to tests/dashboard/test_egress_safety.)"""
     app = open_page(start(monkeypatch, store_copy), "apps.py")
     app.text_input(key="ts_analyst").set_value("Ada Analyst")
-    form_select = next(s for s in app.selectbox if s.label.startswith("Address seen"))
-    form_select.set_value(form_select.options[0])
-    app.button(key="FormSubmitter:apps_egress-Record known egress").click().run()
+    next(s for s in app.selectbox if s.label.startswith("Address seen")).set_value(THIEF)
+    app.selectbox(key="apps_egress_app").set_value("Acme Sync")
+    app.number_input[0].set_value(400)
+    app.button(key=PREVIEW).click().run()
+    with db.connect(store_copy, read_only=True) as con:
+        expected = queries.refusals(
+            con, THIEF, app_name="Acme Sync", days=400, configured_apps=["Acme Sync"]
+        )
+        silenced = queries.would_silence(con, THIEF, app_name="Acme Sync")
+    assert [r.rule for r in expected] == ["days"]
+    assert len(app.error) == 1 and expected[0].reason in app.error[0].value
+    assert app.button(key="apps_egress_record").disabled
+    assert silenced.total and silenced.describe() in all_text(app)
+    links = " ".join(e.proto.label for e in app.get("page_link"))
+    assert all(alert_id in links for alert_id in silenced.alert_ids[:20])
+    app.checkbox(key="apps_egress_force").check()
+    app.button(key=PREVIEW).click().run()
+    assert not app.button(key="apps_egress_record").disabled
+    app.button(key="apps_egress_record").click().run()
     assert not app.exception
     with db.connect(store_copy, read_only=True) as con:
-        [(network,)] = con.execute("SELECT network FROM known_egress").fetchall()
-        expected = queries.would_silence(con, network).describe()  # the CLI's preview
-    assert expected.startswith("would silence") and any(expected in i.value for i in app.info)
+        [(egress_id,)] = con.execute("SELECT egress_id FROM known_egress").fetchall()
+        [(note, via)] = con.execute(
+            "SELECT note, via FROM audit_log WHERE target_kind = 'egress' AND target_id = ?",
+            [egress_id],
+        ).fetchall()
+    assert via == "dashboard" and "days: an expiry of 400 days" in note

@@ -110,7 +110,7 @@ def test_frames_keep_numbers_and_make_text_cells_safe():
     assert table["app"][1] == "Acme Sync"
     assert list(table["ips"]) == ["198.51.100.1, 198.51.100.2", ""]
     assert list(table["n"]) == [1, 2] and table["n"].dtype == data["n"].dtype
-    assert list(table["at"]) == ["2026-11-29 10:00", "2026-11-29 11:00"]
+    assert list(table["at"]) == ["2026-11-29 10:00:07 UTC", "2026-11-29 11:00:00 UTC"]
     assert pd.isna(table["note"][0]) and len(table["note"][1]) < 600
     grid = safe_text.frame(data)
     assert grid["app"][0] == f"**B** {safe_text.plain(BIDI)}"  # a grid shows text as text

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import queries
 from dashboard.web import ui, writes
 from ingest.errors import TokensentryError
+from ingest.netlist import IpAllowlist
 from ingest.timeparse import now_utc
 
 st.title("Apps & allowlists")
@@ -38,15 +40,21 @@ for name, app in config.apps.items():
         st.warning("No refresh-token IP allowlist configured for this app.")
     else:
         fit = queries.allowlist_fit(app.allowlist.entries)
-        ui.labelled("Allowlist", ", ".join(app.allowlist.entries))
-        ui.labelled("Ranges", f"{fit['ranges']} of at most {queries.apps.MAX_RANGES}")
-        ui.labelled("Addresses", f"{fit['addresses']:,} of at most {queries.apps.MAX_ADDRESSES}")
+        ui.labelled("Ranges", f"{fit['ranges']} of at most {queries.allowlist.MAX_RANGES}")
+        ui.labelled(
+            "Addresses (IPv4 and IPv6 together)",
+            f"{queries.allowlist.count_text(fit['addresses'])} of at most "
+            f"{queries.allowlist.MAX_ADDRESSES}",
+        )
         if fit["fits"]:
-            st.success("Fits Salesforce's Refresh Token IP Allowlist limits.")
+            st.success("Salesforce's Refresh Token IP Allowlist would take every entry.")
         else:
-            st.error("Does not fit Salesforce's Refresh Token IP Allowlist limits:")
+            st.error("Salesforce's Refresh Token IP Allowlist would not take this list:")
             for problem in fit["problems"]:
                 ui.text(f"- {problem}")
+        for warning in fit["warnings"]:
+            st.warning(ui.md(warning, 2000))
+        ui.table(fit["entries"][["entry", "salesforce", "addresses", "family", "start", "end"]])
     rows = seen[seen["app"].str.lower() == name.lower()]
     outside = rows[rows["outside"]]
     st.subheader(
@@ -85,7 +93,11 @@ ui.table(
     empty="None recorded.",
 )
 candidates = sorted(set(seen.loc[seen["outside"], "ip"]))
-with st.form("apps_egress", clear_on_submit=True):
+PLAN_KEY = "apps_egress_plan"  # the previewed entry, waiting for "Record"
+
+# Step one: the entry and a preview of what it would silence, from the same functions as
+# `tokensentry egress add` (its refusals, and the open alerts it would hide).
+with st.form("apps_egress"):
     st.subheader("Record an off-allowlist address as known egress")
     network = st.selectbox(
         "Address seen outside the allowlist",
@@ -98,57 +110,108 @@ with st.form("apps_egress", clear_on_submit=True):
     app_name = st.selectbox(
         "For app", ["(any app)", *config.apps], key="apps_egress_app", format_func=ui.option
     )
-    days = st.number_input("Expires after (days)", min_value=1, max_value=365, value=90)
+    days = st.number_input(
+        f"Expires after (days; more than {queries.egress.MAX_DAYS} needs the override)",
+        min_value=1,
+        max_value=3650,
+        value=queries.egress.DEFAULT_DAYS,
+    )
     note = st.text_input("Why (e.g. the partner's new NAT gateway, ticket number)")
     force = st.checkbox(
-        "Record it even if wider than a /24 (IPv6 /64); the override is written to the audit log",
+        "Record it even if wider than a /24 (IPv6 /64), for an app never seen, or past "
+        f"{queries.egress.MAX_DAYS} days; the override is written to the audit log",
         key="apps_egress_force",
     )
-    submitted = st.form_submit_button("Record known egress")
-if submitted:
-    who = ui.analyst()
-    if not who:
-        st.error("Fill in your name in the sidebar first.")
-    elif not network:
+    previewed = st.form_submit_button("Preview what it would silence")
+if previewed:
+    st.session_state.pop(PLAN_KEY, None)
+    if not network:
         st.error("Pick or type an address.")
     else:
-        chosen_app = None if app_name == "(any app)" else app_name
+        try:
+            IpAllowlist.parse([network])
+        except ValueError as exc:
+            st.error(ui.md(f"{network}: not an address, CIDR or start-end range ({exc})", 2000))
+        else:
+            st.session_state[PLAN_KEY] = {
+                "network": network.strip(),
+                "app": None if app_name == "(any app)" else app_name,
+                "days": int(days),
+                "note": note or None,
+                "force": bool(force),
+            }
 
-        def record(con):
-            # the preview `tokensentry egress add` prints, from the same function
-            preview = queries.would_silence(con, network, app_name=chosen_app)
-            try:
-                egress_id = queries.add_known_egress(
+# Step two: what it would silence and why it would be refused, then "Record" or "Cancel".
+plan = st.session_state.get(PLAN_KEY)
+if plan:
+    silenced = ui.q("would_silence", plan["network"], app_name=plan["app"])
+    refused = ui.q(
+        "refusals",
+        plan["network"],
+        app_name=plan["app"],
+        days=plan["days"],
+        configured_apps=tuple(config.apps),
+    )
+    st.subheader("Preview")
+    ui.labelled(
+        "Entry",
+        f"{plan['network']} for {plan['app'] or 'every app'}, {plan['days']} days"
+        + (f", note: {plan['note']}" if plan["note"] else ""),
+    )
+    ui.text(f"It {silenced.describe()}.")
+    if silenced.total:
+        ui.table(
+            pd.DataFrame(silenced.counts, columns=["detector", "severity", "open alerts"]),
+        )
+        st.caption("The alerts it would silence (most severe first):")
+        for alert_id in silenced.alert_ids[:20]:
+            ui.link("alert", alert_id, "Alert")
+        if len(silenced.alert_ids) > 20:
+            ui.text(f"and {len(silenced.alert_ids) - 20} more")
+    for refusal in refused:
+        (st.warning if plan["force"] else st.error)(ui.md(refusal.reason, 2000))
+    blocked = bool(refused) and not plan["force"]
+    if blocked:
+        st.info("Tick the override box and preview again to record it anyway (audited).")
+    record_col, cancel_col = st.columns(2)
+    confirmed = record_col.button(
+        "Record known egress", key="apps_egress_record", type="primary", disabled=blocked
+    )
+    if cancel_col.button("Cancel", key="apps_egress_cancel"):
+        st.session_state.pop(PLAN_KEY, None)
+        st.rerun()
+    if confirmed:
+        who = ui.analyst()
+        if not who:
+            st.error("Fill in your name in the sidebar first.")
+        else:
+
+            def record(con):
+                return queries.add_known_egress(
                     con,
-                    network,
-                    expires_at=now_utc() + timedelta(days=int(days)),
+                    plan["network"],
+                    expires_at=now_utc() + timedelta(days=plan["days"]),
                     analyst=who,
                     now=now_utc(),
-                    app_name=chosen_app,
-                    note=note or None,
+                    app_name=plan["app"],
+                    note=plan["note"],
                     configured_apps=list(config.apps),
-                    force=force,
+                    force=plan["force"],
                     via="dashboard",
                 )
-            except TokensentryError as exc:
-                return preview, exc
-            return preview, egress_id
 
-        try:
-            preview, outcome = writes.write(ui.db_path(), record)
-        except writes.StoreBusy:
-            st.warning("The pipeline is writing to the store; try again when it has finished.")
-        except TokensentryError as exc:
-            st.error(ui.md(str(exc), 2000))
-        else:
-            st.info(ui.md(f"{network}: {preview.describe()}", 2000))
-            if isinstance(outcome, TokensentryError):
-                st.error(ui.md(str(outcome), 2000))
+            try:
+                writes.write(ui.db_path(), record)
+            except writes.StoreBusy:
+                st.warning("The pipeline is writing to the store; try again when it has finished.")
+            except TokensentryError as exc:
+                st.error(ui.md(str(exc), 2000))
             else:
+                st.session_state.pop(PLAN_KEY, None)
                 ui.forget_cached_reads()
-                st.success(
-                    ui.md(
-                        f"Recorded {network} as known egress for {days} days; the next detect "
-                        "run honours it."
-                    )
+                ui.flash(
+                    "success",
+                    f"Recorded {plan['network']} as known egress for {plan['days']} days; "
+                    "the next detect run honours it.",
                 )
+                st.rerun()

@@ -44,7 +44,8 @@ st.header("Per app and org")
 per_org = readiness[readiness["scope"] == "org"]
 ui.table(
     per_org.assign(org=per_org["org_id"].map(ui.org_label))[
-        ["app", "org", "control_name", "verdict", "reason", "counter_examples", "positive_evidence"]
+        # the verdict and its reason first: on a phone (390 px) they need no sideways scroll
+        ["control_name", "verdict", "reason", "org", "app", "counter_examples", "positive_evidence"]
     ]
 )
 

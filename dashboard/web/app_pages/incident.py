@@ -35,9 +35,11 @@ if record.get("linked_incidents"):
 alerts = ui.q("incident_alerts", incident_id)  # most severe first, then oldest
 
 st.subheader(f"Alerts ({len(alerts)})")
-ALERT_COLUMNS = ["alert_id", "detector", "severity", "status", "link", "last_seen", "analyst"]
-# One line per alert here; the summaries (long, and said again in the evidence below) and
-# notes are in the full list, one click away.
+# One line per alert, severity first (a phone at 390 px shows it without scrolling sideways);
+# the summaries (long, and said again in the evidence below) and notes are in the full list,
+# one click away. The triage columns only when some alert has a decision.
+ALERT_COLUMNS = ["severity", "detector", "status", "last_seen", "alert_id", "link"]
+ALERT_COLUMNS += [c for c in ("analyst",) if alerts[c].notna().any()]
 detail.short(
     alerts[ALERT_COLUMNS],
     "alerts",

@@ -50,7 +50,18 @@ for stage, title in (
     ("detect", "Detect runs"),
 ):
     st.header(ui.md(title))
-    ui.table(ui.q("runs", stage, 200), empty=f"No {stage} run yet.", max_rows=50)
+    # The stage is the section's; an ingest unit names its org. Short headers keep the
+    # started_at column on one line at 1440 px.
+    shown = ui.q("runs", stage, 200).drop(columns=["stage"])
+    if stage == "ingest":
+        shown = shown.drop(columns=["org_id"])
+    ui.table(
+        shown.rename(
+            columns={"rows_read": "read", "rows_new": "new", "rows_quarantined": "quarantined"}
+        ),
+        empty=f"No {stage} run yet.",
+        max_rows=50,
+    )
 
 st.header("Quarantine")
 st.caption("Rows that could not be loaded, by reason; `tokensentry import` lists them too.")

@@ -70,9 +70,9 @@ shown = rows.assign(
     link=f"/{kind}?id=" + rows[id_column],
     org=rows["org_id"].map(ui.org_label),
 )[
-    [
-        "link", "severity", "status", "org", "app", "user_id", "ips", "first_seen",
-        "last_seen", size, "summary", "detectors",
+    [  # link, severity and summary first and narrow enough for a phone (390 px)
+        "link", "severity", "summary", "status", "org", "app", "user_id", "ips", "first_seen",
+        "last_seen", size, "detectors",
     ]
 ]  # fmt: skip
 event = ui.grid(
@@ -80,7 +80,11 @@ event = ui.grid(
     key=f"queue_grid_{kind}",
     on_select="rerun",
     selection_mode="multi-row",
-    column_config={"link": st.column_config.LinkColumn(kind, display_text=r"id=(.*)$")},
+    column_config={
+        "link": st.column_config.LinkColumn(kind, display_text=r"id=(.*)$", width=90),
+        "severity": st.column_config.TextColumn("severity", width=64),
+        "summary": st.column_config.TextColumn("summary", width="large"),
+    },
 )
 selected = [rows.iloc[row][id_column] for row in (event.selection.rows if event else [])]
 

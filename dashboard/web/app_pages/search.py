@@ -28,18 +28,9 @@ alerts = ui.q("search_alerts", needle)
 st.header(f"Alerts ({len(alerts):d})")
 ui.table(
     alerts.assign(org=alerts["org_id"].map(ui.org_label))[
-        [
-            "severity",
-            "status",
-            "detector",
-            "org",
-            "app",
-            "user_id",
-            "ips",
-            "last_seen",
-            "summary",
-            "alert_id",
-        ]
+        # Summary second, so a phone (390 px) shows it without scrolling sideways; the app and
+        # user are on the alert's page (linked below), here they only took the summary's width.
+        ["severity", "summary", "status", "detector", "org", "ips", "last_seen", "alert_id"]
     ]
     if not alerts.empty
     else alerts,
