@@ -158,6 +158,12 @@ def _handle(
 ) -> None:
     key = (message.alias, message.source)
     unit_id = f"{message.alias}/{message.source}"
+    if message.kind == "sync":  # the fetch thread waits until what it sent before is stored
+        for pending_key in [k for k in pending if k[0] == message.alias]:
+            _flush(pending_key, loader, units[pending_key], pending, now)
+        assert isinstance(message.batch, threading.Event)
+        message.batch.set()
+        return
     if message.kind == "start":
         unit = units[key] = UnitOutcome(message.alias, message.source, message.org_id)
         summary.units.append(unit)

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlparse
 import jwt
 import trustme
 
-from . import soql, usage
+from . import soql, usage, users
 from .model import ApiError, FakeOrg
 
 API = re.compile(r"^/services/data/v(\d+\.\d+)/(.*)$")
@@ -236,6 +236,8 @@ class FakeSalesforce:
         """
         if sobject == "UserPermissionAccess":
             return [{"attributes": {"type": sobject}, **org.permissions}]
+        if sobject == "User":
+            return users.user_records(org, user_id)
         records = org.objects.get(sobject, [])
         own_only = (
             sobject == "OauthToken" and not org.permissions["PermissionsCustomizeApplication"]
@@ -318,6 +320,8 @@ class _Handler(BaseHTTPRequestHandler):
         match = API.match(url.path)
         params = {k: v[0] for k, v in parse_qs(url.query).items()}
         try:
+            if len(self.path) + len(str(self.headers)) > users.URI_AND_HEADERS_MAX:
+                raise ApiError(414, "URI_TOO_LONG", "URI and headers exceed 16,384 bytes")
             if not match:
                 raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
             org = self.fake.authorize(self.headers.get("Authorization"))
