@@ -43,6 +43,12 @@ class NightlyLocked(TokensentryError):
     """Another nightly run holds the lock."""
 
 
+DIGEST_DISABLED = (
+    "disabled in the configuration ([digest] enabled = false); nothing mailed "
+    "(`tokensentry digest --dry-run FILE.eml` writes the message it would send)"
+)
+
+
 def lock_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".nightly.lock")
 
@@ -107,6 +113,10 @@ def run_nightly(
             )
             if problem
         ]
+        if not config.digest.enabled:
+            log(f"digest: {DIGEST_DISABLED}")
+            log(f"done: {'; '.join(failures) if failures else 'every stage succeeded'}")
+            return 1 if failures else 0
         try:
             outcome = run_digest(
                 db_path,
@@ -131,6 +141,9 @@ def _ingest(
 ) -> str | None:
     if not config.orgs:
         log("ingest: no orgs configured; skipped (import-only store)")
+        return None
+    if all(org.import_only for org in config.orgs.values()):
+        log(f"ingest: {ingestion.NOTHING_TO_PULL}")
         return None
 
     def report(what: str, unit: UnitOutcome) -> None:

@@ -46,7 +46,7 @@ from .incidents import incident, incident_alerts, incident_of, incident_records,
 from .overview import alerts_by_status, filter_options, open_alerts_by_day, top_open
 from .pipeline import quarantine, recent_runs, store_counts
 from .rollups import refresh_rollups
-from .search import search_alerts, search_events, search_kind, search_summary
+from .search import search_alerts, search_events, search_kind, search_needle, search_summary
 from .tokens import dormant_wakes, refresh_tokens, token_states
 from .triage import ALERT_STATUSES, audit_trail, set_triage, triage
 
@@ -105,6 +105,7 @@ __all__ = [
     "search_alerts",
     "search_events",
     "search_kind",
+    "search_needle",
     "search_summary",
     "set_triage",
     "severity_counts",

@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 
 from .filters import Filters, where
+from .people import user_columns, user_join
 from .records import iso_z, one_record
 
 SEVERITY_RANK = "list_position(['info','low','medium','high','critical'], {})"
@@ -29,9 +30,9 @@ SELECT a.alert_id, a.detector_id AS detector, a.severity, a.org_id, a.app_name A
        a.user_id, a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen,
        a.event_count, a.summary, coalesce(t.status, 'new') AS status, a.evidence, a.title,
        a.created_at, a.updated_at, t.note AS triage_note, t.analyst, a.superseded_at,
-       a.reopens_alert_id, m.incident_id
+       a.reopens_alert_id, m.incident_id, {user_columns()}
 FROM page p JOIN alerts a USING (alert_id) LEFT JOIN triage t USING (alert_id)
-LEFT JOIN incident_alerts m USING (alert_id)
+LEFT JOIN incident_alerts m USING (alert_id) {user_join("a")}
 ORDER BY p.rank DESC, p.last_seen_at DESC, a.alert_id
 """
 
@@ -99,6 +100,8 @@ def alert_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 "org_id": _text(row.org_id),  # NULL comes back from pandas as NaN: JSON null
                 "app": _text(row.app),
                 "user_id": _text(row.user_id),
+                "username": _text(row.username),
+                "user_full_name": _text(row.user_full_name),
                 "ips": list(row.ips),
                 "first_seen": iso_z(row.first_seen),
                 "last_seen": iso_z(row.last_seen),
@@ -158,14 +161,14 @@ def alert(con: duckdb.DuckDBPyConnection, alert_id: str) -> dict[str, Any] | Non
     how its app was inferred when the logs did not name it."""
     record = one_record(
         con.execute(
-            """SELECT a.alert_id, a.detector_id AS detector, a.severity,
+            f"""SELECT a.alert_id, a.detector_id AS detector, a.severity,
                       coalesce(t.status, 'new') AS status, a.org_id, a.app_name AS app,
                       a.user_id, a.ips, a.first_seen_at AS first_seen,
                       a.last_seen_at AS last_seen, a.event_count, a.title, a.summary, a.evidence,
                       a.created_at, a.updated_at, t.note AS triage_note, t.analyst,
-                      t.updated_at AS triaged_at, m.incident_id
+                      t.updated_at AS triaged_at, m.incident_id, {user_columns()}
                FROM alerts a LEFT JOIN triage t USING (alert_id)
-               LEFT JOIN incident_alerts m USING (alert_id)
+               LEFT JOIN incident_alerts m USING (alert_id) {user_join("a")}
                WHERE a.alert_id = ?""",
             [alert_id],
         )
@@ -222,15 +225,15 @@ def related_alerts(
 ) -> pd.DataFrame:
     """Other alerts with the same app, user or IP, in any org: most severe, most recent first."""
     return con.execute(
-        """WITH me AS (SELECT lower(app_name) AS app, user_id, ips FROM alerts WHERE alert_id = ?)
+        f"""WITH me AS (SELECT lower(app_name) AS app, user_id, ips FROM alerts WHERE alert_id = ?)
            SELECT a.alert_id, a.detector_id AS detector, a.severity,
                   coalesce(t.status, 'new') AS status, a.org_id, a.app_name AS app, a.user_id,
-                  a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen, a.summary,
-                  concat_ws(', ',
+                  ud.username, a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen,
+                  a.summary, concat_ws(', ',
                       CASE WHEN list_has_any(a.ips, me.ips) THEN 'same IP' END,
                       CASE WHEN a.user_id = me.user_id THEN 'same user' END,
                       CASE WHEN lower(a.app_name) = me.app THEN 'same app' END) AS relation
-           FROM alerts a CROSS JOIN me LEFT JOIN triage t USING (alert_id)
+           FROM alerts a CROSS JOIN me LEFT JOIN triage t USING (alert_id) {user_join("a")}
            WHERE a.alert_id <> ?
              AND (list_has_any(a.ips, me.ips) OR a.user_id = me.user_id
                   OR lower(a.app_name) = me.app)

@@ -41,6 +41,7 @@ ui.table(
             "detector",
             "severity",
             "status",
+            "username",
             "link",
             "last_seen",
             "summary",

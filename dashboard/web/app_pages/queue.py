@@ -71,7 +71,7 @@ shown = rows.assign(
     org=rows["org_id"].map(ui.org_label),
 )[
     [
-        "link", "severity", "status", "org", "app", "user_id", "ips", "first_seen",
+        "link", "severity", "status", "org", "app", "username", "user_id", "ips", "first_seen",
         "last_seen", size, "summary", "detectors",
     ]
 ]  # fmt: skip
