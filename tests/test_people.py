@@ -132,21 +132,24 @@ def test_search_by_address_and_network_v4_and_v6(demo_build):
     assert summary["kind"] == "network" and summary["addresses"] >= 1
 
 
-def test_search_by_org_alias_org_name_and_app(demo_build):
-    _, store, _ = demo_build
+def test_search_by_org_alias_org_name_and_app(demo_copy):
+    _, store = demo_copy
     wayne = ORG["wayne"].org_id
-    with db.connect(store, read_only=True) as con:
+    org_name = "Wayne Enterprises, Inc."
+    with db.connect(store) as con:  # the Organization row the `organization` source stores
         records = queries.alert_records(queries.alerts(con))
-        org_name = con.execute(
-            "SELECT payload->>'Name' FROM raw_records WHERE source_id = 'soql:Organization' "
-            "AND org_id = ?",
-            [wayne],
-        ).fetchone()[0]
+        con.execute(
+            "INSERT INTO raw_records VALUES (?, 'soql:Organization', ?, now(), ?, 'test', "
+            "'run-org', now())",
+            [wayne, f"{wayne}|America/New_York",
+             json.dumps({"attributes": {"type": "Organization"}, "Id": wayne, "Name": org_name,
+                         "TimeZoneSidKey": "America/New_York"})],
+        )  # fmt: skip
     of_wayne = {a["alert_id"] for a in records if a["org_id"] == wayne}
     assert of_wayne
     aliases = tuple((o.alias, o.org_id) for o in cast.ORGS)
     assert of_wayne <= _found(store, "wayne", aliases)
-    assert of_wayne <= _found(store, org_name)
+    assert of_wayne <= _found(store, "wayne enterprises")  # its Salesforce name, any case
     assert of_wayne <= _found(store, wayne)
     zenith = {a["alert_id"] for a in records if (a["app"] or "").startswith("Zenith")}
     assert zenith <= _found(store, "zenith cpq")
@@ -206,3 +209,19 @@ def test_a_configuration_the_user_wrote_is_never_overwritten(tmp_path, monkeypat
 
 def test_the_demo_said_where_its_configuration_went(demo_build):
     assert "is the demo's configuration" in demo_build[2]
+
+
+def test_the_pages_show_and_find_people_by_name(monkeypatch, demo_build):
+    from tests.dashboard.test_pages import all_text, open_page, start
+
+    _, store, _ = demo_build
+    jump = _traveller(store)
+    app = open_page(start(monkeypatch, store), "alert.py", id=jump["alert_id"])
+    assert f"User: {jump['username']} ({jump['user_full_name']}, {jump['user_id']})" in all_text(
+        app
+    )
+    app = open_page(app, "search.py", q=jump["user_full_name"])
+    assert "1 user(s)" in all_text(app)
+    alerts = app.table[0].value
+    assert jump["alert_id"] in set(alerts["alert_id"])
+    assert set(alerts["username"]) == {jump["username"]} and set(alerts["matched"]) == {"user"}
