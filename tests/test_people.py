@@ -225,3 +225,15 @@ def test_the_pages_show_and_find_people_by_name(monkeypatch, demo_build):
     alerts = app.table[0].value.map(lambda cell: str(cell).strip("` "))  # cells: code spans
     assert jump["alert_id"] in set(alerts["alert_id"])
     assert set(alerts["username"]) == {jump["username"]} and set(alerts["matched"]) == {"user"}
+
+
+def test_digest_enabled_must_be_true_or_false(tmp_path):
+    from ingest import config as config_module
+    from ingest.errors import ConfigError
+
+    path = tmp_path / "tokensentry.toml"
+    path.write_text('[digest]\nenabled = "no"\n')
+    with pytest.raises(ConfigError, match="digest.enabled: expected true or false"):
+        config_module.load(path, required=True)
+    path.write_text("[digest]\nenabled = false\n")
+    assert config_module.load(path, required=True).digest.enabled is False
