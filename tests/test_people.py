@@ -233,7 +233,7 @@ def test_digest_enabled_must_be_true_or_false(tmp_path):
 
     path = tmp_path / "tokensentry.toml"
     path.write_text('[digest]\nenabled = "no"\n')
-    with pytest.raises(ConfigError, match="digest.enabled: expected true or false"):
+    with pytest.raises(ConfigError, match=r"digest\.enabled: expected true or false"):
         config_module.load(path, required=True)
     path.write_text("[digest]\nenabled = false\n")
     assert config_module.load(path, required=True).digest.enabled is False
