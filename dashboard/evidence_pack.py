@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pandas as pd
@@ -29,7 +30,8 @@ from .queries.investigation import Scope
 EVENT_FIELDS = (
     "occurred_at", "org_id", "event_type", "grant_type", "is_success", "status", "user_id",
     "username", "app", "app_inferred", "source_ip", "country_iso", "city", "user_agent",
-    "api_family", "api_resource", "rows_processed", "worker", "token_fp", "new_token_fp",
+    "api_family", "api_resource", "rows_processed", "entity_name", "job_id", "job_status",
+    "worker", "token_fp", "new_token_fp",
     "error_description", "sources", "pulled_by", "event_id",
 )  # fmt: skip
 
@@ -48,6 +50,7 @@ def write(
     chain: pd.DataFrame,
     org_labels: dict[str, str],
     dashboard_url: str | None = None,
+    blast: dict[str, Any] | None = None,
 ) -> EvidencePack:
     folder.mkdir(parents=True, exist_ok=True)
     # The id is ours (hex), but a file name is no place to trust that: no `/`, no `..`.
@@ -57,6 +60,8 @@ def write(
     csv_path.write_text(rows_csv(records, [f for f in EVENT_FIELDS if f in events]), "utf-8")
     md_path = folder / f"{stem}-summary.md"
     text = summary(scope, events, alerts, chain, org_labels, csv_path.name, dashboard_url)
+    if blast is not None:  # queries.blast_radius of the incident: what it read, per org
+        text = text.rstrip("\n") + "\n\n" + blast_section(blast, org_labels)
     md_path.write_text(text, "utf-8")
     return EvidencePack(csv_path, md_path)
 
@@ -197,3 +202,30 @@ def summary(
             )
     lines += ["", f"All {len(events)} events are in `{csv_name}`.", ""]  # our own file name
     return "\n".join(lines)
+
+
+def blast_section(blast: dict[str, Any], org_labels: dict[str, str]) -> str:
+    """The incident's blast radius: rows per org and object, sessions, span, coverage."""
+    lines = [
+        "## Blast radius: what its sessions and addresses read",
+        "",
+        f"- Window searched: {_text(blast['window']['start'])} to {_text(blast['window']['end'])}",
+        f"- Sessions: {', '.join(_code(s) for s in blast['sessions']) or '-'}",
+        f"- Addresses: {', '.join(_code(a) for a in blast['addresses']) or '-'}",
+        f"- Rows read in all: {blast['rows_total']:,}",
+        "",
+        "| org | coverage | object | rows | Bulk jobs | first minute | last minute |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for org in blast["orgs"]:
+        label = _code(org_labels.get(org["org_id"], org["org_id"]), cell=True)
+        coverage = _text(org["coverage"])
+        if not org["objects"]:
+            lines.append(f"| {label} | {coverage} | - | - | - | - | - |")
+        for item in org["objects"]:
+            lines.append(
+                f"| {label} | {coverage} | {_code(item['object'], cell=True)} | "
+                f"{item['rows']:,} | {item['jobs']} | {_text(item['first_minute'])} | "
+                f"{_text(item['last_minute'])} |"
+            )
+    return "\n".join(lines) + "\n"

@@ -3,12 +3,15 @@
 One attacker address in one org raises an IOC hit, an off-allowlist use, a user-agent hit and a
 new network: four alerts, one incident. The rules (issue 9):
 
-- an alert joins an incident of the same org that shares one of its link keys (an IP, a refresh
-  token of its chain, or the user when the user is a person) and whose alerts are within
-  `LINK_WINDOW` of it (the alert starts at most 24 h after the incident's last alert, and ends
-  at most 24 h before its first, for late-arriving evidence);
+- an alert joins an incident of the same org that shares one of its link keys (an IP, a session
+  of its events (SessionKey or LoginKey: a Threat Detection finding and the session's logins
+  and API calls), a refresh token of its chain, or the user when the user is a person) and
+  whose alerts are within `LINK_WINDOW` of it (the alert starts at most 24 h after the
+  incident's last alert, and ends at most 24 h before its first, for late-arriving evidence);
 - an address inside any allowlist or known egress is no link key: the partner's shared egress
-  would otherwise merge the whole queue into one incident;
+  would otherwise merge the whole queue into one incident; an address in a cloud region an app
+  rotates through (`new_network`'s owner-aware baseline) is not trusted and still links, since
+  attackers rent in the same regions;
 - membership is assigned once and kept, so the incident's id (its first alert's id) never
   changes; a new alert that matches several incidents joins the oldest (no merging);
 - a `cross_org` alert opens (or joins, by app) an org-less incident that links the per-org
@@ -75,17 +78,26 @@ FROM _incident_scope s JOIN alerts a USING (alert_id)
 ORDER BY a.first_seen_at, a.alert_id
 """
 
-TOKENS_SQL = """
+# The link keys an alert's events carry: their sessions (Salesforce's SessionKey and LoginKey,
+# shared by a login, its API calls and a Threat Detection finding about it) and their refresh
+# tokens. One pass over the cited events for both.
+EVENT_KEYS_SQL = """
 WITH ids AS (
     SELECT a.alert_id, unnest(a.event_ids) AS event_id
     FROM alerts a SEMI JOIN _incident_scope USING (alert_id)
 ),
-fps AS (
-    SELECT ids.alert_id, unnest([e.token_fp, e.new_token_fp]) AS fp
+keys AS (
+    SELECT ids.alert_id, unnest([
+        'session:' || e.session_key, 'login:' || e.login_key,
+        'token:' || e.token_fp, 'token:' || e.new_token_fp]) AS k
     FROM ids JOIN events e USING (event_id)
     WHERE e.token_fp IS NOT NULL OR e.new_token_fp IS NOT NULL
+       OR e.session_key IS NOT NULL OR e.login_key IS NOT NULL
 )
-SELECT alert_id, list(DISTINCT fp ORDER BY fp) FROM fps WHERE fp IS NOT NULL GROUP BY alert_id
+SELECT alert_id,
+       list(DISTINCT k ORDER BY k) FILTER (WHERE NOT starts_with(k, 'token:')) AS sessions,
+       list(DISTINCT k ORDER BY k) FILTER (WHERE starts_with(k, 'token:')) AS tokens
+FROM keys WHERE k IS NOT NULL GROUP BY alert_id
 """
 
 PERSONS_SQL = """
@@ -250,15 +262,20 @@ def _assign(
     rows = con.execute(ALERTS_SQL).fetchall()
     if not any(row[1] is None for row in rows):
         return []
-    tokens = dict(con.execute(TOKENS_SQL).fetchall())
+    event_keys = {
+        alert: (sessions or [], tokens or [])
+        for alert, sessions, tokens in con.execute(EVENT_KEYS_SQL).fetchall()
+    }
     persons = set(con.execute(PERSONS_SQL, [list(PERSON_GRANTS)]).fetchall())
 
     def keys_of(row: tuple) -> list[str]:
         alert, _, detector, org, app, user, ips, *_ = row
         if detector == CROSS_ORG:
             return [f"app:{app.lower()}"] if app else []
-        keys = [f"ip:{ip}" for ip in sorted(ips) if _links(ip, infrastructure)]
-        keys += [f"token:{fp}" for fp in tokens.get(alert, ())]
+        known = sorted(ip for ip in ips if ip)  # an unknown egress links nothing
+        keys = [f"ip:{ip}" for ip in known if _links(ip, infrastructure)]
+        sessions, tokens = event_keys.get(alert, ([], []))
+        keys += sessions + tokens  # the strongest key that matches names the link: last wins
         if user is not None and (org, user) in persons:
             keys.append(f"user:{user}")
         return keys

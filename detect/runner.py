@@ -23,7 +23,7 @@ from ingest import crash_hook, runs
 from ingest.config import Config
 from ingest.errors import ConfigError
 
-from . import egress, incidents, lifecycle, registry
+from . import egress, incidents, lifecycle, owners, registry
 from .attribution import AttributionOutcome
 from .attribution import run as attribute_apps
 from .detector import SEVERITIES, Context, Detector, Finding, severity_rank
@@ -63,11 +63,13 @@ class DetectSummary:
     run_id: str
     detectors: list[DetectorOutcome] = field(default_factory=list)
     attribution: AttributionOutcome | None = None
+    owners: owners.OwnersOutcome | None = None
     incidents: incidents.IncidentOutcome | None = None
 
     @property
     def failed(self) -> bool:
         attributed = self.attribution is None or self.attribution.status == "ok"
+        attributed = attributed and (self.owners is None or self.owners.status == "ok")
         grouping_failed = self.incidents is not None and self.incidents.status != "ok"
         return (
             not attributed
@@ -110,6 +112,8 @@ def run(
     summary = DetectSummary(run_id=run_id)
     # Logins the logs left app-less get their inferred app before any detector reads them.
     summary.attribution = attribute_apps(con, run_id=run_id, now=now())
+    # Each new address gets its owner (AS, provider, region, Tor) once, before anyone judges it.
+    summary.owners = owners.run(con, config.geoip, run_id=run_id, now=now())
     known = egress.load(con, config, now())
     for detector in chosen:
         started = now()
@@ -198,11 +202,12 @@ def upsert_alerts(
     if not merged:
         return 0, 0, []
     existing = lifecycle.stored(con, merged)
+    known_owners = owners.owners_of(con, sorted({ip for f in merged.values() for ip in f.ips}))
     ranks = {s: severity_rank(s) for s in SEVERITIES}
     rows, new, held = [], 0, []
     for key, finding in merged.items():
         target, old, reopens = key, existing.get(key), None
-        event_ids, ips = set(finding.event_ids), set(finding.ips)
+        event_ids, ips = set(finding.event_ids), {ip for ip in finding.ips if ip}
         first_seen, last_seen = finding.first_seen_at, finding.last_seen_at
         if old is not None and old.closed:
             target, old, closed, judged = lifecycle.open_target(con, old)
@@ -231,6 +236,9 @@ def upsert_alerts(
         else:
             new += 1
         summary, evidence = finding.summary, dict(finding.evidence)
+        if any(ip in known_owners for ip in finding.ips):  # who owns each address it cites
+            evidence["ip_owners"] = {ip: known_owners[ip] for ip in sorted(finding.ips)
+                                     if ip in known_owners}  # fmt: skip
         if reopens is not None:
             summary = f"Again after an analyst closed alert {reopens}: {summary}"
             evidence["reopens_alert_id"] = reopens

@@ -47,3 +47,39 @@ def network_key(ctx: Context, app: str | None, ip: str | None) -> str | None:
     if ip is None:
         return None
     return TRUSTED if trusted(ctx, app, ip) else network_of(ip)
+
+
+# The partner log's `egress_ip` is empty when the partner's worker has no NAT address
+# configured: the event's source IP is NULL. Unknown is never "off the allowlist", never a new
+# network and never a link between alerts; the token chain is still judged.
+UNKNOWN_EGRESS = "unknown (not configured)"
+
+
+def ip_label(ip: str | None, *, partner: bool = True) -> str:
+    """An event's source IP as text, or what an unknown one is: a partner-log call's egress not
+    configured, or a Salesforce row without an address (`Salesforce.com IP`)."""
+    if ip is not None:
+        return ip
+    return UNKNOWN_EGRESS if partner else "no IP"
+
+
+def same_network(ctx: Context, app: str | None, first: str | None, later: str | None) -> bool:
+    """Whether two calls came from one network; an unknown address is no evidence of another
+    (the worker and outcome in the partner's log decide, as they do on one network)."""
+    if first is None or later is None:
+        return True
+    return network_key(ctx, app, first) == network_key(ctx, app, later)
+
+
+def known_ips(*ips: str | None) -> list[str]:
+    """An alert's addresses: the known ones, sorted (an unknown egress links nothing)."""
+    return sorted({ip for ip in ips if ip})
+
+
+def shown_ip_sql(prefix: str = "e.") -> str:
+    """SQL for an event's source IP as surfaces show it: a partner-log call without its NAT
+    address says so instead of an empty cell."""
+    return (
+        f"coalesce({prefix}source_ip, CASE WHEN {prefix}event_type = 'token_exchange' "
+        f"THEN '{UNKNOWN_EGRESS}' END)"
+    )

@@ -15,10 +15,12 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from ingest.config import AppConfig, Config
+from ingest.config import AppConfig, Config, GeoIpConfig
 from ingest.netlist import IpAllowlist
 from ingest.normalize import EVENT_COLUMN_TYPES, EVENT_COLUMNS
 from ingest.timeparse import now_utc, parse_iso
+
+from . import owners
 
 ORG = "00D5g000004XyZaEAK"
 OTHER_ORG = "00D5g000007PqRsEAK"
@@ -86,7 +88,9 @@ def jwt_login(at: str, ip: str, **fields: Any) -> dict[str, Any]:
     return event(at, source_ip=ip, grant_type="oauth_unspecified", login_sub_type=None, **fields)
 
 
-def partner_call(at: str, ip: str, grant: str = "refresh_token", **fields: Any) -> dict[str, Any]:
+def partner_call(
+    at: str, ip: str | None, grant: str = "refresh_token", **fields: Any
+) -> dict[str, Any]:
     """One line of the partner's own token-exchange log."""
     fields = {
         "event_type": "token_exchange",
@@ -100,12 +104,17 @@ def partner_call(at: str, ip: str, grant: str = "refresh_token", **fields: Any) 
 
 
 def config(apps: Mapping[str, Sequence[str]] | None = None) -> Config:
-    """A configuration with the given app allowlists (default: APP with ALLOWLIST)."""
+    """A configuration with the given app allowlists (default: APP with ALLOWLIST); an app given
+    no ranges is configured without an allowlist."""
     chosen = {APP: ALLOWLIST} if apps is None else apps
     return Config(
         path=None,
         apps={
-            name: AppConfig(name=name, consumer_key=None, allowlist=IpAllowlist.parse(list(cidrs)))
+            name: AppConfig(
+                name=name,
+                consumer_key=None,
+                allowlist=IpAllowlist.parse(list(cidrs)) if cidrs else None,
+            )
             for name, cidrs in chosen.items()
         },
     )
@@ -143,6 +152,7 @@ def insert_events(
             FROM factory_rows"""
     )
     con.unregister("factory_rows")
+    owners.enrich(con, GeoIpConfig(), now=now.to_pydatetime())  # as `detect` does first
     return len(frame)
 
 

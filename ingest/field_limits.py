@@ -38,7 +38,9 @@ TEXT_CAP = 64 * 1024
 REASON_CAP = 1024
 
 # Normalized event columns holding free text; every other text column is a name or an agent.
-_FREE_TEXT_EVENT_COLUMNS = frozenset({"error_description"})
+_FREE_TEXT_EVENT_COLUMNS = frozenset(
+    {"error_description", "threat_summary", "threat_data", "threat_context"}
+)
 # Raw payload keys (lower case, letters only) holding names or agents; other strings are text.
 _PAYLOAD_NAME_KEYS = frozenset(
     {"app", "appname", "application", "browser", "useragent", "username", "worker", "platform",
@@ -56,6 +58,7 @@ _ELF_NAME_COLUMNS = frozenset(
         "ENTITY_NAME", "ENTITY_TYPE", "ROWS_PROCESSED", "RECORDS_PROCESSED",
         "DELEGATED_USER_ID", "DELEGATED_USER_ID_DERIVED", "DELEGATED_USER_NAME", "LOGIN_URL",
         "API_TYPE", "API_VERSION", "PLATFORM_TYPE", "TLS_PROTOCOL", "CIPHER_SUITE",
+        "OPERATION_TYPE", "METHOD_NAME", "METHOD", "HTTP_METHOD", "JOB_ID", "JOB_STATUS",
     }
 )  # fmt: skip
 

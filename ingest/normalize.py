@@ -41,6 +41,11 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "api_family",
     "api_resource",
     "rows_processed",
+    "entity_name",
+    "uri",
+    "operation",
+    "job_id",
+    "job_status",
     "token_fp",
     "new_token_fp",
     "worker",
@@ -48,6 +53,13 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "error_description",
     "use_count",
     "token_created_at",
+    # Shield Threat Detection findings only (schema 013, ingest/formats/threat.py).
+    "threat_kind",
+    "threat_score",
+    "threat_summary",
+    "threat_data",
+    "threat_context",
+    "policy_outcome",
 )
 
 EVENT_COLUMN_TYPES: dict[str, str] = {
@@ -59,6 +71,7 @@ EVENT_COLUMN_TYPES: dict[str, str] = {
     "longitude": "DOUBLE",
     "rows_processed": "BIGINT",
     "use_count": "BIGINT",
+    "threat_score": "DOUBLE",
 }
 
 ELF_EVENT_TYPES = {
@@ -105,6 +118,12 @@ ELF_COLUMNS_READ: tuple[str, ...] = (
     "ENTITY_TYPE",
     "ROWS_PROCESSED",
     "RECORDS_PROCESSED",
+    "OPERATION_TYPE",
+    "METHOD_NAME",
+    "METHOD",
+    "HTTP_METHOD",
+    "JOB_ID",
+    "JOB_STATUS",
     "DELEGATED_USER_ID",
     "DELEGATED_USER_ID_DERIVED",
     "DELEGATED_USER_NAME",
@@ -195,6 +214,14 @@ SELECT
                       nullif(b.ENTITY_TYPE, '')) END AS api_resource,
     try_cast(coalesce(nullif(b.ROWS_PROCESSED, ''), nullif(b.RECORDS_PROCESSED, '')) AS BIGINT)
         AS rows_processed,
+    CASE WHEN b.EVENT_TYPE NOT IN ('Login', 'Logout', 'LoginAs')
+        THEN coalesce(nullif(b.ENTITY_NAME, ''), nullif(b.ENTITY_TYPE, '')) END AS entity_name,
+    CASE WHEN b.EVENT_TYPE NOT IN ('Login', 'Logout', 'LoginAs') THEN nullif(b.URI, '') END
+        AS uri,
+    coalesce(nullif(b.OPERATION_TYPE, ''), nullif(b.METHOD_NAME, ''), nullif(b.METHOD, ''),
+             nullif(b.HTTP_METHOD, '')) AS operation,
+    nullif(b.JOB_ID, '') AS job_id,
+    nullif(b.JOB_STATUS, '') AS job_status,
     'elf:' || b.EVENT_TYPE AS _source_id,
     to_hex(b._record_id) AS _record_key,  -- CAST(UHUGEINT AS VARCHAR) is 100x slower
     b.EVENT_TYPE = 'Login' AS _is_login,

@@ -104,6 +104,8 @@ SELECT md5('e' || i::VARCHAR) AS event_id, org_id, occurred_at,
     CASE WHEN kind BETWEEN 600 AND 799 THEN md5('fp' || (i + 3)::VARCHAR) END AS new_token_fp,
     CASE WHEN kind BETWEEN 600 AND 799 THEN 'sync-' || (i % 4)::VARCHAR END AS worker,
     CASE WHEN kind >= 900 THEN (hash(i) % 5000)::BIGINT END AS rows_processed,
+    CASE WHEN kind >= 900 THEN ['Account', 'Contact', 'Case', 'Opportunity', 'Lead'][1 + i % 5]
+         END AS entity_name,
     CASE WHEN kind < 600 THEN ['soql:LoginHistory'] WHEN kind < 800 THEN ['partner_token_log']
          ELSE ['elf:Login'] END AS sources,
     'bench' AS first_run_id, TIMESTAMP '2026-11-29' AS ingested_at,

@@ -135,6 +135,7 @@ class ApiCall:
     agent: str = ""  # the client's user agent (ApiTotalUsage CLIENT_NAME, RestApi USER_AGENT)
     rows: int = 1  # records the request returned (RestApi ROWS_PROCESSED)
     rest_api: bool = False  # the org's RestApi event log also records it
+    uri: str = ""  # RestApi URI; "" for the query URI of `entity` (a later page names a locator)
 
 
 @dataclass

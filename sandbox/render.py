@@ -147,8 +147,12 @@ def elf_logout(logout: Logout) -> dict[str, str]:
     }
 
 
+def _call_key(call: ApiCall) -> str:
+    return f"{call.login_key}:{call.at.isoformat()}:{call.entity}:{call.resource}"
+
+
 def elf_api_total_usage(call: ApiCall) -> dict[str, str]:
-    key = f"{call.login_key}:{call.at.isoformat()}:{call.entity}:{call.resource}"
+    key = _call_key(call)
     return {
         **_elf_head("ApiTotalUsage", call.at, key, call.org, call.user_id, call.place.ip),
         "USER_NAME": call.username,
@@ -168,13 +172,15 @@ def elf_api_total_usage(call: ApiCall) -> dict[str, str]:
 
 def elf_rest_api(call: ApiCall) -> dict[str, str]:
     """The RestApi row of a call the org's RestApi log records (`call.rest_api`): it names
-    the app by id only."""
+    the app by id only; a query's later page (`call.uri`) names no object."""
     key = f"{call.login_key}:{call.at.isoformat()}:{call.entity}:RestApi"
     return {
         **_elf_head("RestApi", call.at, key, call.org, call.user_id, call.place.ip),
+        # One call is one transaction: its RestApi and ApiTotalUsage rows share REQUEST_ID.
+        "REQUEST_ID": stable_id("4", "req", _call_key(call))[:22],
         "RUN_TIME": str(20 + _ms(key) % 60),
         "CPU_TIME": str(5 + _ms(key) % 20),
-        "URI": f"{API}/query?q=SELECT+Id+FROM+{call.entity}",
+        "URI": call.uri or f"{API}/query?q=SELECT+Id+FROM+{call.entity}",
         "SESSION_KEY": "",
         "LOGIN_KEY": call.login_key,
         "CONNECTED_APP_ID": call.app_id[:15],

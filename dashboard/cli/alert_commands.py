@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import click
 
+from ..export.ocsf import OCSF_VERSION
 from ..settings import Settings
+from .alert_exports import EXPORT_FORMATS
 from .options import FORMATS, store_options, when
 
 
 @click.command()
-@click.option("--format", "fmt", type=FORMATS, default="table")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([*FORMATS.choices, *EXPORT_FORMATS]),
+    default="table",
+    help=f"ocsf: OCSF {OCSF_VERSION} Detection Findings (a JSON array); ndjson: the same, "
+    "one per line; native-ndjson: the json records, one per line.",
+)
 @click.option("--detector", "detectors", multiple=True, help="Only this detector (repeatable).")
 @click.option(
     "--status",

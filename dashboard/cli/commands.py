@@ -18,6 +18,8 @@ from ingest.timeparse import now_utc
 
 from .. import console as output
 from .. import queries
+from ..queries.blast_radius import blast_radius
+from .alert_exports import EXPORT_FORMATS, export_records
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -195,6 +197,8 @@ def list_alerts(
             include_superseded=include_superseded,
         )
     records = queries.alert_records(frame)
+    if fmt in EXPORT_FORMATS:  # ocsf, ndjson: dashboard/cli/alert_exports.py
+        return export_records(settings, records, fmt, "alerts")
     return _show(
         records, fmt, "alerts", output.alerts_csv, output.alerts_table, output.alerts_plain
     )
@@ -219,6 +223,12 @@ def list_incidents(
     )
     with db.connect(settings.db, read_only=True) as con:
         records = queries.incident_records(queries.incidents(con, filters))
+        if fmt == "json":  # what each incident's sessions and addresses read, with coverage
+            config = settings.load_config()
+            for record in records:
+                record["blast_radius"] = blast_radius(con, record["incident_id"], config)
+    if fmt in EXPORT_FORMATS:
+        return export_records(settings, records, fmt, "incidents")
     return _show(
         records,
         fmt,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from ingest.sfid import to18
 
 from ..queries import digest as digest_queries
 from ..queries import health as health_queries
+from ..queries.blast_radius import blast_radius, blast_radius_line
 from ..queries.digest import SEVERITIES
 
 FIRST_WINDOW = timedelta(hours=24)  # the first digest covers the last day of data
@@ -59,6 +60,7 @@ class DigestGroup:
     incident_severity: str | None = None  # its highest alert's, reported or not
     total_alerts: int = 1  # every alert it holds, including those mailed before
     reopened: bool = False  # it had been resolved, and a new alert opened it again
+    blast_radius: str = ""  # what its sessions and addresses read (queries.blast_radius)
 
     @property
     def first_seen(self) -> datetime:
@@ -149,7 +151,7 @@ def collect(
     rows = digest_queries.digest_alerts(
         con, seen_since=seen_since, detected_since=detected_since, include_sent=resend
     )
-    groups = _groups(rows)
+    groups = _with_blast_radius(con, config, _groups(rows))
     previous = digest_queries.last_sent_at(con)
     health_since = previous or min(seen_since, now - FIRST_WINDOW)
     return DigestContent(
@@ -223,6 +225,22 @@ def _groups(rows: list[dict[str, Any]]) -> list[DigestGroup]:
     return groups
 
 
+def _with_blast_radius(
+    con: duckdb.DuckDBPyConnection, config: Config, groups: list[DigestGroup]
+) -> list[DigestGroup]:
+    """Each group with its incident's blast radius line (the incident page's numbers)."""
+    labels = {to18(org.org_id): alias for alias, org in config.orgs.items() if org.org_id}
+
+    def label(org_id: str) -> str:
+        return f"{labels[org_id]} ({org_id})" if org_id in labels else org_id
+
+    return [
+        replace(group, blast_radius=blast_radius_line(
+            blast_radius(con, group.incident_id, config), label))
+        for group in groups
+    ]  # fmt: skip
+
+
 def is_cross_org(group: DigestGroup) -> bool:
     return any(alert.detector == "cross_org" for alert in group.alerts) or (
         group.is_incident and group.org_id is None
@@ -259,8 +277,8 @@ def _problems(
         elif row["last_status"] == "partial":
             problems.append(PipelineProblem("incomplete", unit, row["last_error"] or "partial"))
     for row in digest_queries.failed_units(con, since).to_dict("records"):
-        if row["stage"] in ("ingest", "import"):
-            continue  # judged per org × source above
+        if row["stage"] in ("ingest", "import", "webhook"):
+            continue  # judged per org × source (and per webhook) above
         detail = f"{row['status']}: {row['error']}" if row["error"] else row["status"]
         problems.append(PipelineProblem("failed", f"{row['stage']} {row['unit_id']}", detail))
     for gap in retention.read_gaps(con, since=since):

@@ -1,4 +1,5 @@
-"""The nightly job: ingest every org, detect, mail the digest; for cron or a systemd timer.
+"""The nightly job: ingest every org, detect, post new alerts to the webhooks (webhook.py),
+mail the digest; for cron or a systemd timer.
 
 - One `fcntl.flock` on a lock file beside the database: the kernel drops it when the process
   ends, however it ends (kill -9 included), so a crash never leaves a stale lock behind, and an
@@ -35,6 +36,7 @@ from .. import queries
 from ..digest import run_digest
 from ..digest.defang import clean
 from ..store_maintenance import nightly_prune
+from .webhook import deliver_webhooks
 
 Log = Callable[[str], None]
 
@@ -113,27 +115,35 @@ def run_nightly(
             )
             if problem
         ]
-        if not config.digest.enabled:
-            log(f"digest: {DIGEST_DISABLED}")
-            log(f"done: {'; '.join(failures) if failures else 'every stage succeeded'}")
-            return 1 if failures else 0
-        try:
-            outcome = run_digest(
-                db_path,
-                config,
-                now=now,
-                log=lambda message: log(f"digest: {message}"),
-                partial=bool(failures),
-                notes=tuple(failures),
-            )
-        except TokensentryError as exc:
-            log(f"digest: failed: {exc}")
-            failures.append(f"digest: {exc}")
-        else:
-            if outcome.status == "failed":
-                failures.append(f"digest: {outcome.detail}")
+        # Before the digest, so its pipeline section names a webhook that failed tonight; not
+        # a reason to mark the digest partial (the data is complete).
+        sink_failures = deliver_webhooks(db_path, config, now=now, log=log)
+        problem = _digest(db_path, config, failures, now=now, log=log)
+        failures += ([problem] if problem else []) + sink_failures
         log(f"done: {'; '.join(failures) if failures else 'every stage succeeded'}")
     return 1 if failures else 0
+
+
+def _digest(
+    db_path: Path, config: Config, failures: list[str], *, now: Callable[[], datetime], log: Log
+) -> str | None:
+    """Mail the digest (partial when a stage failed); a configuration without mail says so."""
+    if not config.digest.enabled:
+        log(f"digest: {DIGEST_DISABLED}")
+        return None
+    try:
+        outcome = run_digest(
+            db_path,
+            config,
+            now=now,
+            log=lambda message: log(f"digest: {message}"),
+            partial=bool(failures),
+            notes=tuple(failures),
+        )
+    except TokensentryError as exc:
+        log(f"digest: failed: {exc}")
+        return f"digest: {exc}"
+    return f"digest: {outcome.detail}" if outcome.status == "failed" else None
 
 
 def _ingest(

@@ -17,6 +17,7 @@ from .alerts import (
 
 # The dashboard pages' subjects (overview, apps, tokens, search, evidence, pipeline health).
 from .apps import EgressJudge, allowlist_fit, egress_ips
+from .blast_radius import blast_radius, blast_radius_line
 from .controls import CONTROLS, VERDICTS, controls_csv, controls_readiness
 from .controls_snapshot import refresh_controls_snapshot
 from .egress import (
@@ -44,6 +45,7 @@ from .health import (
 )
 from .incidents import incident, incident_alerts, incident_of, incident_records, incidents
 from .overview import alerts_by_status, filter_options, open_alerts_by_day, top_open
+from .owners import ip_owners
 from .pipeline import quarantine, recent_runs, store_counts
 from .rollups import refresh_rollups
 from .search import search_alerts, search_events, search_kind, search_needle, search_summary
@@ -66,6 +68,8 @@ __all__ = [
     "alerts_by_status",
     "allowlist_fit",
     "audit_trail",
+    "blast_radius",
+    "blast_radius_line",
     "controls_csv",
     "controls_readiness",
     "csv_cell",
@@ -84,6 +88,7 @@ __all__ = [
     "incident_of",
     "incident_records",
     "incidents",
+    "ip_owners",
     "known_apps",
     "known_egress",
     "locations",

@@ -10,6 +10,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from detect.scope import shown_ip_sql
+
 from .filters import Filters, where
 from .people import user_columns, user_join
 from .records import iso_z, one_record
@@ -48,9 +50,11 @@ def alerts(
     min_severity: str | None = None,
     include_superseded: bool = False,
     limit: int | None = None,
+    alert_ids: list[str] | None = None,
 ) -> pd.DataFrame:
     """Alerts, most severe first: `filters` (the dashboard's) and the CLI's keyword options;
-    superseded ones (a full re-scan no longer finds them) only when asked."""
+    superseded ones (a full re-scan no longer finds them) only when asked; `alert_ids`: only
+    these (the webhook's new alerts)."""
     predicate, params = where(
         filters or Filters(),
         "a",
@@ -73,6 +77,9 @@ def alerts(
     if org_id is not None:
         clauses.append("a.org_id = ?")
         params.append(org_id)
+    if alert_ids is not None:
+        clauses.append("list_contains(?, a.alert_id)")
+        params.append(list(alert_ids))
     if min_severity is not None:
         clauses.append(f"{SEVERITY_RANK.format('a.severity')} >= {SEVERITY_RANK.format('?')}")
         params.append(min_severity)
@@ -126,8 +133,9 @@ def alert_events(con: duckdb.DuckDBPyConnection, alert_id: str) -> pd.DataFrame:
     why (`detect/attribution.py`), never as if the log had named it."""
     ids, first, last = _event_scope(con, alert_id)
     return con.execute(
-        """SELECT e.event_id, e.occurred_at, e.event_type, e.grant_type, e.is_success, e.status,
-                  e.user_id, e.username, e.app_name, e.source_ip, e.country_iso, e.city,
+        f"""SELECT e.event_id, e.occurred_at, e.event_type, e.grant_type, e.is_success, e.status,
+                  e.user_id, e.username, e.app_name, {shown_ip_sql()} AS source_ip,
+                  e.country_iso, e.city,
                   e.user_agent, e.sources, e.inferred_app, e.app_inferred_reason
            FROM events e
            WHERE e.occurred_at BETWEEN ? AND ? AND list_contains(?, e.event_id)

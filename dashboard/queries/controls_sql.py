@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from detect.attribution import app_sql
 from detect.detectors.off_allowlist_ip import DETECTOR as OFF_ALLOWLIST
+from detect.scope import shown_ip_sql
 
 # The detectors' evidence: a login the logs left app-less counts under the app attribution
 # inferred for it; the allowlist covers the grants off_allowlist_ip judges; an app inferred
@@ -20,11 +21,16 @@ ALLOWLIST_GRANTS = "[" + ", ".join(f"'{g}'" for g in OFF_ALLOWLIST.settings["gra
 MIN_CONFIDENCE = float(OFF_ALLOWLIST.settings["min_confidence"])
 
 # One evidence row, the same shape for every control so one table can show them all.
-ROW = """{{'event_id': event_id, 'occurred_at': occurred_at, 'event_type': event_type,
+ROW = (
+    """{{'event_id': event_id, 'occurred_at': occurred_at, 'event_type': event_type,
     'grant_type': grant_type, 'is_success': is_success,
-    'status': coalesce(error_description, status), 'user_id': user_id, 'source_ip': source_ip,
+    'status': coalesce(error_description, status), 'user_id': user_id,
+    'source_ip': """
+    + shown_ip_sql("")
+    + """,
     'token_fp': token_fp, 'new_token_fp': new_token_fp, 'pkce': pkce,
     'app_inferred': app_inferred_reason, 'confidence': app_confidence, 'detail': {detail}}}"""
+)
 
 # (control, kind, condition, detail) of every fact FACTS_SQL counts and EVIDENCE_SQL shows.
 FACTS = (

@@ -10,10 +10,14 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-EVENT_COLUMNS = """e.event_id, e.occurred_at, e.event_type, e.grant_type, e.is_success, e.status,
-e.user_id, coalesce(ud.username, e.username) AS username, e.app_name AS app, e.source_ip,
-e.country_iso, e.city, e.latitude, e.longitude, e.user_agent, e.worker, e.token_fp,
-e.new_token_fp, e.error_description"""
+from detect.scope import shown_ip_sql
+
+SHOWN_IP = shown_ip_sql()  # a partner call without its NAT address: "unknown (not configured)"
+
+EVENT_COLUMNS = f"""e.event_id, e.occurred_at, e.event_type, e.grant_type, e.is_success, e.status,
+e.user_id, coalesce(ud.username, e.username) AS username, e.app_name AS app,
+{SHOWN_IP} AS source_ip, e.country_iso, e.city, e.latitude, e.longitude, e.user_agent, e.worker,
+e.token_fp, e.new_token_fp, e.error_description"""
 
 # The event ids behind one alert or every alert of an incident, and their time span.
 ALERT_SCOPE = "SELECT event_ids, first_seen_at, last_seen_at FROM alerts WHERE alert_id = ?"
@@ -89,7 +93,7 @@ def token_chain(
     where, with what outcome, and the token Salesforce returned (oldest first)."""
     return con.execute(
         f"""SELECT e.occurred_at AS at, e.worker, e.token_fp AS presented,
-                   coalesce(e.new_token_fp, '(none)') AS returned, e.source_ip AS ip,
+                   coalesce(e.new_token_fp, '(none)') AS returned, {SHOWN_IP} AS ip,
                    e.country_iso AS country,
                    e.city,
                    CASE WHEN e.is_success THEN 'accepted'

@@ -2,13 +2,15 @@
 pipeline section, `tokensentry health` and the notebooks all read `pipeline_health`.
 
 One row per org × source (login_history, login_event, oauth_token, event_log_file,
-partner_token_log...). An imported file is not a source of its own: it counts toward the org ×
-source of the rows it delivered (the partner's token log toward every org it names). Each source
-is judged against its own cadence: `[ingest] cadence_hours` in the configuration when set, else
-the usual (median) gap between its past deliveries, else one night. A source is `stale` when its
-last successful delivery is older than that cadence plus slack (a twelfth of it, at least 2 h: a
-nightly source is stale after 26 h, a weekly snapshot after 7 d 14 h), `failed` when its latest
-run failed (or was interrupted), `not available` when the org does not offer it.
+partner_token_log...), and one per configured webhook (org `webhook`, source its name: `failed`
+while a post it was given is unacknowledged, `stale` when it has not run for its cadence). An
+imported file is not a source of its own: it counts toward the org × source of the rows it
+delivered (the partner's token log toward every org it names). Each source is judged against its
+own cadence: `[ingest] cadence_hours` in the configuration when set, else the usual (median) gap
+between its past deliveries, else one night. A source is `stale` when its last successful
+delivery is older than that cadence plus slack (a twelfth of it, at least 2 h: a nightly source
+is stale after 26 h, a weekly snapshot after 7 d 14 h), `failed` when its latest run failed (or
+was interrupted), `not available` when the org does not offer it.
 
 Age is measured against the wall clock (it is about the pipeline, not the data).
 """
@@ -42,6 +44,9 @@ SOURCE_OF = """CASE
     WHEN {s} IN ('soql:OauthToken', 'rest:OAuthUsageToken') THEN 'oauth_token'
     WHEN {s} = 'soql:LoginHistory' THEN 'login_history'
     WHEN {s} = 'soql:LoginEvent' THEN 'login_event'
+    WHEN {s} IN ('soql:SessionHijackingEventStore', 'soql:CredentialStuffingEventStore',
+                 'soql:ApiAnomalyEventStore', 'soql:ReportAnomalyEventStore')
+        THEN 'threat_detection'
     WHEN {s} = 'soql:EventLogFile' OR starts_with({s}, 'elf:') THEN 'event_log_file'
     ELSE lower(split_part({s}, ':', -1))
 END"""
@@ -84,6 +89,11 @@ SELECT coalesce(r.org_id, ''), 'import: ' || regexp_replace(r.unit_id, '^.*/', '
        r.run_id, r.started_at, r.finished_at, r.status, r.error, r.unit_id
 FROM import_runs r SEMI JOIN unknown u USING (unit_id)
 WHERE NOT EXISTS (SELECT 1 FROM carried c WHERE c.unit_id = r.unit_id)
+UNION ALL  -- each webhook (dashboard/nightly/webhook.py) as org `webhook`, source its name
+SELECT 'webhook', substr(unit_id, length('webhook/') + 1), run_id, started_at, finished_at,
+       status, error, unit_id
+FROM runs_now
+WHERE stage = 'webhook' AND (? IS NULL OR list_contains(?, unit_id))
 """
 
 HEALTH_SQL = f"""
@@ -130,10 +140,12 @@ def pipeline_health(
     aliases = list(config.orgs) if config is not None and config.orgs else None
     org_ids = [to18(o.org_id) for o in config.orgs.values() if o.org_id] if aliases else None
     configured = dict(config.ingest.cadence_hours) if config is not None else {}
+    hooks = [f"webhook/{name}" for name in config.webhooks] if config is not None else None
     found = con.execute(
         HEALTH_SQL,
-        [list(SUCCEEDED), aliases, aliases, org_ids, list(SUCCEEDED), list(SUCCEEDED), MIN_CADENCE],
-    ).fetchall()
+        [list(SUCCEEDED), aliases, aliases, org_ids, hooks, hooks,
+         list(SUCCEEDED), list(SUCCEEDED), MIN_CADENCE],
+    ).fetchall()  # fmt: skip
     rows = [_judge(dict(zip(_RAW, values, strict=True)), now, configured) for values in found]
     rows.sort(key=lambda r: (STATES.index(r["state"]), r["org_id"], r["source"]))
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from detect import egress
+from detect.scope import shown_ip_sql
 from ingest.config import Config
 
 from .alerts import alert
@@ -24,13 +25,16 @@ from .filters import Filters
 from .incidents import incident, incident_alerts, incidents
 from .people import user_join
 
-PIVOT_COLUMNS = """e.event_id, e.occurred_at, e.org_id, e.event_type, e.grant_type, e.is_success,
+SHOWN_IP = shown_ip_sql()  # a partner call without its NAT address: "unknown (not configured)"
+
+PIVOT_COLUMNS = f"""e.event_id, e.occurred_at, e.org_id, e.event_type, e.grant_type, e.is_success,
 e.status, e.user_id, coalesce(ud.username, e.username) AS username,
 coalesce(e.app_name, e.inferred_app) AS app,
-e.app_name IS NULL AND e.inferred_app IS NOT NULL AS app_inferred, e.source_ip, e.country_iso,
+e.app_name IS NULL AND e.inferred_app IS NOT NULL AS app_inferred, {SHOWN_IP} AS source_ip,
+e.country_iso,
 e.city, e.latitude, e.longitude, e.user_agent, e.api_family, e.api_resource, e.rows_processed,
-e.worker, e.token_fp, e.new_token_fp, e.error_description, array_to_string(e.sources, ' ') AS
-sources"""
+e.entity_name, e.job_id, e.job_status, e.worker, e.token_fp, e.new_token_fp,
+e.error_description, array_to_string(e.sources, ' ') AS sources"""
 
 
 @dataclass(frozen=True)
@@ -191,8 +195,8 @@ def token_chains(
     """The partner's token log for the scope's orgs and users around the span: which worker
     presented which fingerprint, from where, with what outcome, and what came back."""
     return con.execute(
-        """SELECT e.occurred_at AS at, e.org_id, e.user_id, e.worker, e.grant_type,
-                  e.token_fp AS presented, e.new_token_fp AS returned, e.source_ip AS ip,
+        f"""SELECT e.occurred_at AS at, e.org_id, e.user_id, e.worker, e.grant_type,
+                  e.token_fp AS presented, e.new_token_fp AS returned, {SHOWN_IP} AS ip,
                   CASE WHEN e.is_success THEN 'accepted' WHEN e.is_success = false
                        THEN 'refused' ELSE 'unknown' END AS outcome,
                   coalesce(e.error_description, e.status) AS detail, e.pkce

@@ -93,7 +93,9 @@ def token_states(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def dormant_wakes(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> pd.DataFrame:
-    """Dormant tokens used again: the idle-token detector's wake alerts, with their triage."""
+    """Dormant tokens used again: the idle-token detector's wake alerts, with their triage.
+    A wake with no address (a partner log whose egress is not configured) shows what the
+    detector called it (`unknown (not configured)`) instead of an empty cell."""
     filters = filters or Filters()
     clauses, params = ["a.detector_id = 'idle_token'", "a.dedup_key LIKE 'dormant|%'"], []
     if filters.org_ids:
@@ -104,7 +106,10 @@ def dormant_wakes(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> pd
         params.append([app.lower() for app in filters.apps])
     return con.execute(
         f"""SELECT a.alert_id, a.severity, coalesce(t.status, 'new') AS status, a.org_id,
-                   a.app_name AS app, a.user_id, a.ips, a.last_seen_at AS used_again_at,
+                   a.app_name AS app, a.user_id,
+                   CASE WHEN len(a.ips) = 0 AND a.evidence->>'ip' IS NOT NULL
+                        THEN [a.evidence->>'ip'] ELSE a.ips END AS ips,
+                   a.last_seen_at AS used_again_at,
                    a.summary
             FROM alerts a LEFT JOIN triage t USING (alert_id)
             WHERE {" AND ".join(clauses)} ORDER BY a.last_seen_at DESC LIMIT 1000""",

@@ -12,7 +12,7 @@ import pydeck as pdk
 import streamlit as st
 
 from dashboard import queries
-from dashboard.web import safe_text, ui
+from dashboard.web import network_owners, safe_text, ui
 
 CHART_COLUMNS = ("occurred_at", "event_type", "grant_type", "outcome", "where")
 
@@ -37,6 +37,7 @@ def header(record: dict[str, Any], kind: str) -> Any:
         ui.labelled("App", record["app"])
         ui.labelled("User", user_text(record))
         ui.labelled("IPs", ", ".join(record["ips"]))
+        network_owners.section(record["ips"])
         ui.labelled("First seen (UTC)", f"{record['first_seen']:%Y-%m-%d %H:%M:%S}")
         ui.labelled("Last seen (UTC)", f"{record['last_seen']:%Y-%m-%d %H:%M:%S}")
         ui.labelled("Detectors", _detectors(record))

@@ -23,6 +23,7 @@ import streamlit as st
 
 from dashboard import queries
 from detect.geo import ATTRIBUTION as GEO_ATTRIBUTION
+from detect.owners import ATTRIBUTION as OWNER_ATTRIBUTION
 from ingest import config as config_module
 from ingest import db
 from ingest.errors import ConfigError, TokensentryError
@@ -364,3 +365,4 @@ def footer() -> None:
     st.session_state.pop(FLASH_KEY, None)  # the page ran to its end: the message was seen
     st.divider()
     st.caption(GEO_ATTRIBUTION)  # the GeoLite2 licence asks for it wherever its data shows
+    st.caption(OWNER_ATTRIBUTION)  # DB-IP's CC BY 4.0 too, with the owner data's dates

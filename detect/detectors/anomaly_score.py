@@ -159,7 +159,7 @@ def find(ctx: Context) -> list[Finding]:
                 summary=(
                     f"{ctx.org_label(row.org_id)}: {row.app or 'no app'} user {row.user_id} on "
                     f"{row.day} was unlike its own history: {described}; IPs "
-                    f"{', '.join(sorted(ip_list)[:5])}{seconded}."
+                    f"{', '.join(sorted(ip_list)[:5]) or 'none known'}{seconded}."
                 ),
                 first_seen_at=min(pd.Timestamp(row.day).to_pydatetime(), row.occurred_at),
                 last_seen_at=row.occurred_at,

@@ -30,7 +30,8 @@ carries none), whatever else explains the rejection: Salesforce freezes a user w
 refresh from anonymizers, and that freeze does not excuse the refresh behind it. Evidence: the
 chain, both sides, the gap, every check and its verdict.
 
-Blind spots: tokens issued before the partner's log begins (no issuing call); theft whose
+A partner log without its NAT address (egress unknown) is judged the same: the chain needs no
+address. Blind spots: tokens issued before the partner's log begins (no issuing call); theft whose
 rejection the partner does not log; a thief inside the partner's allowlist (high, never
 critical); revocations Salesforce logs nowhere we read (an org policy changed outside Setup
 Audit Trail); a revocation that happened to coincide with a theft hides the theft (info).
@@ -44,7 +45,7 @@ from typing import Any
 
 from ..attribution import app_sql, inferred_sql
 from ..detector import Context, Detector, Example, Finding
-from ..scope import trusted, watched_apps
+from ..scope import ip_label, known_ips, trusted, watched_apps
 from ..testing import ALLOWED_IP, HUMAN, USER, event, partner_call, refresh
 
 REJECTED_SQL = """
@@ -241,10 +242,14 @@ def _judge(ctx: Context, r: dict) -> Finding:
             "chain": [_link(c) for c in chain[-s["chain_links"] :]],
             "chain_length": len(chain),
             "partner_side": {
-                "issued": {"at": issued_at, "ip": r["issued_ip"], "worker": r["issued_worker"]},
+                "issued": {
+                    "at": issued_at,
+                    "ip": ip_label(r["issued_ip"]),
+                    "worker": r["issued_worker"],
+                },
                 "rejected": {
                     "at": at,
-                    "ip": r["source_ip"],
+                    "ip": ip_label(r["source_ip"]),
                     "worker": r["worker"],
                     "error_description": r["error_description"],
                 },
@@ -259,7 +264,7 @@ def _judge(ctx: Context, r: dict) -> Finding:
         org_id=org,
         app_name=app,
         user_id=user,
-        ips=sorted({r["source_ip"], r["issued_ip"], *(e["source_ip"] for e in thief)}),
+        ips=known_ips(r["source_ip"], r["issued_ip"], *(e["source_ip"] for e in thief)),
         severity=severity,  # type: ignore[arg-type]
     )
 
@@ -287,7 +292,7 @@ def _link(call: dict) -> dict:
         "grant": call["grant_type"],
         "presented": (call["token_fp"] or "")[:12],
         "issued": (call["new_token_fp"] or "")[:12],
-        "ip": call["source_ip"],
+        "ip": ip_label(call["source_ip"]),
         "worker": call["worker"],
     }
 
@@ -300,7 +305,7 @@ def _call(at: str, fp: str | None, new: str | None, ip: str = ALLOWED_IP, **fiel
     return partner_call(at, ip, token_fp=fp, new_token_fp=new, worker="sync-1", **fields)
 
 
-def _rejected(at: str, fp: str, **fields) -> dict:
+def _rejected(at: str, fp: str, **fields: Any) -> dict:
     return _call(at, fp, None, is_success=False, status="invalid_grant",
                  error_description="expired access/refresh token", **fields)  # fmt: skip
 
@@ -310,6 +315,7 @@ _CHAIN = [
     _call("2026-05-01T08:30:00", "g1", "g2"),
     _call("2026-05-01T09:00:00", "g2", "g3"),
 ]
+_UNKNOWN = [{**call, "source_ip": None} for call in _CHAIN]  # a helper with no NAT address set
 
 EXAMPLES = [
     Example("the newest token of an intact chain is refused: high",
@@ -336,6 +342,11 @@ EXAMPLES = [
     Example("a token presented before is a reuse, not a chain-intact rejection",
             [*_CHAIN, _call("2026-05-01T09:30:00", "g3", "g4"),
              _rejected("2026-05-01T09:31:00", "g3")], expect=0),
+    Example("egress unknown (not configured): the chain is still judged, high",
+            [*_UNKNOWN, _rejected("2026-05-01T09:30:00", "g3", ip=None)],
+            expect=1, severity="high"),
+    Example("egress unknown: a clean chain raises nothing",
+            [*_UNKNOWN, _call("2026-05-01T09:30:00", "g3", "g4", ip=None)], expect=0),
     Example("another vendor's app is not the partner's to judge",
             [event("2026-05-01T09:00:00", user_id=HUMAN, app_name="Other App",
                    event_type="login", grant_type="refresh_token")], expect=0),

@@ -11,6 +11,11 @@ Alerts whose app was inferred for app-less Login ELF rows (`detect/attribution.p
 the others, so a wave seen only in orgs that export files is still a wave; the summary says how
 many of the linked alerts stand on an inferred app.
 
+Routine rotation is no sign: an app without NAT refreshing from a new block of the cloud region
+it already uses raises no `new_network` alert (see there), and a block of a region it rotates
+through in other orgs is reported at low and left out here. Its tokens used from another
+provider, region or a home line in `min_orgs` orgs still are a wave.
+
 Blind spots: fewer monitored orgs than `min_orgs`; an app known under different names in
 different orgs; per-org alerts an analyst already closed as false positives still count.
 """
@@ -22,6 +27,7 @@ from datetime import timedelta
 
 from ..detector import Context, Detector, Example, Finding
 from ..testing import ORG, OTHER_ORG, refresh
+from .new_network import NO_ALLOWLIST, NO_NAT
 
 THIRD_ORG = "00D5g00000InTeCEAV"
 
@@ -30,6 +36,8 @@ SELECT alert_id, detector_id, org_id, app_name, first_seen_at, last_seen_at, eve
 FROM alerts
 WHERE list_contains(?, detector_id) AND app_name IS NOT NULL AND org_id IS NOT NULL
   AND superseded_at IS NULL  -- a full re-scan no longer finds it
+  -- a block of a provider region the app rotates through in other orgs is routine, not a sign
+  AND NOT coalesce(TRY_CAST(evidence->>'routine_region_elsewhere' AS BOOLEAN), false)
 ORDER BY lower(app_name), first_seen_at, alert_id
 """
 
@@ -91,6 +99,19 @@ def _finding(ctx: Context, cluster: list[tuple], orgs: set[str]) -> Finding:
     )
 
 
+def _rotating(org_ids: list[str], days: int) -> list[dict]:
+    """A no-NAT app's workers on a new AWS us-east-1 block each day, in every org."""
+    return [
+        refresh(f"2026-04-{1 + d:02d}T{h:02d}:{n:02d}:00", f"3.81.{d}.{10 + h}", org_id=org,
+                app_name=NO_NAT)
+        for d in range(days)
+        for h in (1, 9, 17)
+        for n, org in enumerate(org_ids)
+    ]  # fmt: skip
+
+
+ORGS3 = [ORG, OTHER_ORG, THIRD_ORG]
+
 EXAMPLES = [
     Example(
         "the same app refreshed from a VPS in three orgs within five hours",
@@ -111,6 +132,17 @@ EXAMPLES = [
          refresh("2026-05-08T01:00:00", "208.68.36.92", org_id=OTHER_ORG),
          refresh("2026-05-15T01:00:00", "208.68.36.93", org_id=THIRD_ORG)],
         expect=0,
+    ),
+    Example(
+        "an app without NAT on a new AWS us-east-1 block every day in three orgs is routine",
+        _rotating(ORGS3, 28), apps=NO_ALLOWLIST, expect=0,
+    ),
+    Example(
+        "the same app from DigitalOcean in three orgs within hours is a wave",
+        [*_rotating(ORGS3, 20),
+         *(refresh(f"2026-04-21T0{n}:30:00", f"208.68.36.{91 + n}", org_id=org, app_name=NO_NAT)
+           for n, org in enumerate(ORGS3))],
+        apps=NO_ALLOWLIST, expect=1, severity="critical",
     ),
 ]  # fmt: skip
 

@@ -29,7 +29,8 @@ from datetime import timedelta
 
 from ..detector import Context, Detector, Example, Finding
 from ..geo import network_of
-from ..testing import ALLOWED_IP, refresh, token_snapshot
+from ..scope import ip_label, known_ips
+from ..testing import ALLOWED_IP, partner_call, refresh, token_snapshot
 
 SNAPSHOTS_SQL = """
 WITH snapshots AS (
@@ -82,7 +83,7 @@ gapped AS (
 ),
 uses AS (
     SELECT e.event_id, e.org_id, e.app_name, e.user_id, e.occurred_at, e.updated_at, e.source_ip,
-           e.grant_type, lag(e.occurred_at) OVER w AS prev_at,
+           e.grant_type, e.event_type, lag(e.occurred_at) OVER w AS prev_at,
            lag(e.event_id) OVER w AS prev_event_id
     FROM events e SEMI JOIN gapped t
         ON t.org_id = e.org_id AND t.app_name IS NOT DISTINCT FROM e.app_name
@@ -167,7 +168,9 @@ def _wakes(ctx: Context) -> list[Finding]:
                 [row["org_id"], row["user_id"], row["prev_at"] + timedelta(seconds=1)],
             ).fetchall()
         }
-        new_network = network_of(row["source_ip"]) not in known
+        # An unknown egress (a partner log without its NAT address) is no new network.
+        new_network = row["source_ip"] is not None and network_of(row["source_ip"]) not in known
+        where = ip_label(row["source_ip"], partner=row["event_type"] == "token_exchange")
         days = (row["occurred_at"] - row["prev_at"]).total_seconds() / 86400
         findings.append(
             Finding(
@@ -175,7 +178,8 @@ def _wakes(ctx: Context) -> list[Finding]:
                 f"{row['occurred_at']:%Y-%m-%d}",
                 summary=(
                     f"{ctx.org_label(row['org_id'])}: {row['app_name']} refresh token of user "
-                    f"{row['user_id']} used from {row['source_ip']} after {days:.0f} days idle"
+                    f"{row['user_id']} used from {where} after {days:.0f} "
+                    "days idle"
                     + (", from a network this user never used" if new_network else "")
                     + f"; the {s['expire_days']}-day idle timeout should have expired it."
                 ),
@@ -185,13 +189,13 @@ def _wakes(ctx: Context) -> list[Finding]:
                 evidence={
                     "state": "dormant_reuse",
                     "idle_days": round(days, 1),
-                    "ip": row["source_ip"],
+                    "ip": where,
                     "new_network": new_network,
                 },
                 org_id=row["org_id"],
                 app_name=row["app_name"],
                 user_id=row["user_id"],
-                ips=[row["source_ip"]],
+                ips=known_ips(row["source_ip"]),
                 severity="high",
             )
         )
@@ -216,6 +220,11 @@ EXAMPLES = [
         "a refresh token silent for 80 days is used again from a VPS",
         [refresh("2026-09-01T09:00:00", ALLOWED_IP),
          refresh("2026-11-20T03:00:00", "208.68.36.90")],
+        expect=1, severity="high",
+    ),
+    Example(
+        "the partner's log, egress unknown (not configured): silent 80 days, used again: high",
+        [partner_call("2026-09-01T09:00:00", None), partner_call("2026-11-20T03:00:00", None)],
         expect=1, severity="high",
     ),
     Example(

@@ -190,6 +190,11 @@ def _finding(ctx: Context, entries: tuple[str, ...], group: dict) -> Finding:
 
 EXAMPLES = [
     Example(
+        "the partner's log with egress unknown (not configured) is never off the list",
+        [partner_call("2026-05-01T09:00:00", None)],
+        expect=0,
+    ),
+    Example(
         "refresh from an unknown VPS is a high alert",
         [
             refresh("2026-05-01T09:00:00", ALLOWED_IP),

@@ -18,7 +18,9 @@ retrying its own failed call, or a copy of the token in someone else's hands (RF
 
 Networks are judged by allowlist membership: every address inside the app's allowlist (or its
 `known_egress`) is one trusted network, so a partner egressing from several regions races
-instead of "stealing" from itself (`detect/scope.py`).
+instead of "stealing" from itself (`detect/scope.py`). A call whose egress is unknown (a
+partner log without its NAT address) is judged by worker, outcome and timing alone: never "from
+another network", never critical.
 
 Salesforce's own logs carry no token id, so from them alone it flags "possible reuse": two
 successful refreshes of one (org, app, user) from different networks within `window_s` while
@@ -42,7 +44,7 @@ from datetime import timedelta
 from ..attribution import app_sql
 from ..detector import Context, Detector, Example, Finding
 from ..possible_reuse import from_salesforce_logs
-from ..scope import network_key
+from ..scope import ip_label, known_ips, same_network
 from ..testing import ALLOWED_IP, elf_refresh, partner_call, refresh
 
 EVENT_APP = app_sql("e")
@@ -82,8 +84,11 @@ WHERE e.org_id = ? AND e.user_id IS NOT DISTINCT FROM ? AND e.event_type = 'logi
 """
 
 
-def _off_allowlist(ctx: Context, app: str | None, ip: str) -> bool:
+def _off_allowlist(ctx: Context, app: str | None, ip: str | None) -> bool:
+    """Known to be outside the allowlist: an unknown egress never is."""
     config = ctx.config.app(app)
+    if ip is None:
+        return False
     outside = bool(config and config.allowlist and ip not in config.allowlist)
     return outside and not ctx.known_egress.covers(ip, app)
 
@@ -95,14 +100,14 @@ def _verdict(ctx: Context, uses: list[dict], later: dict) -> dict:
     rotated = [u for u in uses if u["is_success"] and u["new_token_fp"]]
     first = rotated[0] if rotated else uses[-1]
     gap = (later["occurred_at"] - first["occurred_at"]).total_seconds()
-    same_network = network_key(ctx, app, first["source_ip"]) == network_key(
-        ctx, app, later["source_ip"]
-    )
+    same = same_network(ctx, app, first["source_ip"], later["source_ip"])
+    unknown = first["source_ip"] is None or later["source_ip"] is None
     successor = first["successor_used_at"]
     rotated_on = successor is not None and successor < later["occurred_at"]
-    verdict = {"first": first, "later": later, "gap": gap, "same_network": same_network,
+    verdict = {"first": first, "later": later, "gap": gap,
+               "same_network": None if unknown else same,
                "older_generation": rotated_on, "reached": None}  # fmt: skip
-    if not rotated and same_network:
+    if not rotated and same:
         # Nobody got a new token yet: the worker is retrying its own call.
         errors = [u for u in uses if u["status"] == "error"]
         refused = later["status"] == "invalid_grant"
@@ -113,7 +118,7 @@ def _verdict(ctx: Context, uses: list[dict], later: dict) -> dict:
                 errors[0]["occurred_at"] - window, errors[-1]["occurred_at"] + window,
             ]).fetchone()[0])  # type: ignore[index]  # fmt: skip
         return {**verdict, "kind": "retry", "severity": "low" if refused and errors else "info"}
-    if gap <= s["race_window_s"] and same_network and not rotated_on:
+    if gap <= s["race_window_s"] and same and not rotated_on:
         return {**verdict, "kind": "race", "severity": "low"}
     off = _off_allowlist(ctx, app, later["source_ip"]) or _off_allowlist(
         ctx, app, first["source_ip"]
@@ -145,7 +150,8 @@ def _why(ctx: Context, v: dict, races: int) -> str:
     if v["kind"] == "race":
         return (
             f"presented twice {gap * 1000:.0f} ms apart from the partner's network "
-            f"({first['source_ip']}, {later['source_ip']}); workers {first['worker']} and "
+            f"({ip_label(first['source_ip'])}, {ip_label(later['source_ip'])}); workers "
+            f"{first['worker']} and "
             f"{later['worker']} raced"
             + (
                 f" ({races} races of this user in the scan: each one revoked the family)"
@@ -156,15 +162,15 @@ def _why(ctx: Context, v: dict, races: int) -> str:
             "any reuse)"
         )
     reasons = []
-    if not v["same_network"]:
+    if v["same_network"] is False:
         reasons.append("from another network")
     if gap > s["race_window_s"]:
         reasons.append(f"{gap:,.0f} s after its first use")
     if v["older_generation"]:
         reasons.append("after its successor was already in use (an older generation)")
     return (
-        f"presented again {', '.join(reasons)} by {later['source_ip']} "
-        f"(first by {first['source_ip']})"
+        f"presented again {', '.join(reasons)} by {ip_label(later['source_ip'])} "
+        f"(first by {ip_label(first['source_ip'])})"
         + (", outside the app's allowlist" if v.get("off") else "")
     )
 
@@ -208,13 +214,13 @@ def _from_partner_log(ctx: Context) -> list[Finding]:
                     "older_generation": v["older_generation"],
                     "first_call_reached_salesforce": v["reached"],
                     "first": {
-                        "ip": first["source_ip"],
+                        "ip": ip_label(first["source_ip"]),
                         "worker": first["worker"],
                         "at": first["occurred_at"],
                         "outcome": first["status"],
                     },
                     "again": {
-                        "ip": later["source_ip"],
+                        "ip": ip_label(later["source_ip"]),
                         "worker": later["worker"],
                         "at": later["occurred_at"],
                         "outcome": later["status"],
@@ -225,7 +231,7 @@ def _from_partner_log(ctx: Context) -> list[Finding]:
                 org_id=org_id,
                 app_name=first["app_name"],
                 user_id=first["user_id"],
-                ips=sorted({first["source_ip"], later["source_ip"]}),
+                ips=known_ips(first["source_ip"], later["source_ip"]),
                 severity=v["severity"],
             )
         )
@@ -248,6 +254,18 @@ EXAMPLES = [
         [_chain("2026-05-01T09:00:00", ALLOWED_IP, "g1", "g2"),
          _chain("2026-05-01T10:00:00", "208.68.36.90", "g1", "g3")],
         expect=1, severity="critical",
+    ),
+    Example(
+        "egress unknown (not configured): the rotated token again an hour later, theft, high",
+        [_chain("2026-05-01T09:00:00", None, "g1", "g2", "w1"),
+         _chain("2026-05-01T10:00:00", None, "g1", "g3", "w2")],
+        expect=1, severity="high",
+    ),
+    Example(
+        "egress unknown: a worker retries its own failed call, info",
+        [_chain("2026-05-01T09:00:00", None, "g1", None, is_success=False, status="error"),
+         _chain("2026-05-01T09:02:00", ALLOWED_IP, "g1", "g2")],
+        expect=1, severity="info",
     ),
     Example(
         "an older generation presented after its successor was used: theft",

@@ -22,6 +22,7 @@ from ..store_settings import StoreConfig, parse_store
 from . import digest as _digest_section
 from . import orgs as _orgs_section
 from . import tuning as _tuning_section
+from . import webhooks as _webhooks_section
 from .model import (
     DEFAULT_LOGIN_URL,
     AppConfig,
@@ -32,6 +33,7 @@ from .model import (
     GeoIpConfig,
     IngestConfig,
     OrgConfig,
+    WebhookConfig,
 )
 from .orgs import AUTH_METHODS
 from .secret_refs import SecretRef, secret_ref
@@ -51,6 +53,7 @@ __all__ = [
     "OrgConfig",
     "SecretRef",
     "StoreConfig",
+    "WebhookConfig",
     "load",
     "parse",
     "secret_ref",
@@ -77,7 +80,17 @@ def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     only_keys(
         "",
         document,
-        {"apps", "orgs", "detectors", "geoip", "digest", "ingest", "dashboard", "store"},
+        {
+            "apps",
+            "orgs",
+            "detectors",
+            "geoip",
+            "digest",
+            "ingest",
+            "dashboard",
+            "store",
+            "webhooks",
+        },
     )
     apps = {
         name: _orgs_section.app(f"apps.{name}", name, body)
@@ -112,4 +125,7 @@ def parse(document: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         ingest=ingest,
         dashboard=dashboard,
         store=parse_store(document.get("store", {})),
+        webhooks=_webhooks_section.webhooks(
+            table("webhooks", document.get("webhooks", {})), base_dir
+        ),
     )

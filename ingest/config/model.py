@@ -100,6 +100,22 @@ class IngestConfig:
 
 
 @dataclass(frozen=True)
+class WebhookConfig:
+    """`[webhooks.NAME]` (ingest/config/webhooks.py): a sink the nightly job posts alerts to."""
+
+    name: str
+    kind: str  # "json" (signed) or "slack"
+    url: str | None = None  # the URL, when the file gives it in clear
+    url_ref: SecretRef | None = None  # ... or where it lives, when the URL is itself a secret
+    secret: SecretRef | None = None  # the HMAC-SHA256 key
+    min_severity: str = "high"
+    timeout_s: float = 10.0
+    max_attempts: int = 3  # per alert and run
+    retry_wait_s: float = 1.0  # backoff base within a run
+    ca_bundle: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     apps: Mapping[str, AppConfig] = field(default_factory=dict)
@@ -110,6 +126,7 @@ class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     store: StoreConfig = field(default_factory=StoreConfig)  # [store]: retention
+    webhooks: Mapping[str, WebhookConfig] = field(default_factory=dict)  # [webhooks.NAME]
 
     def app(self, name: str | None) -> AppConfig | None:
         """The configured app of this name; Salesforce shows names in varying case."""

@@ -26,6 +26,8 @@ from .fields import (
     flatten,
 )
 from .redact import redact, scrub_text
+from .threat import kind_of_columns as threat_kind_of_columns
+from .threat import normalizers as threat_normalizers
 from .tokens import oauth_token, oauth_usage_token, partner_token_log
 
 OAUTH_LOGIN_TYPES = {"Remote Access 2.0", "Remote Access Client"}
@@ -47,7 +49,12 @@ def classify(record: Any) -> str | None:
         return "LoginHistory"
     if {"eventidentifier", "eventdate"} <= keys:
         # Real-Time Event Monitoring objects share these two fields; only a LoginEvent is a
-        # login, so the others are recognised first by the fields only they carry.
+        # login, so the others are recognised first by the fields only they carry. Threat
+        # Detection stores come first: ApiAnomalyEventStore has ApiEvent's columns and
+        # CredentialStuffingEventStore has LoginEvent's.
+        threat = threat_kind_of_columns(keys)
+        if threat:
+            return threat
         if {"loginascategory", "delegatedusername", "delegatedorganizationid"} & keys:
             return "LoginAsEvent"
         if {"query", "queriedentities", "rowsprocessed", "rowsreturned", "operation"} & keys:
@@ -255,4 +262,5 @@ def normalizer_for(
         "OauthToken": oauth_token,
         "OAuthUsageToken": oauth_usage_token,
         "partner_token_log": partner_token_log,
+        **threat_normalizers(),
     }.get(kind, soql_other)

@@ -46,6 +46,7 @@ def sniff(path: Path) -> tuple[FileKind, list[str]]:
         return FileKind.JSON, []
     raise InputError(
         f"{path}: not a format tokensentry reads (EventLogFile CSV, SOQL JSON or Data Loader CSV "
-        "of LoginHistory / LoginEvent / OauthToken, partner token-log JSON Lines); "
+        "of LoginHistory / LoginEvent / OauthToken / a Threat Detection ...EventStore, "
+        "partner token-log JSON Lines); "
         f"first line: {text.splitlines()[0][:120]!r}"
     )

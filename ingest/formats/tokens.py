@@ -126,6 +126,18 @@ def oauth_usage_token(
     )  # fmt: skip
 
 
+def _egress(egress: Any) -> str | None:
+    """The call's source IP, or None when the partner's worker did not know its egress: the
+    refresh helper writes `""` when no NAT address is configured (null is read alike). Any
+    other text that is not an IP is a quarantine reason, never an event's IP."""
+    if egress is None or (isinstance(egress, str) and not egress.strip()):
+        return None
+    address = parse_ip(egress) if isinstance(egress, str) else None
+    if address is None:
+        raise RecordProblem(f"egress_ip {egress!r} is not an IP address")
+    return str(address)
+
+
 def partner_token_log(
     record: Mapping[str, Any], default_org: str | None, line: int | None
 ) -> StagedRecord:
@@ -153,10 +165,7 @@ def partner_token_log(
             f"grant_type {record.get('grant_type')!r} is not one of "
             "refresh_token, authorization_code, jwt_bearer, client_credentials"
         )
-    egress = record.get("egress_ip")
-    address = parse_ip(egress) if isinstance(egress, str) else None
-    if address is None:
-        raise RecordProblem(f"egress_ip {egress!r} is not an IP address")
+    source_ip = _egress(record.get("egress_ip"))
     outcome = record.get("outcome")
     if outcome not in PARTNER_OUTCOMES:
         raise RecordProblem(f"outcome {outcome!r} is not one of success, invalid_grant, error")
@@ -186,7 +195,7 @@ def partner_token_log(
             "status": outcome,
             "user_id": to18(user) if user else None,
             "app_name": app,
-            "source_ip": str(address),
+            "source_ip": source_ip,
             "token_fp": record.get("token_fp"),
             "new_token_fp": record.get("new_token_fp"),
             "worker": worker,

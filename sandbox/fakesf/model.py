@@ -44,6 +44,7 @@ class FakeApp:
     app_id: str
     consumer_secret: str | None = None
     certificate_pem: bytes | None = None  # for the JWT bearer flow
+    callback_urls: tuple[str, ...] = ()  # for the web server (authorization code) flow
     external_client_app: bool = True  # False: a Connected App, invisible to the usage resources
 
 

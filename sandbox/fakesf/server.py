@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlparse
 import jwt
 import trustme
 
-from . import soql, usage, users
+from . import oauth, soql, threat, usage, users
 from .model import ApiError, FakeOrg
 
 API = re.compile(r"^/services/data/v(\d+\.\d+)/(.*)$")
@@ -45,6 +45,10 @@ class FakeSalesforce:
     url: str = field(init=False)
     issued_tokens: list[str] = field(default_factory=list, init=False)
     request_log: list[str] = field(default_factory=list, init=False)
+    oauth: oauth.OAuthGrants = field(init=False)  # refresh-token and authorization-code grants
+
+    def __post_init__(self) -> None:
+        self.oauth = oauth.OAuthGrants(self)
 
     def start(self) -> FakeSalesforce:
         authority = trustme.CA()
@@ -104,10 +108,16 @@ class FakeSalesforce:
             instance_url = self.my_domain_url
             client_id, secret = basic or (form.get("client_id", ""), form.get("client_secret", ""))
             org, user_id = self._verify_client(client_id, secret)
+        elif grant in oauth.GRANTS:
+            return self.oauth.exchange(grant, form, basic)
         else:
             raise ApiError(400, "unsupported_grant_type", "grant type not supported")
         if org.faults.locked:
             raise ApiError(400, "inactive_org", "organization is locked")
+        return self.mint_access_token(org, user_id, instance_url)
+
+    def mint_access_token(self, org: FakeOrg, user_id: str, instance_url: str) -> dict[str, Any]:
+        """A new session for the user and the token response's common fields."""
         token = f"{org.org_id[:15]}!{secrets.token_urlsafe(48)}"
         with self._lock:
             self._tokens[token] = org
@@ -218,6 +228,7 @@ class FakeSalesforce:
                 "supported. If you are attempting to use a custom object, be sure to append the "
                 "'__c' after the entity name.",
             )
+        threat.check(parsed, version)  # Threat Detection objects: API version and fields
         if parsed.sobject == "LoginEvent":
             try:
                 soql.check_login_event_filter(parsed.where)
@@ -313,12 +324,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, self.fake.issue_token(form, basic, self.headers.get("Host", "")))
         except ApiError as exc:
             self._send_json(exc.status, {"error": exc.error_code, "error_description": exc.message})
+        except (ConnectionError, ssl.SSLError):
+            self.close_connection = True  # the client gave up before a late answer (a fault)
 
     def do_GET(self) -> None:
         self._log_request_line()
         url = urlparse(self.path)
         match = API.match(url.path)
         params = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/services/oauth2/authorize":
+            return self._redirect(params)
         try:
             if len(self.path) + len(str(self.headers)) > users.URI_AND_HEADERS_MAX:
                 raise ApiError(414, "URI_TOO_LONG", "URI and headers exceed 16,384 bytes")
@@ -344,6 +359,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, body, org)
         except ApiError as exc:
             self._send_error(exc)
+
+    def _redirect(self, params: dict[str, str]) -> None:
+        try:
+            location = self.fake.oauth.authorize(params)
+        except ApiError as exc:
+            return self._send_json(
+                exc.status, {"error": exc.error_code, "error_description": exc.message}
+            )
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _send_error(self, exc: ApiError) -> None:
         self._send_json(exc.status, [{"message": exc.message, "errorCode": exc.error_code}])

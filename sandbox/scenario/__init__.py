@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..model import Org
+from . import nonat
 from .files import deliver
 from .fleet import ALLOWLIST, APP, NOW, ORGS, build_fleet
 from .model import Benign, Planted, WorldFile
@@ -45,6 +46,7 @@ def _config(orgs: list[Org]) -> str:
         f'[apps."{APP}"]',
         f"allowlist = [{', '.join(repr(c).replace(chr(39), chr(34)) for c in ALLOWLIST)}]",
         "",
+        *nonat.config_lines(),
     ]
     # The orgs are import-only: every file names its org (or is imported with --org).
     lines += [f"# {org.alias}: {org.org_id} ({org.evidence})" for org in orgs]

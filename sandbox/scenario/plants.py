@@ -135,6 +135,9 @@ class Scenario:
             start,
             end,
         )
+        if org.evidence == "elf":  # its API logs show the 48 000 Contacts the thief took
+            self.expect(label, "data theft with a stolen token", "data_exfiltration",
+                        "critical", alias, {ip}, start, end)  # fmt: skip
         if ip not in EGRESS and not ip.startswith("203.0.113."):
             self.expect(
                 label,
@@ -165,6 +168,9 @@ class Scenario:
             when,
             when + timedelta(minutes=6),
         )
+        self.expect("Drift fetcher exporting 60 000 Cases", "data theft (UNC6395 tooling)",
+                    "data_exfiltration", "critical", alias, {ip}, when,
+                    when + timedelta(minutes=6))  # fmt: skip
 
     def lookalike(self, alias: str, when: datetime) -> None:
         org, person = BY_ALIAS[alias], PEOPLE[alias][0]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..model import ApiCall
+from . import nonat
+from .exfil import exfiltration
 from .fleet import EGRESS_IPS, MOBILE_APP, PEOPLE, START, Fleet, place, username
 from .plants import BY_ALIAS, NEW_YORK, SYDNEY, Scenario, at
 
@@ -250,6 +252,8 @@ def scenario() -> Month:
     s.backfill_night("delta", at(20, 1, 0))
     s.data_loader("charlie", at(12, 11, 0))
     s.trap("three allowlisted regions taking turns", None, set(EGRESS_IPS), START, at(28, 0))
+    nonat.stories(s)  # a second vendor's app without NAT, rotating through AWS us-east-1
+    exfiltration(s)  # data theft beside the partner's nightly exports (exfil.py)
     return s
 
 

@@ -126,6 +126,7 @@ def test_a_failing_detector_is_recorded_and_the_others_still_run(store, monkeypa
         "app_attribution": "ok",
         "broken": "failed",
         "incidents": "ok",
+        "network_owners": "ok",
         "off_allowlist_ip": "ok",
     }
     error = store.execute("SELECT error FROM runs WHERE unit_id = 'broken'").fetchone()[0]

@@ -23,7 +23,7 @@ from ingest import db
 from ingest.importer import import_paths
 from sandbox import elf, salesforce
 from sandbox.scenario import NOW, write
-from sandbox.scenario.fleet import BY_ALIAS
+from sandbox.scenario.fleet import BY_ALIAS, EGRESS_IPS
 from sandbox.scenario.traps import scenario
 
 from ..builds import build_once
@@ -81,7 +81,8 @@ def test_every_benign_class_is_present_in_the_world(world_run):
             "country-centroid and radius-less fixes next to an office login",
             "a flight to New York", "people's phones on carrier networks",
             "the integration's backfill night", "Salesforce's own Data Loader",
-            "three allowlisted regions taking turns"} <= labels  # fmt: skip
+            "three allowlisted regions taking turns",
+            "the partner's nightly Bulk API 2.0 exports and its month-end peak"} <= labels  # fmt: skip
     # The traps did happen: the race and the retries reached the reuse detector, quietly.
     quiet = [a for a in alerts if a.detector == "refresh_token_reuse" and not a.loud]
     assert quiet, "the partner's own reuses left no trace at all"
@@ -159,3 +160,31 @@ def test_a_thief_returning_after_the_analyst_closed_the_alert_raises_a_new_linke
         ("off_allowlist_ip", "off_allowlist_ip", 1),
     ]
     assert con.execute("SELECT DISTINCT status FROM triage").fetchall() == [("false_positive",)]
+
+
+def test_every_theft_names_the_objects_it_took(world_run):
+    """Each data_exfiltration expectation is met by an alert whose evidence and summary name
+    the objects and rows taken (Bulk jobs counted once, REST pages for their query's object)."""
+    world, alerts = world_run
+    for attack in [x for x in world.attacks if x.detector == "data_exfiltration"]:
+        hits = [a for a in found(alerts, attack) if a.loud]
+        assert hits, attack.label
+        for alert in hits:
+            taken = [o for o in json.loads(alert.evidence)["objects"] if o["rows"]]
+            assert taken, alert.summary
+            assert f"{taken[0]['rows']:,} {taken[0]['object']}" in alert.summary
+    taken = {o["object"] for a in alerts if a.detector == "data_exfiltration"
+             for o in json.loads(a.evidence)["objects"] if o["rows"] >= 100_000}  # fmt: skip
+    assert {"Case", "Contact", "Opportunity", "Account"} <= taken
+
+
+def test_the_partners_nightly_exports_and_month_end_peak_raise_no_exfiltration_alert(
+    world_run,
+):
+    """echo's nightly Bulk API 2.0 exports (four times larger on the month's last day) set
+    their own baseline: not even a low alert."""
+    _, alerts = world_run
+    echo = BY_ALIAS["echo"].org_id
+    routine = [a.summary for a in alerts if a.detector == "data_exfiltration"
+               and a.org_id == echo and a.ips <= set(EGRESS_IPS)]  # fmt: skip
+    assert routine == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.web import detail, safe_text, ui
+from dashboard.web import blast_radius_view, detail, safe_text, ui
 
 EVIDENCE_ALERTS = 10
 
@@ -64,6 +64,7 @@ if len(alerts) > EVIDENCE_ALERTS:
 first = alerts.iloc[0] if not alerts.empty else None
 if first is not None:
     detail.runbook(ui.q("alert", first["alert_id"]) or {})
+blast_radius_view.render(incident_id)
 detail.timeline("incident", incident_id)
 detail.locations(
     "incident", incident_id, draw_jumps="impossible_travel" in (record["detectors"] or [])

@@ -1,0 +1,2 @@
+"""Alerts and incidents in the shapes other tools ingest: OCSF Detection Findings for a SIEM
+(`ocsf`), newline-delimited JSON for a collector (`ndjson`)."""

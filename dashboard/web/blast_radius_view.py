@@ -1,0 +1,38 @@
+"""The incident page's blast radius: what its sessions, tokens and addresses read, per
+subscriber org and object, with the first and last minute and each org's API-log coverage
+(`queries.blast_radius`, the numbers the digest, the evidence pack and the CLI show)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from dashboard.web import ui
+
+
+def render(incident_id: str) -> None:
+    blast = ui.q("blast_radius", incident_id, ui.config())
+    st.subheader("Blast radius")
+    if not blast:
+        st.caption("Nothing to measure: this incident holds no alerts.")
+        return
+    st.caption(
+        "Rows read or exported through the API by this incident's sessions and addresses (the "
+        "partner's own egress excepted), from an hour before its first alert to a day after "
+        "its last. Bulk jobs count once; a query's later pages count for its object."
+    )
+    st.text(ui.md(queries.blast_radius_line(blast) or "Blast radius: nothing found."))
+    rows = [
+        {"org": org["org_id"], "coverage": org["coverage"], "object": item["object"],
+         "rows": item["rows"], "bulk jobs": item["jobs"], "first minute": item["first_minute"],
+         "last minute": item["last_minute"], "sessions": ", ".join(item["sessions"]),
+         "addresses": ", ".join(item["addresses"])}
+        for org in blast["orgs"] for item in org["objects"]
+    ] + [
+        {"org": org["org_id"], "coverage": org["coverage"], "object": "-", "rows": 0,
+         "bulk jobs": 0, "first minute": "-", "last minute": "-", "sessions": "-",
+         "addresses": "-"}
+        for org in blast["orgs"] if not org["objects"]
+    ]  # fmt: skip
+    ui.table(pd.DataFrame(rows), empty="No org to report.")
