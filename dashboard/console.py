@@ -51,6 +51,7 @@ CSV_FIELDS = (
     "status",
     "summary",
     "evidence",
+    "username",  # appended (CONTRACT: extend, never reorder): scripts read columns by position
 )
 
 
@@ -153,20 +154,26 @@ def records_plain(records: list[dict[str, Any]], columns: tuple[str, ...]) -> st
 
 
 def alerts_plain(records: list[dict[str, Any]]) -> str:
-    columns = ("severity", "detector", "status", "last_seen", "event_count", "alert_id", "summary")
+    columns = (
+        "severity", "detector", "status", "last_seen", "event_count", "alert_id", "summary",
+        "username",
+    )  # fmt: skip
     return records_plain(records, columns)
 
 
 def alerts_table(records: list[dict[str, Any]]) -> Table:
     table = Table(show_lines=False, expand=False, pad_edge=False)
     zone = timefmt.local_zone()
-    for name in ("severity", "detector", "status", "last seen", "events", "alert", "summary"):
+    for name in (
+        "severity", "detector", "user", "status", "last seen", "events", "alert", "summary",
+    ):  # fmt: skip
         table.add_column(name, overflow="fold")
     for record in records:
         # Text objects, never markup strings: `[/]` in an app name is text, not a tag.
         table.add_row(
             Text(plain(record["severity"]), style=SEVERITY_STYLE.get(record["severity"], "")),
             Text(plain(record["detector"])),
+            Text(plain(record.get("username") or record.get("user_id") or "")),
             Text(plain(record["status"])),
             Text(timefmt.shown(record["last_seen"], zone)),
             Text(plain(record["event_count"])),
@@ -189,11 +196,14 @@ INCIDENT_FIELDS = (
     "alert_count",
     "detectors",
     "summary",
+    "username",
 )
 
 
 def incidents_plain(records: list[dict[str, Any]]) -> str:
-    columns = ("severity", "status", "alert_count", "last_seen", "incident_id", "summary")
+    columns = (
+        "severity", "status", "alert_count", "last_seen", "incident_id", "summary", "username",
+    )  # fmt: skip
     return records_plain(records, columns)
 
 
@@ -222,13 +232,14 @@ def cell(value: Any, zone: Any) -> str:
 def incidents_table(records: list[dict[str, Any]]) -> Table:
     table = Table(show_lines=False, expand=False, pad_edge=False)
     zone = timefmt.local_zone()
-    for name in ("severity", "status", "alerts", "last seen", "incident", "summary"):
+    for name in ("severity", "status", "user", "alerts", "last seen", "incident", "summary"):
         table.add_column(name, overflow="fold")
     for record in records:
         # Text objects of `plain` values, never markup: summaries quote attacker strings.
         table.add_row(
             Text(plain(record["severity"]), style=SEVERITY_STYLE.get(record["severity"], "")),
             Text(plain(record["status"]) + (" (reopened)" if record.get("reopened") else "")),
+            Text(plain(record.get("username") or record.get("user_id") or "")),
             Text(plain(record["alert_count"])),
             Text(timefmt.shown(record["last_seen"], zone)),
             Text(plain(record["incident_id"])),

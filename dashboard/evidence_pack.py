@@ -132,6 +132,13 @@ def summary(
         return ", ".join(_code(v) for v in values) or "-"
 
     orgs = ", ".join(f"{_code(org_labels.get(o, o))} ({_code(o)})" for o in scope.org_ids) or "-"
+    people = (
+        ", ".join(
+            f"{_code(scope.usernames[u])} ({_code(u)})" if scope.usernames.get(u) else _code(u)
+            for u in scope.user_ids
+        )
+        or "-"
+    )
     lines = [
         f"# tokensentry {_text(scope.kind)} {_text(scope.target_id)} ({_text(scope.severity)})",
         "",
@@ -146,7 +153,7 @@ def summary(
         f"{_when(scope.last_seen, '%Y-%m-%d %H:%M:%S')} UTC",
         f"- Orgs: {orgs}",
         f"- Apps: {listed(scope.apps)}",
-        f"- Users: {listed(scope.user_ids)}",
+        f"- Users: {people}",
         f"- Suspect addresses: {listed(scope.ips)}",
         f"- The partner's own egress also involved: {listed(scope.trusted_ips)}",
         f"- Detectors: {listed(scope.detectors)}",

@@ -96,8 +96,8 @@ def timeline(
     if color == "outcome" and "outcome" not in frame:
         frame["outcome"] = frame["is_success"].map({True: "accepted", False: "refused"})
         frame["outcome"] = frame["outcome"].fillna("unknown")
-    wanted = (time, lane, color, "org_id", "user_id", "app", "event_type", "grant_type", "status",
-              "user_agent", "worker")  # fmt: skip
+    wanted = (time, lane, color, "org_id", "username", "user_id", "app", "event_type",
+              "grant_type", "status", "user_agent", "worker")  # fmt: skip
     tooltip = [c for c in wanted if c in frame]
     frame = frame[tooltip].astype({c: "string" for c in tooltip if c != time})
     return (

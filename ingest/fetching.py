@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,7 +31,7 @@ class Stopped(BaseException):
 
 @dataclass
 class Message:
-    kind: str  # start | batch | end
+    kind: str  # start | batch | sync | end
     alias: str
     source: str
     org_id: str | None = None
@@ -74,6 +75,7 @@ def fetch_org(
             put(Message("end", org.alias, source_id, status="failed", error=problem))
         return
     chosen = [sources[s] for s in org.sources] if org.sources else list(sources.values())
+    chosen.sort(key=lambda source: source.after_org_writes)  # stable: config order otherwise
     options = config.ingest
     try:
         session = OrgSession(
@@ -112,6 +114,8 @@ def fetch_org(
         for notice in permissions.notices(source.id, granted):
             put(Message("batch", org.alias, source.id, batch=notice))
         try:
+            if source.after_org_writes:
+                _wait_for_writes(put, stop, org.alias, source.id)
             context = _context(con, source, org_id, since, now, options, workdir)
             for batch in source.fetch(session, context):
                 put(Message("batch", org.alias, source.id, batch=batch))
@@ -125,6 +129,18 @@ def fetch_org(
             put(Message("end", org.alias, source.id, status="limit_exceeded", error=str(exc)))
         except Exception as exc:
             put(Message("end", org.alias, source.id, status="failed", error=reason(exc)))
+
+
+def _wait_for_writes(
+    put: Callable[[Message], None], stop: threading.Event, alias: str, source_id: str
+) -> None:
+    """Block until the writer has handled every message this org sent before: it answers a
+    `sync` message in queue order, so the org's earlier units are stored when it does."""
+    written = threading.Event()
+    put(Message("sync", alias, source_id, batch=written))
+    while not written.wait(0.2):
+        if stop.is_set():
+            raise Stopped()
 
 
 def reason(exc: Exception) -> str:

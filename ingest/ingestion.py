@@ -30,6 +30,11 @@ from .load import BatchResult, Loader
 from .source import ElfFile, Notice, RecordBatch, WindowDone, all_sources
 
 FAILED = ("failed", "limit_exceeded", "skipped")
+NOTHING_TO_PULL = (
+    "nothing to pull: every configured org is import-only (an org_id without instance_url / "
+    "auth, CONTRACT §8); load their exported logs with `tokensentry import`, or give an org "
+    "its connection settings (README: Connect a real org)"
+)
 
 
 @dataclass
@@ -82,14 +87,15 @@ def run(
     on_event: Callable[[str, UnitOutcome], None] | None = None,
 ) -> IngestSummary:
     summary = IngestSummary(run_id=run_id)
-    orgs = []
-    for org in choose_orgs(config, aliases):
-        if org.import_only:  # CONTRACT §8: nothing to connect to; every other command uses it
+    chosen = choose_orgs(config, aliases)
+    orgs = [org for org in chosen if not org.import_only]
+    if not orgs:  # one sentence, not one note per org
+        summary.notes.append(f"{NOTHING_TO_PULL} ({', '.join(o.alias for o in chosen)})")
+    for org in chosen:
+        if org.import_only and orgs:  # CONTRACT §8: nothing to connect to; the rest use it
             summary.notes.append(
                 f"orgs.{org.alias}: import-only (no instance_url / auth), skipped by ingest"
             )
-        else:
-            orgs.append(org)
     sources = {source.id: source for source in all_sources()}
     units: dict[tuple[str, str], UnitOutcome] = {}
     pending: dict[tuple[str, str], RecordBatch] = {}
@@ -158,6 +164,12 @@ def _handle(
 ) -> None:
     key = (message.alias, message.source)
     unit_id = f"{message.alias}/{message.source}"
+    if message.kind == "sync":  # the fetch thread waits until what it sent before is stored
+        for pending_key in [k for k in pending if k[0] == message.alias]:
+            _flush(pending_key, loader, units[pending_key], pending, now)
+        assert isinstance(message.batch, threading.Event)
+        message.batch.set()
+        return
     if message.kind == "start":
         unit = units[key] = UnitOutcome(message.alias, message.source, message.org_id)
         summary.units.append(unit)

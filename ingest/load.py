@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from . import users
 from .batch import SALESFORCE_IP_MARKER, BatchResult, Problem
 from .elf_load import ElfLoading
 from .field_limits import cap_reason, cap_records
@@ -165,6 +166,8 @@ class Loader(ElfLoading, EventMerger):
                            CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP)
                     FROM rec_batch_v WHERE _fresh"""
                 ).fetchone()[0]  # type: ignore[index]
+                if any(r.source_id == users.SOURCE_ID for r in records):
+                    users.remember_user_rows(con, self.run_id, _time_sql(self.now))
         finally:
             con.execute("DROP VIEW IF EXISTS rec_batch_v")
             con.execute("DROP TABLE IF EXISTS rec_batch")
@@ -211,6 +214,10 @@ def _records_table(records: list[StagedRecord], origin: str) -> pa.Table:
                 values = [_scrubbed(value) for value in values]
         columns[name] = pa.array(values, type=kind)
     return pa.table(columns)
+
+
+def _time_sql(moment: datetime) -> str:
+    return f"CAST({quote_literal(moment.isoformat())} AS TIMESTAMP)"
 
 
 def _payload_text(payload: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import duckdb
 
+from . import users
 from .normalize import EVENT_COLUMNS, IDENTITY_KEY_SQL, event_id_sql
 from .sqltext import quote_literal
 
@@ -122,5 +123,6 @@ class EventMerger:
                        {quote_literal(self.run_id)}, {now}, {now}
                 FROM event_candidates c WHERE c._fresh {anti_join}"""
             )
+        users.remember_event_names(con, self.run_id, now)
         con.execute("DROP TABLE IF EXISTS event_candidates")
         return new, enriched

@@ -24,7 +24,12 @@ NEEDED: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "PermissionsManageUsers": (
         "Manage Users",
-        {"login_history": "LoginHistory lists only the integration user's own logins, no LoginGeo"},
+        {
+            "login_history": (
+                "LoginHistory lists only the integration user's own logins, no LoginGeo"
+            ),
+            "user": "User may list only the users the org's sharing shows (View All Users)",
+        },
     ),
     "PermissionsViewEventLogFiles": (
         "View Event Log Files",

@@ -77,6 +77,9 @@ class Source:
     fetch: Callable[[OrgSession, FetchContext], Iterator[Batch]]
     known_ids: bool = False  # pass the ids already stored since the cursor (listing feeds)
     prepare: Callable[[duckdb.DuckDBPyConnection, str], Any] | None = None  # (reader, org_id)
+    # Read after the org's other sources, once the writer has stored their rows: `prepare`
+    # then sees this run's events (the `user` source looks up the users they mention).
+    after_org_writes: bool = False
 
 
 def all_sources() -> list[Source]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from ingest import db
 from .builds import build_once, private_copy
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(__import__("os").environ.get("TOKENSENTRY_SHARED", REPO.parent / "shared"))
+SHARED = Path(os.environ.get("TOKENSENTRY_SHARED", REPO.parent / "shared"))
 REALWORLD = SHARED / "data" / "realworld"
 FIXED_NOW = datetime(2026, 11, 29, 12, 0, 0)
 
@@ -42,18 +43,27 @@ DEMO_AS_OF = "2026-11-29"  # a pinned reference date: the same demo world, the s
 
 
 def run_demo(folder: Path, *extra: str) -> str:
-    """`tokensentry demo --no-serve --dir folder` into folder/demo.duckdb; returns its stderr."""
+    """`tokensentry demo --no-serve --dir folder` run from `folder` without --db/--config, as
+    `make demo` runs it: the store is folder/data/tokensentry.duckdb and the demo makes its
+    configuration the default one (folder/data/tokensentry.toml). folder/demo.duckdb is a hard
+    link to the store (private copies get two files). Returns the demo's stderr."""
     from click.testing import CliRunner
 
     from dashboard.cli import cli
 
-    store = folder / "demo.duckdb"
-    result = CliRunner().invoke(
-        cli,
-        ["--db", str(store), "demo", "--no-serve", "--dir", str(folder), *extra],
-        catch_exceptions=False,
-    )
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        result = CliRunner().invoke(
+            cli,
+            ["demo", "--no-serve", "--dir", str(folder), *extra],
+            catch_exceptions=False,
+            env={"TOKENSENTRY_DB": None, "TOKENSENTRY_CONFIG": None},
+        )
+    finally:
+        os.chdir(previous)
     assert result.exit_code == 0, result.stderr
+    os.link(folder / "data" / "tokensentry.duckdb", folder / "demo.duckdb")
     return result.stderr
 
 

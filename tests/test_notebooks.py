@@ -166,3 +166,23 @@ def test_controls_notebook_writes_the_attestation(demo_env):
     assert ["initech", "Refresh-token IP allowlist enforced"] in found["failures"]
     text = Path(found["csv"]).read_text()
     assert text.count("\n") > 20 and "fail" in text and "pass" in text
+
+
+def test_a_notebook_finds_the_demo_store_and_configuration_without_variables(
+    demo_build, monkeypatch, tmp_path
+):
+    """After `make demo`, from the checkout's folder and no TOKENSENTRY_* in the environment."""
+    from tests.builds import private_copy
+
+    home = private_copy(demo_build[0], tmp_path / "home")
+    monkeypatch.delenv("TOKENSENTRY_DB", raising=False)
+    monkeypatch.delenv("TOKENSENTRY_CONFIG", raising=False)
+    monkeypatch.chdir(home)
+    found = run(
+        "04_controls_evidence.ipynb", home,
+        "{'store': str(nb.store_path()), 'config': str(nb.config_path()),"
+        " 'apps': sorted(config.apps), 'orgs': sorted(config.orgs)}",
+    )  # fmt: skip
+    assert found["store"] == str(home / "data" / "tokensentry.duckdb")
+    assert found["config"] == str(home / "data" / "tokensentry.toml")
+    assert "Acme Sync" in found["apps"] and sorted(ORG) == found["orgs"]

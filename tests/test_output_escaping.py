@@ -34,7 +34,14 @@ def hostile_store(tmp_path_factory) -> list[str]:
     folder = tmp_path_factory.mktemp("hostile")
     elf = write_elf(
         folder / "Login.csv",
-        [elf_login("20261101093000.500", "198.51.100.9", agent=f"python-requests/2 {HOSTILE}")],
+        [
+            {
+                **elf_login(
+                    "20261101093000.500", "198.51.100.9", agent=f"python-requests/2 {HOSTILE}"
+                ),
+                "USER_NAME": f"eve{HOSTILE}@example.com",
+            }
+        ],  # the username column is hostile too
     )
     app = f"Portal {HOSTILE}"
     history = write_json(
@@ -75,7 +82,7 @@ def _assert_escaped(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("command", "columns"),
-    [(["alerts", "--incidents"], 6), (["egress", "list"], 8), (["alerts"], 7)],
+    [(["alerts", "--incidents"], 7), (["egress", "list"], 8), (["alerts"], 8)],  # + username
 )
 def test_a_pipe_gets_one_escaped_line_per_record(hostile_store, command, columns):
     text = _piped([*command, *hostile_store])

@@ -119,7 +119,7 @@ def test_alerts_piped_and_as_json_stay_one_line_per_alert(hostile_store):
     plain = runner.invoke(cli, [*args, "alerts"])
     assert plain.exit_code == 0
     lines = plain.output.splitlines()
-    assert all(len(line.split("\t")) == 7 for line in lines)
+    assert all(len(line.split("\t")) == 8 for line in lines)  # the last: username
     assert [b for b in FORBIDDEN_BYTES if b in plain.output.encode()] == []
     as_json = runner.invoke(cli, [*args, "alerts", "--format", "json"])
     assert as_json.exit_code == 0

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.errors import InputError
+from ingest.errors import ConfigError, InputError
 from ingest.timeparse import now_utc
 
 if TYPE_CHECKING:
@@ -28,6 +28,11 @@ def run_digest_command(
     if not settings.db.exists():
         raise InputError(f"{settings.db}: no database yet; run `tokensentry import` or `ingest`")
     config = settings.load_config()
+    if not config.digest.enabled and dry_run is None:
+        raise ConfigError(
+            f"{settings.config}: [digest] enabled = false: nothing is mailed; write the message "
+            "it would send with --dry-run FILE.eml"
+        )
     log = line_logger("digest")
     # A dry run records nothing, so it needs no lock; a real one must not race the night's run.
     lock = contextlib.nullcontext() if dry_run else nightly_lock(settings.db)
@@ -62,7 +67,8 @@ def run_nightly_command(settings: Settings, since: datetime | None) -> int:
     config = settings.load_config()
     registry.check_config(config)
     check_configured_retention(config)
-    check_ready(config.digest, recipients(config.digest))
+    if config.digest.enabled:
+        check_ready(config.digest, recipients(config.digest))
     try:
         return run_nightly(settings.db, config, now=now_utc, since=since)
     except NightlyLocked as exc:  # one log line, like every other nightly event

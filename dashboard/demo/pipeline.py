@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,8 +34,8 @@ from sandbox.fakesf.server import FakeSalesforce
 from .. import console as output
 from .. import digest, queries
 from ..progress import IngestProgress
-from ..settings import DEFAULT_CONFIG
-from . import stories
+from ..settings import DEFAULT_CONFIG, DEFAULT_DB
+from . import defaults, stories
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -69,13 +70,17 @@ def run_demo(
     exports = files.write_exports(world, export_dir)
     partner_log = files.write_partner_log(world, export_dir / "partner" / "token-exchange.jsonl")
     detect_now = world.end  # detection's clock: the end of the reference day
-    with FakeSalesforce(serve.fake_orgs(world, keys)) as fake:
+    demo_config = demo_dir / "tokensentry.toml"  # what stays: every org import-only
+    demo_config.write_text(defaults.lasting_config(serve_port or 8501))
+    run_dir = tempfile.TemporaryDirectory(prefix="tokensentry-demo-")
+    with run_dir, FakeSalesforce(serve.fake_orgs(world, keys)) as fake:
         ca_path = demo_dir / "keys" / "fake-salesforce-ca.pem"
         shutil.copyfile(fake.ca_path, ca_path)
-        demo_config = demo_dir / "tokensentry.toml"
-        demo_config.write_text(
-            "# Written by `tokensentry demo`. The API orgs point at the demo's local fake\n"
-            "# Salesforce, which only runs during `tokensentry demo`; the rest are import-only.\n\n"
+        # The run's own configuration: the API orgs point at the fake Salesforce, which is gone
+        # when the demo ends, so this file goes with it.
+        run_config = Path(run_dir.name) / "tokensentry.toml"
+        run_config.write_text(
+            "# The demo's run: API orgs at the local fake Salesforce, the rest import-only.\n\n"
             + files.config_apps()
             + "\n"
             + serve.config_api_orgs(fake.url, str(ca_path.resolve()), str(key_path), fake.orgs)
@@ -83,7 +88,7 @@ def run_demo(
             + files.config_import_orgs()
             + DIGEST_CONFIG.format(port=serve_port or 8501)
         )
-        config_path = demo_config if settings.config == DEFAULT_CONFIG else settings.config
+        config_path = run_config if settings.config == DEFAULT_CONFIG else settings.config
         config = config_module.load(config_path, required=True)
         err.print(
             f"demo world {world.start:%Y-%m-%d} → {world.end - timedelta(days=1):%Y-%m-%d}: "
@@ -148,8 +153,11 @@ def run_demo(
         )
     summary = ", ".join(f"{n} {s}" for s, n in sorted(by_severity.items())) or "none"
     err.print(f"open alerts: {summary}", highlight=False)
-    err.print(f"list them:   tokensentry alerts --db {settings.db}", highlight=False)
+    adopted = defaults.adopt(demo_config, settings.db, settings.config)
+    flags = "" if settings.db == DEFAULT_DB else f" --db {settings.db}"
+    err.print(f"list them:   tokensentry{flags} alerts", highlight=False)
     err.print(f"the digest the nightly job would send: {outbox}", highlight=False)
+    err.print(f"config:      {adopted}", highlight=False)
     _report_stories(err, alerts)
     failed = pulled.failed or any(i.failed for i in imported) or detected.failed
     if serve_port is None:
@@ -157,7 +165,8 @@ def run_demo(
     from ..web.serve import serve as serve_dashboard
 
     err.print(f"dashboard:   http://localhost:{serve_port}  (Ctrl-C stops it)")
-    return serve_dashboard(settings.db, config_path, serve_port)
+    shown = config_path if config_path != run_config else demo_config
+    return serve_dashboard(settings.db, shown, serve_port)
 
 
 def write_digest(con, config, outbox: Path, now: datetime, world) -> Path:

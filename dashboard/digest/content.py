@@ -44,6 +44,7 @@ class DigestAlert:
     summary: str
     status: str
     carried_over: bool = False  # open, untriaged and never mailed, older than this window
+    username: str | None = None  # from `user_directory`: the User object, else the logs
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ def _alert(row: dict[str, Any]) -> DigestAlert:
         summary=row["summary"],
         status=row["status"],
         carried_over=bool(row.get("carried_over")),
+        username=row.get("username"),
     )
 
 

@@ -124,6 +124,12 @@ def _context(content: DigestContent, options: RenderOptions) -> dict[str, object
         "alert_link": lambda alert: f"{base}/alert?id={quote(alert.alert_id, safe='')}",
         "incident_link": lambda group: f"{base}/incident?id={quote(group.incident_id, safe='')}",
         "scope": scope,
+        # The user by name when a source named them (the id stays in the summary).
+        "who": lambda alert: (
+            defang(alert.username) + (f" ({defang(alert.user_id)})" if alert.user_id else "")
+            if alert.username
+            else ""
+        ),
         "seen": lambda alert: (
             f"seen {_org_time(content, alert.org_id, alert.first_seen)} to "
             f"{_org_time(content, alert.org_id, alert.last_seen)}, "

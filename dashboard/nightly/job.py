@@ -45,6 +45,12 @@ class NightlyLocked(TokensentryError):
     """Another nightly run holds the lock."""
 
 
+DIGEST_DISABLED = (
+    "disabled in the configuration ([digest] enabled = false); nothing mailed "
+    "(`tokensentry digest --dry-run FILE.eml` writes the message it would send)"
+)
+
+
 def lock_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".nightly.lock")
 
@@ -112,24 +118,32 @@ def run_nightly(
         # Before the digest, so its pipeline section names a webhook that failed tonight; not
         # a reason to mark the digest partial (the data is complete).
         sink_failures = deliver_webhooks(db_path, config, now=now, log=log)
-        try:
-            outcome = run_digest(
-                db_path,
-                config,
-                now=now,
-                log=lambda message: log(f"digest: {message}"),
-                partial=bool(failures),
-                notes=tuple(failures),
-            )
-        except TokensentryError as exc:
-            log(f"digest: failed: {exc}")
-            failures.append(f"digest: {exc}")
-        else:
-            if outcome.status == "failed":
-                failures.append(f"digest: {outcome.detail}")
-        failures += sink_failures
+        problem = _digest(db_path, config, failures, now=now, log=log)
+        failures += ([problem] if problem else []) + sink_failures
         log(f"done: {'; '.join(failures) if failures else 'every stage succeeded'}")
     return 1 if failures else 0
+
+
+def _digest(
+    db_path: Path, config: Config, failures: list[str], *, now: Callable[[], datetime], log: Log
+) -> str | None:
+    """Mail the digest (partial when a stage failed); a configuration without mail says so."""
+    if not config.digest.enabled:
+        log(f"digest: {DIGEST_DISABLED}")
+        return None
+    try:
+        outcome = run_digest(
+            db_path,
+            config,
+            now=now,
+            log=lambda message: log(f"digest: {message}"),
+            partial=bool(failures),
+            notes=tuple(failures),
+        )
+    except TokensentryError as exc:
+        log(f"digest: failed: {exc}")
+        return f"digest: {exc}"
+    return f"digest: {outcome.detail}" if outcome.status == "failed" else None
 
 
 def _ingest(
@@ -137,6 +151,9 @@ def _ingest(
 ) -> str | None:
     if not config.orgs:
         log("ingest: no orgs configured; skipped (import-only store)")
+        return None
+    if all(org.import_only for org in config.orgs.values()):
+        log(f"ingest: {ingestion.NOTHING_TO_PULL}")
         return None
 
     def report(what: str, unit: UnitOutcome) -> None:

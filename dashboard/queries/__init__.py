@@ -49,7 +49,7 @@ from .owners import ip_owners
 from .pipeline import quarantine, recent_runs, store_counts
 from .related import related, trusted_ips
 from .rollups import refresh_rollups
-from .search import search_alerts, search_events, search_kind, search_summary
+from .search import search_alerts, search_events, search_kind, search_needle, search_summary
 from .tokens import dormant_wakes, refresh_tokens, token_states
 from .triage import ALERT_STATUSES, audit_trail, set_triage, triage
 
@@ -112,6 +112,7 @@ __all__ = [
     "search_alerts",
     "search_events",
     "search_kind",
+    "search_needle",
     "search_summary",
     "set_triage",
     "severity_counts",

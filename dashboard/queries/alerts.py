@@ -13,6 +13,7 @@ import pandas as pd
 from detect.scope import shown_ip_sql
 
 from .filters import Filters, where
+from .people import user_columns, user_join
 from .records import iso_z, one_record
 
 SEVERITY_RANK = "list_position(['info','low','medium','high','critical'], {})"
@@ -31,9 +32,9 @@ SELECT a.alert_id, a.detector_id AS detector, a.severity, a.org_id, a.app_name A
        a.user_id, a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen,
        a.event_count, a.summary, coalesce(t.status, 'new') AS status, a.evidence, a.title,
        a.created_at, a.updated_at, t.note AS triage_note, t.analyst, a.superseded_at,
-       a.reopens_alert_id, m.incident_id
+       a.reopens_alert_id, m.incident_id, {user_columns()}
 FROM page p JOIN alerts a USING (alert_id) LEFT JOIN triage t USING (alert_id)
-LEFT JOIN incident_alerts m USING (alert_id)
+LEFT JOIN incident_alerts m USING (alert_id) {user_join("a")}
 ORDER BY p.rank DESC, p.last_seen_at DESC, a.alert_id
 """
 
@@ -106,6 +107,8 @@ def alert_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 "org_id": _text(row.org_id),  # NULL comes back from pandas as NaN: JSON null
                 "app": _text(row.app),
                 "user_id": _text(row.user_id),
+                "username": _text(row.username),
+                "user_full_name": _text(row.user_full_name),
                 "ips": list(row.ips),
                 "first_seen": iso_z(row.first_seen),
                 "last_seen": iso_z(row.last_seen),
@@ -166,14 +169,14 @@ def alert(con: duckdb.DuckDBPyConnection, alert_id: str) -> dict[str, Any] | Non
     how its app was inferred when the logs did not name it."""
     record = one_record(
         con.execute(
-            """SELECT a.alert_id, a.detector_id AS detector, a.severity,
+            f"""SELECT a.alert_id, a.detector_id AS detector, a.severity,
                       coalesce(t.status, 'new') AS status, a.org_id, a.app_name AS app,
                       a.user_id, a.ips, a.first_seen_at AS first_seen,
                       a.last_seen_at AS last_seen, a.event_count, a.title, a.summary, a.evidence,
                       a.created_at, a.updated_at, t.note AS triage_note, t.analyst,
-                      t.updated_at AS triaged_at, m.incident_id
+                      t.updated_at AS triaged_at, m.incident_id, {user_columns()}
                FROM alerts a LEFT JOIN triage t USING (alert_id)
-               LEFT JOIN incident_alerts m USING (alert_id)
+               LEFT JOIN incident_alerts m USING (alert_id) {user_join("a")}
                WHERE a.alert_id = ?""",
             [alert_id],
         )

@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from .incidents import STATUS_SQL
+from .people import user_join
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 STALE_AFTER = timedelta(hours=26)  # one nightly run missed, plus slack for a slow night
@@ -65,8 +66,9 @@ SELECT a.alert_id, a.detector_id AS detector, a.severity, a.org_id, a.app_name A
        i.org_id AS incident_org_id, i.app_name AS incident_app,
        coalesce(i.alert_count, 1) AS incident_alert_count,
        coalesce(s.reopened, false) AS incident_reopened,
-       NOT (a.last_seen_at >= ? OR a.created_at >= ?) AS carried_over
+       NOT (a.last_seen_at >= ? OR a.created_at >= ?) AS carried_over, ud.username
 FROM alerts a
+{user_join("a")}
 LEFT JOIN triage t USING (alert_id)
 LEFT JOIN incident_alerts m USING (alert_id)
 LEFT JOIN incidents i ON i.incident_id = m.incident_id

@@ -17,8 +17,9 @@ from detect.scope import shown_ip_sql
 SHOWN_IP = shown_ip_sql()  # a partner call without its NAT address: "unknown (not configured)"
 
 EVENT_COLUMNS = f"""e.event_id, e.occurred_at, e.event_type, e.grant_type, e.is_success, e.status,
-e.user_id, e.username, e.app_name AS app, {SHOWN_IP} AS source_ip, e.country_iso, e.city,
-e.latitude, e.longitude, e.user_agent, e.worker, e.token_fp, e.new_token_fp, e.error_description"""
+e.user_id, coalesce(ud.username, e.username) AS username, e.app_name AS app,
+{SHOWN_IP} AS source_ip, e.country_iso, e.city, e.latitude, e.longitude, e.user_agent, e.worker,
+e.token_fp, e.new_token_fp, e.error_description"""
 
 # The event ids behind one alert or every alert of an incident, and their time span.
 ALERT_SCOPE = "SELECT event_ids, first_seen_at, last_seen_at FROM alerts WHERE alert_id = ?"
@@ -32,6 +33,7 @@ FROM (SELECT a.event_ids, a.first_seen_at, a.last_seen_at
 # The span, passed as constants, lets DuckDB skip every row group of `events` outside it (it
 # keeps min/max per group), so one alert's events are found without reading 10 M rows.
 SCOPED_EVENTS = """FROM events e
+LEFT JOIN user_directory ud ON ud.org_id = e.org_id AND ud.user_id = e.user_id
 WHERE e.occurred_at BETWEEN ? AND ? AND e.event_id IN (SELECT unnest(CAST(? AS VARCHAR[])))"""
 
 

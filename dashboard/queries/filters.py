@@ -99,8 +99,13 @@ def where(
             ]
             + [f"array_to_string({alias}.ips, ' ')", f"lower({id_sql})"]
         )
-        clauses.append(f"({fields}) LIKE ? ESCAPE '\\'")
-        params.append(needle)
+        # The user's username or name too (`user_directory`): the queue finds people by name.
+        clauses.append(
+            f"(({fields}) LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM user_directory ud "
+            f"WHERE ud.org_id = {alias}.org_id AND ud.user_id = {alias}.user_id "
+            "AND (lower(ud.username) LIKE ? ESCAPE '\\' OR lower(ud.name) LIKE ? ESCAPE '\\')))"
+        )
+        params.extend([needle, needle, needle])
     return " AND ".join(clauses) or "true", params
 
 

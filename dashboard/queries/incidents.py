@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from .filters import Filters, where
+from .people import user_join
 from .records import iso_z, one_record
 
 SEVERITY_ORDER = "list_position(['info','low','medium','high','critical'], {})"
@@ -35,7 +36,8 @@ GROUP BY m.incident_id
 INCIDENT_COLUMNS = """
 i.incident_id, i.severity, s.status, i.org_id, i.app_name AS app, i.user_id, i.ips,
 i.first_seen_at AS first_seen, i.last_seen_at AS last_seen, i.alert_count, i.summary,
-i.detectors, s.reopened, s.new_alerts, i.linked_incidents, i.created_at, i.updated_at
+i.detectors, s.reopened, s.new_alerts, i.linked_incidents, i.created_at, i.updated_at,
+ud.username, ud.name AS user_full_name
 """
 
 
@@ -53,7 +55,7 @@ def incidents(
     sql = f"""
         WITH s AS ({STATUS_SQL.format(where="")})
         SELECT {INCIDENT_COLUMNS}
-        FROM incidents i JOIN s USING (incident_id)
+        FROM incidents i JOIN s USING (incident_id) {user_join("i")}
         WHERE {predicate}
         ORDER BY {SEVERITY_ORDER.format("i.severity")} DESC, i.last_seen_at DESC, i.incident_id
         {"LIMIT ?" if limit is not None else ""}"""
@@ -66,7 +68,8 @@ def incident(con: duckdb.DuckDBPyConnection, incident_id: str) -> dict[str, Any]
     sql = f"""
         WITH s AS ({STATUS_SQL.format(where="WHERE m.incident_id = ?")})
         SELECT {INCIDENT_COLUMNS}
-        FROM incidents i JOIN s USING (incident_id) WHERE i.incident_id = ?"""
+        FROM incidents i JOIN s USING (incident_id) {user_join("i")}
+        WHERE i.incident_id = ?"""
     record = one_record(con.execute(sql, [incident_id, incident_id]))
     if record is not None:
         record["linked_by"] = [
@@ -95,22 +98,22 @@ def incident_alerts(con: duckdb.DuckDBPyConnection, incident_id: str) -> pd.Data
     frame = con.execute(
         f"""SELECT a.alert_id, a.detector_id AS detector, a.severity,
                   coalesce(t.status, 'new') AS status, a.org_id, a.app_name AS app, a.user_id,
-                  a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen,
+                  ud.username, a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen,
                   a.event_count, a.summary, t.note AS triage_note, t.analyst,
                   t.updated_at AS triaged_at
-           FROM alerts a LEFT JOIN triage t USING (alert_id)
+           FROM alerts a LEFT JOIN triage t USING (alert_id) {user_join("a")}
            WHERE a.alert_id IN ({", ".join("?" * len(ids))})
            ORDER BY {SEVERITY_ORDER.format("a.severity")} DESC, a.first_seen_at, a.alert_id""",
         ids,
     ).df()
     joined = {alert_id: (link, at) for alert_id, link, at in members}
-    frame.insert(12, "link", [joined[a][0] for a in frame["alert_id"]])
-    frame.insert(13, "joined_at", [joined[a][1] for a in frame["alert_id"]])
+    frame.insert(13, "link", [joined[a][0] for a in frame["alert_id"]])
+    frame.insert(14, "joined_at", [joined[a][1] for a in frame["alert_id"]])
     return frame[list(INCIDENT_ALERT_COLUMNS)]
 
 
 INCIDENT_ALERT_COLUMNS = (
-    "alert_id", "detector", "severity", "status", "org_id", "app", "user_id", "ips",
+    "alert_id", "detector", "severity", "status", "org_id", "app", "user_id", "username", "ips",
     "first_seen", "last_seen", "event_count", "summary", "link", "joined_at", "triage_note",
     "analyst", "triaged_at",
 )  # fmt: skip
@@ -121,6 +124,10 @@ def incident_of(con: duckdb.DuckDBPyConnection, alert_id: str) -> str | None:
         "SELECT incident_id FROM incident_alerts WHERE alert_id = ?", [alert_id]
     ).fetchone()
     return row[0] if row else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None  # NULL comes back from pandas as NaN
 
 
 def incident_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -135,6 +142,8 @@ def incident_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 "org_id": row.org_id,
                 "app": row.app,
                 "user_id": row.user_id,
+                "username": _text(row.username),
+                "user_full_name": _text(row.user_full_name),
                 "ips": list(row.ips),
                 "first_seen": iso_z(row.first_seen),
                 "last_seen": iso_z(row.last_seen),

@@ -23,11 +23,13 @@ from ingest.config import Config
 from .alerts import alert
 from .filters import Filters
 from .incidents import incident, incident_alerts, incidents
+from .people import user_join
 
 SHOWN_IP = shown_ip_sql()  # a partner call without its NAT address: "unknown (not configured)"
 
 PIVOT_COLUMNS = f"""e.event_id, e.occurred_at, e.org_id, e.event_type, e.grant_type, e.is_success,
-e.status, e.user_id, e.username, coalesce(e.app_name, e.inferred_app) AS app,
+e.status, e.user_id, coalesce(ud.username, e.username) AS username,
+coalesce(e.app_name, e.inferred_app) AS app,
 e.app_name IS NULL AND e.inferred_app IS NOT NULL AS app_inferred, {SHOWN_IP} AS source_ip,
 e.country_iso,
 e.city, e.latitude, e.longitude, e.user_agent, e.api_family, e.api_resource, e.rows_processed,
@@ -52,6 +54,7 @@ class Scope:
     last_seen: datetime
     detectors: list[str] = field(default_factory=list)
     trusted_ips: list[str] = field(default_factory=list)  # inside an allowlist or known egress
+    usernames: dict[str, str] = field(default_factory=dict)  # user id → username, when known
 
 
 def store_inventory(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -126,6 +129,11 @@ def scope_of(con: duckdb.DuckDBPyConnection, target_id: str, config: Config | No
         last_seen=max(pd.Timestamp(r["last_seen"]) for r in rows).to_pydatetime(),
         detectors=_distinct(r["detector"] for r in rows),
         trusted_ips=sorted(trusted),
+        usernames={
+            r["user_id"]: r["username"]
+            for r in rows
+            if isinstance(r.get("user_id"), str) and isinstance(r.get("username"), str)
+        },
     )
 
 
@@ -143,7 +151,7 @@ def pivot_events(
                    concat_ws(', ',
                        CASE WHEN list_contains(?, e.source_ip) THEN 'same IP' END,
                        CASE WHEN list_contains(?, e.user_id) THEN 'same user' END) AS pulled_by
-            FROM events e
+            FROM events e {user_join("e")}
             WHERE list_contains(?, e.source_ip)
                OR (list_contains(?, e.user_id) AND e.occurred_at BETWEEN ? AND ?)
             ORDER BY e.occurred_at, e.event_id LIMIT ?""",

@@ -40,13 +40,25 @@ def header(record: dict[str, Any], kind: str) -> Any:
     with facts:
         ui.labelled("Org", ui.org_label(record["org_id"]) or "several (cross-org)")
         ui.labelled("App", record["app"])
-        ui.labelled("User", record["user_id"])
+        ui.labelled("User", user_text(record))
         ui.labelled("IPs", ", ".join(record["ips"]))
         network_owners.section(record["ips"])
         ui.labelled("First seen", timefmt.shown(record["first_seen"], safe_text.viewer_zone()))
         ui.labelled("Last seen", timefmt.shown(record["last_seen"], safe_text.viewer_zone()))
         ui.labelled("Detectors", _detectors(record))
     return form
+
+
+def user_text(record: dict[str, Any]) -> str | None:
+    """ "jane@acme.com (Jane Doe, 0055g…)": the username and name when known, and the id."""
+    username, name, user_id = (
+        record.get(k) if isinstance(record.get(k), str) else None
+        for k in ("username", "user_full_name", "user_id")
+    )
+    details = ", ".join(v for v in (name, user_id) if v and v != username)
+    if username:
+        return f"{username} ({details})" if details else username
+    return user_id
 
 
 def _detectors(record: dict[str, Any]) -> str:

@@ -33,6 +33,7 @@ def digest(body: Mapping[str, Any], base_dir: Path) -> DigestConfig:
             "send_when_empty",
             "ca_bundle",
             "max_per_severity",
+            "enabled",
         },
     )
     security = body.get("security", "starttls")
@@ -58,6 +59,9 @@ def digest(body: Mapping[str, Any], base_dir: Path) -> DigestConfig:
     send_when_empty = body.get("send_when_empty", False)
     if not isinstance(send_when_empty, bool):
         raise ConfigError("digest.send_when_empty: expected true or false")
+    enabled = body.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError("digest.enabled: expected true or false")
     link = opt_str("digest.dashboard_url", body.get("dashboard_url"))
     return DigestConfig(
         smtp_host=_header(body, "smtp_host", "smtp.example.com"),
@@ -71,6 +75,7 @@ def digest(body: Mapping[str, Any], base_dir: Path) -> DigestConfig:
         send_when_empty=send_when_empty,
         ca_bundle=path(base_dir, opt_str("digest.ca_bundle", body.get("ca_bundle"))),
         max_per_severity=cap,
+        enabled=enabled,
     )
 
 

@@ -73,6 +73,7 @@ class DigestConfig:
     send_when_empty: bool = False
     ca_bundle: Path | None = None  # extra CA for a TLS-inspecting relay or a local test server
     max_per_severity: int = 10  # the body lists this many incidents per severity, then a count
+    enabled: bool = True  # false: `nightly` mails nothing, `digest` only writes --dry-run files
 
 
 @dataclass(frozen=True)

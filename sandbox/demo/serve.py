@@ -85,7 +85,7 @@ def config_api_orgs(fake_url: str, ca_path: str, key_path: str, orgs: list[FakeO
     blocks = []
     for fake in orgs:
         org = cast.BY_ALIAS[fake.alias]
-        sources = [s for s in ("login_history", "oauth_token", "oauth_usage") if s in known]
+        sources = [s for s in ("login_history", "oauth_token", "oauth_usage", "user") if s in known]
         sources += ["event_log_file"] if org.event_monitoring else []
         sources += ["login_event"] if org.login_event else []
         blocks.append(

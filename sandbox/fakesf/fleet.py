@@ -150,7 +150,7 @@ def config_text(fake_url: str, ca_path: str, key_path: str, orgs: list[FakeOrg])
     """A configuration that ingests the fake orgs over the JWT bearer flow."""
     blocks = []
     for org in orgs:
-        sources = ["login_history", "oauth_token"] + (
+        sources = ["login_history", "oauth_token", "user"] + (
             ["event_log_file", "login_event"] if "LoginEvent" in org.licensed_objects else []
         )
         blocks.append(

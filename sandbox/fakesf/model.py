@@ -58,9 +58,12 @@ class FakeOrg:
     log_files: dict[str, bytes] = field(default_factory=dict)  # EventLogFile Id → CSV
     oauth_usage: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     """app id → user id → refresh tokens (Connect REST "App OAuth Usage Token" objects)."""
+    user_details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """user id → User fields overriding the defaults (`users.py`): Name, IsActive, Profile."""
     licensed_objects: set[str] = field(
         default_factory=lambda: {
             "LoginHistory", "OauthToken", "EventLogFile", "Organization", "UserPermissionAccess",
+            "User",
         }
     )  # fmt: skip
     permissions: dict[str, bool] = field(

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlparse
 import jwt
 import trustme
 
-from . import oauth, soql, threat, usage
+from . import oauth, soql, threat, usage, users
 from .model import ApiError, FakeOrg
 
 API = re.compile(r"^/services/data/v(\d+\.\d+)/(.*)$")
@@ -247,6 +247,8 @@ class FakeSalesforce:
         """
         if sobject == "UserPermissionAccess":
             return [{"attributes": {"type": sobject}, **org.permissions}]
+        if sobject == "User":
+            return users.user_records(org, user_id)
         records = org.objects.get(sobject, [])
         own_only = (
             sobject == "OauthToken" and not org.permissions["PermissionsCustomizeApplication"]
@@ -333,6 +335,8 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == "/services/oauth2/authorize":
             return self._redirect(params)
         try:
+            if len(self.path) + len(str(self.headers)) > users.URI_AND_HEADERS_MAX:
+                raise ApiError(414, "URI_TOO_LONG", "URI and headers exceed 16,384 bytes")
             if not match:
                 raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
             org = self.fake.authorize(self.headers.get("Authorization"))

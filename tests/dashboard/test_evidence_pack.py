@@ -57,6 +57,7 @@ def _pack(tmp_path, text: str) -> str:
         alert_ids=["a1"], org_ids=["00D5g000004XyZaEAK", text], ips=["198.51.100.7", text],
         user_ids=[text], apps=[text, "Acme Sync"], first_seen=at, last_seen=at,
         detectors=["suspicious_client", text], trusted_ips=[text],
+        usernames={text: f"{text}@evil.example"},  # a username the logs carried
     )  # fmt: skip
     events = pd.DataFrame(
         {
@@ -90,6 +91,7 @@ def test_hostile_values_render_as_text(tmp_path):
     for number, text in enumerate(HOSTILE):
         markdown = _pack(tmp_path / str(number), text)
         rendered = _render(markdown)
+        assert "@evil[.]example" in markdown, text  # the username is listed, defanged
         assert "<img" not in rendered, text
         hrefs = re.findall(r"<a\s[^>]*href=\"([^\"]*)\"", rendered)
         assert hrefs == [f"{DASHBOARD}/incident?id=" + hrefs[0].rsplit("=", 1)[-1]], (text, hrefs)

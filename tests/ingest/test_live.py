@@ -239,8 +239,8 @@ def test_a_truncated_log_file_is_not_loaded(store, fake, config_path):
 
 def test_an_org_without_event_monitoring_is_not_available_not_failed(store, fake, config_path):
     text = config_path.read_text().replace(
-        'sources = ["login_history", "oauth_token"]',
-        'sources = ["login_history", "oauth_token", "login_event"]', 1,
+        'sources = ["login_history", "oauth_token", "user"]',
+        'sources = ["login_history", "oauth_token", "user", "login_event"]', 1,
     )  # fmt: skip
     config_path.write_text(text)
     summary = ingest(store, config_path)
@@ -337,6 +337,7 @@ def test_cli_ingest_reports_json_and_exit_codes(fake, config_path, tmp_path):
     units = json.loads(result.stdout)["units"]
     assert {(u["org"], u["source"], u["status"]) for u in units} == {
         ("initech-prod", "login_history", "ok"), ("initech-prod", "oauth_token", "ok"),
+        ("initech-prod", "user", "ok"),
     }  # fmt: skip
     assert units[0]["rows_read"] > 0
     fake.org(INITECH).faults.locked = True

@@ -38,7 +38,7 @@ st.subheader(f"Alerts ({len(alerts)})")
 # One line per alert, severity first (a phone at 390 px shows it without scrolling sideways);
 # the summaries (long, and said again in the evidence below) and notes are in the full list,
 # one click away. The triage columns only when some alert has a decision.
-ALERT_COLUMNS = ["severity", "detector", "status", "last_seen", "alert_id", "link"]
+ALERT_COLUMNS = ["severity", "detector", "username", "status", "last_seen", "alert_id", "link"]
 ALERT_COLUMNS += [c for c in ("analyst",) if alerts[c].notna().any()]
 detail.short(
     alerts[ALERT_COLUMNS],

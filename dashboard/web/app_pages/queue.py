@@ -71,8 +71,8 @@ shown = rows.assign(
     org=rows["org_id"].map(ui.org_label),
 )[
     [  # link, severity and summary first and narrow enough for a phone (390 px)
-        "link", "severity", "summary", "status", "org", "app", "user_id", "ips", "first_seen",
-        "last_seen", size, "detectors",
+        "link", "severity", "summary", "status", "org", "app", "username", "user_id", "ips",
+        "first_seen", "last_seen", size, "detectors",
     ]
 ]  # fmt: skip
 event = ui.grid(
