@@ -223,7 +223,7 @@ def list_incidents(
     )
     with db.connect(settings.db, read_only=True) as con:
         records = queries.incident_records(queries.incidents(con, filters))
-        if fmt == "json":  # what each incident's sessions and addresses read, with coverage
+        if fmt in ("json", "native-ndjson"):  # what its sessions and addresses read, with coverage
             config = settings.load_config()
             for record in records:
                 record["blast_radius"] = blast_radius(con, record["incident_id"], config)
