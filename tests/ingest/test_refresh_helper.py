@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -357,11 +358,8 @@ def test_100_threads_in_4_processes_for_a_minute(fake, tmp_path):
     h = helper(fake.url, str(fake.ca_path), folder, log, worker="setup")
     authorize(h, str(fake.ca_path))
     fake.orgs[0].faults.expire_session_on = set(range(7, 100_000, 41))  # sessions die too
-    spawn = multiprocessing.get_context("spawn")
     args = (fake.url, str(fake.ca_path), str(folder), str(log))
-    processes = [spawn.Process(target=hammer, args=(*args, n, 25, SOAK_S, 1.0)) for n in range(4)]
-    for process in processes:
-        process.start()
+    processes = [_run(hammer, *args, n, 25, SOAK_S, 1.0) for n in range(4)]
     for process in processes:
         process.join(SOAK_S + 120)
         assert process.exitcode == 0
@@ -388,8 +386,17 @@ def test_100_threads_in_4_processes_for_a_minute(fake, tmp_path):
 
 
 def _run(target, *args) -> multiprocessing.Process:
+    """Start `target` in a spawned process. Spawn re-runs the parent's `__main__` file in the
+    child; in a pytest-xdist worker an earlier Streamlit AppTest may have left its generated
+    script there (NameError in the child), so the child gets a bare `__main__` instead: the
+    targets live in tests.ingest.refresh_support and are imported by name."""
     process = multiprocessing.get_context("spawn").Process(target=target, args=args)
-    process.start()
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        process.start()
+    finally:
+        sys.modules["__main__"] = main
     return process
 
 
