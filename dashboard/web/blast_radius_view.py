@@ -7,8 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import queries
-from dashboard.web import ui
+from dashboard import queries, timefmt
+from dashboard.web import safe_text, ui
 
 
 def render(incident_id: str) -> None:
@@ -22,17 +22,25 @@ def render(incident_id: str) -> None:
         "partner's own egress excepted), from an hour before its first alert to a day after "
         "its last. Bulk jobs count once; a query's later pages count for its object."
     )
-    st.text(ui.md(queries.blast_radius_line(blast) or "Blast radius: nothing found."))
+    ui.text(queries.blast_radius_line(blast) or "Blast radius: nothing found.")
+    zone = safe_text.viewer_zone()
     rows = [
         {"org": org["org_id"], "coverage": org["coverage"], "object": item["object"],
-         "rows": item["rows"], "bulk jobs": item["jobs"], "first minute": item["first_minute"],
-         "last minute": item["last_minute"], "sessions": ", ".join(item["sessions"]),
-         "addresses": ", ".join(item["addresses"])}
+         "rows": _rows(item["rows"]), "bulk jobs": item["jobs"],
+         "first minute": timefmt.shown(item["first_minute"], zone),
+         "last minute": timefmt.shown(item["last_minute"], zone),
+         "sessions": ", ".join(item["sessions"]), "addresses": ", ".join(item["addresses"])}
         for org in blast["orgs"] for item in org["objects"]
     ] + [
-        {"org": org["org_id"], "coverage": org["coverage"], "object": "-", "rows": 0,
+        {"org": org["org_id"], "coverage": org["coverage"], "object": "-", "rows": "-",
          "bulk jobs": 0, "first minute": "-", "last minute": "-", "sessions": "-",
          "addresses": "-"}
         for org in blast["orgs"] if not org["objects"]
     ]  # fmt: skip
     ui.table(pd.DataFrame(rows), empty="No org to report.")
+
+
+def _rows(rows: int) -> str:
+    # ApiTotalUsage names the objects a call touched but logs no row count: an object seen only
+    # there is "none logged", which is not "nothing read".
+    return f"{rows:,}" if rows else "none logged"
