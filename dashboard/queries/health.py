@@ -167,7 +167,8 @@ def _judge(row: dict[str, Any], now: datetime, configured: dict[str, float]) -> 
         cadence, origin = DEFAULT_CADENCE, "default"
     stale_after = cadence + max(MIN_SLACK, cadence / 12)
     last = row["last_success"]
-    age = now - last if last is not None else None
+    # A page asks at the minute (its cache key): a run finished since reads "0 s", not "-10 s".
+    age = max(now - last, timedelta(0)) if last is not None else None
     if row["last_status"] == UNAVAILABLE_STATUS:
         state = "not available"
     elif row["last_status"] in FAILED or last is None:
