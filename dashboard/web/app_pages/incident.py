@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard.web import blast_radius_view, detail, evidence_views, ui
 
-EVIDENCE_ALERTS = 5  # the most severe alerts' evidence on the page; the rest one click away
+EVIDENCE_ALERTS = 3  # the most severe alerts' evidence on the page; the rest one click away
 LINKED_ALERTS = 10
 
 incident_id = st.query_params.get("id", "").strip()
