@@ -9,12 +9,14 @@ tables through `ui.table` (the safe_text boundary); the words around them are ou
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from dashboard import timefmt
 from dashboard.web import safe_text, ui
 
 Evidence = Mapping[str, Any]
@@ -126,17 +128,28 @@ def generic(evidence: Evidence) -> None:
     ui.table(pd.DataFrame(flatten(evidence), columns=["field", "value"]), max_rows=100)
 
 
+ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?")
+
+
+def _cell(value: Any) -> Any:
+    """A point in time written into evidence JSON, shown to the second in the viewer's zone."""
+    if isinstance(value, str) and ISO_TIME.fullmatch(value):
+        return timefmt.shown(value, safe_text.viewer_zone())
+    return value
+
+
 def _records(items: Any, columns: list[str]) -> pd.DataFrame:
     rows = [item for item in (items or []) if isinstance(item, Mapping)]
     frame = pd.DataFrame(rows)
     for column in columns:
         if column not in frame:
             frame[column] = None
-    return frame[columns].astype(object).where(frame[columns].notna(), "")
+    frame = frame[columns].astype(object).where(frame[columns].notna(), "")
+    return frame.map(_cell)
 
 
 def _when(value: Any) -> str:
-    return "?" if value in (None, "") else str(value)[:19]
+    return "?" if value in (None, "") else str(_cell(str(value)))
 
 
 # --- one renderer per detector ------------------------------------------------------------------
@@ -333,7 +346,7 @@ def data_exfiltration(evidence: Evidence) -> None:
     span = evidence.get("span") or {}
     ui.text(
         f"Session {evidence.get('session') or '?'} read {text_of(evidence.get('rows_total'))} "
-        f"rows between {_when(span.get('first'))} and {_when(span.get('last'))} UTC "
+        f"rows between {_when(span.get('first'))} and {_when(span.get('last'))} "
         f"({joined(evidence.get('signals'))}); {text_of(evidence.get('breadth'))} objects touched."
     )
     ui.table(
