@@ -33,12 +33,16 @@ from .normalize import (
 from .sqltext import quote_ident, quote_literal
 
 
-def redacted_column_sql(name: str) -> str:
+def redacted_column_sql(name: str, *, any_maybe_secret: bool = True) -> str:
     """A stored ELF column: secret-named columns keep a fingerprint, the rest are scrubbed
-    (in rows whose `_maybe_secret` test passed)."""
+    (in rows whose `_maybe_secret` test passed). Without such a row in the batch the scrub is
+    left out of the statement: its macro expands into a regex chain per column, and DuckDB
+    takes longer to plan that than to load a small file."""
     column = quote_ident(name)
     if is_secret_name(name):
         return f"fingerprint_secret({column})"
+    if not any_maybe_secret:
+        return column
     return f"CASE WHEN _maybe_secret THEN scrub_secrets({column}) ELSE {column} END"
 
 
@@ -152,8 +156,13 @@ class ElfLoading:
         self._add_raw_elf_columns(columns)
         # Repeated rows are dropped before ordinals are taken, so a file with a repeated line
         # fingerprints its logins exactly like a file without it.
+        any_maybe_secret = bool(
+            con.execute("SELECT 1 FROM elf_batch WHERE _maybe_secret LIMIT 1").fetchall()
+        )
         scrubbed = ", ".join(
             f"CASE WHEN _maybe_secret THEN scrub_secrets({c}) ELSE {c} END AS {c}"
+            if any_maybe_secret
+            else f"{c} AS {c}"
             for c in ELF_TEXT_COLUMNS
         )
         batch = f"(SELECT *, {restore} FROM elf_batch)" if restore else "elf_batch"
@@ -161,7 +170,10 @@ class ElfLoading:
         with self._transaction():
             self._stage_candidates(events_sql)
             new, enriched = self.merge_events()
-            original = ", ".join(f"{redacted_column_sql(c)} AS {quote_ident(c)}" for c in columns)
+            original = ", ".join(
+                f"{redacted_column_sql(c, any_maybe_secret=any_maybe_secret)} AS {quote_ident(c)}"
+                for c in columns
+            )
             inserted = con.execute(
                 f"""INSERT INTO raw_elf BY NAME
                 SELECT {original}, _org_id, _record_id, _occurred_at,

@@ -31,6 +31,8 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 FOOTER = "GeoLite2 data created by MaxMind"
+# Streamlit's app root while no script runs: its own end-to-end tests wait for this.
+IDLE_APP = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 class BrowserMissing(RuntimeError):
@@ -100,20 +102,25 @@ def open_page(driver: webdriver.Chrome, url: str, expect: str, timeout: float = 
 
 
 def wait_for(driver: webdriver.Chrome, expect: str, timeout: float = 60) -> str:
-    """Wait until the page shows `expect` and the footer (the script ran to its end), and its
-    text has stopped changing (Streamlit may rerun once a session's widgets register)."""
+    """Wait until the page shows `expect` and the footer (the script ran to its end), Streamlit
+    says its script is not running (the `data-test-script-state` its own end-to-end tests wait
+    for), no element is still a loading skeleton, and the text is the same on two looks in a
+    row (a session whose widgets register reruns once)."""
     last: list[str] = []
 
     def ready(d: webdriver.Chrome) -> bool:
         if d.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]'):
             return True
+        idle = d.find_elements(By.CSS_SELECTOR, IDLE_APP) and not d.find_elements(
+            By.CSS_SELECTOR, '[data-testid="stSkeleton"]'
+        )
         text = body_text(d)
-        last.append(text)
-        settled = len(last) >= 4 and len(set(last[-4:])) == 1
+        last.append(text if idle else "")
+        settled = idle and len(last) >= 2 and last[-1] == last[-2]
         return expect in text and FOOTER in text and settled
 
     try:
-        WebDriverWait(driver, timeout, poll_frequency=0.4).until(ready)
+        WebDriverWait(driver, timeout, poll_frequency=0.2).until(ready)
     except TimeoutException:
         page = body_text(driver)[:3000]
         raise AssertionError(f"{expect!r} not shown; page text:\n{page}") from None
