@@ -17,6 +17,7 @@ quote a value) keep at most `REASON_CAP` bytes.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -131,6 +132,7 @@ def _cap_tree(value: Any, path: str, reasons: list[str], cap: int = TEXT_CAP) ->
     return value
 
 
+@functools.lru_cache(maxsize=4096)  # a payload's keys repeat on every record
 def _payload_cap(key: str) -> int:
     letters = "".join(c for c in key.lower() if c.isalpha())
     return NAME_CAP if letters in _PAYLOAD_NAME_KEYS else TEXT_CAP

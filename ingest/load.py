@@ -224,7 +224,7 @@ def _payload_text(payload: dict[str, Any]) -> str:
     """The payload as stored. Normalizers redact already; this is the last door before the
     table, for any record a source builds itself (one cheap test per record)."""
     text = json.dumps(payload, default=str)
-    if may_hold_secret(text) or has_secret_name(payload):
+    if has_secret_name(payload) or may_hold_secret(text):  # the names test is the cheap one
         text = json.dumps(redact(payload), default=str)
     return text
 

@@ -152,11 +152,19 @@ def may_hold_secret(text: str) -> bool:
 def scrub_text(text: str) -> str:
     """`text` with every token-shaped string replaced, in its raw form and in every decoded
     form (see the module docstring)."""
+    # A batch's values repeat (app names, user agents): a short one is judged once.
+    return _scrub_cached(text) if len(text) <= 512 else _scrub_text(text)
+
+
+def _scrub_text(text: str) -> str:
     if _may_hold_plain_secret(text):
         text = _scrub_shapes(text)
     if _may_hold_encoded_secret(text):
         text = _scrub_decoded(text, depth=0)
     return text
+
+
+_scrub_cached = functools.lru_cache(maxsize=65536)(_scrub_text)  # pure: same answers
 
 
 def _scrub_shapes(text: str) -> str:
