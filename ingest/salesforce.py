@@ -9,6 +9,7 @@ other than the access token itself.
 
 from __future__ import annotations
 
+import atexit
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -107,6 +108,7 @@ def trust_bundle(extra: Path | None) -> str | None:
         ) as combined:
             combined.write(Path(certifi.where()).read_bytes() + b"\n" + pem)
         _BUNDLES[pem] = combined.name
+        atexit.register(Path(combined.name).unlink, missing_ok=True)  # one per run, not kept
     return _BUNDLES[pem]
 
 
