@@ -55,6 +55,7 @@ class IngestSummary:
     run_id: str
     units: list[UnitOutcome] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    writer_seconds: float = 0.0  # the writer thread busy storing (not waiting for a batch)
 
     @property
     def failed(self) -> bool:
@@ -128,6 +129,7 @@ def run(
                     if all(f.done() for f in futures) and messages.empty():
                         break
                     continue
+                handling = time.perf_counter()
                 _handle(
                     message,
                     con,
@@ -140,6 +142,7 @@ def run(
                     pending,
                     config.ingest.write_batch,
                 )
+                summary.writer_seconds += time.perf_counter() - handling
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)

@@ -28,9 +28,11 @@ from ingest.importer import import_paths
 from ingest.netlist import IpAllowlist
 from ingest.timeparse import now_utc
 from sandbox import bulk
+from sandbox.fakesf.latency import Latency
 
 from .. import console as output
 from . import analyst
+from .ingest_scale import ScaleOptions
 from .reuse import prepared_store
 
 
@@ -140,6 +142,8 @@ def run_bench(
     ingest_orgs: int = 0,
     ingest_rows: int = 50_000,
     dashboard_size: tuple[int, int] = (10_000_000, 100_000),
+    latency: tuple[float, float] = (0.0, 0.0),
+    scale: ScaleOptions | None = None,
 ) -> int:
     temporary = workdir is None
     folder = Path(tempfile.mkdtemp(prefix="tokensentry-bench-")) if temporary else workdir
@@ -153,7 +157,18 @@ def run_bench(
             from .ingest import measure as measure_ingest
 
             with err.status(f"ingesting {ingest_orgs} fake orgs × {ingest_rows:,} rows …"):
-                figures["ingest"] = measure_ingest(ingest_orgs, ingest_rows)
+                figures["ingest"] = measure_ingest(
+                    ingest_orgs, ingest_rows, latency=Latency(*latency)
+                )
+        if "ingest-scale" in stages:
+            from .ingest_scale import measure_scale
+
+            with err.status("ingest-scale …") as status:
+                figures["ingest_scale"] = measure_scale(
+                    scale or ScaleOptions([100, 1000], [4, 16, 64]),
+                    Latency(*latency),
+                    progress=status.update,
+                )
     finally:
         if temporary:
             shutil.rmtree(folder, ignore_errors=True)
@@ -162,13 +177,17 @@ def run_bench(
         output.print_json(figures)
     else:
         for key, value in figures.items():
-            if key == "dashboard":
+            if key in ("dashboard", "ingest_scale"):
                 continue
             output.stdout().print(f"{key:24} {value}", highlight=False)
         if dashboard is not None:
             from .report import print_dashboard
 
             print_dashboard(dashboard)
+        if "ingest_scale" in figures:
+            from .report import print_ingest_scale
+
+            print_ingest_scale(figures["ingest_scale"])
     failed = any(status != "ok" for status in figures.get("detector_status", {}).values())
     failed = failed or any("error" in r for r in (dashboard or {}).get("queries", {}).values())
     return 1 if failed else 0

@@ -34,3 +34,35 @@ def print_dashboard(figures: dict[str, Any]) -> None:
             Text(note),
         )
     console.print(table)
+
+
+SCALE_COLUMNS = {
+    "orgs": "orgs",
+    "workers": "workers",
+    "seconds": "wall s",
+    "orgs_per_hour": "orgs/h",
+    "rows_per_s": "rows/s",
+    "cpu_seconds": "cpu s",
+    "cpu_per_wall": "cpu/wall",
+    "writer_busy_per_wall": "writer busy",
+    "peak_rss_mb": "peak MB",
+    "fake_cpu_seconds": "fake cpu s",
+    "failed_units": "failed",
+}
+
+
+def print_ingest_scale(figures: dict[str, Any]) -> None:
+    """One row per orgs × workers; `writer busy` near 1 means the single writer is the limit."""
+    table = Table(
+        pad_edge=False,
+        title=f"ingest-scale: {figures['logins_per_org']} logins per org, latency "
+        f"{figures['latency_ms']:g} ± {figures['jitter_ms']:g} ms",
+    )
+    for title in SCALE_COLUMNS.values():
+        table.add_column(title, justify="right")
+    for cell in figures["cells"]:
+        values = {key: cell.get(key, "") for key in SCALE_COLUMNS}
+        if "orgs_requested" in cell:
+            values["orgs"] = f"{cell['orgs']} (of {cell['orgs_requested']})"
+        table.add_row(*(Text(str(v)) for v in values.values()))
+    output.stdout().print(table)

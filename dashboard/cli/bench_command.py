@@ -22,10 +22,11 @@ from .options import store_options
     "--stage",
     "stages",
     multiple=True,
-    type=click.Choice(["import", "detect", "dashboard"]),
+    type=click.Choice(["import", "detect", "dashboard", "ingest-scale"]),
     help="Only this stage (repeatable; default import and detect). `dashboard` times every "
     "page's queries on a generated store of --dashboard-events events and --dashboard-alerts "
-    "alerts.",
+    "alerts. `ingest-scale` ingests --scale-orgs small fake orgs with each of --scale-workers "
+    "(README: Scaling to many orgs).",
 )
 @click.option(
     "--dashboard-events", default=10_000_000, show_default=True, type=click.IntRange(min=1000)
@@ -47,6 +48,48 @@ from .options import store_options
     type=click.IntRange(min=1),
     help="LoginHistory rows per fake org for the ingest benchmark.",
 )
+@click.option(
+    "--latency-ms",
+    default=150.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="The fake Salesforce's delay per response, for the ingest stages (0: none).",
+)
+@click.option(
+    "--jitter-ms",
+    default=50.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Each response's delay is drawn uniformly in latency ± jitter.",
+)
+@click.option(
+    "--scale-orgs",
+    default="100,1000",
+    show_default=True,
+    callback=lambda _c, _p, v: _counts(v, "--scale-orgs", 1, 100_000),
+    help="ingest-scale: org counts, comma-separated.",
+)
+@click.option(
+    "--scale-workers",
+    default="4,16,64",
+    show_default=True,
+    callback=lambda _c, _p, v: _counts(v, "--scale-workers", 1, 64),
+    help="ingest-scale: `ingest.workers` values, comma-separated (1-64).",
+)
+@click.option(
+    "--scale-logins",
+    default=300,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="ingest-scale: LoginHistory rows (and Login ELF lines) per small org.",
+)
+@click.option(
+    "--scale-max-cell-seconds",
+    default=900.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="ingest-scale: a cell judged to outlast this runs with fewer orgs (and says so).",
+)
 @store_options
 def bench(
     settings: Settings,
@@ -58,13 +101,21 @@ def bench(
     ingest_rows: int,
     dashboard_events: int,
     dashboard_alerts: int,
+    latency_ms: float,
+    jitter_ms: float,
+    scale_orgs: list[int],
+    scale_workers: list[int],
+    scale_logins: int,
+    scale_max_cell_seconds: float,
 ) -> int:
     """Benchmark import and detection on N generated events; prints throughput and peak RSS.
     With --stage dashboard: p50/p95 of every dashboard page's queries, cold and warm.
+    With --stage ingest-scale: orgs per hour, CPU and the writer's share per orgs × workers.
 
     Example: tokensentry bench --events 1000000 --format json
     """
     from ..bench import run_bench
+    from ..bench.ingest_scale import ScaleOptions
 
     return run_bench(
         events,
@@ -74,4 +125,16 @@ def bench(
         ingest_orgs=ingest_orgs,
         ingest_rows=ingest_rows,
         dashboard_size=(dashboard_events, dashboard_alerts),
+        latency=(latency_ms, jitter_ms),
+        scale=ScaleOptions(scale_orgs, scale_workers, scale_logins, scale_max_cell_seconds),
     )
+
+
+def _counts(value: str, option: str, low: int, high: int) -> list[int]:
+    try:
+        counts = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{option}: whole numbers separated by commas") from None
+    if not counts or not all(low <= c <= high for c in counts):
+        raise click.BadParameter(f"{option}: each between {low} and {high}")
+    return counts

@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -20,6 +20,7 @@ import jwt
 import trustme
 
 from . import oauth, soql, threat, usage, users
+from .latency import Latency, Server
 from .model import ApiError, FakeOrg
 
 API = re.compile(r"^/services/data/v(\d+\.\d+)/(.*)$")
@@ -41,6 +42,7 @@ class FakeSalesforce:
 
     orgs: list[FakeOrg]
     page_size: int = 2000
+    latency: Latency = field(default_factory=Latency)  # added to every response (latency.py)
     ca_path: Path = field(init=False)
     url: str = field(init=False)
     issued_tokens: list[str] = field(default_factory=list, init=False)
@@ -63,8 +65,7 @@ class FakeSalesforce:
         self._cursors: dict[str, _Cursor] = {}
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = Server(("127.0.0.1", 0), handler)
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         port = self._server.server_address[1]
         self.url = f"https://127.0.0.1:{port}"  # plays login.salesforce.com and the instance
@@ -304,8 +305,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _log_request_line(self) -> None:
-        """One entry per request (the base class would add a second after the response)."""
+        """One entry per request (not the base class's second), then the `latency` wait."""
         self.fake.request_log.append(f"{self.command} {urlparse(self.path).path}")
+        self.fake.latency.wait()
 
     def do_POST(self) -> None:
         self._log_request_line()
