@@ -254,6 +254,7 @@ def render_pages(
         "warm_runs": warm_runs,
         "startup_s": startup["cold_s"],
         "empty_page_warm_s": startup["warm_p50_s"],
+        "empty_page_warm_cpu_s": startup.get("warm_cpu_p50_s"),
         "load_average": _load_average(),
         "pages": results,
         "over_target": [

@@ -51,8 +51,9 @@ def print_pages(rendered: dict[str, Any]) -> None:
         title=f"dashboard pages fully rendered in Chromium (s; warm ×{rendered['warm_runs']}, "
         f"target ≤ {target:g} s)",
         caption=f"the app's start-up {rendered['startup_s']} s; an empty page warm "
-        f"{rendered['empty_page_warm_s']} s; load average {rendered['load_average']}; cpu: "
-        "the dashboard's and the browser's CPU seconds for the load",
+        f"{rendered['empty_page_warm_s']} s ({rendered['empty_page_warm_cpu_s']} s cpu); "
+        f"load average {rendered['load_average']}; cpu: the dashboard's and the browser's "
+        "CPU seconds for the load",
     )
     columns = ("cold_s", "cold_cpu_s", "warm_p50_s", "warm_max_s", "warm_cpu_p50_s")
     for name in ("page", "cold", "cold cpu", "warm p50", "warm max", "warm cpu", "note"):
