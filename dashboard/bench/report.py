@@ -61,7 +61,7 @@ def print_pages(rendered: dict[str, Any]) -> None:
     for name, result in rendered["pages"].items():
         note = result.get("error") or ("OVER TARGET" if result["warm_max_s"] > target else "")
         table.add_row(
-            Text(f"{name} {result['path']}"),
+            Text(name),  # the path is in --format json
             *(Text(str(result.get(f, ""))) for f in columns),
             Text(note),
         )
