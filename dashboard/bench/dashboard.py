@@ -1,9 +1,7 @@
-"""The dashboard stage of `tokensentry bench`: every page's queries on a big store, cold and warm.
+"""The dashboard stage of `tokensentry bench`: every page's queries on a big store, cold and
+warm, then every page rendered in Chromium (render.py).
 
-The store is generated set-based in DuckDB (the detection bench's event mix, N events over 30
-days, and M alerts spread over the same days, orgs, detectors and a few thousand attacker
-addresses so they group), then detect's own incident grouping runs over it, a third of the
-alerts are triaged through the audit trail's table shape, and the file is checkpointed.
+The store (dashboard_store.py) is generated set-based in DuckDB, or reused from --workdir.
 
 Each page's queries run with the default filters (the last 30 days of data, no other
 restriction), on a read-only connection as the dashboard opens them:
@@ -21,95 +19,34 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from detect import egress, incidents
 from ingest import db
-from ingest.config import AppConfig, Config
-from ingest.netlist import IpAllowlist
-from sandbox import bulk
+from ingest.config import Config
 
 from .. import queries
+from . import render
+from .dashboard_store import bench_config, bench_store
 
 TARGET_MS = 300.0
-QUEUE_ROWS = 5000  # the queue page's cap
+QUEUE_ROWS = 1000  # the queue page's page of rows
 QUEUE_STATUSES = ("new", "acknowledged")  # the queue page's default status filter
-# Per-org detectors only: a real cross_org alert has no org and comes once per app and day, so
-# spreading it over every org as here would chain whole days of one app into one incident.
-DETECTORS = [
-    "off_allowlist_ip", "new_network", "suspicious_client", "refresh_token_reuse",
-    "impossible_travel", "idle_token", "anomaly_score",
-]  # fmt: skip
-
-# Alerts over the events' 30 days: each names a few of the events' ids, an attacker address out
-# of `addresses`, a user, an app; runs of four consecutive alerts share org and address, so
-# they group into incidents as a real queue does.
-ALERTS_SQL = """
-INSERT INTO alerts BY NAME  -- later migrations add columns (NULL here)
-WITH base AS (
-    SELECT i, (hash(i * 13) % 1000)::INTEGER AS roll,
-           TIMESTAMP '2026-10-30' + to_microseconds(CAST(i * (30 * 86400e6 / {n}) AS BIGINT))
-               AS first_seen
-    FROM range({n}) t(i)
-)
-SELECT md5('a' || i::VARCHAR)[1:20] AS alert_id,
-    {detectors}[1 + roll % {n_detectors}] AS detector_id,
-    'bench|' || i::VARCHAR AS dedup_key,
-    CASE WHEN roll < 20 THEN 'critical' WHEN roll < 200 THEN 'high' WHEN roll < 600 THEN 'medium'
-         WHEN roll < 900 THEN 'low' ELSE 'info' END AS severity,
-    {orgs18}[1 + (i // 4) % 3] AS org_id,
-    CASE WHEN i % 7 = 0 THEN 'Acme Reports' ELSE 'Acme Sync' END AS app_name,
-    '0055g0000Int' || lpad((i % 40)::VARCHAR, 3, '0') || 'AAA' AS user_id,
-    ['198.51.' || (i // 4 % {addresses} // 250)::VARCHAR || '.'
-        || (i // 4 % {addresses} % 250)::VARCHAR] AS ips,
-    first_seen AS first_seen_at, first_seen + to_minutes(5 + roll % 240) AS last_seen_at,
-    3 AS event_count,
-    [md5('e' || (i * {stride})::VARCHAR), md5('e' || (i * {stride} + 1)::VARCHAR),
-     md5('e' || (i * {stride} + 2)::VARCHAR)] AS event_ids,
-    'bench alert' AS title,
-    'bench alert ' || i::VARCHAR || ' from 198.51.' || (i // 4 % {addresses} // 250)::VARCHAR
-        || '.' || (i // 4 % {addresses} % 250)::VARCHAR AS summary,
-    '{{"bench": true}}' AS evidence, 'bench' AS first_run_id, 'bench' AS last_run_id,
-    first_seen AS created_at, first_seen AS updated_at
-FROM base
-"""
-
-TRIAGE_SQL = """
-INSERT INTO triage
-SELECT alert_id, ['acknowledged', 'resolved', 'false_positive'][1 + (hash(alert_id) % 3)::INTEGER],
-       'bench note', 'bench', TIMESTAMP '2026-11-29'
-FROM alerts WHERE hash(alert_id) % 3 = 0;
-INSERT INTO audit_log
-SELECT md5('audit' || alert_id), updated_at, analyst, 'alert', alert_id, NULL, 'new', status,
-       note, 'api'
-FROM triage;
-"""
-
-RUNS_SQL = """
-INSERT INTO runs (run_id, stage, unit_id, org_id, started_at, finished_at, status, rows_read,
-                  rows_new, rows_quarantined, error, details)
-SELECT 'run' || (i // 20)::VARCHAR, CASE WHEN i % 20 < 12 THEN 'ingest' ELSE 'detect' END,
-       'unit' || (i % 20)::VARCHAR, {orgs18}[1 + i % 3],
-       TIMESTAMP '2026-11-29' - to_hours(i // 20), TIMESTAMP '2026-11-29' - to_hours(i // 20)
-           + INTERVAL 2 MINUTE,
-       CASE WHEN i % 97 = 0 THEN 'failed' ELSE 'ok' END, 1000, 100, 0,
-       CASE WHEN i % 97 = 0 THEN 'bench failure' END, NULL
-FROM range(2000) t(i)
-"""
 
 
 @dataclass
 class Subject:
-    """What the detail pages open: the most severe incident and alert, an attacker address."""
+    """What the detail pages open: the incident at the top of the queue and the one holding
+    the most alerts, the most severe alert, an attacker address."""
 
     filters: queries.Filters
     queue: queries.Filters
     window: tuple[datetime, datetime]
     incident_id: str
+    biggest_incident_id: str
     alert_id: str
     ip: str
     now: datetime
@@ -143,7 +80,9 @@ def page_queries() -> dict[str, list[tuple[str, Call | None]]]:
             _optional("retention_gaps", lambda f, con, s: f(con)),
         ],
         "queue": [
+            ("incident_count", lambda con, s: queries.incident_count(con, s.queue)),
             ("incidents", lambda con, s: queries.incidents(con, s.queue, limit=QUEUE_ROWS)),
+            ("alert_count", lambda con, s: queries.alert_count(con, s.queue)),
             ("alerts", lambda con, s: queries.alerts(con, s.queue, limit=QUEUE_ROWS)),
         ],
         "incident": [
@@ -209,59 +148,6 @@ def page_queries() -> dict[str, list[tuple[str, Call | None]]]:
     }
 
 
-def bench_config() -> Config:
-    allowlist = IpAllowlist.parse(bulk.ALLOWLIST)
-    return Config(
-        path=None,
-        apps={
-            "Acme Sync": AppConfig("Acme Sync", None, allowlist),
-            "Acme Reports": AppConfig("Acme Reports", None, allowlist),
-        },
-    )
-
-
-def build_store(path: Path, events: int, alerts: int) -> dict[str, Any]:
-    """Generate the store; return how long each part took and what it holds."""
-    orgs18 = bulk.orgs18()
-    detectors = "[" + ", ".join(f"'{d}'" for d in DETECTORS) + "]"
-    config = bench_config()
-    timings: dict[str, Any] = {}
-    with db.connect(path) as con:
-        started = time.perf_counter()
-        bulk.fill_events(con, events)
-        timings["build_events_seconds"] = round(time.perf_counter() - started, 1)
-        started = time.perf_counter()
-        con.execute(
-            ALERTS_SQL.format(
-                n=alerts, detectors=detectors, n_detectors=len(DETECTORS), orgs18=orgs18,
-                addresses=max(alerts // 8, 1), stride=max(events // alerts, 3),
-            )
-        )  # fmt: skip
-        timings["build_alerts_seconds"] = round(time.perf_counter() - started, 1)
-        started = time.perf_counter()
-        now = datetime(2026, 11, 29)
-        grouped = incidents.update(con, config, egress.load(con, config, now), now=now)
-        timings["incident_grouping_seconds"] = round(time.perf_counter() - started, 1)
-        started = time.perf_counter()
-        queries.refresh_rollups(con, config, now=now)  # as `tokensentry detect` does
-        timings["controls_snapshot_seconds"] = round(time.perf_counter() - started, 1)
-        con.execute(TRIAGE_SQL)
-        con.execute(RUNS_SQL.format(orgs18=orgs18))
-        queries.add_known_egress(
-            con, "203.0.113.200", app_name="Acme Sync", expires_at=now + timedelta(days=90),
-            analyst="bench", now=now, note="bench",
-        )  # fmt: skip
-        con.execute("CHECKPOINT")
-        counts = {
-            table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
-            for table in ("events", "alerts", "incidents", "triage", "audit_log")
-        }
-    timings["store"] = counts
-    timings["incidents_new"] = grouped.incidents_new
-    timings["store_mb"] = round(path.stat().st_size / 2**20, 1)
-    return timings
-
-
 def _subject(con: duckdb.DuckDBPyConnection) -> Subject:
     # The pages' own default: the last 30 days of data in whole UTC days (their date picker).
     window = queries.day_window(queries.default_window(con))
@@ -272,10 +158,14 @@ def _subject(con: duckdb.DuckDBPyConnection) -> Subject:
         "'critical'], severity) DESC, last_seen_at DESC LIMIT 1"
     ).fetchone()[0]  # type: ignore[index]
     ip = con.execute("SELECT ips[1] FROM alerts WHERE alert_id = ?", [alert_id]).fetchone()[0]  # type: ignore[index]
+    biggest = con.execute(
+        "SELECT incident_id FROM incidents ORDER BY alert_count DESC, incident_id LIMIT 1"
+    ).fetchone()[0]  # type: ignore[index]
     return Subject(
         filters=filters, window=window,  # type: ignore[arg-type]
         queue=replace(filters, statuses=QUEUE_STATUSES),
-        incident_id=str(top.iloc[0]["incident_id"]), alert_id=alert_id, ip=ip,
+        incident_id=str(top.iloc[0]["incident_id"]), biggest_incident_id=biggest,
+        alert_id=alert_id, ip=ip,
         now=window[1], config=bench_config(),
     )  # fmt: skip
 
@@ -338,11 +228,24 @@ def _figures(cold: list[float], warm: list[float], error: str | None) -> dict[st
     return figures
 
 
-def measure_dashboard(workdir: Path, events: int, alerts: int) -> dict[str, Any]:
-    store = workdir / "dashboard.duckdb"
-    store.unlink(missing_ok=True)
-    figures: dict[str, Any] = {"events": events, "alerts": alerts}
-    figures.update(build_store(store, events, alerts))
-    figures.update(time_queries(store))
-    store.unlink(missing_ok=True)
+def measure_dashboard(
+    workdir: Path, events: int, alerts: int, *, keep: bool = False, render_runs: int = 3
+) -> dict[str, Any]:
+    """The store (generated, or reused from `workdir` when `keep`), its page queries timed,
+    then its pages rendered in Chromium `render_runs` times warm (0: not rendered)."""
+    store = bench_store(workdir, events, alerts, keep=keep)
+    figures: dict[str, Any] = {"events": events, "alerts": alerts, **store.figures}
+    figures.update(time_queries(store.path))
+    if render_runs:
+        with db.connect(store.path, read_only=True) as con:
+            subject = _subject(con)
+        pages = render.bench_pages(
+            subject.incident_id, subject.biggest_incident_id, subject.alert_id, subject.ip
+        )
+        try:
+            figures["pages"] = render.render_pages(
+                store.path, store.config, pages, warm_runs=render_runs
+            )
+        except Exception as exc:  # the dashboard or the browser did not start: say why
+            figures["pages"] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
     return figures

@@ -46,6 +46,7 @@ def measure(
     stages: tuple[str, ...] = ("import", "detect"),
     dashboard_size: tuple[int, int] = (10_000_000, 100_000),
     keep: bool = False,
+    render_runs: int = 3,
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {"events": events}
     if "import" in stages:
@@ -56,7 +57,9 @@ def measure(
     if "dashboard" in stages:
         from .dashboard import measure_dashboard
 
-        figures["dashboard"] = measure_dashboard(workdir, *dashboard_size)
+        figures["dashboard"] = measure_dashboard(
+            workdir, *dashboard_size, keep=keep, render_runs=render_runs
+        )
     figures["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     figures["machine"] = {
         "cpus": os.cpu_count(),
@@ -144,6 +147,7 @@ def run_bench(
     dashboard_size: tuple[int, int] = (10_000_000, 100_000),
     latency: tuple[float, float] = (0.0, 0.0),
     scale: ScaleOptions | None = None,
+    render_runs: int = 3,
 ) -> int:
     temporary = workdir is None
     folder = Path(tempfile.mkdtemp(prefix="tokensentry-bench-")) if temporary else workdir
@@ -152,7 +156,9 @@ def run_bench(
     err = output.stderr()
     try:
         with err.status(f"benchmarking {events:,} events in {folder} …"):
-            figures = measure(events, folder, stages, dashboard_size, keep=not temporary)
+            figures = measure(
+                events, folder, stages, dashboard_size, keep=not temporary, render_runs=render_runs
+            )
         if ingest_orgs:
             from .ingest import measure as measure_ingest
 
@@ -190,4 +196,8 @@ def run_bench(
             print_ingest_scale(figures["ingest_scale"])
     failed = any(status != "ok" for status in figures.get("detector_status", {}).values())
     failed = failed or any("error" in r for r in (dashboard or {}).get("queries", {}).values())
+    pages = (dashboard or {}).get("pages", {})
+    failed = (
+        failed or "error" in pages or any("error" in r for r in pages.get("pages", {}).values())
+    )
     return 1 if failed else 0

@@ -1,4 +1,4 @@
-"""The dashboard stage's figures as a table for a terminal."""
+"""The dashboard stage's figures as tables for a terminal."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .. import console as output
 def print_dashboard(figures: dict[str, Any]) -> None:
     console = output.stdout()
     for key, value in figures.items():
-        if key != "queries":
+        if key not in ("queries", "pages"):
             console.print(f"dashboard.{key:32} {value}", highlight=False, markup=False)
     table = Table(pad_edge=False, title="dashboard queries (ms)")
     for name in ("page/query", "cold p50", "cold p95", "warm p50", "warm p95", "note"):
@@ -31,6 +31,38 @@ def print_dashboard(figures: dict[str, Any]) -> None:
                 Text(str(result.get(f, "")))
                 for f in ("cold_p50_ms", "cold_p95_ms", "warm_p50_ms", "warm_p95_ms")
             ),
+            Text(note),
+        )
+    console.print(table)
+    if "pages" in figures:
+        print_pages(figures["pages"])
+
+
+def print_pages(rendered: dict[str, Any]) -> None:
+    """Seconds to a fully rendered page in Chromium, or why there are none."""
+    console = output.stdout()
+    if "pages" not in rendered:
+        reason = rendered.get("skipped") or rendered.get("error")
+        console.print(f"dashboard pages: {reason}", highlight=False, markup=False)
+        return
+    target = rendered["target_s"]
+    table = Table(
+        pad_edge=False,
+        title=f"dashboard pages fully rendered in Chromium (s; warm ×{rendered['warm_runs']}, "
+        f"target ≤ {target:g} s)",
+        caption=f"the app's start-up {rendered['startup_s']} s; an empty page warm "
+        f"{rendered['empty_page_warm_s']} s ({rendered['empty_page_warm_cpu_s']} s cpu); "
+        f"load average {rendered['load_average']}; cpu: the dashboard's and the browser's "
+        "CPU seconds for the load",
+    )
+    columns = ("cold_s", "cold_cpu_s", "warm_p50_s", "warm_max_s", "warm_cpu_p50_s")
+    for name in ("page", "cold", "cold cpu", "warm p50", "warm max", "warm cpu", "note"):
+        table.add_column(name, justify="right" if name.startswith(("cold", "warm")) else "left")
+    for name, result in rendered["pages"].items():
+        note = result.get("error") or ("OVER TARGET" if result["warm_max_s"] > target else "")
+        table.add_row(
+            Text(name),  # the path is in --format json
+            *(Text(str(result.get(f, ""))) for f in columns),
             Text(note),
         )
     console.print(table)

@@ -25,14 +25,22 @@ from .options import store_options
     type=click.Choice(["import", "detect", "dashboard", "ingest-scale"]),
     help="Only this stage (repeatable; default import and detect). `dashboard` times every "
     "page's queries on a generated store of --dashboard-events events and --dashboard-alerts "
-    "alerts. `ingest-scale` ingests --scale-orgs small fake orgs with each of --scale-workers "
-    "(README: Scaling to many orgs).",
+    "alerts, then renders every page in headless Chromium. With --workdir the store is kept "
+    "there and reused by the next run of the same sizes. `ingest-scale` ingests --scale-orgs "
+    "small fake orgs with each of --scale-workers (README: Scaling to many orgs).",
 )
 @click.option(
     "--dashboard-events", default=10_000_000, show_default=True, type=click.IntRange(min=1000)
 )
 @click.option(
     "--dashboard-alerts", default=100_000, show_default=True, type=click.IntRange(min=100)
+)
+@click.option(
+    "--render-runs",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Warm renders of each page in Chromium after its cold one (0: do not render).",
 )
 @click.option(
     "--ingest-orgs",
@@ -107,9 +115,11 @@ def bench(
     scale_workers: list[int],
     scale_logins: int,
     scale_max_cell_seconds: float,
+    render_runs: int,
 ) -> int:
     """Benchmark import and detection on N generated events; prints throughput and peak RSS.
-    With --stage dashboard: p50/p95 of every dashboard page's queries, cold and warm.
+    With --stage dashboard: p50/p95 of every dashboard page's queries, cold and warm, and
+    the seconds each page takes to render fully in Chromium, cold and warm (target 2 s).
     With --stage ingest-scale: orgs per hour, CPU and the writer's share per orgs × workers.
 
     Example: tokensentry bench --events 1000000 --format json
@@ -127,6 +137,7 @@ def bench(
         dashboard_size=(dashboard_events, dashboard_alerts),
         latency=(latency_ms, jitter_ms),
         scale=ScaleOptions(scale_orgs, scale_workers, scale_logins, scale_max_cell_seconds),
+        render_runs=render_runs,
     )
 
 

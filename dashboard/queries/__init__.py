@@ -7,7 +7,9 @@ imports Streamlit; none pulls a whole table into pandas: they aggregate in DuckD
 """
 
 from .alerts import (
+    ALERT_ORDERS,
     alert,
+    alert_count,
     alert_events,
     alert_records,
     alerts,
@@ -43,7 +45,15 @@ from .health import (
     runs,
     unavailable_sources,
 )
-from .incidents import incident, incident_alerts, incident_of, incident_records, incidents
+from .incidents import (
+    INCIDENT_ORDERS,
+    incident,
+    incident_alerts,
+    incident_count,
+    incident_of,
+    incident_records,
+    incidents,
+)
 from .overview import alerts_by_status, filter_options, open_alerts_by_day, top_open
 from .owners import ip_owners
 from .pipeline import quarantine, recent_runs, store_counts
@@ -54,8 +64,10 @@ from .tokens import dormant_wakes, refresh_tokens, token_states
 from .triage import ALERT_STATUSES, audit_trail, set_triage, triage
 
 __all__ = [
+    "ALERT_ORDERS",
     "ALERT_STATUSES",
     "CONTROLS",
+    "INCIDENT_ORDERS",
     "VERDICTS",
     "EgressJudge",
     "Filters",
@@ -63,6 +75,7 @@ __all__ = [
     "Silenced",
     "add_known_egress",
     "alert",
+    "alert_count",
     "alert_events",
     "alert_records",
     "alerts",
@@ -87,6 +100,7 @@ __all__ = [
     "freshness",
     "incident",
     "incident_alerts",
+    "incident_count",
     "incident_of",
     "incident_records",
     "incidents",

@@ -25,8 +25,8 @@ WITH page AS (
     SELECT a.alert_id, {SEVERITY_RANK.format("a.severity")} AS rank, a.last_seen_at
     FROM alerts a LEFT JOIN triage t USING (alert_id)
     WHERE {{predicate}}
-    ORDER BY rank DESC, a.last_seen_at DESC, a.alert_id
-    {{limit}}
+    ORDER BY {{order}}rank DESC, a.last_seen_at DESC, a.alert_id
+    {{limit}} OFFSET ?
 )
 SELECT a.alert_id, a.detector_id AS detector, a.severity, a.org_id, a.app_name AS app,
        a.user_id, a.ips, a.first_seen_at AS first_seen, a.last_seen_at AS last_seen,
@@ -35,8 +35,15 @@ SELECT a.alert_id, a.detector_id AS detector, a.severity, a.org_id, a.app_name A
        a.reopens_alert_id, m.incident_id, {user_columns()}
 FROM page p JOIN alerts a USING (alert_id) LEFT JOIN triage t USING (alert_id)
 LEFT JOIN incident_alerts m USING (alert_id) {user_join("a")}
-ORDER BY p.rank DESC, p.last_seen_at DESC, a.alert_id
+ORDER BY {{order}}p.rank DESC, p.last_seen_at DESC, a.alert_id
 """
+# The queue's orders, before the default (most severe, then most recent), which breaks ties.
+ALERT_ORDERS = {
+    "severity": "",
+    "last seen": "a.last_seen_at DESC, ",
+    "first seen": "a.first_seen_at DESC, ",
+    "size": "a.event_count DESC, ",
+}
 
 
 def alerts(
@@ -51,10 +58,46 @@ def alerts(
     include_superseded: bool = False,
     limit: int | None = None,
     alert_ids: list[str] | None = None,
+    offset: int = 0,
+    order: str = "severity",
 ) -> pd.DataFrame:
     """Alerts, most severe first: `filters` (the dashboard's) and the CLI's keyword options;
     superseded ones (a full re-scan no longer finds them) only when asked; `alert_ids`: only
-    these (the webhook's new alerts)."""
+    these (the webhook's new alerts). `order` (one of ALERT_ORDERS) puts the newest, oldest or
+    biggest first; `limit` rows from `offset` (a page of the queue)."""
+    predicate, params = _predicate(
+        filters, detectors=detectors, statuses=statuses, since=since, org_id=org_id,
+        min_severity=min_severity, include_superseded=include_superseded, alert_ids=alert_ids,
+    )  # fmt: skip
+    if limit is not None:
+        params.append(limit)
+    params.append(offset)
+    sql = ALERTS_SQL.format(
+        predicate=predicate,
+        limit="LIMIT ?" if limit is not None else "",
+        order=ALERT_ORDERS[order],
+    )
+    return con.execute(sql, params).df()
+
+
+def alert_count(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> int:
+    """How many alerts `alerts(con, filters)` lists: what a page of it is a part of."""
+    predicate, params = _predicate(filters)
+    sql = f"SELECT count(*) FROM alerts a LEFT JOIN triage t USING (alert_id) WHERE {predicate}"
+    return int(con.execute(sql, params).fetchone()[0])  # type: ignore[index]
+
+
+def _predicate(
+    filters: Filters | None,
+    *,
+    detectors: list[str] | None = None,
+    statuses: list[str] | None = None,
+    since: datetime | None = None,
+    org_id: str | None = None,
+    min_severity: str | None = None,
+    include_superseded: bool = False,
+    alert_ids: list[str] | None = None,
+) -> tuple[str, list[Any]]:
     predicate, params = where(
         filters or Filters(),
         "a",
@@ -83,12 +126,7 @@ def alerts(
     if min_severity is not None:
         clauses.append(f"{SEVERITY_RANK.format('a.severity')} >= {SEVERITY_RANK.format('?')}")
         params.append(min_severity)
-    if limit is not None:
-        params.append(limit)
-    sql = ALERTS_SQL.format(
-        predicate=" AND ".join(clauses), limit="LIMIT ?" if limit is not None else ""
-    )
-    return con.execute(sql, params).df()
+    return " AND ".join(clauses), params
 
 
 def _text(value: Any) -> str | None:

@@ -41,10 +41,18 @@ ud.username, ud.name AS user_full_name
 """
 
 
-def incidents(
-    con: duckdb.DuckDBPyConnection, filters: Filters | None = None, *, limit: int | None = None
-) -> pd.DataFrame:
-    """The queue: incidents matching `filters`, most severe first, then most recent."""
+# The queue's orders: newest-, oldest- or biggest-first before the default (most severe, then
+# most recent), which breaks ties.
+INCIDENT_ORDERS = {
+    "severity": "",
+    "last seen": "i.last_seen_at DESC, ",
+    "first seen": "i.first_seen_at DESC, ",
+    "size": "i.alert_count DESC, ",
+}
+
+
+def _matching(filters: Filters | None) -> tuple[str, list[Any]]:
+    """FROM … WHERE … of the incidents matching `filters`, with their status as `s`."""
     predicate, params = where(
         filters or Filters(),
         "i",
@@ -53,13 +61,35 @@ def incidents(
         id_sql="i.incident_id",
     )
     sql = f"""
-        WITH s AS ({STATUS_SQL.format(where="")})
-        SELECT {INCIDENT_COLUMNS}
-        FROM incidents i JOIN s USING (incident_id) {user_join("i")}
-        WHERE {predicate}
-        ORDER BY {SEVERITY_ORDER.format("i.severity")} DESC, i.last_seen_at DESC, i.incident_id
-        {"LIMIT ?" if limit is not None else ""}"""
-    return con.execute(sql, params + ([limit] if limit is not None else [])).df()
+        FROM incidents i JOIN ({STATUS_SQL.format(where="")}) s USING (incident_id)
+        {user_join("i")}
+        WHERE {predicate}"""
+    return sql, params
+
+
+def incidents(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    order: str = "severity",
+) -> pd.DataFrame:
+    """The queue: incidents matching `filters`, most severe first, then most recent (or first
+    by `order`, one of INCIDENT_ORDERS); `limit` rows from `offset` (a page of the queue)."""
+    matching, params = _matching(filters)
+    sql = f"""
+        SELECT {INCIDENT_COLUMNS} {matching}
+        ORDER BY {INCIDENT_ORDERS[order]}{SEVERITY_ORDER.format("i.severity")} DESC,
+                 i.last_seen_at DESC, i.incident_id
+        {"LIMIT ?" if limit is not None else ""} OFFSET ?"""
+    return con.execute(sql, params + ([limit] if limit is not None else []) + [offset]).df()
+
+
+def incident_count(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> int:
+    """How many incidents match `filters`: what a page of `incidents` is a part of."""
+    matching, params = _matching(filters)
+    return int(con.execute(f"SELECT count(*) {matching}", params).fetchone()[0])  # type: ignore[index]
 
 
 def incident(con: duckdb.DuckDBPyConnection, incident_id: str) -> dict[str, Any] | None:

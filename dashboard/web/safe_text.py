@@ -43,6 +43,7 @@ DOWNLOAD_VALUES = 20  # values in one table's download
 # Invisible or direction-changing: bidi embeddings/overrides/isolates, marks, zero-width,
 # BOM, plus letters that render as nothing. Categories Cc/Cf/Zl/Zp/Co/Cs are caught below.
 INVISIBLE = {0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800, 0x034F}
+_INVISIBLE_CHAR = re.compile("[" + "".join(map(chr, sorted(INVISIBLE))) + "]")  # one C scan
 _SHOWN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Co", "Cs"}
 # What Markdown or Streamlit can act on, anywhere in a value.
 _ACTIVE = re.compile(
@@ -68,7 +69,7 @@ def visible(value: Any, *, newlines: bool = False) -> str:
     """`str(value)` with every control, bidi, zero-width and invisible character spelled out;
     newlines kept only when `newlines` (text blocks), else spelled out too."""
     text = "" if value is None else str(value)
-    if text.isprintable() and not any(ord(c) in INVISIBLE for c in text):
+    if text.isprintable() and not _INVISIBLE_CHAR.search(text):
         return text  # the common case, quickly
     if newlines:
         return "\n".join("".join(map(_shown, line)) for line in text.split("\n"))
@@ -178,7 +179,7 @@ def frame(
             shown[column] = timefmt.shown_series(series, viewer_zone())
         elif _textual(series):
             shown[column] = series.map(
-                lambda v: shape(as_text(v), limit) if isinstance(as_text(v), str) else v
+                lambda v: shape(text, limit) if isinstance(text := as_text(v), str) else v
             )
     return shown
 

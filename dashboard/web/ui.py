@@ -233,6 +233,12 @@ def org_label(org_id: str | None) -> str:
     return f"{alias} ({org_id})" if alias else org_id
 
 
+def org_labels(org_ids: pd.Series) -> pd.Series:
+    """`org_label` of every row, worked out once per distinct org (a queue page has 1,000)."""
+    labels = {org: org_label(org) for org in org_ids.dropna().unique()}
+    return org_ids.map(lambda org: labels.get(org, "")).astype(object)
+
+
 # --- filters kept in the URL ------------------------------------------------------------------
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.web import ui
+from dashboard.web import detail, ui
 from ingest.timeparse import now_utc
+
+RUNS = 200  # per stage, newest first
+QUARANTINE = 200
 
 st.title("Pipeline")
 counts = ui.q("store_counts")
@@ -52,18 +55,25 @@ for stage, title in (
     st.header(ui.md(title))
     # The stage is the section's; an ingest unit names its org. Short headers keep the
     # started_at column on one line at 1440 px.
-    shown = ui.q("runs", stage, 200).drop(columns=["stage"])
+    shown = ui.q("runs", stage, RUNS).drop(columns=["stage"])
     if stage == "ingest":
         shown = shown.drop(columns=["org_id"])
-    ui.table(
+    if shown.empty:
+        st.caption(ui.md(f"No {stage} run yet."))
+        continue
+    # The newest as a table, all of them in a grid one click away: a static table of 50 runs
+    # cost the browser a second to draw.
+    detail.short(
         shown.rename(
             columns={"rows_read": "read", "rows_new": "new", "rows_quarantined": "quarantined"}
         ),
-        empty=f"No {stage} run yet.",
-        max_rows=50,
+        f"{stage} runs (the newest {RUNS})" if len(shown) == RUNS else f"{stage} runs",
     )
 
 st.header("Quarantine")
 st.caption("Rows that could not be loaded, by reason; `tokensentry import` lists them too.")
 ui.table(ui.q("quarantine_reasons"), empty="Nothing quarantined.")
-ui.table(ui.q("quarantine", 200), empty="", max_rows=50)
+quarantined = ui.q("quarantine", QUARANTINE)
+if not quarantined.empty:
+    what = f"quarantined rows (the newest {QUARANTINE})" if len(quarantined) == QUARANTINE else ""
+    detail.short(quarantined, what or "quarantined rows")

@@ -1,5 +1,6 @@
 """Queue (`/queue`): incidents first (or single alerts), filtered and sorted; select one or many
-and set their status with a note; every change lands in the audit trail."""
+and set their status with a note; every change lands in the audit trail. A page of the queue
+at a time (sorted and cut in DuckDB), saying how many match in all."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dashboard import queries
 from dashboard.web import ui
 from detect import registry
 
-MAX_ROWS = 5000  # the queue is for working, not for export: the CLI lists everything
+PAGE_ROWS = 1000  # the queue is for working, not for export: the CLI lists everything
 
 st.title("Queue")
 base = ui.filters()
@@ -35,9 +36,7 @@ with st.expander("Filters", expanded=True):
     first, second, third = st.columns(3)
     ip = first.text_input("IP address", key="queue_ip").strip() or None
     text = second.text_input("Text (id, summary, user, app)", key="queue_text").strip() or None
-    sort = third.selectbox(
-        "Sort by", ["severity", "last seen", "first seen", "size"], key="queue_sort"
-    )
+    sort = third.selectbox("Sort by", list(queries.INCIDENT_ORDERS), key="queue_sort")
 
 filters = replace(
     base,
@@ -48,27 +47,33 @@ filters = replace(
     text=text,
 )
 kind = "incident" if view == "incidents" else "alert"
-if kind == "incident":
-    rows = ui.q("incidents", filters, limit=MAX_ROWS)
-    size = "alert_count"
-else:
-    rows = ui.q("alerts", filters, limit=MAX_ROWS).rename(columns={"detector": "detectors"})
-    size = "event_count"
+total = ui.q(f"{kind}_count", filters)
+pages = max(1, -(-total // PAGE_ROWS))
+if st.session_state.get("queue_page", 1) > pages:  # fewer match since the page was chosen
+    st.session_state["queue_page"] = pages
+page = 1
+if pages > 1:
+    page = st.number_input(
+        ui.md(f"Page (of {pages:,}, {PAGE_ROWS:,} rows each)"),
+        min_value=1, max_value=pages, step=1, key="queue_page",
+    )  # fmt: skip
+offset = (page - 1) * PAGE_ROWS
+rows = ui.q(f"{kind}s", filters, limit=PAGE_ROWS, offset=offset, order=sort)
+size = "alert_count" if kind == "incident" else "event_count"
+if kind == "alert":
+    rows = rows.rename(columns={"detector": "detectors"})
 id_column = f"{kind}_id"
-order = {"last seen": "last_seen", "first seen": "first_seen", "size": size}.get(sort)
-if order is not None and not rows.empty:
-    rows = rows.sort_values(order, ascending=False, kind="stable")
 
 st.caption(
     ui.md(
-        f"{len(rows):,} {kind}(s) match"
-        + (f" (the first {MAX_ROWS:,})" if len(rows) == MAX_ROWS else "")
+        f"{total:,} {kind}(s) match"
+        + (f"; showing {offset + 1:,}–{offset + len(rows):,}" if total > len(rows) else "")
         + "; select rows to triage them together."
     )
 )
 shown = rows.assign(
     link=f"/{kind}?id=" + rows[id_column],
-    org=rows["org_id"].map(ui.org_label),
+    org=ui.org_labels(rows["org_id"]),
 )[
     [  # link, severity and summary first and narrow enough for a phone (390 px)
         "link", "severity", "summary", "status", "org", "app", "username", "user_id", "ips",
@@ -77,7 +82,7 @@ shown = rows.assign(
 ]  # fmt: skip
 event = ui.grid(
     shown,
-    key=f"queue_grid_{kind}",
+    key=f"queue_grid_{kind}" + (f"_page{page}" if page > 1 else ""),  # a page, its selection
     on_select="rerun",
     selection_mode="multi-row",
     column_config={
@@ -94,7 +99,7 @@ if selected:
 ui.triage_form(selected, kind=kind, key="queue_triage")
 
 if not rows.empty:
-    st.subheader("Most urgent")
+    st.subheader("Most urgent" if page == 1 else "First on this page")
     # Also as plain text, readable without the data grid (screen readers, browser tests).
     for row in rows.head(10).itertuples():
         ui.link(kind, getattr(row, id_column), f"{row.severity} · {row.status}")

@@ -7,7 +7,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard import queries
-from dashboard.web import ui
+from dashboard.web import detail, ui
 
 st.title("Refresh tokens")
 filters = ui.filters()
@@ -43,25 +43,16 @@ else:
     )
     due = tokens[tokens["state"] != "active"]
     st.subheader(f"Heartbeat due or expired ({len(due):d})")
-    ui.table(
-        due.assign(org=due["org_id"].map(ui.org_label))[
-            [
-                "state",
-                "idle",
-                "app",
-                "org",
-                "user_id",
-                "username",
-                "last_used",
-                "created",
-                "use_count",
-                "as_of",
-            ]
-        ]
-        if not due.empty
-        else due,
-        empty=f"No token idle {queries.tokens.HEARTBEAT_DAYS} days or more.",
-    )
+    if due.empty:
+        st.caption(ui.md(f"No token idle {queries.tokens.HEARTBEAT_DAYS} days or more."))
+    else:  # the most idle as a table, every one in a grid one click away
+        detail.short(
+            due.assign(org=ui.org_labels(due["org_id"]))[
+                ["state", "idle", "app", "org", "user_id", "username", "last_used", "created",
+                 "use_count", "as_of"]
+            ],
+            "tokens due or expired",
+        )  # fmt: skip
     st.subheader("Every token")
     ui.grid(tokens)
 
