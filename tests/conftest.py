@@ -115,8 +115,11 @@ START_FIRST = (
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: two workers per core. With one, the cores sat idle 41 % of the run (user +
     sys 645 s over 9:10 on 2 cores): the long tests mostly wait (a browser on Streamlit, the
-    refresh soak's paced threads, kill -9 and lock timeouts), and a second worker fills it."""
-    return 2 * len(os.sched_getaffinity(0))
+    refresh soak's paced threads, kill -9 and lock timeouts), and a second worker fills it.
+    At most one worker per GB of memory (a worker and its browser peak near 0.8 GB)."""
+    cores = len(os.sched_getaffinity(0))
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**30
+    return max(1, min(2 * cores, max(cores, memory_gb)))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
