@@ -135,7 +135,7 @@ def cpu_seconds(roots: list[int]) -> float | None:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -214,7 +214,7 @@ def render_pages(
     with tempfile.TemporaryDirectory(prefix="tokensentry-render-") as folder:
         home = Path(folder)
         log = home / "dashboard.log"
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         with log.open("wb") as sink:
             process = subprocess.Popen(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,16 +19,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from dashboard.bench.render import CHROMIUM_FLAGS, free_port  # one browser, one set of flags
+
 FOOTER = "GeoLite2 data created by MaxMind"
 # Streamlit's app root while no script runs: its own end-to-end tests wait for this.
 IDLE_APP = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -37,12 +28,6 @@ IDLE_APP = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 class BrowserMissing(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

@@ -6,7 +6,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import socket
 import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from dashboard.bench.render import free_port
 from ingest import config as config_module
 
 USERNAME = "tokensentry"
@@ -73,12 +73,6 @@ class Recorder:
             )
         )
         return "250 2.0.0 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class SmtpServer:
