@@ -18,22 +18,13 @@ from detect.scope import UNKNOWN_EGRESS
 from ingest.refresh_helper import ExchangeLog, FileTokenStore, ReauthorizationRequired
 from sandbox.fakesf.server import FakeSalesforce
 
-from .refresh_support import FP_KEY, KEY, ORG_ID, USER_ID, authorize, fake_org, helper, judge
+from .refresh_checks import MEDIUM_OR_ABOVE
+from .refresh_support import KEY, ORG_ID, USER_ID, authorize, helper, judge
 from .refresh_support import read_log as read_lines
 
-MEDIUM_OR_ABOVE = {"medium", "high", "critical"}
 NETWORK_DETECTORS = {"off_allowlist_ip", "new_network", "impossible_travel"}
 
-
-@pytest.fixture(autouse=True)
-def fp_key(monkeypatch):
-    monkeypatch.setenv("TOKENSENTRY_FP_KEY", FP_KEY)
-
-
-@pytest.fixture
-def fake():
-    with FakeSalesforce([fake_org()]) as server:
-        yield server
+pytestmark = pytest.mark.usefixtures("fp_key")  # the helper refuses to start without it
 
 
 def unconfigured(fake: FakeSalesforce, folder: Path, log: Path, worker: str):
