@@ -103,7 +103,7 @@ START_FIRST = (
     "tests/test_demo.py",
     "tests/dashboard/test_browser.py",
     "tests/dashboard/test_browser_hostile.py",
-    "tests/ingest/test_refresh_helper.py::test_100_threads_in_4_processes_for_a_minute",
+    "tests/ingest/test_refresh_processes.py::test_100_threads_in_4_processes_for_a_minute",
     "tests/dashboard/test_browser_evidence.py",
     "tests/dashboard/test_browser_one_truth.py",
     "tests/test_notebooks.py",
