@@ -115,7 +115,9 @@ def stdout() -> Console:
 
 
 def stderr() -> Console:
-    return Console(stderr=True)
+    # In a pipe or a log file a hard wrap at 80 columns splits paths and org ids mid-word,
+    # so the line can no longer be searched for or copied; a terminal wraps by itself.
+    return Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 
 
 def print_json(value: Any) -> None:

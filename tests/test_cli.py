@@ -164,3 +164,11 @@ def test_every_command_has_help_an_example_and_a_readme_row(name):
     assert f"`tokensentry {name}" in (REPO / "README.md").read_text()
     if name not in ("dashboard",):
         assert "Example:" in command.help
+
+
+def test_an_error_in_a_pipe_keeps_a_long_path_on_one_line(env, tmp_path):
+    """A log reader greps for the path; a hard wrap at 80 columns would split it."""
+    missing = tmp_path / ("a-folder-with-a-long-name-" * 4) / "token-exchange-log.csv"
+    result = invoke(env, "import", str(missing))
+    assert result.exit_code == 2
+    assert f"{missing}: no such file or folder" in result.stderr.splitlines()[-1]
