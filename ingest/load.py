@@ -23,8 +23,6 @@ from .batch import SALESFORCE_IP_MARKER, BatchResult, Problem
 from .elf_load import ElfLoading
 from .field_limits import cap_reason, cap_records
 from .formats.redact import (
-    has_secret_name,
-    may_hold_secret,
     redact,
     scrub_optional,
     scrub_text,
@@ -222,11 +220,11 @@ def _time_sql(moment: datetime) -> str:
 
 def _payload_text(payload: dict[str, Any]) -> str:
     """The payload as stored. Normalizers redact already; this is the last door before the
-    table, for any record a source builds itself (one cheap test per record)."""
-    text = json.dumps(payload, default=str)
-    if has_secret_name(payload) or may_hold_secret(text):  # the names test is the cheap one
-        text = json.dumps(redact(payload), default=str)
-    return text
+    table, for any record a source builds itself. Redacting the tree judges each name and
+    value once per batch (values repeat: app names, login types), where a test of the whole
+    JSON text ran the slow secret-shape search on every record whose field names mention a
+    token (`token_fp`, `LoginSubType: OAuth Refresh Token`) and then redacted it anyway."""
+    return json.dumps(redact(payload), default=str)
 
 
 def _scrubbed(value: Any) -> Any:

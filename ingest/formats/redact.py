@@ -152,8 +152,10 @@ def may_hold_secret(text: str) -> bool:
 def scrub_text(text: str) -> str:
     """`text` with every token-shaped string replaced, in its raw form and in every decoded
     form (see the module docstring)."""
-    # A batch's values repeat (app names, user agents): a short one is judged once.
-    return _scrub_cached(text) if len(text) <= 512 else _scrub_text(text)
+    # A batch's values repeat: a short one is judged once. The text itself comes back when
+    # nothing changed (not the cache's copy): `redact` tells by identity that nothing did.
+    scrubbed = _scrub_cached(text) if len(text) <= 512 else _scrub_text(text)
+    return text if scrubbed == text else scrubbed
 
 
 def _scrub_text(text: str) -> str:
