@@ -145,9 +145,14 @@ class ElfLoading:
                 GROUP BY ALL HAVING count(*) > 1) d
             WHERE b._org_id = d._org_id AND b._record_id = d._record_id AND b.rowid <> d.keep"""
         )
+        # A stored copy of a row has the row's time (the hash covers TIMESTAMP): bounded by the
+        # batch's span, the join reads the batch's hours of raw_elf, not the whole store.
+        span = con.execute("SELECT min(_occurred_at), max(_occurred_at) FROM elf_batch").fetchone()
         con.execute(
             """UPDATE elf_batch b SET _fresh = false FROM raw_elf r
-            WHERE r._org_id = b._org_id AND r._record_id = b._record_id"""
+            WHERE r._org_id = b._org_id AND r._record_id = b._record_id
+              AND r._occurred_at BETWEEN ? AND ?""",
+            list(span or (None, None)),
         )
         con.execute("UPDATE elf_batch SET _fresh = false WHERE NOT _first OR _problem IS NOT NULL")
         result.rows_quarantined = self._quarantine_elf(columns, origin, input_key, locate_lines)

@@ -15,6 +15,31 @@ from .normalize import EVENT_COLUMNS, IDENTITY_KEY_SQL, event_id_sql
 from .sqltext import quote_literal
 
 
+def stored_span(con: duckdb.DuckDBPyConnection) -> str:
+    """A filter on `events.occurred_at` that every stored event sharing an id with a fresh
+    candidate passes, as constants: DuckDB then skips each row group of `events` outside it
+    (it keeps min/max per group), so a batch's merge reads the batch's hours, not the whole
+    store (at 10 M events, 0.3 s per batch).
+
+    Why it holds: a login's id is its identity key (org, user, IP, the second, the outcome)
+    and a merged login keeps a time within that second; every other event's id is its
+    source's record key, and each source's key includes the time it records (ELF's row hash,
+    a log line, an OauthToken snapshot's last use, an event's EventDate).
+    """
+    low, high = con.execute(
+        "SELECT date_trunc('second', min(occurred_at)), "
+        "date_trunc('second', max(occurred_at)) + INTERVAL 1 SECOND "
+        "FROM event_candidates WHERE _fresh"
+    ).fetchone()  # type: ignore[misc]
+    if low is None:
+        return "false"
+    return f"occurred_at >= {_timestamp(low)} AND occurred_at < {_timestamp(high)}"
+
+
+def _timestamp(moment: datetime) -> str:
+    return f"CAST({quote_literal(moment.isoformat())} AS TIMESTAMP)"
+
+
 class EventMerger:
     """Needs the loader's connection, run id and clock."""
 
@@ -80,12 +105,15 @@ class EventMerger:
         the source is added to `sources`. Existing non-empty values are never overwritten.
         """
         con = self.con
+        span = stored_span(con)
         # One pass: the key check and the new / enriched split.
         duplicated, new, enriched = con.execute(
-            """SELECT count(*) - count(DISTINCT c.event_id),
+            f"""SELECT count(*) - count(DISTINCT c.event_id),
                       count(*) FILTER (WHERE e.event_id IS NULL),
                       count(*) FILTER (WHERE e.event_id IS NOT NULL)
-            FROM event_candidates c LEFT JOIN events e USING (event_id) WHERE c._fresh"""
+            FROM event_candidates c
+            LEFT JOIN (SELECT event_id FROM events WHERE {span}) e USING (event_id)
+            WHERE c._fresh"""
         ).fetchone()  # type: ignore[misc]
         if duplicated:
             raise AssertionError(f"{duplicated} candidate events share an event_id")
@@ -105,13 +133,14 @@ class EventMerger:
                     sources = list_distinct(list_concat(e.sources, [c._source_id])),
                     updated_at = {now}
                 FROM (SELECT * FROM event_candidates WHERE _fresh) c
-                WHERE e.event_id = c.event_id"""
+                WHERE e.event_id = c.event_id AND {span.replace("occurred_at", "e.occurred_at")}"""
             )
         if new:
             columns = ", ".join(present)
             values = ", ".join(f"c.{col}" for col in present)
             anti_join = (
-                "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = c.event_id)"
+                "AND NOT EXISTS (SELECT 1 FROM events e "
+                f"WHERE e.event_id = c.event_id AND {span.replace('occurred_at', 'e.occurred_at')})"
                 if enriched
                 else ""
             )
