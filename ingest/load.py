@@ -60,6 +60,10 @@ class StagedRecord:
     line: int | None
     event: dict[str, Any] | None = None
     is_login: bool = False
+    # True when `record_id` fixes `occurred_at` (a login's Id, a log line): the dedupe may then
+    # look only at stored records of the batch's hours. False for a record stamped with when
+    # it was read (Organization) or one no source vouched for.
+    key_fixes_time: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -143,10 +147,11 @@ class Loader(ElfLoading, EventMerger):
         )
         con.unregister("records_arrow")
         con.execute(
-            """CREATE OR REPLACE TEMP VIEW rec_batch_v AS
+            f"""CREATE OR REPLACE TEMP VIEW rec_batch_v AS
             SELECT *, _first AND NOT EXISTS (
                 SELECT 1 FROM raw_records r WHERE r.org_id = b.org_id
                   AND r.source_id = b._source_id AND r.record_id = b._record_key
+                  AND {_stored_span(con, records)}
             ) AS _fresh FROM rec_batch b"""
         )
         try:
@@ -212,6 +217,18 @@ def _records_table(records: list[StagedRecord], origin: str) -> pa.Table:
                 values = [_scrubbed(value) for value in values]
         columns[name] = pa.array(values, type=kind)
     return pa.table(columns)
+
+
+def _stored_span(con: duckdb.DuckDBPyConnection, records: list[StagedRecord]) -> str:
+    """A filter every stored copy of a batch's records passes, as constants, so the dedupe
+    reads the batch's hours of raw_records (DuckDB skips row groups outside them), not the
+    whole store: when every record's key fixes its time (`key_fixes_time`)."""
+    if not all(record.key_fixes_time for record in records):
+        return "true"
+    low, high = con.execute("SELECT min(occurred_at), max(occurred_at) FROM rec_batch").fetchone()  # type: ignore[misc]
+    if low is None:
+        return "true"
+    return f"r.occurred_at BETWEEN {_time_sql(low)} AND {_time_sql(high)}"
 
 
 def _time_sql(moment: datetime) -> str:

@@ -155,6 +155,7 @@ def _staged_login(
         line=line,
         event=event,
         is_login=True,
+        key_fixes_time=True,  # a login record's Id is one LoginTime
     )
 
 
@@ -203,6 +204,7 @@ def logout_event(
     return StagedRecord(
         org_id=_org(default_org),
         source_id="soql:LogoutEvent",
+        key_fixes_time=True,
         record_id=_record_key(flat, "EventIdentifier", "Id", "attributes.url"),
         occurred_at=occurred,
         payload=redact(dict(record)),

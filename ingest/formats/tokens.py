@@ -64,6 +64,7 @@ def _snapshot(
     return StagedRecord(
         org_id=_org(default_org),
         source_id=source_id,
+        key_fixes_time=True,  # the key holds the creation and last use
         record_id=hashlib.md5(key.encode()).hexdigest(),
         occurred_at=last_used or created,
         payload=payload,
@@ -184,6 +185,7 @@ def partner_token_log(
     return StagedRecord(
         org_id=to18(org),
         source_id="partner_token_log",
+        key_fixes_time=True,  # the line, ts included
         record_id=hashlib.md5(identity.encode()).hexdigest(),
         occurred_at=occurred,
         payload=keep_known(record, PARTNER_FIELDS),
