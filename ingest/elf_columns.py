@@ -67,9 +67,11 @@ def typed_ok_sql(name: str, kind: str) -> str:
     return f"(coalesce({v}, '') = '' OR {check})"
 
 
-def maybe_secret_sql(columns: list[str]) -> str:
-    """The row's one secret test: free text, plus every typed value that failed its check.
-    Secret-named columns are fingerprinted whatever they hold, so they are not scanned."""
+def secret_scan_sql(columns: list[str]) -> str:
+    """The text of the row's one secret test: free text, plus every typed value that failed
+    its check. Secret-named columns are fingerprinted whatever they hold, so they are not
+    scanned. Computed as a column of its own: `may_hold_secret` names its argument four
+    times, and an expression passed in would be built (and planned) four times."""
     parts = []
     for name in columns:
         kind = column_kind(name)
@@ -79,6 +81,4 @@ def maybe_secret_sql(columns: list[str]) -> str:
             parts.append(quote_ident(name))
         else:
             parts.append(f"CASE WHEN NOT {typed_ok_sql(name, kind)} THEN {quote_ident(name)} END")
-    if not parts:
-        return "false"
-    return f"coalesce(may_hold_secret(concat_ws(chr(31), {', '.join(parts)})), false)"
+    return f"concat_ws(chr(31), {', '.join(parts)})" if parts else "''"

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from .batch import SALESFORCE_IP_MARKER, BatchResult, Problem
-from .elf_columns import maybe_secret_sql
+from .elf_columns import secret_scan_sql
 from .field_limits import cap_elf_batch
 from .formats.redact import is_secret_name, redact
 from .netlist import parse_ip
@@ -107,7 +107,6 @@ class ElfLoading:
         # Columns the file lacks are NULL for the SQL below, but not stored in the batch (a
         # Login ELF lacks half of them); the IP columns stay for the address check.
         unstored = [name for name in absent if name not in ("EVENT_TYPE", "SOURCE_IP", "CLIENT_IP")]
-        exclude = f" EXCLUDE ({', '.join(map(quote_ident, unstored))})" if unstored else ""
         restore = ", ".join(f"CAST(NULL AS VARCHAR) AS {quote_ident(name)}" for name in unstored)
         # md5 of every value in column-name order: stable across DuckDB releases and across
         # files that order Salesforce's columns differently.
@@ -120,17 +119,19 @@ class ElfLoading:
         # One secret test per row over its free text (see elf_columns); only rows that pass it
         # have their values scrubbed one by one on the way into raw_elf and events.
         con.execute("DROP TABLE IF EXISTS elf_batch")
+        exclude = f" EXCLUDE ({', '.join(['_secret_scan', *map(quote_ident, unstored)])})"
         con.execute(
             f"""CREATE TEMP TABLE elf_batch AS
             SELECT *{exclude}, {ELF_PROBLEM_SQL.format(types=types)} AS _problem, true AS _first,
-                   true AS _fresh
+                   true AS _fresh,
+                   coalesce(may_hold_secret(_secret_scan), false) AS _maybe_secret
             FROM (SELECT *, {missing + "," if missing else ""} {line_expr} AS _line_no,
                          sf_id18(coalesce(ORGANIZATION_ID, {org_literal})) AS _org_id,
                          {record_hash} AS _record_id, {ELF_TIME_SQL} AS _occurred_at,
                          coalesce(sf_id18(USER_ID_DERIVED), sf_id18(USER_ID)) AS _user_id,
                          lower(trim(coalesce(nullif(SOURCE_IP, ''), nullif(CLIENT_IP, ''))))
                              AS _ip,
-                         {maybe_secret_sql(columns)} AS _maybe_secret
+                         {secret_scan_sql(columns)} AS _secret_scan
                   FROM {source})"""
         )
         result = BatchResult(
