@@ -237,6 +237,7 @@ def soql_other(
     return StagedRecord(
         org_id=_org(default_org),
         source_id=f"soql:{kind}",
+        key_fixes_time=occurred is not None,  # an Id's CreatedDate (or the like) holds
         record_id=_record_key(flat, "Id", "EventIdentifier", "attributes.url"),
         occurred_at=occurred,
         payload=redact(dict(record)),

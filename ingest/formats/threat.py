@@ -190,6 +190,7 @@ def threat_event(
     return StagedRecord(
         org_id=_org(default_org),
         source_id=f"soql:{threat.name}",
+        key_fixes_time=True,
         record_id=_record_key(flat, "EventIdentifier", "Id", "attributes.url"),
         occurred_at=occurred,
         payload=redact(dict(record)),

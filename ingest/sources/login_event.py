@@ -54,6 +54,7 @@ def fetch(session: OrgSession, ctx: FetchContext) -> Iterator[Batch]:
             source_id=WINDOW_SOURCE,
             record_id=ctx.now.isoformat(),  # one marker per window end: a rerun adds none
             occurred_at=ctx.now,
+            key_fixes_time=True,
             payload={"start": ctx.since.isoformat(), "end": ctx.now.isoformat(), "rows": delivered},
             line=None,
         )

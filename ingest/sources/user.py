@@ -48,6 +48,7 @@ def user_record(
         source_id=users.SOURCE_ID,
         record_id=f"{user_id}|{_text(flat, 'LastModifiedDate')}",
         occurred_at=modified,
+        key_fixes_time=True,
         payload=redact(dict(record)),
         line=line,
     )
