@@ -62,12 +62,12 @@ class EventMerger:
             FROM (SELECT {IDENTITY_KEY_SQL} AS identity_key, * FROM ({select_sql})) c"""
         )
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE candidate_seen AS
+            f"""CREATE OR REPLACE TEMP TABLE candidate_seen AS
             SELECT k.identity_key, k._source_id, count(*) AS seen
             FROM (SELECT DISTINCT identity_key, _source_id FROM event_candidates
                   WHERE _is_login AND _fresh) k
-            JOIN events e ON e.identity_key = k.identity_key
-                         AND list_contains(e.sources, k._source_id)
+            JOIN (SELECT identity_key, sources FROM events WHERE {stored_span(con)}) e
+              ON e.identity_key = k.identity_key AND list_contains(e.sources, k._source_id)
             GROUP BY ALL"""
         )
         con.execute(
