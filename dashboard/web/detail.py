@@ -189,7 +189,7 @@ def short(
     marked = None if highlight is None else highlight.head(SHORT_LIST)
     ui.table(frame.head(SHORT_LIST), highlight=marked)
     if len(frame) > SHORT_LIST or full is not None:
-        box = lazy_expander(ui.md(f"All {len(frame):,} {what}"), "all_" + what.replace(" ", "_"))
+        box = lazy_expander(f"All {len(frame):,} {what}", "all_" + what.replace(" ", "_"))
         if box.open:
             with box:
                 ui.grid(frame if full is None else full, height=min(360, 40 + 35 * len(frame)))
@@ -198,7 +198,7 @@ def short(
 def lazy_expander(label: str, key: str) -> Any:
     """A collapsed expander whose body the page writes only while it is open (`.open`):
     opening it reruns the page, so a closed one costs the browser nothing."""
-    return st.expander(label, key=key, on_change="rerun")
+    return st.expander(ui.md(label), key=key, on_change="rerun")
 
 
 def _around_own(chain: pd.DataFrame) -> pd.DataFrame:
