@@ -6,6 +6,7 @@ show their first rows and keep the rest in a collapsed grid, so a page stays sho
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import altair as alt
@@ -189,7 +190,7 @@ def short(
     marked = None if highlight is None else highlight.head(SHORT_LIST)
     ui.table(frame.head(SHORT_LIST), highlight=marked)
     if len(frame) > SHORT_LIST or full is not None:
-        box = lazy_expander(f"All {len(frame):,} {what}", "all_" + what.replace(" ", "_"))
+        box = lazy_expander(f"All {len(frame):,} {what}", "all_" + re.sub(r"\W+", "_", what))
         if box.open:
             with box:
                 ui.grid(frame if full is None else full, height=min(360, 40 + 35 * len(frame)))
