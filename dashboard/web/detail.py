@@ -6,6 +6,7 @@ show their first rows and keep the rest in a collapsed grid, so a page stays sho
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import altair as alt
@@ -91,12 +92,32 @@ def evidence(record: dict[str, Any]) -> None:
         ui.labelled("Named in the logs", record.get("app") or "(none)")
 
 
-def timeline(kind: str, target_id: str) -> None:
+def timeline(kind: str, target_id: str, *, lazy: bool = False) -> None:
+    """The events: a chart of when and from where, and every event in a grid (user agents
+    included). `lazy`: one click away, drawn only once opened (an incident's first screen is
+    for triage; the chart and the grid are the costliest things a browser draws on it)."""
     events = ui.q("evidence_events", kind, target_id)
     st.subheader(f"Events ({len(events):,})")
     if events.empty:
         st.caption(ui.md("No events recorded for this " + kind))
         return
+    if not lazy:
+        _events(events)
+        return
+    zone = safe_text.viewer_zone()
+    first, last = (timefmt.shown(events["occurred_at"].agg(f), zone) for f in ("min", "max"))
+    failed = int(events["is_success"].eq(False).sum())  # unknown outcomes are not failures
+    ui.text(
+        f"From {events['source_ip'].nunique():,} address(es), {failed:,} failed; "
+        f"the first at {first}, the last at {last}."
+    )
+    box = lazy_expander("The timeline and every event (user agent, status, place)", "events")
+    if box.open:
+        with box:
+            _events(events)
+
+
+def _events(events: pd.DataFrame) -> None:
     chart = events.assign(
         outcome=events["is_success"].map({True: "success", False: "failure"}).fillna("n/a"),
         where=events["source_ip"].fillna("(no IP)"),
@@ -169,8 +190,16 @@ def short(
     marked = None if highlight is None else highlight.head(SHORT_LIST)
     ui.table(frame.head(SHORT_LIST), highlight=marked)
     if len(frame) > SHORT_LIST or full is not None:
-        with st.expander(ui.md(f"All {len(frame):,} {what}")):
-            ui.grid(frame if full is None else full, height=min(360, 40 + 35 * len(frame)))
+        box = lazy_expander(f"All {len(frame):,} {what}", "all_" + re.sub(r"\W+", "_", what))
+        if box.open:
+            with box:
+                ui.grid(frame if full is None else full, height=min(360, 40 + 35 * len(frame)))
+
+
+def lazy_expander(label: str, key: str) -> Any:
+    """A collapsed expander whose body the page writes only while it is open (`.open`):
+    opening it reruns the page, so a closed one costs the browser nothing."""
+    return st.expander(ui.md(label), key=key, on_change="rerun")
 
 
 def _around_own(chain: pd.DataFrame) -> pd.DataFrame:
@@ -201,8 +230,10 @@ def token_chain(kind: str, target_id: str) -> None:
     columns = ["at", "worker", "presented", "returned", "ip", "outcome", "detail", "source"]
     ui.table(core[columns], highlight=core["in_alert"].astype(bool))
     if len(chain) > len(core):
-        with st.expander(f"The whole chain around it ({len(chain):,} calls)"):
-            ui.grid(chain[[*columns, "in_alert"]], height=360)
+        box = lazy_expander(f"The whole chain around it ({len(chain):,} calls)", "whole_chain")
+        if box.open:
+            with box:
+                ui.grid(chain[[*columns, "in_alert"]], height=360)
 
 
 def related(kind: str, target_id: str) -> None:

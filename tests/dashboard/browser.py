@@ -112,3 +112,29 @@ def wait_for(driver: webdriver.Chrome, expect: str, timeout: float = 60) -> str:
     errors = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
     assert not errors, errors[0].text
     return body_text(driver)
+
+
+def open_expander(
+    driver: webdriver.Chrome,
+    label: str,
+    drawn: tuple[str, ...] = ('[data-testid="stDataFrame"] canvas',),
+    timeout: float = 60,
+) -> str:
+    """Click the collapsed expander labelled `label…` as an analyst would, and wait until what
+    it holds (lazy: written by the rerun the click starts) is drawn: each of the CSS selectors
+    `drawn` found inside it, the app idle again. Returns the page's text."""
+    expander = f"//*[@data-testid='stExpander'][.//summary[contains(., '{label}')]]"
+    summary = driver.find_element(By.XPATH, expander + "//summary")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", summary)
+    summary.click()
+
+    def ready(d: webdriver.Chrome) -> bool:
+        inside = d.find_element(By.XPATH, expander)
+        found = all(inside.find_elements(By.CSS_SELECTOR, selector) for selector in drawn)
+        return found and bool(d.find_elements(By.CSS_SELECTOR, IDLE_APP))
+
+    try:
+        WebDriverWait(driver, timeout, poll_frequency=0.2).until(ready)
+    except TimeoutException:
+        raise AssertionError(f"{label!r} opened but not all of {drawn} drawn in it") from None
+    return wait_for(driver, label, timeout)

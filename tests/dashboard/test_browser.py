@@ -6,7 +6,7 @@ from __future__ import annotations
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from .browser import dashboard, open_page, wait_for
+from .browser import dashboard, open_expander, open_page, wait_for
 
 PLANTED_ALERT = "plantedbrowser000001"
 
@@ -38,6 +38,12 @@ def test_every_page_by_url_and_triage_by_clicking(store_copy, plant, browser, tm
         assert (
             "Acme Sync refreshed a token from 198.51.100.66" in text
         )  # the planted one, as page text
+
+        # Its events are one click away: opening them draws the timeline and the full grid.
+        open_page(browser, f"{url}/incident?id={incident}", "Audit trail")
+        chart = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
+        grid = '[data-testid="stDataFrame"] canvas'
+        open_expander(browser, "The timeline and every event", drawn=(chart, grid))
 
         # Triage the planted incident by clicking the form on its page.
         open_page(browser, f"{url}/incident?id={incident}", "Apply to 1 incident")

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from . import hostile_store
-from .browser import BrowserMissing, chromium, dashboard, open_page
+from .browser import BrowserMissing, chromium, dashboard, open_expander, open_page
 
 PAGE_SECONDS = 45  # a page, 1 MB value included, renders within this or the test fails
 INVISIBLE = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u061c\x1b\r"
@@ -89,6 +89,14 @@ def pages(planted: hostile_store.Planted) -> dict[str, tuple[str, str]]:
     }
 
 
+# Sections a page draws only once opened, opened before the probe looks: the incident's events
+# grid (user agents, the 1 MB one among them, drawn on its canvas) is one click away.
+OPENED = {
+    "incident": ["The timeline and every event"],
+    "incident-1mb": ["The timeline and every event"],
+}
+
+
 def visit(planted, home: Path, shots: Path | None) -> dict[str, dict]:
     """Open every page; return what the probe saw on each, and how long it took."""
     try:
@@ -104,6 +112,8 @@ def visit(planted, home: Path, shots: Path | None) -> dict[str, dict]:
                 started = time.monotonic()
                 try:
                     open_page(driver, f"{url}/{path}", expect, timeout=PAGE_SECONDS)
+                    for label in OPENED.get(name, []):
+                        open_expander(driver, label, timeout=PAGE_SECONDS)
                 except Exception as exc:  # a hung tab times out in selenium's HTTP client
                     raise AssertionError(f"/{path} did not render: {exc}"[:2000]) from None
                 seen[name] = driver.execute_script(PROBE) | {"seconds": time.monotonic() - started}

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import queries
+from dashboard.web import safe_text
 from ingest import db
 
 from .conftest import HOSTILE_APP
@@ -327,3 +328,32 @@ def test_known_egress_form_refuses_what_the_cli_refuses_unless_overridden(monkey
             [egress_id],
         ).fetchall()
     assert via == "dashboard" and "days: an expiry of 400 days" in note
+
+
+def test_incident_events_are_one_click_away_and_drawn_once_opened(monkeypatch, store_copy, plant):
+    places = [("192.0.2.10", "Boston", "US", 42.36, -71.06),
+              ("198.51.100.10", "Singapore", "SG", 1.29, 103.85)]  # fmt: skip
+    alert_id = "plantedevents0000001"
+    incident = plant(store_copy, alert_id=alert_id, app=HOSTILE_APP, places=places)
+    app = open_page(start(monkeypatch, store_copy), "incident.py", id=incident)
+
+    def timeline_charts() -> list:
+        return [c for c in app.get("vega_lite_chart") if "when (UTC)" in c.proto.spec]
+
+    def event_grids() -> list:
+        return [d.value for d in app.dataframe if "user_agent" in d.value.columns]
+
+    assert "Events (2)" in [s.value for s in app.subheader]
+    assert "From 2 address(es), 0 failed; the first at " in all_text(app)
+    assert not timeline_charts() and not event_grids()  # closed: nothing sent to draw
+    app.session_state["events"] = True  # the analyst opens it
+    app.run()
+    assert not app.exception
+    assert len(timeline_charts()) == 1
+    (grid,) = event_grids()
+    assert sorted(grid["source_ip"]) == ["192.0.2.10", "198.51.100.10"]
+    assert set(grid["user_agent"]) == {safe_text.plain(HOSTILE_APP)}  # text cells, as written
+
+    # The alert page draws its events without a click: they are the alert's own evidence.
+    open_page(app, "alert.py", id=alert_id)
+    assert len(timeline_charts()) == 1 and len(event_grids()) == 1

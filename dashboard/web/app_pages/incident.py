@@ -50,11 +50,17 @@ for alert in alerts.head(LINKED_ALERTS).itertuples():
 
 st.subheader("Evidence per alert")
 for index, alert in enumerate(alerts.head(EVIDENCE_ALERTS).itertuples()):
-    full = ui.q("alert", alert.alert_id) or {}
-    with st.expander(
-        ui.md(f"{alert.detector} · {alert.severity} · {alert.alert_id}"), expanded=index == 0
-    ):
-        evidence_views.show(alert.detector, full.get("evidence"))
+    box = st.expander(
+        ui.md(f"{alert.detector} · {alert.severity} · {alert.alert_id}"),
+        expanded=index == 0,
+        key=f"evidence_{alert.alert_id}",
+        on_change="rerun",  # the collapsed ones are drawn once opened
+    )
+    if box.open:
+        with box:
+            evidence_views.show(
+                alert.detector, (ui.q("alert", alert.alert_id) or {}).get("evidence")
+            )
 if len(alerts) > EVIDENCE_ALERTS:
     st.caption(f"first {EVIDENCE_ALERTS:d} of {len(alerts):d} alerts; open an alert for the rest")
 
@@ -62,10 +68,10 @@ first = alerts.iloc[0] if not alerts.empty else None
 if first is not None:
     detail.runbook(ui.q("alert", first["alert_id"]) or {}, collapsed=True)
 blast_radius_view.render(incident_id)
-detail.timeline("incident", incident_id)
 detail.locations(
     "incident", incident_id, draw_jumps="impossible_travel" in (record["detectors"] or [])
 )
 detail.token_chain("incident", incident_id)  # whenever its alerts involve partner tokens
 detail.related("incident", incident_id)
+detail.timeline("incident", incident_id, lazy=True)
 detail.audit(incident_id)
