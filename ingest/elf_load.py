@@ -30,7 +30,7 @@ from .normalize import (
     ELF_TIME_SQL,
     ELF_VALID_IPV4,
 )
-from .sqltext import quote_ident, quote_literal
+from .sqltext import quote_ident, quote_literal, timestamp_literal
 
 
 def redacted_column_sql(name: str, *, any_maybe_secret: bool = True) -> str:
@@ -185,7 +185,7 @@ class ElfLoading:
                 SELECT {original}, _org_id, _record_id, _occurred_at,
                        {quote_literal(origin)} AS _origin, _line_no AS _line,
                        {quote_literal(self.run_id)} AS _run_id,
-                       CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP) AS _fetched_at
+                       {timestamp_literal(self.now)} AS _fetched_at
                 FROM elf_batch WHERE _fresh"""
             ).fetchone()[0]  # type: ignore[index]
         result.rows_new = inserted

@@ -29,7 +29,7 @@ from .formats.redact import (
 )
 from .merge import EventMerger
 from .normalize import EVENT_COLUMN_TYPES, EVENT_COLUMNS
-from .sqltext import quote_literal
+from .sqltext import quote_literal, timestamp_literal
 
 __all__ = [
     "SALESFORCE_IP_MARKER",
@@ -166,11 +166,11 @@ class Loader(ElfLoading, EventMerger):
                     SELECT org_id, _source_id, _record_key, occurred_at, _payload,
                            {quote_literal(origin)} || coalesce(':' || _line, ''),
                            {quote_literal(self.run_id)},
-                           CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP)
+                           {timestamp_literal(self.now)}
                     FROM rec_batch_v WHERE _fresh"""
                 ).fetchone()[0]  # type: ignore[index]
                 if any(r.source_id == users.SOURCE_ID for r in records):
-                    users.remember_user_rows(con, self.run_id, _time_sql(self.now))
+                    users.remember_user_rows(con, self.run_id, timestamp_literal(self.now))
         finally:
             con.execute("DROP VIEW IF EXISTS rec_batch_v")
             con.execute("DROP TABLE IF EXISTS rec_batch")
@@ -228,11 +228,7 @@ def _stored_span(con: duckdb.DuckDBPyConnection, records: list[StagedRecord]) ->
     low, high = con.execute("SELECT min(occurred_at), max(occurred_at) FROM rec_batch").fetchone()  # type: ignore[misc]
     if low is None:
         return "true"
-    return f"r.occurred_at BETWEEN {_time_sql(low)} AND {_time_sql(high)}"
-
-
-def _time_sql(moment: datetime) -> str:
-    return f"CAST({quote_literal(moment.isoformat())} AS TIMESTAMP)"
+    return f"r.occurred_at BETWEEN {timestamp_literal(low)} AND {timestamp_literal(high)}"
 
 
 def _payload_text(payload: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ import duckdb
 
 from . import users
 from .normalize import EVENT_COLUMNS, IDENTITY_KEY_SQL, event_id_sql
-from .sqltext import quote_literal
+from .sqltext import quote_literal, timestamp_literal
 
 
 def stored_span(con: duckdb.DuckDBPyConnection) -> str:
@@ -33,11 +33,7 @@ def stored_span(con: duckdb.DuckDBPyConnection) -> str:
     ).fetchone()  # type: ignore[misc]
     if low is None:
         return "false"
-    return f"occurred_at >= {_timestamp(low)} AND occurred_at < {_timestamp(high)}"
-
-
-def _timestamp(moment: datetime) -> str:
-    return f"CAST({quote_literal(moment.isoformat())} AS TIMESTAMP)"
+    return f"occurred_at >= {timestamp_literal(low)} AND occurred_at < {timestamp_literal(high)}"
 
 
 class EventMerger:
@@ -117,7 +113,7 @@ class EventMerger:
         ).fetchone()  # type: ignore[misc]
         if duplicated:
             raise AssertionError(f"{duplicated} candidate events share an event_id")
-        now = f"CAST({quote_literal(self.now.isoformat())} AS TIMESTAMP)"
+        now = timestamp_literal(self.now)
         staged = {row[0] for row in con.execute("DESCRIBE event_candidates").fetchall()}
         present = [col for col in EVENT_COLUMNS if col in staged]  # the rest stay NULL
         if enriched:
