@@ -129,6 +129,19 @@ def test_a_stopped_token_export_is_a_stale_source_not_an_expired_token(demo_stor
     )
 
 
+def test_nothing_in_the_store_carries_the_wall_clock(demo_store):
+    # Idleness is measured at the newest ingested_at: a wall-clock ingest made the near-limit
+    # token expire on later days although --as-of pinned the world.
+    _, store, _ = demo_store
+    end = demo_world.build(AS_OF).end
+    with db.connect(store, read_only=True) as con:
+        newest_ingest, newest_update = con.execute(
+            "SELECT max(ingested_at), max(updated_at) FROM events"
+        ).fetchone()
+    assert newest_ingest is not None and newest_ingest <= end.replace(tzinfo=None)
+    assert newest_update <= end.replace(tzinfo=None)
+
+
 def test_the_demo_writes_the_digest_it_would_send(demo_store):
     folder, _, _ = demo_store
     (path,) = (folder / "outbox").glob("*.eml")

@@ -69,7 +69,10 @@ def run_demo(
     export_dir = demo_dir / "export"
     exports = files.write_exports(world, export_dir)
     partner_log = files.write_partner_log(world, export_dir / "partner" / "token-exchange.jsonl")
-    detect_now = world.end  # detection's clock: the end of the reference day
+    # The demo's one clock: the nightly job runs at the end of the reference day. Ingest reads
+    # the token snapshots at it too, so a pinned --as-of gives the same idleness on any day.
+    detect_now = world.end
+    clock = lambda: detect_now  # noqa: E731
     demo_config = demo_dir / "tokensentry.toml"  # what stays: every org import-only
     demo_config.write_text(defaults.lasting_config(serve_port or 8501))
     run_dir = tempfile.TemporaryDirectory(prefix="tokensentry-demo-")
@@ -102,7 +105,7 @@ def run_demo(
                     con,
                     config,
                     run_id=new_run_id(now_utc()),
-                    now=now_utc,
+                    now=clock,
                     since=world.start - PREHISTORY,
                     on_event=progress.update,
                 )
@@ -112,7 +115,7 @@ def run_demo(
                     export.logs,
                     org_id=export.org_id,
                     run_id=new_run_id(now_utc()),
-                    now=now_utc,
+                    now=clock,
                 )
                 for export in exports
             ]
@@ -129,7 +132,7 @@ def run_demo(
             ]
             imported.append(
                 import_paths(
-                    con, [partner_log], org_id=None, run_id=new_run_id(now_utc()), now=now_utc
+                    con, [partner_log], org_id=None, run_id=new_run_id(now_utc()), now=clock
                 )
             )
             detected = runner.run(
