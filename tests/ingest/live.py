@@ -59,10 +59,16 @@ def acme(keys) -> Iterator[FakeSalesforce]:
 
 
 def ingest(
-    con, config_path: Path, run_id: str = "run-1", now: datetime = NOW
+    con,
+    config_path: Path,
+    run_id: str = "run-1",
+    now: datetime = NOW,
+    *,
+    orgs: tuple[str, ...] = (),
 ) -> ingestion.IngestSummary:
+    """`orgs`: the aliases to pull (all when empty)."""
     config = config_module.load(config_path, required=True)
-    return ingestion.run(con, config, run_id=run_id, now=lambda: now)
+    return ingestion.run(con, config, run_id=run_id, now=lambda: now, aliases=orgs)
 
 
 def unit(summary: ingestion.IngestSummary, source: str) -> ingestion.UnitOutcome:

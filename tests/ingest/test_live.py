@@ -10,7 +10,6 @@ import json
 import logging
 import shutil
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -18,21 +17,16 @@ import pytest
 from click.testing import CliRunner
 
 from dashboard.cli import cli
-from ingest import config as config_module
-from ingest import db, ingestion
+from ingest import db
 from ingest.load import Loader
-from sandbox import trio
-from sandbox.fakesf.fleet import KeyPair, config_text, demo_orgs, new_key_pair
+from sandbox.fakesf.fleet import demo_orgs, new_key_pair
 from sandbox.fakesf.server import FakeSalesforce
 
-NOW = datetime(2026, 11, 29, 12, 0)
-FLEET = trio.build(now=NOW)
-ACME, GLOBEX, INITECH = (org.org_id for org in trio.ORGS)
+from .live import ACME, FLEET, GLOBEX, INITECH, ingest, keys, write_config
 
-
-@pytest.fixture(scope="module")
-def keys() -> KeyPair:
-    return new_key_pair()
+__all__ = ["keys"]  # a fixture used by name
+# A fault planted in one org is tested on that org alone (ingest's `orgs`): acme-prod's event
+# log files are most of a whole-fleet ingest's time.
 
 
 @pytest.fixture
@@ -41,29 +35,9 @@ def fake(keys) -> Iterator[FakeSalesforce]:
         yield server
 
 
-def write_config(fake: FakeSalesforce, keys: KeyPair, folder: Path) -> Path:
-    key = folder / "ingest.pem"
-    key.write_bytes(keys.private_pem)
-    path = folder / "tokensentry.toml"
-    path.write_text(
-        config_text(fake.url, str(fake.ca_path), str(key), fake.orgs)
-        + "\n[ingest]\nretry_wait_s = 0.001\nlookback_days = 30\nwrite_batch = 200\n"
-    )
-    return path
-
-
 @pytest.fixture
 def config_path(fake, keys, tmp_path) -> Path:
     return write_config(fake, keys, tmp_path)
-
-
-def ingest(
-    con, config_path: Path, run_id: str = "run-1", *, orgs: tuple[str, ...] = ()
-) -> ingestion.IngestSummary:
-    """`orgs`: the aliases to pull (all when empty). A fault planted in one org is tested on
-    that org alone: acme-prod's event log files are most of a whole-fleet ingest's time."""
-    config = config_module.load(config_path, required=True)
-    return ingestion.run(con, config, run_id=run_id, now=lambda: NOW, aliases=orgs)
 
 
 # The tests that only read a fault-free ingest of the whole fleet share one (on one worker).

@@ -3,11 +3,18 @@ CreatedDate and LogFileLength), hourly files beside the daily ones, and one even
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
+import duckdb
+import pytest
+
+from ingest import db, ingestion
 from sandbox.fakesf.fleet import redeliver
+from sandbox.fakesf.server import FakeSalesforce
 
-from .live import ACME, FLEET, NOW, acme, count, ingest, keys, the_org, unit, write_config
+from .live import ACME, FLEET, NOW, acme, count, ingest, keys, serve, the_org, unit, write_config
 
 __all__ = ["acme", "keys"]  # fixtures used by name
 LAST_DAY = "2026-11-28"  # the demo's last finished day: daily and hourly files
@@ -29,8 +36,27 @@ def elf_lines(fake) -> set[bytes]:
     return {line for body in the_org(fake).log_files.values() for line in body.splitlines()[1:]}
 
 
-def test_hourly_files_replace_the_daily_file_of_their_day(store, acme, keys, tmp_path):
-    summary = ingest(store, write_config(acme, keys, tmp_path))
+@pytest.fixture(scope="module")
+def first_night(
+    keys, tmp_path_factory
+) -> Iterator[tuple[FakeSalesforce, ingestion.IngestSummary, Path]]:
+    """One night's ingest of acme-prod, read by the tests that change nothing."""
+    folder = tmp_path_factory.mktemp("acme-first-night")
+    with serve(keys, ACME) as server:
+        with db.connect(folder / "store.duckdb") as con:
+            summary = ingest(con, write_config(server, keys, folder))
+        yield server, summary, folder / "store.duckdb"
+
+
+@pytest.fixture
+def night_store(first_night) -> Iterator[duckdb.DuckDBPyConnection]:
+    with db.connect(first_night[2], read_only=True) as con:
+        yield con
+
+
+@pytest.mark.xdist_group("acme-first-night")
+def test_hourly_files_replace_the_daily_file_of_their_day(first_night, night_store):
+    (acme, summary, _), store = first_night, night_store
     assert unit(summary, "event_log_file").status == "ok"
     daily = listing(acme, LAST_DAY, "Daily")[0]
     assert downloads(acme, daily["Id"]) == 0  # listed and stored, never downloaded
@@ -43,8 +69,9 @@ def test_hourly_files_replace_the_daily_file_of_their_day(store, acme, keys, tmp
     assert listings == len(the_org(acme).objects["EventLogFile"])
 
 
-def test_a_login_is_one_event_whichever_file_carried_it(store, acme, keys, tmp_path):
-    ingest(store, write_config(acme, keys, tmp_path))
+@pytest.mark.xdist_group("acme-first-night")
+def test_a_login_is_one_event_whichever_file_carried_it(night_store):
+    store = night_store
     export = next(o for o in FLEET.orgs if o.org.org_id == ACME)
     for day in (EARLIER_DAY, LAST_DAY):  # the daily file, then the hourly files
         rows = export.elf_login[day]
