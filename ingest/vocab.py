@@ -8,9 +8,11 @@ seen in practice, and the ELF `LOGIN_STATUS` code → LoginHistory `Status` text
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import duckdb
-import pandas as pd
+
+from .sqltext import quote_literal
 
 # ELF LOGIN_TYPE code → LoginHistory label.
 ELF_LOGIN_TYPE = {
@@ -149,25 +151,31 @@ SUBTYPE_GRANT: dict[str, tuple[str, str]] = {
 }
 
 
+def _values_table(name: str, columns: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> str:
+    values = ", ".join("(" + ", ".join(quote_literal(v) for v in row) + ")" for row in rows)
+    return (
+        f"CREATE OR REPLACE TEMP TABLE {name} AS "
+        f"SELECT * FROM (VALUES {values}) AS t({', '.join(columns)})"
+    )
+
+
+# One statement text built once: every connection (each dashboard cache miss, each ingest
+# worker) creates these tables, and VALUES plans in a third of the time of three DataFrames.
+_VOCABULARY_SQL = ";\n".join(
+    (
+        _values_table(
+            "vocab_login_type", ("code", "label"),
+            {**ELF_LOGIN_TYPE, **LOGIN_TYPE_API_NAMES}.items(),
+        ),
+        _values_table(
+            "vocab_subtype", ("key", "grant_type", "label"),
+            ((key, grant, label) for key, (grant, label) in SUBTYPE_GRANT.items()),
+        ),
+        _values_table("vocab_login_status", ("code", "text"), LOGIN_STATUS_TEXT.items()),
+    )
+)  # fmt: skip
+
+
 def register_vocabulary(con: duckdb.DuckDBPyConnection) -> None:
     """Create TEMP lookup tables `vocab_login_type`, `vocab_subtype`, `vocab_login_status`."""
-    login_types = {**ELF_LOGIN_TYPE, **LOGIN_TYPE_API_NAMES}
-    frames = {
-        "vocab_login_type": pd.DataFrame(
-            {"code": list(login_types), "label": list(login_types.values())}
-        ),
-        "vocab_subtype": pd.DataFrame(
-            {
-                "key": list(SUBTYPE_GRANT),
-                "grant_type": [grant for grant, _ in SUBTYPE_GRANT.values()],
-                "label": [label for _, label in SUBTYPE_GRANT.values()],
-            }
-        ),
-        "vocab_login_status": pd.DataFrame(
-            {"code": list(LOGIN_STATUS_TEXT), "text": list(LOGIN_STATUS_TEXT.values())}
-        ),
-    }
-    for name, frame in frames.items():
-        con.register(f"{name}_df", frame)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_df")
-        con.unregister(f"{name}_df")
+    con.execute(_VOCABULARY_SQL)
