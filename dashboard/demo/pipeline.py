@@ -135,9 +135,7 @@ def run_demo(
                     con, [partner_log], org_id=None, run_id=new_run_id(now_utc()), now=clock
                 )
             )
-            detected = runner.run(
-                con, config, run_id=new_run_id(detect_now), now=lambda: detect_now
-            )
+            detected = runner.run(con, config, run_id=new_run_id(detect_now), now=clock)
             queries.refresh_rollups(con, config, now=detect_now)
             outbox = write_digest(con, config, demo_dir / "outbox", detect_now, world)
             alerts = queries.alert_records(queries.alerts(con))
