@@ -110,6 +110,9 @@ class Detector:
     needs: str = ""  # which sources feed it, for the catalog and the health view
     reads_alerts: bool = False  # a correlation over other detectors' alerts: runs after them
     history_setting: str = ""  # a setting in days bounding what even a full scan can see
+    # Modules `find` imports on first use that take seconds to load (scikit-learn and SciPy:
+    # about 1.5 s): the runner loads them in the background while the detectors before it run.
+    slow_imports: tuple[str, ...] = ()
 
     def horizon(self, settings: Mapping[str, Any]) -> timedelta | None:
         """How far back a full scan re-judges; None: all of history."""

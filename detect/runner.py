@@ -8,8 +8,11 @@ recorded as failed with its error and the others still run; the command then exi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
 import json
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -110,6 +113,7 @@ def run(
     chosen = [catalog[d] for d in detector_ids] if detector_ids else list(catalog.values())
     chosen.sort(key=lambda d: d.reads_alerts)  # correlations read the alerts of this run
     summary = DetectSummary(run_id=run_id)
+    _preload({name for detector in chosen for name in detector.slow_imports})
     # Logins the logs left app-less get their inferred app before any detector reads them.
     summary.attribution = attribute_apps(con, run_id=run_id, now=now())
     # Each new address gets its owner (AS, provider, region, Tor) once, before anyone judges it.
@@ -153,6 +157,20 @@ def run(
         summary.detectors.append(outcome)
     summary.incidents = incidents.run(con, config, known, run_id=run_id, now=now, clock=ticker)
     return summary
+
+
+def _preload(modules: set[str]) -> None:
+    """Import `modules` in a background thread: DuckDB releases the GIL while it runs a query,
+    so the import overlaps attribution and the SQL detectors instead of adding to them."""
+
+    def load() -> None:
+        for name in sorted(modules):
+            # A module that fails to load fails again, and is reported, in the detector's find.
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+    if modules:
+        threading.Thread(target=load, name="detect-preload", daemon=True).start()
 
 
 def _run_one(

@@ -285,4 +285,5 @@ DETECTOR = Detector(
     needs="login, token-exchange and API events with user ids; the org's time zone",
     reads_alerts=True,  # corroboration: runs after the detectors whose alerts it reads
     history_setting="history_days",
+    slow_imports=("sklearn.ensemble",),
 )

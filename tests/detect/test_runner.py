@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timedelta
 
 from dashboard import queries
@@ -132,3 +133,43 @@ def test_a_failing_detector_is_recorded_and_the_others_still_run(store, monkeypa
     error = store.execute("SELECT error FROM runs WHERE unit_id = 'broken'").fetchone()[0]
     assert error == "detector broken: RuntimeError: threshold table missing"
     assert len(alert_rows(store)) == 1
+
+
+def test_slow_imports_load_in_the_background_and_a_missing_one_is_the_detectors_own_failure(
+    store, monkeypatch, tmp_path
+):
+    (tmp_path / "slow_probe_module.py").write_text(
+        "import threading\nLOADED_IN = threading.current_thread().name\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    loaded_in = []
+
+    def find(ctx):
+        import slow_probe_module
+
+        loaded_in.append(slow_probe_module.LOADED_IN)
+        return []
+
+    def find_missing(ctx):
+        import no_such_module_anywhere  # noqa: F401
+
+        return []
+
+    common = dict(severity="low", description="Blind spots: all.", runbook="1. Fix it.",
+                  examples=[Example("x", [], 0)])  # fmt: skip
+    slow = Detector(id="slow", title="Slow", find=find, slow_imports=("slow_probe_module",),
+                    **common)  # fmt: skip
+    missing = Detector(id="missing", title="Missing", find=find_missing,
+                       slow_imports=("no_such_module_anywhere",), **common)  # fmt: skip
+    real = registry.by_id()
+    monkeypatch.setattr(registry, "by_id", lambda: {"slow": slow, "missing": missing, **real})
+    monkeypatch.setattr(registry, "check_config", lambda config: None)
+    monkeypatch.delitem(sys.modules, "slow_probe_module", raising=False)
+    summary = runner.run(store, config(), run_id="d1", now=Clock(),
+                         detector_ids=[*ONLY, "slow", "missing"])  # fmt: skip
+    assert loaded_in == ["detect-preload"]
+    statuses = dict(store.execute("SELECT unit_id, status FROM runs").fetchall())
+    assert (statuses["slow"], statuses["missing"], statuses["off_allowlist_ip"]) == (
+        "ok", "failed", "ok")  # fmt: skip
+    error = store.execute("SELECT error FROM runs WHERE unit_id = 'missing'").fetchone()[0]
+    assert "No module named 'no_such_module_anywhere'" in error and summary.failed
