@@ -67,20 +67,23 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL DEFAULT now())"
     )
     done = {row[0] for row in con.execute("SELECT name FROM _schema_migrations").fetchall()}
-    applied = []
-    for name, sql in _migrations():
-        if name in done:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+    pending = [(name, sql) for name, sql in _migrations() if name not in done]
+    if not pending:
+        return []
+    # All pending files in one transaction: the store moves from one schema version to the
+    # next or stays where it was, and a new store (every test's) costs a third of the time.
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for _, sql in pending:
             con.execute(sql)
-            con.execute("INSERT INTO _schema_migrations (name) VALUES (?)", [name])
-            con.execute("COMMIT")
-        except duckdb.Error:
-            con.execute("ROLLBACK")
-            raise
-        applied.append(name)
-    return applied
+        con.executemany(
+            "INSERT INTO _schema_migrations (name) VALUES (?)", [[name] for name, _ in pending]
+        )
+        con.execute("COMMIT")
+    except duckdb.Error:
+        con.execute("ROLLBACK")
+        raise
+    return [name for name, _ in pending]
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
