@@ -76,7 +76,15 @@ def chromium(profile: Path, width: int = 1400, height: int = 1000) -> webdriver.
 
 
 def body_text(driver: webdriver.Chrome) -> str:
-    return driver.find_element(By.TAG_NAME, "body").text
+    """The page's visible text, one line per block, as Selenium's `element.text` gives it.
+
+    Read through the browser's own `innerText`: Selenium's `.text` runs its visibility atom
+    over every node, about 0.4 CPU s a call on an overview page, and the waits below poll it
+    five times a second, so the browser spent the tests' waits computing it (9 s against
+    0.1 s for 25 calls). innerText also keeps the labels a chart hides when they overlap."""
+    text = driver.execute_script("return document.body.innerText")
+    lines = (line.replace("\xa0", " ").strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def open_page(driver: webdriver.Chrome, url: str, expect: str, timeout: float = 60) -> str:

@@ -29,7 +29,7 @@ from ingest import config as config_module
 from ingest import db
 from ingest.timeparse import now_utc
 
-from .browser import dashboard, open_page, wait_for
+from .browser import body_text, dashboard, open_page, wait_for
 from .test_one_truth import _cli, fresh_store  # noqa: F401  (the second world, a fixture)
 
 OPEN = ("new", "acknowledged")
@@ -122,7 +122,7 @@ def test_pages_cli_and_digest_agree_in_chromium(world, browser, tmp_path):
         overview_rows = _tables_from(browser, f"{url}/?{window}", "cadence")
         assert {(_alias(r["org"]), r["source"]): r["state"] for r in overview_rows} == states
         if troubled:
-            assert f"{len(troubled)} org/source pair(s) failed or overdue" in body(browser)
+            assert f"{len(troubled)} org/source pair(s) failed or overdue" in body_text(browser)
         assert "Traceback" not in pipeline_page
 
         # --- controls verdict per app and org: /controls == `tokensentry controls` ----------
@@ -180,10 +180,6 @@ def test_pages_cli_and_digest_agree_in_chromium(world, browser, tmp_path):
         assert browser.find_element(By.CSS_SELECTOR, NAME_FIELD).get_attribute("value") == (
             "Ada Analyst"
         )
-
-
-def body(driver: webdriver.Chrome) -> str:
-    return driver.find_element("tag name", "body").text
 
 
 def _tables_from(driver: webdriver.Chrome, url: str, *needed: str) -> list[dict[str, str]]:
