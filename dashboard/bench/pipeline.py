@@ -47,6 +47,7 @@ def measure(
     dashboard_size: tuple[int, int] = (10_000_000, 100_000),
     keep: bool = False,
     render_runs: int = 3,
+    query_runs: int = 10,
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {"events": events}
     if "import" in stages:
@@ -58,7 +59,7 @@ def measure(
         from .dashboard import measure_dashboard
 
         figures["dashboard"] = measure_dashboard(
-            workdir, *dashboard_size, keep=keep, render_runs=render_runs
+            workdir, *dashboard_size, keep=keep, render_runs=render_runs, query_runs=query_runs
         )
     figures["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     figures["machine"] = {
@@ -148,6 +149,7 @@ def run_bench(
     latency: tuple[float, float] = (0.0, 0.0),
     scale: ScaleOptions | None = None,
     render_runs: int = 3,
+    query_runs: int = 10,
 ) -> int:
     temporary = workdir is None
     folder = Path(tempfile.mkdtemp(prefix="tokensentry-bench-")) if temporary else workdir
@@ -157,8 +159,9 @@ def run_bench(
     try:
         with err.status(f"benchmarking {events:,} events in {folder} …"):
             figures = measure(
-                events, folder, stages, dashboard_size, keep=not temporary, render_runs=render_runs
-            )
+                events, folder, stages, dashboard_size, keep=not temporary,
+                render_runs=render_runs, query_runs=query_runs,
+            )  # fmt: skip
         if ingest_orgs:
             from .ingest import measure as measure_ingest
 

@@ -15,6 +15,13 @@ def print_dashboard(figures: dict[str, Any]) -> None:
     for key, value in figures.items():
         if key not in ("queries", "pages"):
             console.print(f"dashboard.{key:32} {value}", highlight=False, markup=False)
+    if "queries" in figures:
+        print_queries(figures)
+    if "pages" in figures:
+        print_pages(figures["pages"])
+
+
+def print_queries(figures: dict[str, Any]) -> None:
     table = Table(pad_edge=False, title="dashboard queries (ms)")
     for name in ("page/query", "cold p50", "cold p95", "warm p50", "warm p95", "note"):
         table.add_column(name, justify="left" if name in ("page/query", "note") else "right")
@@ -33,9 +40,7 @@ def print_dashboard(figures: dict[str, Any]) -> None:
             ),
             Text(note),
         )
-    console.print(table)
-    if "pages" in figures:
-        print_pages(figures["pages"])
+    output.stdout().print(table)
 
 
 def print_pages(rendered: dict[str, Any]) -> None:

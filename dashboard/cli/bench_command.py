@@ -43,6 +43,14 @@ from .options import store_options
     help="Warm renders of each page in Chromium after its cold one (0: do not render).",
 )
 @click.option(
+    "--query-runs",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Warm runs of each dashboard page query, after up to 3 cold ones (0: do not time "
+    "the queries, only render the pages).",
+)
+@click.option(
     "--ingest-orgs",
     default=0,
     show_default=True,
@@ -116,6 +124,7 @@ def bench(
     scale_logins: int,
     scale_max_cell_seconds: float,
     render_runs: int,
+    query_runs: int,
 ) -> int:
     """Benchmark import and detection on N generated events; prints throughput and peak RSS.
     With --stage dashboard: p50/p95 of every dashboard page's queries, cold and warm, and
@@ -138,6 +147,7 @@ def bench(
         latency=(latency_ms, jitter_ms),
         scale=ScaleOptions(scale_orgs, scale_workers, scale_logins, scale_max_cell_seconds),
         render_runs=render_runs,
+        query_runs=query_runs,
     )
 
 
