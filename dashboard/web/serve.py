@@ -33,6 +33,11 @@ def command(port: int, address: str = "127.0.0.1") -> list[str]:
         "false",
         "--global.developmentMode",
         "false",
+        # A served dashboard does not reload its own source: without this, every page load
+        # walked every imported module to watch the app's files (0.1 s of the server's
+        # 0.25-0.3 s of CPU per page load here).
+        "--server.fileWatcherType",
+        "none",
         "--client.toolbarMode",
         "viewer",
     ]
